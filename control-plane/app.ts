@@ -1,0 +1,50 @@
+// createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Deps } from './deps.ts';
+import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { clientRoutes } from './routes/clients.ts';
+import { infoRoutes } from './routes/info.ts';
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException && err.status === 413) {
+    return new ApiError('payload_too_large', 'Request body too large');
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    return new ApiError('invalid_request', err.message || 'Bad request');
+  }
+  return new ApiError('internal_error', 'Internal error in the control plane');
+}
+
+export function createApp(deps: Deps) {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const apiErr = toApiError(err);
+    if (apiErr.status >= 500 && apiErr.code === 'internal_error') {
+      deps.log.error('request failed', {
+        path: c.req.path,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
+    }
+    if (apiErr.retryAfterSeconds !== undefined) {
+      c.header('Retry-After', String(apiErr.retryAfterSeconds));
+    }
+    const body = isOllamaPath(c.req.path) ? ollamaErrorBody(apiErr) : openAiErrorBody(apiErr);
+    return c.json(body, apiErr.status);
+  });
+
+  app.notFound((c) => {
+    const err = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`);
+    return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAiErrorBody(err), 404);
+  });
+
+  app.route('/v1/agents', agentRoutes(deps));
+  app.route('/', clientRoutes(deps));
+  app.route('/', infoRoutes(deps));
+  return app;
+}
+
+export type ControlPlaneApp = ReturnType<typeof createApp>;

@@ -1,0 +1,34 @@
+// Reads and validates JSON request bodies, turning every failure into a 400 ApiError.
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError } from './errors.ts';
+
+export async function readJson(c: Context): Promise<unknown> {
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch {
+    throw new ApiError('invalid_request', 'Could not read the request body');
+  }
+  if (text.trim() === '')
+    throw new ApiError('invalid_json', 'The request body is empty; send JSON');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid_json', 'The request body is not valid JSON');
+  }
+}
+
+export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const parsed = schema.safeParse(await readJson(c));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : undefined;
+    throw new ApiError(
+      'invalid_request',
+      `Invalid request body${where ? ` at '${where}'` : ''}: ${issue?.message ?? 'bad value'}`,
+      where ? { param: where } : {},
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,48 @@
+// Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
+export interface ControlPlaneConfig {
+  /** `iss` of every ticket; agents check it. */
+  issuer: string;
+  /** Secret agents present to register, heartbeat and report (hardened in the security work). */
+  joinToken: string | undefined;
+  /** How often agents should heartbeat. */
+  heartbeatIntervalMs: number;
+  /** An agent silent for this long is offline (HEARTBEAT_TIMEOUT, default 30s). */
+  heartbeatTimeoutMs: number;
+  /** Offline agents are removed after this long (CLEANUP_INTERVAL, default 60s). */
+  cleanupIntervalMs: number;
+  /** Lifetime of tickets returned by POST /v1/route (TOKEN_TTL, default 300s). */
+  routeTicketTtlMs: number;
+  /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
+  urlTicketTtlMs: number;
+}
+
+export type ConfigSource = Record<string, string | undefined>;
+
+/** Parses "30s", "500ms", "5m" or a bare number of seconds into milliseconds. */
+export function parseDuration(
+  value: string | undefined,
+  fallbackMs: number,
+  name = 'value',
+): number {
+  if (value === undefined || value.trim() === '') return fallbackMs;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!m) throw new Error(`${name}: cannot parse duration "${value}" (use e.g. 30s, 500ms, 5m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
+}
+
+export function loadConfig(env: ConfigSource): ControlPlaneConfig {
+  const urlTicketTtlMs = parseDuration(env.URL_TICKET_TTL, 60_000, 'URL_TICKET_TTL');
+  if (urlTicketTtlMs > 60_000) throw new Error('URL_TICKET_TTL may not exceed 60s');
+  return {
+    issuer: env.TICKET_ISSUER || 'titancompute',
+    joinToken: env.JOIN_TOKEN || undefined,
+    heartbeatIntervalMs: parseDuration(env.HEARTBEAT_INTERVAL, 5_000, 'HEARTBEAT_INTERVAL'),
+    heartbeatTimeoutMs: parseDuration(env.HEARTBEAT_TIMEOUT, 30_000, 'HEARTBEAT_TIMEOUT'),
+    cleanupIntervalMs: parseDuration(env.CLEANUP_INTERVAL, 60_000, 'CLEANUP_INTERVAL'),
+    routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
+    urlTicketTtlMs,
+  };
+}

@@ -1,0 +1,83 @@
+// Periodic upkeep (Node timer / Workers cron): expire unused tickets, mark silent agents offline,
+// remove agents that stayed offline.
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { agentModels, agents, tickets } from '../schema/tables.ts';
+import type { ControlPlaneConfig } from './config.ts';
+import type { Db } from './db.ts';
+
+export interface MaintenanceResult {
+  expiredTickets: number;
+  agentsMarkedOffline: number;
+  agentsRemoved: number;
+}
+
+export async function runMaintenance(
+  db: Db,
+  config: ControlPlaneConfig,
+  now: number,
+): Promise<MaintenanceResult> {
+  // 1. Tickets never used before they expired give their slot back.
+  const expired = await db
+    .update(tickets)
+    .set({ state: 'expired', finishedAt: now })
+    .where(and(eq(tickets.state, 'issued'), lt(tickets.expiresAt, now)))
+    .returning({ agentId: tickets.agentId });
+  const perAgent = new Map<string, number>();
+  for (const t of expired) perAgent.set(t.agentId, (perAgent.get(t.agentId) ?? 0) + 1);
+  for (const [agentId, n] of perAgent) {
+    await db
+      .update(agents)
+      .set({ reservedJobs: sql`max(${agents.reservedJobs} - ${n}, 0)` })
+      .where(eq(agents.id, agentId));
+  }
+
+  // 2. Agents silent for HEARTBEAT_TIMEOUT are offline; their open jobs are lost with them.
+  const offline = await db
+    .update(agents)
+    .set({ state: 'offline', reservedJobs: 0 })
+    .where(
+      and(
+        inArray(agents.state, ['healthy', 'degraded', 'draining']),
+        lt(agents.lastHeartbeatAt, now - config.heartbeatTimeoutMs),
+      ),
+    )
+    .returning({ id: agents.id });
+  if (offline.length > 0) {
+    await db
+      .update(tickets)
+      .set({ state: 'lost', finishedAt: now })
+      .where(
+        and(
+          inArray(
+            tickets.agentId,
+            offline.map((a) => a.id),
+          ),
+          inArray(tickets.state, ['issued', 'running']),
+        ),
+      );
+  }
+
+  // 3. Offline for a further CLEANUP_INTERVAL: forget the agent (its ticket history stays).
+  const removed = await db
+    .delete(agents)
+    .where(
+      and(
+        eq(agents.state, 'offline'),
+        lt(agents.lastHeartbeatAt, now - config.heartbeatTimeoutMs - config.cleanupIntervalMs),
+      ),
+    )
+    .returning({ id: agents.id });
+  if (removed.length > 0) {
+    await db.delete(agentModels).where(
+      inArray(
+        agentModels.agentId,
+        removed.map((a) => a.id),
+      ),
+    );
+  }
+  return {
+    expiredTickets: expired.length,
+    agentsMarkedOffline: offline.length,
+    agentsRemoved: removed.length,
+  };
+}

@@ -1,0 +1,90 @@
+// Node entry: better-sqlite3 + drizzle migrator, key file, @hono/node-server, maintenance timer.
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServerType, serve } from '@hono/node-server';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from '../schema/tables.ts';
+import { createApp } from './app.ts';
+import { type ConfigSource, loadConfig, parseDuration } from './config.ts';
+import type { Db } from './db.ts';
+import { runMaintenance } from './maintenance.ts';
+import { loadOrCreatePrivateKey } from './node-keys.ts';
+import { jsonLogger, systemClock } from './runtime.ts';
+import { leastBusyScheduler } from './scheduler.ts';
+import { createTicketSigner, type TicketAlg } from './tickets.ts';
+
+export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../migrations');
+
+/** Opens (creating if needed) the SQLite database and applies every migration. */
+export function openSqlite(path: string) {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  return { db, sqlite };
+}
+
+export interface RunningControlPlane {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(env: ConfigSource): Promise<RunningControlPlane> {
+  const log = jsonLogger({ svc: 'control-plane' });
+  const config = loadConfig(env);
+  const dataDir = resolve(env.DATA_DIR || '.data');
+  const { db, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
+  const alg = (env.TICKET_ALG || 'RS256') as TicketAlg;
+  const key = await loadOrCreatePrivateKey({
+    envPem: env.TICKET_PRIVATE_KEY,
+    keyFile: env.TICKET_KEY_FILE || join(dataDir, 'ticket-key.pem'),
+    alg,
+  });
+  const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: key.pem, alg });
+  const deps = {
+    db: db as unknown as Db,
+    clock: systemClock,
+    signer,
+    config,
+    scheduler: leastBusyScheduler(),
+    log,
+  };
+  const app = createApp(deps);
+
+  const maintenanceMs = parseDuration(env.MAINTENANCE_INTERVAL, 5_000, 'MAINTENANCE_INTERVAL');
+  const timer = setInterval(() => {
+    runMaintenance(deps.db, config, systemClock.now())
+      .then((r) => {
+        if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved)
+          log.info('maintenance', { ...r });
+      })
+      .catch((err: unknown) => log.error('maintenance failed', { error: String(err) }));
+  }, maintenanceMs);
+  timer.unref();
+
+  const port = Number(env.PORT || 8080);
+  const hostname = env.HOST || '127.0.0.1';
+  if (!config.joinToken) {
+    log.warn('DEVELOPMENT MODE: no JOIN_TOKEN set, any agent may register');
+  }
+  const server: ServerType = await new Promise((ok) => {
+    const s = serve({ fetch: app.fetch, port, hostname }, () => ok(s));
+  });
+  const addr = server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${boundPort}`;
+  log.info('control plane listening', { url, keyId: signer.kid, alg, keySource: key.source });
+  return {
+    url,
+    async close() {
+      clearInterval(timer);
+      await new Promise<void>((ok) => server.close(() => ok()));
+      sqlite.close();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
+import { and, eq, gt, inArray } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { agentModels, agents } from '../../schema/tables.ts';
+import type { Deps } from '../deps.ts';
+import { ROUTABLE_STATES } from '../registry.ts';
+
+async function liveModels(deps: Deps) {
+  const now = deps.clock.now();
+  const rows = await deps.db
+    .select({
+      model: agentModels.model,
+      memoryBytes: agentModels.memoryBytes,
+      since: agents.registeredAt,
+    })
+    .from(agentModels)
+    .innerJoin(agents, eq(agents.id, agentModels.agentId))
+    .where(
+      and(
+        inArray(agents.state, [...ROUTABLE_STATES]),
+        gt(agents.lastHeartbeatAt, now - deps.config.heartbeatTimeoutMs),
+      ),
+    );
+  const byName = new Map<string, { memoryBytes: number; since: number; agents: number }>();
+  for (const r of rows) {
+    const prev = byName.get(r.model);
+    byName.set(r.model, {
+      memoryBytes: Math.max(prev?.memoryBytes ?? 0, r.memoryBytes ?? 0),
+      since: Math.min(prev?.since ?? r.since, r.since),
+      agents: (prev?.agents ?? 0) + 1,
+    });
+  }
+  return [...byName.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function infoRoutes(deps: Deps) {
+  const app = new Hono();
+
+  app.get('/v1/models', async (c) => {
+    const models = await liveModels(deps);
+    return c.json({
+      object: 'list',
+      data: models.map(([id, m]) => ({
+        id,
+        object: 'model',
+        created: Math.floor(m.since / 1000),
+        owned_by: 'titancompute',
+      })),
+    });
+  });
+
+  app.get('/api/tags', async (c) => {
+    const models = await liveModels(deps);
+    return c.json({
+      models: models.map(([name, m]) => ({
+        name,
+        model: name,
+        modified_at: new Date(m.since).toISOString(),
+        size: m.memoryBytes,
+        digest: '',
+        details: { format: 'gguf', family: '', parameter_size: '', quantization_level: '' },
+      })),
+    });
+  });
+
+  app.get('/v1/status', async (c) => {
+    const now = deps.clock.now();
+    const [agentRows, modelRows] = await Promise.all([
+      deps.db.select().from(agents),
+      deps.db.select().from(agentModels),
+    ]);
+    return c.json({
+      scheduler: deps.scheduler.name,
+      joinTokenRequired: deps.config.joinToken !== undefined,
+      agents: agentRows
+        .sort((a, b) => a.id.localeCompare(b.id))
+        .map((a) => ({
+          id: a.id,
+          url: a.url,
+          state: a.state,
+          engine: a.engine,
+          version: a.version,
+          slots: { reserved: a.reservedJobs, reported: a.reportedJobs, max: a.maxJobs },
+          lastHeartbeatAgoMs: now - a.lastHeartbeatAt,
+          rttMs: a.rttMs,
+          tokensPerSecond: a.tokensPerSecond,
+          models: modelRows
+            .filter((m) => m.agentId === a.id)
+            .map((m) => ({ name: m.model, loaded: m.loaded, memoryBytes: m.memoryBytes })),
+          stats: JSON.parse(a.stats) as unknown,
+        })),
+    });
+  });
+
+  app.get('/.well-known/jwks.json', (c) => {
+    c.header('Cache-Control', 'public, max-age=60');
+    return c.json(deps.signer.jwks());
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const now = deps.clock.now();
+    const live = await deps.db
+      .select({ id: agents.id })
+      .from(agents)
+      .where(
+        and(
+          inArray(agents.state, [...ROUTABLE_STATES]),
+          gt(agents.lastHeartbeatAt, now - deps.config.heartbeatTimeoutMs),
+        ),
+      )
+      .limit(1);
+    return live.length > 0
+      ? c.json({ status: 'ready' })
+      : c.json({ status: 'not ready', reason: 'no live agent' }, 503);
+  });
+
+  return app;
+}

@@ -1,0 +1,100 @@
+// Wire contract between agents and the control plane: zod schemas shared by both sides.
+import { z } from 'zod';
+
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const gpuStatsSchema = z.object({
+  index: z.number().int().nonnegative(),
+  name: z.string().max(200),
+  memoryTotalBytes: z.number().nonnegative(),
+  memoryFreeBytes: z.number().nonnegative(),
+  utilizationPercent: z.number().min(0).max(100).optional(),
+});
+export type GpuStats = z.infer<typeof gpuStatsSchema>;
+
+export const agentStatsSchema = z.object({
+  cpuCores: z.number().int().positive(),
+  cpuLoadPercent: z.number().min(0).max(100),
+  memoryTotalBytes: z.number().nonnegative(),
+  memoryFreeBytes: z.number().nonnegative(),
+  gpus: z.array(gpuStatsSchema).max(64),
+});
+export type AgentStats = z.infer<typeof agentStatsSchema>;
+
+export const agentModelSchema = z.object({
+  name: z.string().min(1).max(200),
+  loaded: z.boolean(),
+  /** Estimated memory the model needs once loaded (weights + KV cache), bytes. */
+  memoryBytes: z.number().nonnegative().optional(),
+});
+export type AgentModel = z.infer<typeof agentModelSchema>;
+
+export const registerRequestSchema = z.object({
+  id: z.string().regex(AGENT_ID_PATTERN),
+  /** Base URL clients use to reach the agent, e.g. http://127.0.0.1:8081 */
+  url: z.url({ protocol: /^https?$/ }),
+  maxConcurrentJobs: z.number().int().min(1).max(1024),
+  models: z.array(agentModelSchema).max(256),
+  stats: agentStatsSchema,
+  engine: z.string().max(50),
+  version: z.string().max(50),
+});
+export type RegisterRequest = z.infer<typeof registerRequestSchema>;
+
+export const registerResponseSchema = z.object({
+  agentId: z.string(),
+  heartbeatIntervalMs: z.number().int().positive(),
+  issuer: z.string(),
+  jwksUrl: z.string(),
+});
+export type RegisterResponse = z.infer<typeof registerResponseSchema>;
+
+export const heartbeatRequestSchema = z.object({
+  activeJobs: z.number().int().nonnegative(),
+  /** jti of every ticket the agent is serving right now. */
+  runningJobs: z.array(z.string().max(100)).max(4096),
+  models: z.array(agentModelSchema).max(256),
+  stats: agentStatsSchema,
+  draining: z.boolean().optional(),
+  /** Round trip of the previous heartbeat, ms. */
+  rttMs: z.number().nonnegative().optional(),
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+export const heartbeatResponseSchema = z.object({
+  heartbeatIntervalMs: z.number().int().positive(),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+export const jobOutcomeSchema = z.enum(['success', 'error', 'cancelled', 'rejected']);
+export type JobOutcome = z.infer<typeof jobOutcomeSchema>;
+
+export const jobReportSchema = z.object({
+  outcome: jobOutcomeSchema,
+  model: z.string().max(200),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  /** Time to first token, ms; absent when no token was produced. */
+  ttftMs: z.number().nonnegative().optional(),
+  durationMs: z.number().nonnegative(),
+  error: z.string().max(2000).optional(),
+});
+export type JobReport = z.infer<typeof jobReportSchema>;
+
+export const jobReportResponseSchema = z.object({ released: z.boolean() });
+
+/** Claims carried by a ticket (a JWT signed by the control plane). */
+export interface TicketClaims {
+  iss: string;
+  /** Client or API-key id the ticket was issued to. */
+  sub: string;
+  /** The one agent id that may accept it. */
+  aud: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  model: string;
+}
+
+export const TICKET_QUERY_PARAM = 'ticket';
+export const JWKS_PATH = '/.well-known/jwks.json';

@@ -1,0 +1,2 @@
+// Barrel for the drizzle schema.
+export * from './tables.ts';

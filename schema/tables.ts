@@ -1,0 +1,71 @@
+// The control plane's registry: one drizzle schema for D1 (Workers) and SQLite (Node).
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** Times are integer milliseconds since the epoch, taken from the injected clock. */
+export const agents = sqliteTable(
+  'agents',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    engine: text('engine').notNull(),
+    version: text('version').notNull(),
+    maxJobs: integer('max_jobs').notNull(),
+    /** Slots reserved by issued tickets and not yet released (the scheduler's truth). */
+    reservedJobs: integer('reserved_jobs').notNull().default(0),
+    /** Jobs the agent itself said it was running at its last heartbeat. */
+    reportedJobs: integer('reported_jobs').notNull().default(0),
+    /** healthy | degraded | offline | draining */
+    state: text('state').notNull().default('healthy'),
+    /** Last stats the agent sent, as JSON (AgentStats). */
+    stats: text('stats').notNull(),
+    rttMs: real('rtt_ms'),
+    /** Exponentially weighted tokens/s from job reports. */
+    tokensPerSecond: real('tokens_per_second'),
+    registeredAt: integer('registered_at').notNull(),
+    lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
+  },
+  (t) => [index('agents_state_idx').on(t.state)],
+);
+
+export const agentModels = sqliteTable(
+  'agent_models',
+  {
+    agentId: text('agent_id').notNull(),
+    model: text('model').notNull(),
+    loaded: integer('loaded', { mode: 'boolean' }).notNull(),
+    memoryBytes: integer('memory_bytes'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.agentId, t.model] }),
+    index('agent_models_model_idx').on(t.model),
+  ],
+);
+
+/** One row per issued ticket: the job it admits, from reservation to report. */
+export const tickets = sqliteTable(
+  'tickets',
+  {
+    jti: text('jti').primaryKey(),
+    agentId: text('agent_id').notNull(),
+    model: text('model').notNull(),
+    client: text('client').notNull(),
+    /** issued | running | success | error | cancelled | rejected | expired */
+    state: text('state').notNull().default('issued'),
+    issuedAt: integer('issued_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    finishedAt: integer('finished_at'),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    ttftMs: real('ttft_ms'),
+    durationMs: real('duration_ms'),
+    error: text('error'),
+  },
+  (t) => [
+    index('tickets_state_expires_idx').on(t.state, t.expiresAt),
+    index('tickets_agent_idx').on(t.agentId),
+  ],
+);
+
+export type AgentRow = typeof agents.$inferSelect;
+export type AgentModelRow = typeof agentModels.$inferSelect;
+export type TicketRow = typeof tickets.$inferSelect;

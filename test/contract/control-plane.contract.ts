@@ -1,0 +1,202 @@
+// One contract suite for the control plane, run on better-sqlite3 (Node) and on D1 (workerd).
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../control-plane/app.ts';
+import type { Db } from '../../control-plane/db.ts';
+import type { Deps } from '../../control-plane/deps.ts';
+import { runMaintenance } from '../../control-plane/maintenance.ts';
+import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
+
+export interface ContractTarget {
+  /** A fresh, migrated, empty database. */
+  freshDb(): Promise<Db>;
+}
+
+const auth = { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' };
+
+export function controlPlaneContract(runtime: string, target: ContractTarget) {
+  describe(`control plane contract (${runtime})`, () => {
+    let clock: ReturnType<typeof fakeClock>;
+    let deps: Deps;
+    let app: ReturnType<typeof createApp>;
+
+    const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
+      app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
+    const register = (id: string, extra = {}) =>
+      post('/v1/agents/register', registration(id, extra));
+    const chat = (model = MODEL, path = '/v1/chat/completions') =>
+      post(
+        path,
+        { model, messages: [{ role: 'user', content: 'hi' }] },
+        {
+          'content-type': 'application/json',
+        },
+      );
+
+    beforeEach(async () => {
+      clock = fakeClock();
+      deps = await makeDeps(await target.freshDb(), clock);
+      app = createApp(deps);
+    });
+
+    it('registers an agent and redirects a chat request to it with a verifiable ticket', async () => {
+      const reg = await register('agent-a');
+      expect(reg.status).toBe(200);
+      const regBody = (await reg.json()) as { heartbeatIntervalMs: number; issuer: string };
+      expect(regBody.heartbeatIntervalMs).toBeGreaterThan(0);
+
+      const res = await chat();
+      expect(res.status).toBe(307);
+      const location = new URL(res.headers.get('location') ?? '');
+      expect(location.origin).toBe(registration('agent-a').url);
+      expect(location.pathname).toBe('/v1/chat/completions');
+      const ticket = location.searchParams.get('ticket') ?? '';
+
+      const jwks = await (await app.request('/.well-known/jwks.json')).json();
+      const { payload, protectedHeader } = await jwtVerify(
+        ticket,
+        createLocalJWKSet(jwks as never),
+        {
+          audience: 'agent-a',
+          issuer: regBody.issuer,
+          algorithms: ['RS256'],
+          currentDate: new Date(clock.now()),
+        },
+      );
+      expect(protectedHeader.kid).toBeTruthy();
+      expect(payload.model).toBe(MODEL);
+      expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
+      expect(payload.jti).toBeTruthy();
+    });
+
+    it('redirects Ollama paths and answers the native route call with JSON', async () => {
+      await register('agent-a');
+      const ollama = await chat(MODEL, '/api/chat');
+      expect(ollama.status).toBe(307);
+      expect(new URL(ollama.headers.get('location') ?? '').pathname).toBe('/api/chat');
+
+      const route = await post(
+        '/v1/route',
+        { model: MODEL },
+        { 'content-type': 'application/json' },
+      );
+      expect(route.status).toBe(200);
+      const body = (await route.json()) as { agent: { id: string }; ticket: string };
+      expect(body.agent.id).toBe('agent-a');
+      expect(body.ticket.split('.')).toHaveLength(3);
+    });
+
+    it('answers an unknown model with a 404 in the dialect of the path, never a redirect', async () => {
+      await register('agent-a');
+      const openai = await chat('no-such-model');
+      expect(openai.status).toBe(404);
+      expect(await openai.json()).toMatchObject({
+        error: { code: 'model_not_found', type: 'not_found_error', param: 'model' },
+      });
+      const ollama = await chat('no-such-model', '/api/generate');
+      expect(ollama.status).toBe(404);
+      const body = (await ollama.json()) as { error: unknown };
+      expect(typeof body.error).toBe('string');
+    });
+
+    it('rejects malformed requests with 400 and agents without the join token with 401', async () => {
+      const bad = await app.request('/v1/chat/completions', { method: 'POST', body: '{nope' });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'invalid_json' } });
+      const noModel = await post('/v1/chat/completions', { messages: [] }, {});
+      expect(noModel.status).toBe(400);
+      const rogue = await post('/v1/agents/register', registration('rogue'), {
+        authorization: 'Bearer wrong',
+      });
+      expect(rogue.status).toBe(401);
+      const status = (await (await app.request('/v1/status')).json()) as { agents: unknown[] };
+      expect(status.agents).toHaveLength(0);
+    });
+
+    it('reserves slots atomically and releases them once per job report', async () => {
+      await register('agent-a', { maxConcurrentJobs: 2 });
+      const first = await post('/v1/route', { model: MODEL }, {});
+      const second = await post('/v1/route', { model: MODEL }, {});
+      expect([first.status, second.status]).toEqual([200, 200]);
+      const full = await post('/v1/route', { model: MODEL }, {});
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBeTruthy();
+
+      const { ticket } = (await first.json()) as { ticket: string };
+      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const report = {
+        outcome: 'success',
+        model: MODEL,
+        promptTokens: 5,
+        completionTokens: 20,
+        ttftMs: 40,
+        durationMs: 400,
+      };
+      const r1 = await post(`/v1/agents/agent-a/jobs/${jti}`, report);
+      expect(await r1.json()).toEqual({ released: true });
+      const r2 = await post(`/v1/agents/agent-a/jobs/${jti}`, report);
+      expect(await r2.json()).toEqual({ released: false });
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
+    });
+
+    it('never oversubscribes under concurrent route calls', async () => {
+      await register('agent-a');
+      await register('agent-b');
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => post('/v1/route', { model: MODEL }, {})),
+      );
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok).toHaveLength(8);
+      expect(results.filter((r) => r.status === 503)).toHaveLength(32);
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: { slots: { reserved: number; max: number } }[];
+      };
+      expect(status.agents.map((a) => a.slots.reserved)).toEqual([4, 4]);
+    });
+
+    it('re-registers on heartbeat 404 and keeps liveness from heartbeats', async () => {
+      const unknown = await post('/v1/agents/ghost/heartbeat', heartbeat());
+      expect(unknown.status).toBe(404);
+      await register('agent-a');
+      clock.advance(29_000);
+      expect((await post('/v1/agents/agent-a/heartbeat', heartbeat())).status).toBe(200);
+      clock.advance(29_000);
+      expect((await chat()).status).toBe(307);
+      clock.advance(2_000);
+      expect((await chat()).status).toBe(503);
+      expect((await app.request('/readyz')).status).toBe(503);
+    });
+
+    it('expires unused tickets, marks silent agents offline and removes them later', async () => {
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      expect((await chat()).status).toBe(307);
+      expect((await chat()).status).toBe(503);
+      clock.advance(61_000);
+      await post('/v1/agents/agent-a/heartbeat', heartbeat());
+      const sweep = await runMaintenance(deps.db, deps.config, clock.now());
+      expect(sweep.expiredTickets).toBe(1);
+      expect((await chat()).status).toBe(307);
+
+      clock.advance(31_000);
+      const offline = await runMaintenance(deps.db, deps.config, clock.now());
+      expect(offline.agentsMarkedOffline).toBe(1);
+      clock.advance(60_000);
+      const removed = await runMaintenance(deps.db, deps.config, clock.now());
+      expect(removed.agentsRemoved).toBe(1);
+      expect((await chat()).status).toBe(404);
+    });
+
+    it('lists live models in OpenAI and Ollama shapes and reports status', async () => {
+      await register('agent-a');
+      const models = (await (await app.request('/v1/models')).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+      const tags = (await (await app.request('/api/tags')).json()) as {
+        models: { name: string }[];
+      };
+      expect(tags.models.map((m) => m.name)).toEqual([MODEL]);
+      expect((await app.request('/readyz')).status).toBe(200);
+      expect((await app.request('/healthz')).status).toBe(200);
+    });
+  });
+}

@@ -1,0 +1,71 @@
+// Shared test fixtures: a fake clock, agent registration bodies, and deps over any drizzle DB.
+
+import { loadConfig } from '../../control-plane/config.ts';
+import type { Db } from '../../control-plane/db.ts';
+import type { Deps } from '../../control-plane/deps.ts';
+import { silentLogger } from '../../control-plane/runtime.ts';
+import { leastBusyScheduler } from '../../control-plane/scheduler.ts';
+import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
+import type { RegisterRequest } from '../../protocol/agent-api.ts';
+
+export const JOIN_TOKEN = 'test-join-token';
+export const MODEL = 'smollm2:135m';
+
+export function fakeClock(start = Date.UTC(2026, 0, 1)) {
+  let t = start;
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
+}
+
+let keyPem: Promise<string> | undefined;
+
+export async function makeDeps(db: Db, clock: { now(): number }, env: Record<string, string> = {}) {
+  keyPem ??= generatePrivateKeyPem('RS256');
+  const config = loadConfig({ JOIN_TOKEN, ...env });
+  const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: await keyPem });
+  const deps: Deps = {
+    db,
+    clock,
+    signer,
+    config,
+    scheduler: leastBusyScheduler(() => 0.5),
+    log: silentLogger,
+  };
+  return deps;
+}
+
+export function registration(
+  id: string,
+  overrides: Partial<RegisterRequest> = {},
+): RegisterRequest {
+  return {
+    id,
+    url: `http://127.0.0.1:${9000 + (id.length % 100)}`,
+    maxConcurrentJobs: 4,
+    models: [{ name: MODEL, loaded: true, memoryBytes: 150_000_000 }],
+    stats: {
+      cpuCores: 2,
+      cpuLoadPercent: 10,
+      memoryTotalBytes: 24e9,
+      memoryFreeBytes: 20e9,
+      gpus: [],
+    },
+    engine: 'fake',
+    version: '0.1.0',
+    ...overrides,
+  };
+}
+
+export function heartbeat(extra: Record<string, unknown> = {}) {
+  return {
+    activeJobs: 0,
+    runningJobs: [],
+    models: [{ name: MODEL, loaded: true, memoryBytes: 150_000_000 }],
+    stats: registration('x').stats,
+    ...extra,
+  };
+}

@@ -1,0 +1,32 @@
+// The workers project: tests run inside workerd (Miniflare) with a real local D1 database.
+import { generateKeyPairSync } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { defineProject } from 'vitest/config';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const { privateKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
+
+export default defineProject({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: `${root}/wrangler.toml` },
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
+          TICKET_PRIVATE_KEY: privateKey,
+          JOIN_TOKEN: 'test-join-token',
+        },
+      },
+    })),
+  ],
+  test: {
+    name: 'workers',
+    include: ['**/*.test.ts'],
+    setupFiles: ['./apply-migrations.ts'],
+  },
+});
