@@ -1,0 +1,179 @@
+// Starts a local cluster of real processes (control plane + agents) on loopback; used by
+// `npm start`, the end-to-end tests and the benchmarks.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const DEMO_MODEL = 'smollm2:135m';
+export const DEMO_MODEL_PATH = join(ROOT, '.cache', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  /** Everything the process printed, for assertions and post-mortems. */
+  output: string[];
+}
+
+export function startProcess(
+  name: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { echo?: boolean } = {},
+): Proc {
+  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc: Proc = { name, child, output: [] };
+  const onData = (buf: Buffer) => {
+    for (const line of buf.toString().split('\n')) {
+      if (!line) continue;
+      proc.output.push(line);
+      if (proc.output.length > 2000) proc.output.shift();
+      if (opts.echo) console.log(`[${name}] ${line}`);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  return proc;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  procs: Proc[] = [],
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const p of procs) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) {
+        throw new Error(
+          `${p.name} exited while waiting for ${what}:\n${p.output.slice(-30).join('\n')}`,
+        );
+      }
+    }
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {}
+    if (Date.now() > deadline) {
+      const tail = procs.map((p) => `--- ${p.name}\n${p.output.slice(-20).join('\n')}`).join('\n');
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface ClusterOptions {
+  cpPort: number;
+  agentPorts: number[];
+  dataDir: string;
+  joinToken: string;
+  maxConcurrentJobs?: number;
+  echo?: boolean;
+  cpEnv?: Record<string, string>;
+  agentEnv?: Record<string, string>;
+}
+
+export interface Cluster {
+  url: string;
+  controlPlane: Proc;
+  agents: Proc[];
+  agentUrls: string[];
+  startAgent(index: number): Proc;
+  stop(): Promise<void>;
+}
+
+export async function stopProcess(p: Proc, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => p.child.once('exit', () => ok()));
+  p.child.kill(signal);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const url = `http://127.0.0.1:${o.cpPort}`;
+  const controlPlane = startProcess(
+    'control-plane',
+    'bin/control-plane.mjs',
+    [],
+    {
+      PORT: String(o.cpPort),
+      HOST: '127.0.0.1',
+      DATA_DIR: o.dataDir,
+      JOIN_TOKEN: o.joinToken,
+      HEARTBEAT_INTERVAL: '2s',
+      ...o.cpEnv,
+    },
+    { echo: o.echo },
+  );
+  const all: Proc[] = [controlPlane];
+  await waitFor(
+    'control plane /healthz',
+    async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined),
+    60_000,
+    all,
+  );
+
+  const agentUrls = o.agentPorts.map((p) => `http://127.0.0.1:${p}`);
+  const startAgent = (i: number) =>
+    startProcess(
+      `agent-${i + 1}`,
+      'bin/agent.mjs',
+      ['start'],
+      {
+        CONTROL_PLANE_URL: url,
+        JOIN_TOKEN: o.joinToken,
+        AGENT_ID: `agent-${i + 1}`,
+        PORT: String(o.agentPorts[i]),
+        PUBLIC_HOST: '127.0.0.1',
+        MODEL_PATH: DEMO_MODEL_PATH,
+        SUPPORTED_MODELS: DEMO_MODEL,
+        MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
+        ...o.agentEnv,
+      },
+      { echo: o.echo },
+    );
+  const agents = o.agentPorts.map((_, i) => startAgent(i));
+  all.push(...agents);
+  const cluster: Cluster = {
+    url,
+    controlPlane,
+    agents,
+    agentUrls,
+    startAgent: (i) => {
+      const p = startAgent(i);
+      agents[i] = p;
+      return p;
+    },
+    async stop() {
+      await Promise.all(agents.map((a) => stopProcess(a)));
+      await stopProcess(controlPlane);
+    },
+  };
+  try {
+    await waitFor(
+      `${agents.length} agents registered`,
+      async () => {
+        const status = (await (await fetch(`${url}/v1/status`)).json()) as {
+          agents: { state: string }[];
+        };
+        return status.agents.filter((a) => a.state === 'healthy').length >= agents.length
+          ? true
+          : undefined;
+      },
+      180_000,
+      all,
+    );
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
