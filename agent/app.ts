@@ -1,0 +1,96 @@
+// The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
+import { Hono } from 'hono';
+import type { InferenceEngine } from './engines/engine.ts';
+import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
+import type { JobDeps, JobReporter } from './http/job.ts';
+import { registerOllamaRoutes } from './http/ollama.ts';
+import { registerOpenAIRoutes } from './http/openai.ts';
+import { JobTracker } from './jobs.ts';
+import { type Logger, silentLogger } from './log.ts';
+import { ReplayGuard, type TicketVerifier } from './tickets.ts';
+
+export interface AgentAppConfig {
+  agentId: string;
+  maxConcurrentJobs: number;
+  version?: string;
+}
+
+export interface AgentAppDeps {
+  engine: InferenceEngine;
+  tickets: TicketVerifier;
+  /** Fire-and-forget job reports to the control plane (default: dropped). */
+  reportJob?: JobReporter;
+  clock?: { now(): number };
+  config: AgentAppConfig;
+  /** Shared with the heartbeat loop; created from config.maxConcurrentJobs when absent. */
+  jobs?: JobTracker;
+  replay?: ReplayGuard;
+  log?: Logger;
+}
+
+export type { JobReporter } from './http/job.ts';
+
+export function createAgentApp(deps: AgentAppDeps): Hono {
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const now = () => clock.now();
+  const jobs = deps.jobs ?? new JobTracker(deps.config.maxConcurrentJobs, now);
+  const log = deps.log ?? silentLogger;
+  const jobDeps: JobDeps = {
+    engine: deps.engine,
+    tickets: deps.tickets,
+    replay: deps.replay ?? new ReplayGuard(now),
+    jobs,
+    reportJob: deps.reportJob ?? (() => {}),
+    now,
+  };
+
+  const app = new Hono();
+
+  app.get('/healthz', (c) =>
+    c.json({ status: jobs.draining ? 'draining' : 'ok' }, jobs.draining ? 503 : 200),
+  );
+
+  app.get('/v1/agent/status', async (c) => {
+    const at = now();
+    return c.json({
+      agentId: deps.config.agentId,
+      engine: deps.engine.kind,
+      version: deps.config.version ?? null,
+      draining: jobs.draining,
+      activeJobs: jobs.active,
+      maxConcurrentJobs: jobs.capacity,
+      runningJobs: jobs
+        .jobs()
+        .map((j) => ({ jti: j.jti, model: j.model, ageMs: at - j.startedAt })),
+      models: await deps.engine.listModels(),
+    });
+  });
+
+  registerOpenAIRoutes(app, jobDeps);
+  registerOllamaRoutes(app, jobDeps);
+
+  app.notFound((c) => {
+    const err = new AgentHttpError('route_not_found', `no route for ${c.req.method} ${c.req.path}`);
+    return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAIErrorBody(err), 404);
+  });
+
+  app.onError((thrown, c) => {
+    const err = toHttpError(thrown);
+    if (err.status >= 500) {
+      log.error('request failed', {
+        path: c.req.path,
+        code: err.code,
+        error: thrown instanceof Error ? thrown.message : String(thrown),
+      });
+    }
+    if (err.retryAfterSec !== undefined) c.header('Retry-After', String(err.retryAfterSec));
+    const body = isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAIErrorBody(err);
+    return c.json(body, err.status);
+  });
+
+  return app;
+}
+
+function isOllamaPath(path: string): boolean {
+  return path.startsWith('/api/');
+}

@@ -1,0 +1,88 @@
+// Deterministic in-memory engine for unit tests: scripted tokens, delays and failures.
+import type { AgentModel } from '../../protocol/agent-api.ts';
+import { abortableDelay } from './async-queue.ts';
+import {
+  EngineError,
+  type GenerateChunk,
+  type GenerateOptions,
+  type GenerateRequest,
+  type InferenceEngine,
+} from './engine.ts';
+
+export interface FakeEngineOptions {
+  models?: string[];
+  /** Tokens to emit; a function may vary them per request. */
+  tokens?: string[] | ((req: GenerateRequest) => string[]);
+  /** Delay before each token, ms (0 = none, still yields to the event loop). */
+  delayMs?: number;
+  /** Throw this error instead of producing the first chunk. */
+  failBeforeStart?: EngineError;
+  /** Throw an engine failure after this many tokens. */
+  failAfterTokens?: number;
+  /** End the stream without the final `done` chunk (a broken engine). */
+  omitDone?: boolean;
+}
+
+export class FakeEngine implements InferenceEngine {
+  readonly kind = 'fake';
+  /** Generations currently running. */
+  active = 0;
+  /** Generations that stopped because their signal aborted. */
+  aborted = 0;
+  /** Every request received, in order. */
+  readonly requests: GenerateRequest[] = [];
+  closed = false;
+
+  constructor(private readonly options: FakeEngineOptions = {}) {}
+
+  async listModels(): Promise<AgentModel[]> {
+    return (this.options.models ?? ['fake-model']).map((name) => ({ name, loaded: true }));
+  }
+
+  generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk> {
+    return this.run(req, opts.signal);
+  }
+
+  private async *run(req: GenerateRequest, signal: AbortSignal): AsyncGenerator<GenerateChunk> {
+    this.requests.push(req);
+    this.active++;
+    try {
+      const models = this.options.models ?? ['fake-model'];
+      if (!models.includes(req.model)) {
+        throw new EngineError('model_not_found', `model '${req.model}' not found`);
+      }
+      if (this.options.failBeforeStart) throw this.options.failBeforeStart;
+      const script = this.options.tokens ?? ['Hello', ',', ' world', '!'];
+      const all = typeof script === 'function' ? script(req) : script;
+      const limit = req.maxTokens ?? Number.POSITIVE_INFINITY;
+      const tokens = all.slice(0, limit);
+      for (const [i, text] of tokens.entries()) {
+        if (this.options.failAfterTokens === i) {
+          throw new EngineError('engine_failure', 'fake engine failure');
+        }
+        await abortableDelay(this.options.delayMs ?? 0, signal);
+        yield { type: 'token', text };
+      }
+      if (this.options.omitDone) return;
+      const prompt = req.messages ? req.messages.map((m) => m.content).join(' ') : req.prompt;
+      yield {
+        type: 'done',
+        finishReason: tokens.length < all.length ? 'length' : 'stop',
+        promptTokens: prompt.split(/\s+/).filter(Boolean).length,
+        completionTokens: tokens.length,
+      };
+    } catch (err) {
+      if (signal.aborted) {
+        this.aborted++;
+        throw new EngineError('aborted', 'generation aborted', { cause: err });
+      }
+      throw err;
+    } finally {
+      this.active--;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,155 @@
+// Ollama engine: streams through the `ollama` client, aborting each stream on its own.
+import { type ChatResponse, type GenerateResponse, Ollama, type Options } from 'ollama';
+import type { AgentModel } from '../../protocol/agent-api.ts';
+import {
+  EngineError,
+  type GenerateChunk,
+  type GenerateOptions,
+  type GenerateRequest,
+  type InferenceEngine,
+  type SamplingOptions,
+  toEngineError,
+} from './engine.ts';
+
+export interface OllamaEngineOptions {
+  /** e.g. http://127.0.0.1:11434 */
+  host: string;
+  fetch?: typeof fetch;
+  /** When set, only these models are advertised and served. */
+  models?: string[];
+}
+
+export class OllamaEngine implements InferenceEngine {
+  readonly kind = 'ollama';
+  private readonly fetchImpl: typeof fetch;
+  private readonly client: Ollama;
+
+  constructor(private readonly options: OllamaEngineOptions) {
+    this.fetchImpl = options.fetch ?? fetch;
+    this.client = new Ollama({ host: options.host, fetch: this.fetchImpl });
+  }
+
+  async listModels(): Promise<AgentModel[]> {
+    const [list, running] = await Promise.all([
+      this.client.list(),
+      this.client.ps().catch(() => ({ models: [] })),
+    ]);
+    const loaded = new Set(running.models.map((m) => m.name));
+    const allowed = this.options.models ? new Set(this.options.models) : undefined;
+    return list.models
+      .filter((m) => !allowed || allowed.has(m.name))
+      .map((m) => ({ name: m.name, loaded: loaded.has(m.name), memoryBytes: m.size }));
+  }
+
+  generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk> {
+    return this.run(req, opts.signal);
+  }
+
+  private async *run(req: GenerateRequest, outer: AbortSignal): AsyncGenerator<GenerateChunk> {
+    if (this.options.models && !this.options.models.includes(req.model)) {
+      throw new EngineError('model_not_found', `model '${req.model}' is not served here`);
+    }
+    // A client per stream whose fetch carries this stream's signal: aborting it (or the
+    // iterator's own abort()) cancels exactly this request, never the others.
+    const local = new AbortController();
+    const signal = AbortSignal.any([outer, local.signal]);
+    const base = this.fetchImpl;
+    const client = new Ollama({
+      host: this.options.host,
+      fetch: (input, init) =>
+        base(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
+        }),
+    });
+    const options = toOllamaOptions(req);
+    let stream: AsyncIterable<ChatResponse | GenerateResponse> & { abort(): void };
+    try {
+      stream = req.messages
+        ? await client.chat({ model: req.model, messages: req.messages, stream: true, options })
+        : await client.generate({
+            model: req.model,
+            prompt: req.prompt,
+            raw: true,
+            stream: true,
+            options,
+          });
+    } catch (err) {
+      throw mapOllamaError(err, signal);
+    }
+    let sawDone = false;
+    try {
+      for await (const part of stream) {
+        const text = 'message' in part ? part.message.content : (part.response ?? '');
+        if (text) yield { type: 'token', text };
+        if (part.done) {
+          sawDone = true;
+          yield {
+            type: 'done',
+            finishReason: part.done_reason === 'length' ? 'length' : 'stop',
+            promptTokens: part.prompt_eval_count ?? 0,
+            completionTokens: part.eval_count ?? 0,
+          };
+          return;
+        }
+      }
+    } catch (err) {
+      throw mapOllamaError(err, signal);
+    } finally {
+      if (!sawDone) stream.abort();
+      local.abort();
+    }
+    if (signal.aborted) throw new EngineError('aborted', 'generation aborted');
+    throw new EngineError('stream_incomplete', 'Ollama stream ended without a done message');
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function toOllamaOptions(req: SamplingOptions): Partial<Options> {
+  const options: Partial<Options> = {};
+  if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
+  if (req.temperature !== undefined) options.temperature = req.temperature;
+  if (req.topP !== undefined) options.top_p = req.topP;
+  if (req.topK !== undefined) options.top_k = req.topK;
+  if (req.seed !== undefined) options.seed = req.seed;
+  if (req.stop?.length) options.stop = req.stop;
+  return options;
+}
+
+function mapOllamaError(err: unknown, signal: AbortSignal): EngineError {
+  if (err instanceof EngineError) return err;
+  if (signal.aborted) return new EngineError('aborted', 'generation aborted', { cause: err });
+  const status = (err as { status_code?: unknown } | null)?.status_code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (status === 404) return new EngineError('model_not_found', message, { cause: err });
+  if (status === 400) return new EngineError('invalid_request', message, { cause: err });
+  if (message.startsWith('Did not receive done')) {
+    return new EngineError('stream_incomplete', message, { cause: err });
+  }
+  if (err instanceof TypeError) {
+    return new EngineError('engine_unavailable', `Ollama unreachable: ${message}`, { cause: err });
+  }
+  return toEngineError(err, signal);
+}
+
+/** True when an Ollama server answers `GET /api/version` within `timeoutMs`. */
+export async function probeOllama(
+  host: string,
+  { fetch: fetchImpl = fetch, timeoutMs = 1000 }: { fetch?: typeof fetch; timeoutMs?: number } = {},
+): Promise<boolean> {
+  try {
+    const res = await fetchImpl(new URL('/api/version', normalizeHost(host)), {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** `localhost:11434` → `http://localhost:11434` (OLLAMA_HOST may omit the scheme). */
+export function normalizeHost(host: string): string {
+  return /^https?:\/\//.test(host) ? host : `http://${host}`;
+}

@@ -1,0 +1,53 @@
+// Picks the engine: Ollama when OLLAMA_HOST answers (or ENGINE=ollama), else embedded llama.cpp.
+import type { InferenceEngine } from './engine.ts';
+import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
+
+export type EngineKind = 'llama-cpp' | 'ollama';
+
+export interface EngineSelection {
+  /** Forces one engine; otherwise Ollama if reachable, else llama.cpp. */
+  engine?: EngineKind;
+  ollamaHost?: string;
+  modelPath: string;
+  /** Models to advertise; the first names llama.cpp's model. Unset = Ollama's whole list. */
+  models?: string[];
+  maxConcurrentJobs: number;
+  contextSizePerSequence?: number;
+  threads?: number;
+  fetch?: typeof fetch;
+  /** Probe timeout for OLLAMA_HOST, ms. */
+  probeTimeoutMs?: number;
+}
+
+export const DEFAULT_MODEL_NAME = 'smollm2:135m';
+
+/** What selectEngine would pick, without loading anything. */
+export async function chooseEngineKind(sel: EngineSelection): Promise<EngineKind> {
+  if (sel.engine) return sel.engine;
+  if (!sel.ollamaHost) return 'llama-cpp';
+  const up = await probeOllama(sel.ollamaHost, {
+    ...(sel.fetch ? { fetch: sel.fetch } : {}),
+    timeoutMs: sel.probeTimeoutMs ?? 1000,
+  });
+  return up ? 'ollama' : 'llama-cpp';
+}
+
+export async function selectEngine(sel: EngineSelection): Promise<InferenceEngine> {
+  const kind = await chooseEngineKind(sel);
+  if (kind === 'ollama') {
+    return new OllamaEngine({
+      host: normalizeHost(sel.ollamaHost ?? 'http://127.0.0.1:11434'),
+      ...(sel.fetch ? { fetch: sel.fetch } : {}),
+      ...(sel.models ? { models: sel.models } : {}),
+    });
+  }
+  // Loaded lazily: importing node-llama-cpp is not free, and Ollama hosts never need it.
+  const { LlamaCppEngine } = await import('./llama-cpp.ts');
+  return LlamaCppEngine.create({
+    modelPath: sel.modelPath,
+    modelName: sel.models?.[0] ?? DEFAULT_MODEL_NAME,
+    sequences: sel.maxConcurrentJobs,
+    ...(sel.contextSizePerSequence ? { contextSizePerSequence: sel.contextSizePerSequence } : {}),
+    ...(sel.threads ? { threads: sel.threads } : {}),
+  });
+}

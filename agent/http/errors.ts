@@ -1,0 +1,101 @@
+// The agent's HTTP errors: one closed code union, its status, and OpenAI/Ollama-shaped bodies.
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { EngineError } from '../engines/engine.ts';
+import { TicketError, type TicketErrorCode } from '../tickets.ts';
+
+export type AgentErrorCode =
+  | TicketErrorCode
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'model_not_found'
+  | 'route_not_found'
+  | 'agent_busy'
+  | 'agent_draining'
+  | 'engine_unavailable'
+  | 'engine_failure'
+  | 'stream_incomplete'
+  | 'internal_error';
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+const STATUS: Record<AgentErrorCode, ContentfulStatusCode> = {
+  ticket_missing: 401,
+  ticket_invalid: 401,
+  ticket_expired: 401,
+  ticket_wrong_audience: 401,
+  ticket_wrong_issuer: 401,
+  ticket_unknown_key: 401,
+  ticket_replayed: 401,
+  ticket_model_mismatch: 401,
+  verifier_not_ready: 503,
+  keys_unavailable: 503,
+  invalid_json: 400,
+  invalid_request: 400,
+  model_not_found: 404,
+  route_not_found: 404,
+  agent_busy: 429,
+  agent_draining: 503,
+  engine_unavailable: 503,
+  engine_failure: 500,
+  stream_incomplete: 500,
+  internal_error: 500,
+};
+
+export class AgentHttpError extends Error {
+  readonly code: AgentErrorCode;
+  readonly param: string | null;
+
+  constructor(
+    code: AgentErrorCode,
+    message: string,
+    options?: { param?: string; cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentHttpError';
+    this.code = code;
+    this.param = options?.param ?? null;
+  }
+
+  get status(): ContentfulStatusCode {
+    return STATUS[this.code];
+  }
+
+  get type(): OpenAIErrorType {
+    if (this.status === 401) return 'authentication_error';
+    if (this.status === 429) return 'rate_limit_error';
+    if (this.status >= 500) return 'server_error';
+    return 'invalid_request_error';
+  }
+
+  /** Seconds a client should wait before retrying, for 429/503. */
+  get retryAfterSec(): number | undefined {
+    return this.status === 429 || this.status === 503 ? 1 : undefined;
+  }
+}
+
+/** Any thrown value as an AgentHttpError (engine and ticket errors keep their codes). */
+export function toHttpError(err: unknown): AgentHttpError {
+  if (err instanceof AgentHttpError) return err;
+  if (err instanceof TicketError) return new AgentHttpError(err.code, err.message, { cause: err });
+  if (err instanceof EngineError) {
+    const code: AgentErrorCode = err.code === 'aborted' ? 'engine_failure' : err.code;
+    return new AgentHttpError(code, err.message, { cause: err });
+  }
+  return new AgentHttpError('internal_error', 'internal error', { cause: err });
+}
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: OpenAIErrorType; code: AgentErrorCode; param: string | null };
+}
+
+export function openAIErrorBody(err: AgentHttpError): OpenAIErrorBody {
+  return { error: { message: err.message, type: err.type, code: err.code, param: err.param } };
+}
+
+export function ollamaErrorBody(err: AgentHttpError): { error: string } {
+  return { error: err.message };
+}

@@ -1,0 +1,237 @@
+// One ticketed inference: admission (ticket, body, slot) and an engine run that reports once.
+import type { Context } from 'hono';
+import type { JobOutcome, JobReport, TicketClaims } from '../../protocol/agent-api.ts';
+import { TICKET_QUERY_PARAM } from '../../protocol/agent-api.ts';
+import {
+  type DoneChunk,
+  EngineError,
+  type GenerateChunk,
+  type GenerateRequest,
+  type InferenceEngine,
+  toEngineError,
+} from '../engines/engine.ts';
+import type { Job, JobTracker } from '../jobs.ts';
+import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
+import { AgentHttpError } from './errors.ts';
+
+/** Sends a job report to the control plane; must return at once (fire-and-forget). */
+export type JobReporter = (jti: string, report: JobReport) => void;
+
+export interface JobDeps {
+  engine: InferenceEngine;
+  tickets: TicketVerifier;
+  replay: ReplayGuard;
+  jobs: JobTracker;
+  reportJob: JobReporter;
+  now: () => number;
+}
+
+/** The ticket from `?ticket=` (preferred: it survives redirects) or `Authorization: Bearer`. */
+export function ticketFrom(c: Context): string | undefined {
+  const fromQuery = c.req.query(TICKET_QUERY_PARAM);
+  if (fromQuery) return fromQuery;
+  const header = c.req.header('authorization');
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/**
+ * Checks ticket, body and capacity. Once the ticket is accepted it is consumed, and any later
+ * refusal is reported to the control plane as `rejected` so it can release the slot it reserved.
+ */
+export async function admit<T extends { model: string }>(
+  c: Context,
+  deps: JobDeps,
+  parse: (body: unknown) => T,
+): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
+  const token = ticketFrom(c);
+  if (!token) throw new AgentHttpError('ticket_missing', 'this endpoint requires a ticket');
+  const claims = await deps.tickets.verify(token);
+  if (!deps.replay.consume(claims.jti, claims.exp)) {
+    throw new AgentHttpError('ticket_replayed', 'ticket was already used');
+  }
+  const startedAt = deps.now();
+  try {
+    if (deps.jobs.draining) {
+      throw new AgentHttpError('agent_draining', 'agent is shutting down');
+    }
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new AgentHttpError('invalid_json', 'request body is not valid JSON');
+    }
+    const body = parse(raw);
+    if (body.model !== claims.model) {
+      throw new AgentHttpError(
+        'ticket_model_mismatch',
+        `ticket is for model '${claims.model}', not '${body.model}'`,
+        { param: 'model' },
+      );
+    }
+    const slot = deps.jobs.tryAcquire(claims.jti, body.model);
+    if (!slot) {
+      throw new AgentHttpError(
+        'agent_busy',
+        `agent is at capacity (${deps.jobs.capacity} jobs in flight)`,
+      );
+    }
+    return { claims, body, slot };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    deps.reportJob(claims.jti, {
+      outcome: 'rejected',
+      model: claims.model,
+      promptTokens: 0,
+      completionTokens: 0,
+      durationMs: Math.max(0, deps.now() - startedAt),
+      error: message.slice(0, 2000),
+    });
+    throw err;
+  }
+}
+
+/** An admitted job's engine run: releases its slot and reports exactly once. */
+export class InferenceJob {
+  readonly createdSec: number;
+  private readonly controller = new AbortController();
+  private readonly detach: () => void;
+  private iterator: AsyncIterator<GenerateChunk> | undefined;
+  private pending: GenerateChunk | undefined;
+  private ttftMs: number | undefined;
+  private tokens = 0;
+  private done: DoneChunk | undefined;
+  private settled = false;
+  /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
+  cancelled = false;
+
+  constructor(
+    private readonly deps: JobDeps,
+    readonly claims: TicketClaims,
+    private readonly slot: Job,
+    readonly request: GenerateRequest,
+    clientSignal: AbortSignal,
+  ) {
+    this.createdSec = Math.floor(slot.startedAt / 1000);
+    const onAbort = () => this.cancel();
+    clientSignal.addEventListener('abort', onAbort, { once: true });
+    this.detach = () => clientSignal.removeEventListener('abort', onAbort);
+    if (clientSignal.aborted) this.cancel();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get startedAt(): number {
+    return this.slot.startedAt;
+  }
+
+  get timeToFirstTokenMs(): number | undefined {
+    return this.ttftMs;
+  }
+
+  /** Stops the generation because the client went away; the job is reported as cancelled. */
+  cancel(): void {
+    this.cancelled = true;
+    this.stopEngine();
+  }
+
+  private stopEngine(): void {
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+
+  /** Starts the engine and waits for its first chunk, so early failures still get a status. */
+  async start(): Promise<void> {
+    try {
+      this.iterator = this.deps.engine
+        .generate(this.request, { signal: this.signal })
+        [Symbol.asyncIterator]();
+      const first = await this.iterator.next();
+      if (first.done) throw new EngineError('stream_incomplete', 'engine produced no output');
+      this.record(first.value);
+      this.pending = first.value;
+    } catch (err) {
+      const failure = toEngineError(err, this.signal);
+      this.settle(failure);
+      throw failure;
+    }
+  }
+
+  /** Every chunk up to and including `done`; throws an EngineError if the engine fails. */
+  async *chunks(): AsyncGenerator<GenerateChunk> {
+    let failure: EngineError | undefined;
+    const iterator = this.iterator;
+    try {
+      if (!iterator) throw new EngineError('engine_failure', 'job was not started');
+      const first = this.pending;
+      this.pending = undefined;
+      if (first) {
+        yield first;
+        if (first.type === 'done') return;
+      }
+      while (true) {
+        const next = await iterator.next();
+        if (next.done) {
+          throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
+        }
+        this.record(next.value);
+        yield next.value;
+        if (next.value.type === 'done') return;
+      }
+    } catch (err) {
+      failure = toEngineError(err, this.signal);
+      throw failure;
+    } finally {
+      if (!this.done) {
+        this.stopEngine();
+        await iterator?.return?.().catch(() => undefined);
+      }
+      this.settle(failure);
+    }
+  }
+
+  /** Runs to completion and returns the whole text (non-streaming responses). */
+  async collect(): Promise<{ text: string; done: DoneChunk }> {
+    let text = '';
+    for await (const chunk of this.chunks()) {
+      if (chunk.type === 'token') text += chunk.text;
+      else return { text, done: chunk };
+    }
+    throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
+  }
+
+  private record(chunk: GenerateChunk): void {
+    if (chunk.type === 'token') {
+      this.tokens++;
+      this.ttftMs ??= Math.max(0, this.deps.now() - this.slot.startedAt);
+    } else {
+      this.done = chunk;
+    }
+  }
+
+  private settle(failure: EngineError | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.detach();
+    this.deps.jobs.release(this.slot);
+    let outcome: JobOutcome = 'success';
+    if (!this.done) {
+      const cancelled = !failure || failure.code === 'aborted' || this.cancelled;
+      // A request the engine refuses (unknown model, prompt too long) is the client's fault.
+      const refused = failure?.code === 'model_not_found' || failure?.code === 'invalid_request';
+      outcome = cancelled ? 'cancelled' : refused ? 'rejected' : 'error';
+    }
+    const report: JobReport = {
+      outcome,
+      model: this.request.model,
+      promptTokens: this.done?.promptTokens ?? 0,
+      completionTokens: this.done?.completionTokens ?? this.tokens,
+      durationMs: Math.max(0, this.deps.now() - this.slot.startedAt),
+    };
+    if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
+    if (outcome !== 'success' && outcome !== 'cancelled' && failure)
+      report.error = failure.message.slice(0, 2000);
+    this.deps.reportJob(this.claims.jti, report);
+  }
+}

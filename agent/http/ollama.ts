@@ -1,0 +1,121 @@
+// Ollama-compatible routes: /api/chat and /api/generate (NDJSON or JSON), /api/tags.
+import type { Context, Hono } from 'hono';
+import { stream } from 'hono/streaming';
+import type { TicketClaims } from '../../protocol/agent-api.ts';
+import type { DoneChunk, GenerateRequest } from '../engines/engine.ts';
+import type { Job } from '../jobs.ts';
+import { ollamaErrorBody, toHttpError } from './errors.ts';
+import { admit, InferenceJob, type JobDeps } from './job.ts';
+import {
+  fromOllamaChat,
+  fromOllamaGenerate,
+  ollamaChatBody,
+  ollamaGenerateBody,
+  parseBody,
+} from './schemas.ts';
+
+type Kind = 'chat' | 'generate';
+
+const MS_TO_NS = 1_000_000;
+
+export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
+  app.post('/api/chat', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(ollamaChatBody, raw));
+    if (body.messages.length === 0) return loadOnly(c, deps, claims, slot, 'chat');
+    return respond(c, deps, claims, slot, fromOllamaChat(body), 'chat', body.stream !== false);
+  });
+
+  app.post('/api/generate', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) =>
+      parseBody(ollamaGenerateBody, raw),
+    );
+    if (body.prompt === '') return loadOnly(c, deps, claims, slot, 'generate');
+    const request = fromOllamaGenerate(body);
+    return respond(c, deps, claims, slot, request, 'generate', body.stream !== false);
+  });
+
+  app.get('/api/tags', async (c) => {
+    const models = await deps.engine.listModels();
+    const modifiedAt = new Date(deps.now()).toISOString();
+    return c.json({
+      models: models.map((m) => ({
+        name: m.name,
+        model: m.name,
+        modified_at: modifiedAt,
+        size: m.memoryBytes ?? 0,
+        digest: '',
+        details: {},
+      })),
+    });
+  });
+}
+
+function message(kind: Kind, text: string) {
+  return kind === 'chat' ? { message: { role: 'assistant', content: text } } : { response: text };
+}
+
+async function respond(
+  c: Context,
+  deps: JobDeps,
+  claims: TicketClaims,
+  slot: Job,
+  request: GenerateRequest,
+  kind: Kind,
+  streaming: boolean,
+): Promise<Response> {
+  const job = new InferenceJob(deps, claims, slot, request, c.req.raw.signal);
+  await job.start();
+  const head = () => ({ model: request.model, created_at: new Date(deps.now()).toISOString() });
+  const final = (done: DoneChunk) => {
+    const totalMs = Math.max(0, deps.now() - job.startedAt);
+    const promptMs = Math.min(job.timeToFirstTokenMs ?? totalMs, totalMs);
+    return {
+      done: true,
+      done_reason: done.finishReason,
+      total_duration: Math.round(totalMs * MS_TO_NS),
+      load_duration: 0,
+      prompt_eval_count: done.promptTokens,
+      prompt_eval_duration: Math.round(promptMs * MS_TO_NS),
+      eval_count: done.completionTokens,
+      eval_duration: Math.round((totalMs - promptMs) * MS_TO_NS),
+    };
+  };
+  if (!streaming) {
+    const { text, done } = await job.collect();
+    return c.json({ ...head(), ...message(kind, text), ...final(done) });
+  }
+  c.header('Content-Type', 'application/x-ndjson');
+  return stream(c, async (out) => {
+    out.onAbort(() => job.cancel());
+    const send = (data: unknown) => out.write(`${JSON.stringify(data)}\n`);
+    try {
+      for await (const chunk of job.chunks()) {
+        if (chunk.type === 'token')
+          await send({ ...head(), ...message(kind, chunk.text), done: false });
+        else await send({ ...head(), ...message(kind, ''), ...final(chunk) });
+      }
+    } catch (err) {
+      if (job.cancelled) return;
+      await send(ollamaErrorBody(toHttpError(err)));
+    }
+  });
+}
+
+/** Ollama answers an empty chat/prompt by loading the model: `done_reason: "load"`. */
+function loadOnly(c: Context, deps: JobDeps, claims: TicketClaims, slot: Job, kind: Kind) {
+  deps.jobs.release(slot);
+  deps.reportJob(claims.jti, {
+    outcome: 'success',
+    model: claims.model,
+    promptTokens: 0,
+    completionTokens: 0,
+    durationMs: Math.max(0, deps.now() - slot.startedAt),
+  });
+  return c.json({
+    model: claims.model,
+    created_at: new Date(deps.now()).toISOString(),
+    ...message(kind, ''),
+    done_reason: 'load',
+    done: true,
+  });
+}

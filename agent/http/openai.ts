@@ -1,0 +1,142 @@
+// OpenAI-compatible routes: /v1/chat/completions and /v1/completions (SSE or JSON), /v1/models.
+import type { Hono } from 'hono';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import type { DoneChunk } from '../engines/engine.ts';
+import { openAIErrorBody, toHttpError } from './errors.ts';
+import { admit, InferenceJob, type JobDeps } from './job.ts';
+import {
+  fromOpenAIChat,
+  fromOpenAICompletion,
+  openAIChatBody,
+  openAICompletionBody,
+  parseBody,
+} from './schemas.ts';
+
+type Kind = 'chat' | 'completion';
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+function usageOf(done: DoneChunk): Usage {
+  const { promptTokens, completionTokens } = done;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+}
+
+export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
+  app.post('/v1/chat/completions', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(openAIChatBody, raw));
+    const job = new InferenceJob(deps, claims, slot, fromOpenAIChat(body), c.req.raw.signal);
+    await job.start();
+    const id = `chatcmpl-${claims.jti}`;
+    if (body.stream) {
+      const includeUsage = body.stream_options?.include_usage === true;
+      return streamSSE(c, (sse) => streamOpenAI(sse, job, 'chat', id, includeUsage));
+    }
+    const { text, done } = await job.collect();
+    return c.json({
+      id,
+      object: 'chat.completion',
+      created: job.createdSec,
+      model: job.request.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: text, refusal: null },
+          logprobs: null,
+          finish_reason: done.finishReason,
+        },
+      ],
+      usage: usageOf(done),
+    });
+  });
+
+  app.post('/v1/completions', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) =>
+      parseBody(openAICompletionBody, raw),
+    );
+    const job = new InferenceJob(deps, claims, slot, fromOpenAICompletion(body), c.req.raw.signal);
+    await job.start();
+    const id = `cmpl-${claims.jti}`;
+    if (body.stream) {
+      const includeUsage = body.stream_options?.include_usage === true;
+      return streamSSE(c, (sse) => streamOpenAI(sse, job, 'completion', id, includeUsage));
+    }
+    const { text, done } = await job.collect();
+    return c.json({
+      id,
+      object: 'text_completion',
+      created: job.createdSec,
+      model: job.request.model,
+      choices: [{ index: 0, text, logprobs: null, finish_reason: done.finishReason }],
+      usage: usageOf(done),
+    });
+  });
+
+  app.get('/v1/models', async (c) => {
+    const models = await deps.engine.listModels();
+    const created = Math.floor(deps.now() / 1000);
+    return c.json({
+      object: 'list',
+      data: models.map((m) => ({ id: m.name, object: 'model', created, owned_by: 'titancompute' })),
+    });
+  });
+}
+
+async function streamOpenAI(
+  sse: SSEStreamingApi,
+  job: InferenceJob,
+  kind: Kind,
+  id: string,
+  includeUsage: boolean,
+): Promise<void> {
+  sse.onAbort(() => job.cancel());
+  const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  const base = { id, object, created: job.createdSec, model: job.request.model };
+  const usage = includeUsage ? { usage: null } : {};
+  const choice = (text: string | undefined, finish: string | null) =>
+    kind === 'chat'
+      ? {
+          index: 0,
+          delta: text === undefined ? {} : { content: text },
+          logprobs: null,
+          finish_reason: finish,
+        }
+      : { index: 0, text: text ?? '', logprobs: null, finish_reason: finish };
+  const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
+  try {
+    if (kind === 'chat') {
+      await send({
+        ...base,
+        choices: [
+          {
+            index: 0,
+            delta: { role: 'assistant', content: '' },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
+        ...usage,
+      });
+    }
+    for await (const chunk of job.chunks()) {
+      if (chunk.type === 'token') {
+        await send({ ...base, choices: [choice(chunk.text, null)], ...usage });
+        continue;
+      }
+      await send({ ...base, choices: [choice(undefined, chunk.finishReason)], ...usage });
+      if (includeUsage) await send({ ...base, choices: [], usage: usageOf(chunk) });
+      await sse.writeSSE({ data: '[DONE]' });
+    }
+  } catch (err) {
+    if (job.cancelled) return;
+    // Headers are gone: the failure becomes an explicit error event, and no [DONE] follows.
+    await send(openAIErrorBody(toHttpError(err)));
+  }
+}

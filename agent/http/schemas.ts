@@ -1,0 +1,160 @@
+// Request bodies of the OpenAI and Ollama inference routes (zod), mapped to GenerateRequest.
+import { z } from 'zod';
+import type { ChatMessage, GenerateRequest, SamplingOptions } from '../engines/engine.ts';
+import { AgentHttpError } from './errors.ts';
+
+const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+
+const openAIMessage = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant']),
+  content: z.union([z.string(), z.array(textPart), z.null()]),
+});
+
+const stopField = z.union([z.string(), z.array(z.string()).max(16)]).nullish();
+
+const openAISampling = {
+  model: z.string().min(1).max(200),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  top_k: z.number().int().min(-1).nullish(),
+  seed: z.number().int().nullish(),
+  stop: stopField,
+  n: z.literal(1).nullish(),
+};
+
+export const openAIChatBody = z.looseObject({
+  ...openAISampling,
+  messages: z.array(openAIMessage).min(1).max(4096),
+  max_completion_tokens: z.number().int().positive().nullish(),
+});
+export type OpenAIChatBody = z.infer<typeof openAIChatBody>;
+
+export const openAICompletionBody = z.looseObject({
+  ...openAISampling,
+  prompt: z.union([z.string(), z.array(z.string()).length(1)]),
+});
+export type OpenAICompletionBody = z.infer<typeof openAICompletionBody>;
+
+/** OpenAI's documented default for the legacy completions endpoint. */
+export const OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+const ollamaOptions = z
+  .looseObject({
+    num_predict: z.number().int().nullish(),
+    temperature: z.number().min(0).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    top_k: z.number().int().nullish(),
+    seed: z.number().int().nullish(),
+    stop: stopField,
+  })
+  .nullish();
+
+const ollamaCommon = {
+  model: z.string().min(1).max(200),
+  stream: z.boolean().nullish(),
+  options: ollamaOptions,
+};
+
+export const ollamaChatBody = z.looseObject({
+  ...ollamaCommon,
+  messages: z
+    .array(
+      z.looseObject({
+        role: z.enum(['system', 'user', 'assistant']),
+        content: z.string(),
+      }),
+    )
+    .max(4096)
+    .default([]),
+});
+export type OllamaChatBody = z.infer<typeof ollamaChatBody>;
+
+export const ollamaGenerateBody = z.looseObject({
+  ...ollamaCommon,
+  prompt: z.string().default(''),
+  system: z.string().nullish(),
+  raw: z.boolean().nullish(),
+});
+export type OllamaGenerateBody = z.infer<typeof ollamaGenerateBody>;
+
+/** Parses `body` or throws a 400 naming the first offending field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.map(String).join('.') ?? '';
+  const message = issue ? `${path ? `${path}: ` : ''}${issue.message}` : 'invalid request body';
+  throw new AgentHttpError('invalid_request', message, path ? { param: path } : {});
+}
+
+function stopList(stop: string | string[] | null | undefined): string[] | undefined {
+  if (stop === null || stop === undefined) return undefined;
+  const list = (typeof stop === 'string' ? [stop] : stop).filter((s) => s.length > 0);
+  return list.length ? list : undefined;
+}
+
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function openAISamplingOptions(body: OpenAIChatBody | OpenAICompletionBody): SamplingOptions {
+  return defined({
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    topK:
+      body.top_k !== undefined && body.top_k !== null && body.top_k > 0 ? body.top_k : undefined,
+    seed: body.seed ?? undefined,
+    stop: stopList(body.stop),
+  });
+}
+
+function textOf(content: string | { text: string }[] | null): string {
+  if (content === null) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+export function fromOpenAIChat(body: OpenAIChatBody): GenerateRequest {
+  const messages: ChatMessage[] = body.messages.map((m) => ({
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: textOf(m.content),
+  }));
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+  return { model: body.model, messages, ...openAISamplingOptions(body), ...defined({ maxTokens }) };
+}
+
+export function fromOpenAICompletion(body: OpenAICompletionBody): GenerateRequest {
+  const prompt = typeof body.prompt === 'string' ? body.prompt : (body.prompt[0] ?? '');
+  const maxTokens = body.max_tokens ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS;
+  return { model: body.model, prompt, ...openAISamplingOptions(body), maxTokens };
+}
+
+function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): SamplingOptions {
+  const o = body.options ?? {};
+  const numPredict = o.num_predict ?? undefined;
+  return defined({
+    // Ollama: -1 = unlimited, -2 = fill the context.
+    maxTokens: numPredict !== undefined && numPredict > 0 ? numPredict : undefined,
+    temperature: o.temperature ?? undefined,
+    topP: o.top_p ?? undefined,
+    topK: o.top_k !== undefined && o.top_k !== null && o.top_k > 0 ? o.top_k : undefined,
+    seed: o.seed ?? undefined,
+    stop: stopList(o.stop),
+  });
+}
+
+export function fromOllamaChat(body: OllamaChatBody): GenerateRequest {
+  return { model: body.model, messages: body.messages, ...ollamaSamplingOptions(body) };
+}
+
+/** Ollama's /api/generate applies the chat template unless `raw` is set. */
+export function fromOllamaGenerate(body: OllamaGenerateBody): GenerateRequest {
+  const sampling = ollamaSamplingOptions(body);
+  if (body.raw) return { model: body.model, prompt: body.prompt, ...sampling };
+  const messages: ChatMessage[] = [];
+  if (body.system) messages.push({ role: 'system', content: body.system });
+  messages.push({ role: 'user', content: body.prompt });
+  return { model: body.model, messages, ...sampling };
+}

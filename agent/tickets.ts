@@ -1,0 +1,200 @@
+// Ticket verification: control-plane-signed JWTs bound to this agent, checked against its JWKS.
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { TicketClaims } from '../protocol/agent-api.ts';
+
+export type TicketErrorCode =
+  | 'ticket_missing'
+  | 'ticket_invalid'
+  | 'ticket_expired'
+  | 'ticket_wrong_audience'
+  | 'ticket_wrong_issuer'
+  | 'ticket_unknown_key'
+  | 'ticket_replayed'
+  | 'ticket_model_mismatch'
+  | 'verifier_not_ready'
+  | 'keys_unavailable';
+
+export class TicketError extends Error {
+  readonly code: TicketErrorCode;
+
+  constructor(code: TicketErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TicketError';
+    this.code = code;
+  }
+}
+
+/** Where verification keys come from: jose's remote or local JWKS resolvers both fit. */
+export type KeySource = JWTVerifyGetKey;
+
+export interface TicketTrust {
+  /** This agent's id: tickets must carry it as `aud`. */
+  audience: string;
+  issuer: string;
+  keys: KeySource;
+}
+
+export interface TicketVerifier {
+  verify(token: string): Promise<TicketClaims>;
+}
+
+export interface VerifyOptions {
+  /** Seconds of clock skew tolerated on exp/iat/nbf; capped at 30. */
+  clockToleranceSec?: number;
+  now?: () => number;
+}
+
+export const TICKET_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+const MAX_CLOCK_TOLERANCE_SEC = 30;
+const MAX_JTI_LENGTH = 100;
+
+export function createTicketVerifier(
+  trust: TicketTrust,
+  options: VerifyOptions = {},
+): TicketVerifier {
+  const tolerance = Math.min(options.clockToleranceSec ?? 30, MAX_CLOCK_TOLERANCE_SEC);
+  const now = options.now ?? Date.now;
+  return {
+    async verify(token) {
+      if (!token) throw new TicketError('ticket_missing', 'a ticket is required');
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(token, trust.keys, {
+          algorithms: TICKET_ALGORITHMS,
+          audience: trust.audience,
+          issuer: trust.issuer,
+          clockTolerance: tolerance,
+          currentDate: new Date(now()),
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+        }));
+      } catch (err) {
+        throw mapJoseError(err);
+      }
+      const { jti, model, sub, exp, iat } = payload;
+      if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
+        throw new TicketError('ticket_invalid', 'ticket jti is missing or malformed');
+      }
+      if (typeof model !== 'string' || model.length === 0) {
+        throw new TicketError('ticket_invalid', 'ticket carries no model');
+      }
+      if (typeof sub !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') {
+        throw new TicketError('ticket_invalid', 'ticket claims are malformed');
+      }
+      return { iss: trust.issuer, sub, aud: trust.audience, exp, iat, jti, model };
+    },
+  };
+}
+
+function mapJoseError(err: unknown): TicketError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return new TicketError('ticket_expired', 'ticket expired', { cause: err });
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const claim = (err as { claim?: unknown }).claim;
+      if (claim === 'aud') {
+        return new TicketError('ticket_wrong_audience', 'ticket is for another agent', {
+          cause: err,
+        });
+      }
+      if (claim === 'iss') {
+        return new TicketError('ticket_wrong_issuer', 'ticket issuer is not trusted', {
+          cause: err,
+        });
+      }
+      return new TicketError('ticket_invalid', `ticket rejected: ${message}`, { cause: err });
+    }
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+      return new TicketError('ticket_unknown_key', 'ticket signed by an unknown key', {
+        cause: err,
+      });
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JOSE_GENERIC':
+    case 'ERR_JWKS_INVALID':
+      return new TicketError('keys_unavailable', `cannot load verification keys: ${message}`, {
+        cause: err,
+      });
+    default:
+      if (err instanceof TypeError) {
+        return new TicketError('keys_unavailable', `cannot load verification keys: ${message}`, {
+          cause: err,
+        });
+      }
+      return new TicketError('ticket_invalid', 'ticket signature or format is invalid', {
+        cause: err,
+      });
+  }
+}
+
+/** The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. */
+export function remoteKeySource(
+  jwksUrl: string,
+  options: { fetch?: typeof fetch; timeoutMs?: number } = {},
+): KeySource {
+  const fetchImpl = options.fetch;
+  return createRemoteJWKSet(new URL(jwksUrl), {
+    timeoutDuration: options.timeoutMs ?? 5000,
+    cooldownDuration: 5000,
+    cacheMaxAge: 10 * 60_000,
+    ...(fetchImpl
+      ? {
+          [customFetch]: (url: string, init: RequestInit) => fetchImpl(url, init),
+        }
+      : {}),
+  });
+}
+
+/** A verifier whose trust arrives later (from the register response); refuses until then. */
+export class DeferredTicketVerifier implements TicketVerifier {
+  private inner: TicketVerifier | undefined;
+  private trustKey = '';
+
+  constructor(private readonly options: VerifyOptions = {}) {}
+
+  get ready(): boolean {
+    return this.inner !== undefined;
+  }
+
+  /** Installs new trust; keeps the current key cache when nothing changed. */
+  setTrust(trust: TicketTrust, cacheKey = `${trust.audience}|${trust.issuer}`): void {
+    if (this.inner && cacheKey === this.trustKey) return;
+    this.inner = createTicketVerifier(trust, this.options);
+    this.trustKey = cacheKey;
+  }
+
+  verify(token: string): Promise<TicketClaims> {
+    if (!this.inner) {
+      return Promise.reject(
+        new TicketError('verifier_not_ready', 'agent has not registered with the control plane'),
+      );
+    }
+    return this.inner.verify(token);
+  }
+}
+
+/** Remembers accepted jti values until their ticket expires: each ticket is used once. */
+export class ReplayGuard {
+  private readonly seen = new Map<string, number>();
+  private lastPrune = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** True the first time `jti` is seen; `expSec` is the ticket's exp (seconds). */
+  consume(jti: string, expSec: number): boolean {
+    const nowMs = this.now();
+    if (nowMs - this.lastPrune > 10_000) this.prune(nowMs);
+    if (this.seen.has(jti)) return false;
+    this.seen.set(jti, (expSec + MAX_CLOCK_TOLERANCE_SEC) * 1000);
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private prune(nowMs: number): void {
+    this.lastPrune = nowMs;
+    for (const [jti, until] of this.seen) if (until < nowMs) this.seen.delete(jti);
+  }
+}

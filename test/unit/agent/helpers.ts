@@ -1,0 +1,145 @@
+// Shared fixtures for agent unit tests: a local signing key + JWKS, tickets, app and stream readers.
+import type { Hono } from 'hono';
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { createAgentApp } from '../../../agent/app.ts';
+import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
+import { JobTracker } from '../../../agent/jobs.ts';
+import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
+import type { JobReport } from '../../../protocol/agent-api.ts';
+
+export const AGENT_ID = 'agent-test';
+export const ISSUER = 'http://cp.test';
+export const MODEL = 'fake-model';
+
+export interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+export async function makeSigningKey(kid = 'k1', alg = 'RS256'): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  return { kid, privateKey, publicJwk };
+}
+
+export function localKeys(...keys: SigningKey[]): KeySource {
+  return createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) });
+}
+
+export interface TicketOverrides {
+  aud?: string;
+  iss?: string;
+  model?: string | null;
+  jti?: string | null;
+  sub?: string;
+  /** Seconds from now. */
+  expIn?: number;
+  iatOffset?: number;
+  alg?: string;
+}
+
+let counter = 0;
+
+export async function signTicket(key: SigningKey, o: TicketOverrides = {}): Promise<string> {
+  const nowSec = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {};
+  if (o.model !== null) claims.model = o.model ?? MODEL;
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid })
+    .setIssuer(o.iss ?? ISSUER)
+    .setAudience(o.aud ?? AGENT_ID)
+    .setSubject(o.sub ?? 'client-1')
+    .setIssuedAt(nowSec + (o.iatOffset ?? 0))
+    .setExpirationTime(nowSec + (o.expIn ?? 300));
+  if (o.jti !== null)
+    jwt.setJti(o.jti ?? `jti-${++counter}-${Math.random().toString(36).slice(2)}`);
+  return jwt.sign(key.privateKey);
+}
+
+export interface TestAgent {
+  app: Hono;
+  engine: FakeEngine;
+  jobs: JobTracker;
+  reports: { jti: string; report: JobReport }[];
+  key: SigningKey;
+  ticket(o?: TicketOverrides): Promise<string>;
+}
+
+let sharedKey: Promise<SigningKey> | undefined;
+
+export async function makeAgent(
+  options: { engine?: FakeEngineOptions; maxConcurrentJobs?: number } = {},
+): Promise<TestAgent> {
+  sharedKey ??= makeSigningKey();
+  const key = await sharedKey;
+  const engine = new FakeEngine({ models: [MODEL], ...options.engine });
+  const jobs = new JobTracker(options.maxConcurrentJobs ?? 4);
+  const reports: TestAgent['reports'] = [];
+  const app = createAgentApp({
+    engine,
+    tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
+    reportJob: (jti, report) => reports.push({ jti, report }),
+    config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
+    jobs,
+  });
+  return { app, engine, jobs, reports, key, ticket: (o) => signTicket(key, o) };
+}
+
+/** POSTs JSON with the ticket in the query string (as a control-plane redirect delivers it). */
+export function post(
+  agent: TestAgent,
+  path: string,
+  body: unknown,
+  ticket: string | undefined,
+  init: RequestInit = {},
+): Promise<Response> {
+  const url = new URL(path, 'http://agent.test');
+  if (ticket) url.searchParams.set('ticket', ticket);
+  return Promise.resolve(
+    agent.app.request(
+      new Request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        ...init,
+      }),
+    ),
+  );
+}
+
+/** `data:` payloads of an SSE body, in order (JSON parsed except `[DONE]`). */
+export function parseSSE(text: string): unknown[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const data = block
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice(6))
+        .join('\n');
+      return data === '[DONE]' ? data : JSON.parse(data);
+    });
+}
+
+export function parseNDJSON(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const chatBody = (extra: Record<string, unknown> = {}) => ({
+  model: MODEL,
+  messages: [{ role: 'user', content: 'say hello' }],
+  ...extra,
+});
