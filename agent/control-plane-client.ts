@@ -1,0 +1,255 @@
+// Control-plane client: register with backoff, heartbeat with RTT, re-register on 404, job reports.
+import {
+  type AgentModel,
+  type AgentStats,
+  type HeartbeatRequest,
+  heartbeatResponseSchema,
+  type JobReport,
+  type RegisterRequest,
+  type RegisterResponse,
+  registerResponseSchema,
+} from '../protocol/agent-api.ts';
+import { abortableDelay } from './engines/async-queue.ts';
+import { type Logger, silentLogger } from './log.ts';
+
+export interface AgentIdentity {
+  id: string;
+  url: string;
+  maxConcurrentJobs: number;
+  engine: string;
+  version: string;
+}
+
+export interface ControlPlaneClientOptions {
+  baseUrl: string;
+  joinToken?: string;
+  identity: AgentIdentity;
+  /** Models and machine stats, collected fresh for each register and heartbeat. */
+  snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats }>;
+  /** Jobs in flight right now. */
+  load(): { activeJobs: number; runningJobs: string[]; draining: boolean };
+  /** Called after every successful registration (tickets are verified with its issuer/JWKS). */
+  onRegistered?(registration: RegisterResponse): void;
+  fetch?: typeof fetch;
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  log?: Logger;
+  backoff?: { initialMs?: number; maxMs?: number };
+  requestTimeoutMs?: number;
+  /** Attempts per job report before it is dropped (default 4). */
+  reportAttempts?: number;
+  reportRetryDelayMs?: number;
+}
+
+type HeartbeatResult = 'ok' | 'unknown-agent' | 'failed';
+
+class HttpStatusError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export class ControlPlaneClient {
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  private readonly sleepImpl: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly stopController = new AbortController();
+  private readonly pendingReports = new Set<Promise<void>>();
+  private current: RegisterResponse | undefined;
+  private intervalMs = 5000;
+  private lastRttMs: number | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: ControlPlaneClientOptions) {
+    this.fetchImpl = options.fetch ?? fetch;
+    this.now = options.now ?? (() => performance.now());
+    this.sleepImpl = options.sleep ?? abortableDelay;
+    this.random = options.random ?? Math.random;
+    this.log = options.log ?? silentLogger;
+  }
+
+  get registration(): RegisterResponse | undefined {
+    return this.current;
+  }
+
+  get agentId(): string {
+    return this.current?.agentId ?? this.options.identity.id;
+  }
+
+  /** Starts the register/heartbeat loop in the background; it never throws. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** The loop: runs until stop(). Exposed for tests. */
+  async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      if (!this.current) {
+        if (await this.register(failures)) {
+          failures = 0;
+        } else {
+          await this.sleep(this.backoffMs(failures++));
+          continue;
+        }
+      }
+      await this.sleep(this.intervalMs);
+      if (this.stopping) break;
+      const result = await this.heartbeat();
+      if (result === 'unknown-agent') {
+        this.log.warn('control plane forgot this agent; registering again', { id: this.agentId });
+        this.current = undefined;
+      }
+    }
+  }
+
+  /** Stops the loop and waits up to `timeoutMs` for queued job reports. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopController.abort();
+    await this.loop;
+    await this.flushReports(timeoutMs);
+  }
+
+  /** Sends one heartbeat now (e.g. to announce draining); false if not registered or it failed. */
+  async heartbeatNow(): Promise<boolean> {
+    return this.current !== undefined && (await this.heartbeat()) === 'ok';
+  }
+
+  /** Queues a job report: sent in the background with retries, then dropped with a log line. */
+  reportJob(jti: string, report: JobReport): void {
+    const sending = this.sendReport(jti, report).finally(() => this.pendingReports.delete(sending));
+    this.pendingReports.add(sending);
+  }
+
+  async flushReports(timeoutMs: number): Promise<void> {
+    if (this.pendingReports.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(this.pendingReports), timeout]);
+    clearTimeout(timer);
+  }
+
+  private get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await this.sleepImpl(ms, this.stopController.signal).catch(() => undefined);
+  }
+
+  /** Exponential backoff with jitter: half fixed, half random, capped. */
+  backoffMs(failures: number): number {
+    const initial = this.options.backoff?.initialMs ?? 500;
+    const max = this.options.backoff?.maxMs ?? 30_000;
+    const ceiling = Math.min(max, initial * 2 ** Math.min(failures, 30));
+    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+  }
+
+  private async register(failures: number): Promise<boolean> {
+    try {
+      const { models, stats } = await this.options.snapshot();
+      const body: RegisterRequest = { ...this.options.identity, models, stats };
+      const started = this.now();
+      const json = await this.post('/v1/agents/register', body, this.stopController.signal);
+      this.lastRttMs = Math.max(0, this.now() - started);
+      const registration = registerResponseSchema.parse(json);
+      this.current = registration;
+      this.intervalMs = registration.heartbeatIntervalMs;
+      this.options.onRegistered?.(registration);
+      this.log.info('registered with control plane', {
+        id: registration.agentId,
+        heartbeatMs: registration.heartbeatIntervalMs,
+      });
+      return true;
+    } catch (err) {
+      if (this.stopping) return false;
+      // One line for the first failure and every tenth after it: no log spam while the CP is down.
+      if (failures % 10 === 0) {
+        const status = err instanceof HttpStatusError ? err.status : undefined;
+        this.log.warn('cannot register with control plane; retrying', {
+          url: this.options.baseUrl,
+          ...(status === 401 ? { hint: 'join token rejected' } : {}),
+          error: err instanceof Error ? err.message : String(err),
+          attempt: failures + 1,
+        });
+      }
+      return false;
+    }
+  }
+
+  private async heartbeat(): Promise<HeartbeatResult> {
+    try {
+      const { models, stats } = await this.options.snapshot();
+      const load = this.options.load();
+      const body: HeartbeatRequest = {
+        activeJobs: load.activeJobs,
+        runningJobs: load.runningJobs,
+        models,
+        stats,
+        draining: load.draining,
+        ...(this.lastRttMs !== undefined ? { rttMs: Math.round(this.lastRttMs * 100) / 100 } : {}),
+      };
+      const started = this.now();
+      const json = await this.post(
+        `/v1/agents/${encodeURIComponent(this.agentId)}/heartbeat`,
+        body,
+        this.stopController.signal,
+      );
+      this.lastRttMs = Math.max(0, this.now() - started);
+      this.intervalMs = heartbeatResponseSchema.parse(json).heartbeatIntervalMs;
+      return 'ok';
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) return 'unknown-agent';
+      if (!this.stopping) {
+        this.log.warn('heartbeat failed', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      return 'failed';
+    }
+  }
+
+  private async sendReport(jti: string, report: JobReport): Promise<void> {
+    const attempts = this.options.reportAttempts ?? 4;
+    const baseDelay = this.options.reportRetryDelayMs ?? 250;
+    const never = new AbortController().signal;
+    let lastError = '';
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await this.sleepImpl(baseDelay * 4 ** (attempt - 1), never);
+      try {
+        const path = `/v1/agents/${encodeURIComponent(this.agentId)}/jobs/${encodeURIComponent(jti)}`;
+        await this.post(path, report, never);
+        return;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+        const status = err instanceof HttpStatusError ? err.status : undefined;
+        // A 4xx will not change on retry (except timeouts and rate limits).
+        if (status !== undefined && status < 500 && status !== 408 && status !== 429) break;
+      }
+    }
+    this.log.warn('job report dropped', { jti, outcome: report.outcome, error: lastError });
+  }
+
+  private async post(path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+    const url = `${this.options.baseUrl.replace(/\/+$/, '')}${path}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.options.joinToken) headers.authorization = `Bearer ${this.options.joinToken}`;
+    signal.throwIfAborted();
+    const res = await this.fetchImpl(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new HttpStatusError(res.status);
+    }
+    return res.json();
+  }
+}

@@ -1,0 +1,252 @@
+// Control-plane client against a fake fetch: backoff, heartbeats with RTT, re-register, reports.
+import { describe, expect, it } from 'vitest';
+import {
+  ControlPlaneClient,
+  type ControlPlaneClientOptions,
+} from '../../../agent/control-plane-client.ts';
+import type { LogFields } from '../../../agent/log.ts';
+import type { JobReport } from '../../../protocol/agent-api.ts';
+
+interface Call {
+  url: string;
+  auth: string | null;
+  body: Record<string, unknown>;
+}
+
+type Reply = Response | Error | ((call: Call) => Response | Error);
+
+/** A scripted control plane: replies per path kind, in order; the last one repeats. */
+function fakeControlPlane(script: Record<'register' | 'heartbeat' | 'job', Reply[]>) {
+  const calls: Call[] = [];
+  const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const url = String(input);
+    const headers = new Headers(init?.headers);
+    const call: Call = {
+      url,
+      auth: headers.get('authorization'),
+      body: JSON.parse(String(init?.body)),
+    };
+    calls.push(call);
+    const kind = url.endsWith('/register')
+      ? 'register'
+      : url.endsWith('/heartbeat')
+        ? 'heartbeat'
+        : 'job';
+    const queue = script[kind];
+    const next = queue.length > 1 ? queue.shift() : queue[0];
+    const reply = typeof next === 'function' ? next(call) : next;
+    if (!reply) throw new Error(`no reply scripted for ${kind}`);
+    if (reply instanceof Error) throw reply;
+    return reply;
+  };
+  return { calls, fetch: fetchImpl as typeof fetch };
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+const registered = (agentId = 'agent-1') =>
+  json({ agentId, heartbeatIntervalMs: 1000, issuer: 'http://cp', jwksUrl: 'http://cp/jwks' });
+
+const stats = {
+  cpuCores: 2,
+  cpuLoadPercent: 10,
+  memoryTotalBytes: 100,
+  memoryFreeBytes: 50,
+  gpus: [],
+};
+
+function makeClient(
+  cp: ReturnType<typeof fakeControlPlane>,
+  opts: { stopAfterSleeps?: number; extra?: Partial<ControlPlaneClientOptions> } = {},
+) {
+  const sleeps: number[] = [];
+  const logs: { message: string; fields?: LogFields }[] = [];
+  let clock = 0;
+  const registrations: string[] = [];
+  const client: ControlPlaneClient = new ControlPlaneClient({
+    baseUrl: 'http://cp/',
+    joinToken: 'join-secret',
+    identity: {
+      id: 'agent-1',
+      url: 'http://127.0.0.1:8081',
+      maxConcurrentJobs: 4,
+      engine: 'fake',
+      version: '0',
+    },
+    snapshot: async () => ({ models: [{ name: 'm', loaded: true }], stats }),
+    load: () => ({ activeJobs: 1, runningJobs: ['jti-a'], draining: false }),
+    onRegistered: (r) => registrations.push(r.agentId),
+    fetch: cp.fetch,
+    now: () => {
+      clock += 7; // every request appears to take 7 ms
+      return clock;
+    },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      if (sleeps.length >= (opts.stopAfterSleeps ?? 5)) void client.stop(0);
+    },
+    random: () => 0.5,
+    log: {
+      info: () => {},
+      warn: (message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }),
+      error: (message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }),
+    },
+    ...opts.extra,
+  });
+  return { client, sleeps, logs, registrations };
+}
+
+describe('ControlPlaneClient', () => {
+  it('retries registration with exponential backoff and jitter while the CP is unreachable', async () => {
+    const down = new TypeError('fetch failed');
+    const cp = fakeControlPlane({
+      register: [down, down, down, registered()],
+      heartbeat: [json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const { client, sleeps, logs, registrations } = makeClient(cp, { stopAfterSleeps: 5 });
+    await client.run();
+    // ceilings 500, 1000, 2000 with random 0.5 → 75% of each; then the CP's 1000 ms interval.
+    expect(sleeps.slice(0, 4)).toEqual([375, 750, 1500, 1000]);
+    expect(registrations).toEqual(['agent-1']);
+    expect(logs.filter((l) => l.message.startsWith('cannot register'))).toHaveLength(1);
+    const reg = cp.calls[3];
+    expect(reg?.url).toBe('http://cp/v1/agents/register');
+    expect(reg?.auth).toBe('Bearer join-secret');
+    expect(reg?.body).toMatchObject({
+      id: 'agent-1',
+      url: 'http://127.0.0.1:8081',
+      maxConcurrentJobs: 4,
+      engine: 'fake',
+      stats,
+    });
+  });
+
+  it('caps the backoff', () => {
+    const cp = fakeControlPlane({ register: [], heartbeat: [], job: [] });
+    const { client } = makeClient(cp);
+    expect(client.backoffMs(50)).toBe(22_500);
+  });
+
+  it('heartbeats at the CP interval with load, running jobs and the previous RTT', async () => {
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [json({ heartbeatIntervalMs: 2000 })],
+      job: [],
+    });
+    const { client, sleeps } = makeClient(cp, { stopAfterSleeps: 3 });
+    await client.run();
+    expect(sleeps).toEqual([1000, 2000, 2000]);
+    const beats = cp.calls.filter((c) => c.url.endsWith('/heartbeat'));
+    expect(beats).toHaveLength(2);
+    expect(beats[0]?.url).toBe('http://cp/v1/agents/agent-1/heartbeat');
+    expect(beats[0]?.auth).toBe('Bearer join-secret');
+    expect(beats[0]?.body).toMatchObject({
+      activeJobs: 1,
+      runningJobs: ['jti-a'],
+      draining: false,
+      stats,
+      rttMs: 7,
+    });
+    expect(beats[1]?.body.rttMs).toBe(7);
+  });
+
+  it('registers again when a heartbeat answers 404, keeping the new agent id', async () => {
+    const cp = fakeControlPlane({
+      register: [registered('agent-1'), registered('agent-1b')],
+      heartbeat: [json({ error: 'unknown agent' }, 404), json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const { client, registrations, logs } = makeClient(cp, { stopAfterSleeps: 3 });
+    await client.run();
+    expect(registrations).toEqual(['agent-1', 'agent-1b']);
+    expect(logs.some((l) => l.message.includes('registering again'))).toBe(true);
+    expect(cp.calls.map((c) => c.url.split('/').pop())).toEqual([
+      'register',
+      'heartbeat',
+      'register',
+      'heartbeat',
+    ]);
+    expect(cp.calls.at(-1)?.url).toBe('http://cp/v1/agents/agent-1b/heartbeat');
+  });
+
+  it('keeps heartbeating after a failed heartbeat without re-registering', async () => {
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [json({}, 503), json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const { client, registrations } = makeClient(cp, { stopAfterSleeps: 3 });
+    await client.run();
+    expect(registrations).toHaveLength(1);
+    expect(cp.calls.filter((c) => c.url.endsWith('/heartbeat'))).toHaveLength(2);
+  });
+
+  it('start() returns at once even when the control plane never answers', async () => {
+    // Like a real fetch to a black hole: answers only by failing when its signal aborts.
+    const hang = (_url: string, init: RequestInit) =>
+      new Promise<Response>((_resolve, reject) => {
+        if (init.signal?.aborted) reject(init.signal.reason);
+        init.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+      });
+    const client = new ControlPlaneClient({
+      baseUrl: 'http://cp',
+      identity: { id: 'a', url: 'http://x', maxConcurrentJobs: 1, engine: 'fake', version: '0' },
+      snapshot: async () => ({ models: [], stats }),
+      load: () => ({ activeJobs: 0, runningJobs: [], draining: false }),
+      fetch: hang as unknown as typeof fetch,
+    });
+    client.start();
+    expect(client.registration).toBeUndefined();
+    await client.stop(0);
+  });
+});
+
+describe('job reports', () => {
+  const report: JobReport = {
+    outcome: 'success',
+    model: 'm',
+    promptTokens: 3,
+    completionTokens: 5,
+    durationMs: 40,
+  };
+
+  it('posts the report and retries 5xx/network failures', async () => {
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [],
+      job: [new TypeError('fetch failed'), json({}, 502), json({ released: true })],
+    });
+    const { client, sleeps } = makeClient(cp, { stopAfterSleeps: 100 });
+    client.reportJob('jti-1', report);
+    await client.flushReports(1000);
+    const jobs = cp.calls.filter((c) => c.url.includes('/jobs/'));
+    expect(jobs).toHaveLength(3);
+    expect(jobs[0]?.url).toBe('http://cp/v1/agents/agent-1/jobs/jti-1');
+    expect(jobs[0]?.auth).toBe('Bearer join-secret');
+    expect(jobs[0]?.body).toEqual(report);
+    expect(sleeps).toEqual([250, 1000]);
+  });
+
+  it('drops a report after the last attempt, and at once on a 4xx, with one log line', async () => {
+    const cp = fakeControlPlane({ register: [], heartbeat: [], job: [json({}, 500)] });
+    const { client, logs } = makeClient(cp, { stopAfterSleeps: 100, extra: { reportAttempts: 3 } });
+    client.reportJob('jti-2', report);
+    await client.flushReports(1000);
+    expect(cp.calls).toHaveLength(3);
+    expect(logs).toEqual([
+      {
+        message: 'job report dropped',
+        fields: { jti: 'jti-2', outcome: 'success', error: 'HTTP 500' },
+      },
+    ]);
+
+    const gone = fakeControlPlane({ register: [], heartbeat: [], job: [json({}, 404)] });
+    const second = makeClient(gone, { stopAfterSleeps: 100 });
+    second.client.reportJob('jti-3', report);
+    await second.client.flushReports(1000);
+    expect(gone.calls).toHaveLength(1);
+    expect(second.logs).toHaveLength(1);
+  });
+});
