@@ -130,12 +130,13 @@ function mapJoseError(err: unknown): TicketError {
 /** The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. */
 export function remoteKeySource(
   jwksUrl: string,
-  options: { fetch?: typeof fetch; timeoutMs?: number } = {},
+  options: { fetch?: typeof fetch; timeoutMs?: number; cooldownMs?: number } = {},
 ): KeySource {
   const fetchImpl = options.fetch;
   return createRemoteJWKSet(new URL(jwksUrl), {
     timeoutDuration: options.timeoutMs ?? 5000,
-    cooldownDuration: 5000,
+    // An unknown kid triggers a refetch at most this often (bounds JWKS traffic from junk kids).
+    cooldownDuration: options.cooldownMs ?? 5000,
     cacheMaxAge: 10 * 60_000,
     ...(fetchImpl
       ? {

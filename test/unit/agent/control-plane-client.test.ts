@@ -18,7 +18,10 @@ type Reply = Response | Error | ((call: Call) => Response | Error);
 /** A scripted control plane: replies per path kind, in order; the last one repeats. */
 function fakeControlPlane(script: Record<'register' | 'heartbeat' | 'job', Reply[]>) {
   const calls: Call[] = [];
-  const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const fetchImpl = async (
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Promise<Response> => {
     const url = String(input);
     const headers = new Headers(init?.headers);
     const call: Call = {

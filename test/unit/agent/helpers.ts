@@ -11,9 +11,11 @@ export const AGENT_ID = 'agent-test';
 export const ISSUER = 'http://cp.test';
 export const MODEL = 'fake-model';
 
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
 export interface SigningKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: PrivateKey;
   publicJwk: JWK;
 }
 
