@@ -183,10 +183,10 @@ export class InferenceJob {
       failure = toEngineError(err, this.signal);
       throw failure;
     } finally {
-      if (!this.done) {
-        this.stopEngine();
-        await iterator?.return?.().catch(() => undefined);
-      }
+      if (!this.done) this.stopEngine();
+      // Always close the engine's iterator, even after `done`: its cleanup (freeing the context
+      // sequence) runs only then, and must finish before the slot is released.
+      await iterator?.return?.().catch(() => undefined);
       this.settle(failure);
     }
   }

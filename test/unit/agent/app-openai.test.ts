@@ -47,6 +47,7 @@ describe('POST /v1/chat/completions', () => {
     });
     expect(agent.reports[0]?.report.ttftMs).toBeGreaterThanOrEqual(0);
     expect(agent.jobs.active).toBe(0);
+    expect(agent.engine.active).toBe(0); // the engine's generator was closed, not left suspended
   });
 
   it('omits usage unless include_usage is set, and reports length when max_tokens cuts', async () => {
@@ -86,6 +87,7 @@ describe('POST /v1/chat/completions', () => {
       ],
       usage: { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 },
     });
+    expect(agent.engine.active).toBe(0);
     expect(agent.engine.requests[0]).toMatchObject({
       temperature: 0.2,
       topP: 0.5,

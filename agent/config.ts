@@ -1,0 +1,207 @@
+// Agent configuration: `agent start` flags with environment-variable fallbacks, validated.
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
+import { DEFAULT_MODEL_NAME, type EngineKind } from './engines/select.ts';
+
+export interface AgentConfig {
+  /** Bind address. */
+  host: string;
+  /** Listen port (0 = any free port). */
+  port: number;
+  /** Base URL clients use to reach this agent; undefined = derived from PUBLIC_HOST and port. */
+  publicUrl: string | undefined;
+  publicHost: string;
+  agentId: string;
+  controlPlaneUrl: string | undefined;
+  joinToken: string | undefined;
+  maxConcurrentJobs: number;
+  modelPath: string;
+  /** Models to advertise; undefined = engine default (all Ollama models, or smollm2:135m). */
+  models: string[] | undefined;
+  ollamaHost: string | undefined;
+  engine: EngineKind | undefined;
+  contextSize: number | undefined;
+  threads: number | undefined;
+  logFormat: 'plain' | 'json';
+  /** How long SIGTERM waits for in-flight streams. */
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_MODEL_PATH = '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'control-plane-url': { type: 'string' },
+  'join-token': { type: 'string' },
+  id: { type: 'string' },
+  'public-host': { type: 'string' },
+  'public-url': { type: 'string' },
+  'max-concurrent-jobs': { type: 'string' },
+  'model-path': { type: 'string' },
+  models: { type: 'string' },
+  'ollama-host': { type: 'string' },
+  engine: { type: 'string' },
+  'context-size': { type: 'string' },
+  threads: { type: 'string' },
+  'log-format': { type: 'string' },
+  'drain-timeout-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const USAGE = `Usage: agent start [options]
+
+Options (environment variable in brackets):
+  --port <n>                 listen port [PORT] (default 8081)
+  --host <addr>              bind address [HOST] (default 127.0.0.1)
+  --control-plane-url <url>  control plane base URL [CONTROL_PLANE_URL, COORDINATOR_ENDPOINT]
+  --join-token <token>       join token [JOIN_TOKEN]
+  --id <id>                  agent id [AGENT_ID] (default <hostname>-<port>)
+  --public-host <host>       host clients reach [PUBLIC_HOST] (default 127.0.0.1)
+  --public-url <url>         full agent URL, overrides --public-host [PUBLIC_URL]
+  --max-concurrent-jobs <n>  parallel jobs [MAX_CONCURRENT_JOBS] (default 4)
+  --model-path <file>        GGUF for the embedded engine [MODEL_PATH]
+                             (default ${DEFAULT_MODEL_PATH})
+  --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
+  --ollama-host <url>        use Ollama when it answers [OLLAMA_HOST]
+  --engine <kind>            force llama-cpp or ollama [ENGINE]
+  --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
+  --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores)
+  --log-format <plain|json>  [LOG_FORMAT] (default plain)
+  --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
+`;
+
+export type ParsedCommand = { command: 'help' } | { command: 'start'; config: AgentConfig };
+
+export interface ConfigContext {
+  env: Record<string, string | undefined>;
+  hostname: string;
+  /** Relative model paths resolve against this (the package root). */
+  root: string;
+}
+
+export function parseCommand(argv: string[], ctx: ConfigContext): ParsedCommand {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const [command, ...rest] = parsed.positionals;
+  if (parsed.values.help || command === undefined || command === 'help') return { command: 'help' };
+  if (command !== 'start' || rest.length > 0) {
+    throw new ConfigError(`unknown command '${parsed.positionals.join(' ')}'`);
+  }
+  return { command: 'start', config: resolveConfig(parsed.values, ctx) };
+}
+
+type Values = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
+  const env = ctx.env;
+  const pick = (flag: string | undefined, ...names: string[]): string | undefined => {
+    if (flag !== undefined && flag !== '') return flag;
+    for (const name of names) {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+    }
+    return undefined;
+  };
+  const port = integer(pick(values.port, 'PORT') ?? '8081', 'port', 0, 65535);
+  const maxConcurrentJobs = integer(
+    pick(values['max-concurrent-jobs'], 'MAX_CONCURRENT_JOBS') ?? '4',
+    'max concurrent jobs',
+    1,
+    1024,
+  );
+  const agentId = pick(values.id, 'AGENT_ID') ?? defaultAgentId(ctx.hostname, port);
+  if (!AGENT_ID_PATTERN.test(agentId)) {
+    throw new ConfigError(`agent id '${agentId}' must match ${AGENT_ID_PATTERN}`);
+  }
+  const controlPlaneUrl = pick(
+    values['control-plane-url'],
+    'CONTROL_PLANE_URL',
+    'COORDINATOR_ENDPOINT',
+  );
+  const publicUrl = pick(values['public-url'], 'PUBLIC_URL');
+  for (const [name, url] of [
+    ['control plane URL', controlPlaneUrl],
+    ['public URL', publicUrl],
+  ] as const) {
+    if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
+      throw new ConfigError(`${name} must be an http(s) URL, got '${url}'`);
+    }
+  }
+  const engine = pick(values.engine, 'ENGINE');
+  if (engine !== undefined && engine !== 'llama-cpp' && engine !== 'ollama') {
+    throw new ConfigError(`engine must be llama-cpp or ollama, got '${engine}'`);
+  }
+  const models = pick(values.models, 'SUPPORTED_MODELS')
+    ?.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const modelPath = pick(values['model-path'], 'MODEL_PATH') ?? DEFAULT_MODEL_PATH;
+  const logFormat = pick(values['log-format'], 'LOG_FORMAT') ?? 'plain';
+  if (logFormat !== 'plain' && logFormat !== 'json') {
+    throw new ConfigError(`log format must be plain or json, got '${logFormat}'`);
+  }
+  const optionalInt = (raw: string | undefined, name: string, min: number, max: number) =>
+    raw === undefined ? undefined : integer(raw, name, min, max);
+  return {
+    host: pick(values.host, 'HOST') ?? '127.0.0.1',
+    port,
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    publicHost: pick(values['public-host'], 'PUBLIC_HOST') ?? '127.0.0.1',
+    agentId,
+    controlPlaneUrl: controlPlaneUrl?.replace(/\/+$/, ''),
+    joinToken: pick(values['join-token'], 'JOIN_TOKEN'),
+    maxConcurrentJobs,
+    modelPath: isAbsolute(modelPath) ? modelPath : resolve(ctx.root, modelPath),
+    models: models?.length ? models : undefined,
+    ollamaHost: pick(values['ollama-host'], 'OLLAMA_HOST'),
+    engine,
+    contextSize: optionalInt(
+      pick(values['context-size'], 'CONTEXT_SIZE'),
+      'context size',
+      64,
+      1 << 20,
+    ),
+    threads: optionalInt(pick(values.threads, 'THREADS'), 'threads', 1, 1024),
+    logFormat,
+    drainTimeoutMs: integer(
+      pick(values['drain-timeout-ms'], 'DRAIN_TIMEOUT_MS') ?? '30000',
+      'drain timeout',
+      0,
+      3_600_000,
+    ),
+  };
+}
+
+function integer(raw: string, name: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+/** `<hostname>-<port>`, squeezed into the agent id alphabet. */
+export function defaultAgentId(hostname: string, port: number): string {
+  const host = hostname.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'agent';
+  const suffix = `-${port}`;
+  return `${host.slice(0, 64 - suffix.length)}${suffix}`;
+}
+
+/** The URL the agent registers: PUBLIC_URL, or http://PUBLIC_HOST:port. */
+export function agentUrl(config: AgentConfig, boundPort: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
+  return `http://${host}:${boundPort}`;
+}

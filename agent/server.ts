@@ -1,0 +1,161 @@
+// Runs an agent on Node: engine, HTTP server, control-plane loop, and graceful shutdown.
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { createAgentApp } from './app.ts';
+import { type AgentConfig, agentUrl } from './config.ts';
+import { ControlPlaneClient } from './control-plane-client.ts';
+import type { InferenceEngine } from './engines/engine.ts';
+import { selectEngine } from './engines/select.ts';
+import { JobTracker } from './jobs.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createStatsCollector, type StatsCollector } from './stats.ts';
+import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
+
+export interface StartOverrides {
+  /** Use this engine instead of selecting one (tests). */
+  engine?: InferenceEngine;
+  stats?: StatsCollector;
+  fetch?: typeof fetch;
+  log?: Logger;
+}
+
+export interface RunningAgent {
+  readonly config: AgentConfig;
+  /** The URL registered with the control plane. */
+  readonly url: string;
+  readonly port: number;
+  readonly engine: InferenceEngine;
+  readonly jobs: JobTracker;
+  readonly controlPlane: ControlPlaneClient;
+  /** Stops accepting work, waits for in-flight jobs (up to drainTimeoutMs), then closes. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function startAgent(
+  config: AgentConfig,
+  overrides: StartOverrides = {},
+): Promise<RunningAgent> {
+  const log = overrides.log ?? createLogger({ json: config.logFormat === 'json' });
+  if (!config.controlPlaneUrl) {
+    throw new Error('a control plane URL is required (--control-plane-url or CONTROL_PLANE_URL)');
+  }
+  const controlPlaneUrl = config.controlPlaneUrl;
+  if (!config.joinToken)
+    log.warn('no JOIN_TOKEN set: the control plane must be in development mode');
+
+  const engine =
+    overrides.engine ??
+    (await selectEngine({
+      ...(config.engine ? { engine: config.engine } : {}),
+      ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
+      modelPath: config.modelPath,
+      ...(config.models ? { models: config.models } : {}),
+      maxConcurrentJobs: config.maxConcurrentJobs,
+      ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
+      ...(config.threads ? { threads: config.threads } : {}),
+      ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+    }));
+  const version = packageVersion();
+  const jobs = new JobTracker(config.maxConcurrentJobs);
+  const tickets = new DeferredTicketVerifier();
+  const stats = overrides.stats ?? createStatsCollector({ log });
+  let client: ControlPlaneClient | undefined;
+
+  const app = createAgentApp({
+    engine,
+    tickets,
+    reportJob: (jti, report) => client?.reportJob(jti, report),
+    config: { agentId: config.agentId, maxConcurrentJobs: config.maxConcurrentJobs, version },
+    jobs,
+    log,
+  });
+
+  const server = await listen(app.fetch, config.host, config.port).catch(async (err: unknown) => {
+    await engine.close();
+    throw err;
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = agentUrl(config, port);
+
+  client = new ControlPlaneClient({
+    baseUrl: controlPlaneUrl,
+    ...(config.joinToken ? { joinToken: config.joinToken } : {}),
+    identity: {
+      id: config.agentId,
+      url,
+      maxConcurrentJobs: config.maxConcurrentJobs,
+      engine: engine.kind,
+      version,
+    },
+    snapshot: async () => {
+      const [models, machine] = await Promise.all([engine.listModels(), stats.collect()]);
+      return { models, stats: machine };
+    },
+    load: () => ({
+      activeJobs: jobs.active,
+      runningJobs: jobs.runningJobs(),
+      draining: jobs.draining,
+    }),
+    onRegistered: (registration) => {
+      const jwksUrl = new URL(registration.jwksUrl, `${controlPlaneUrl}/`).toString();
+      tickets.setTrust(
+        {
+          audience: registration.agentId,
+          issuer: registration.issuer,
+          keys: remoteKeySource(jwksUrl, overrides.fetch ? { fetch: overrides.fetch } : {}),
+        },
+        `${registration.agentId}|${registration.issuer}|${jwksUrl}`,
+      );
+    },
+    ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+    log,
+  });
+  client.start();
+
+  const controlPlane = client;
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason = 'shutdown') => {
+    closing ??= (async () => {
+      log.info('draining', { reason, activeJobs: jobs.active });
+      jobs.draining = true;
+      // Tell the control plane at once so it stops routing here.
+      await controlPlane.heartbeatNow().catch(() => false);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      const idle = await jobs.waitIdle(config.drainTimeoutMs);
+      if (!idle) log.warn('drain timeout: abandoning in-flight jobs', { activeJobs: jobs.active });
+      await controlPlane.stop(2000);
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+      await engine.close();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+
+  return { config, url, port, engine, jobs, controlPlane, shutdown };
+}
+
+function listen(
+  fetchHandler: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: fetchHandler, hostname, port }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+    server.once('error', reject);
+  });
+}
