@@ -1,0 +1,129 @@
+// `agent start` configuration: flags over environment variables, defaults, validation.
+import { describe, expect, it } from 'vitest';
+import {
+  type AgentConfig,
+  agentUrl,
+  ConfigError,
+  defaultAgentId,
+  parseCommand,
+} from '../../../agent/config.ts';
+
+const ctx = (env: Record<string, string> = {}) => ({ env, hostname: 'gpu-box', root: '/repo' });
+
+function start(argv: string[], env: Record<string, string> = {}): AgentConfig {
+  const parsed = parseCommand(['start', ...argv], ctx(env));
+  if (parsed.command !== 'start') throw new Error('expected start');
+  return parsed.config;
+}
+
+describe('parseCommand', () => {
+  it('applies the documented defaults', () => {
+    expect(start([], { CONTROL_PLANE_URL: 'http://cp:8080/' })).toEqual({
+      host: '127.0.0.1',
+      port: 8081,
+      publicUrl: undefined,
+      publicHost: '127.0.0.1',
+      agentId: 'gpu-box-8081',
+      controlPlaneUrl: 'http://cp:8080',
+      joinToken: undefined,
+      maxConcurrentJobs: 4,
+      modelPath: '/repo/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf',
+      models: undefined,
+      ollamaHost: undefined,
+      engine: undefined,
+      contextSize: undefined,
+      threads: undefined,
+      logFormat: 'plain',
+      drainTimeoutMs: 30_000,
+    });
+  });
+
+  it('reads the environment, including the legacy COORDINATOR_ENDPOINT', () => {
+    const config = start([], {
+      COORDINATOR_ENDPOINT: 'https://old-cp',
+      JOIN_TOKEN: 'tok',
+      AGENT_ID: 'agent-7',
+      PUBLIC_HOST: '10.0.0.5',
+      PORT: '9000',
+      MAX_CONCURRENT_JOBS: '8',
+      SUPPORTED_MODELS: 'llama3:8b, qwen2:7b,',
+      OLLAMA_HOST: 'localhost:11434',
+      MODEL_PATH: '/models/x.gguf',
+      HOST: '0.0.0.0',
+      ENGINE: 'ollama',
+    });
+    expect(config).toMatchObject({
+      controlPlaneUrl: 'https://old-cp',
+      joinToken: 'tok',
+      agentId: 'agent-7',
+      publicHost: '10.0.0.5',
+      port: 9000,
+      maxConcurrentJobs: 8,
+      models: ['llama3:8b', 'qwen2:7b'],
+      ollamaHost: 'localhost:11434',
+      modelPath: '/models/x.gguf',
+      host: '0.0.0.0',
+      engine: 'ollama',
+    });
+    expect(agentUrl(config, 9000)).toBe('http://10.0.0.5:9000');
+  });
+
+  it('lets flags win over the environment; CONTROL_PLANE_URL wins over the legacy name', () => {
+    const config = start(
+      [
+        '--port',
+        '7000',
+        '--id',
+        'cli-agent',
+        '--models',
+        'a',
+        '--public-url',
+        'https://agent.example/',
+      ],
+      {
+        PORT: '9000',
+        AGENT_ID: 'env-agent',
+        CONTROL_PLANE_URL: 'http://new',
+        COORDINATOR_ENDPOINT: 'http://old',
+      },
+    );
+    expect(config).toMatchObject({
+      port: 7000,
+      agentId: 'cli-agent',
+      models: ['a'],
+      controlPlaneUrl: 'http://new',
+    });
+    expect(agentUrl(config, 7000)).toBe('https://agent.example');
+  });
+
+  it('resolves a relative model path against the package root', () => {
+    expect(start(['--model-path', 'm/x.gguf']).modelPath).toBe('/repo/m/x.gguf');
+  });
+
+  it('rejects bad values with a ConfigError', () => {
+    expect(() => start(['--port', 'http'])).toThrow(ConfigError);
+    expect(() => start(['--max-concurrent-jobs', '0'])).toThrow(/max concurrent jobs/);
+    expect(() => start(['--id', 'bad id!'])).toThrow(/agent id/);
+    expect(() => start(['--engine', 'vllm'])).toThrow(/engine/);
+    expect(() => start(['--control-plane-url', 'cp:8080'])).toThrow(/http/);
+    expect(() => parseCommand(['start', '--bogus'], ctx())).toThrow(ConfigError);
+    expect(() => parseCommand(['stop'], ctx())).toThrow(/unknown command/);
+  });
+
+  it('shows help for no command, help or --help', () => {
+    expect(parseCommand([], ctx()).command).toBe('help');
+    expect(parseCommand(['start', '--help'], ctx()).command).toBe('help');
+  });
+});
+
+describe('defaultAgentId', () => {
+  it('squeezes the hostname into the agent id alphabet', () => {
+    expect(defaultAgentId('my host.local', 8081)).toBe('my-host.local-8081');
+    expect(defaultAgentId('-_weird', 1)).toBe('weird-1');
+    expect(defaultAgentId('x'.repeat(80), 8081)).toHaveLength(64);
+  });
+
+  it('brackets IPv6 public hosts', () => {
+    expect(agentUrl(start(['--public-host', '::1']), 8081)).toBe('http://[::1]:8081');
+  });
+});

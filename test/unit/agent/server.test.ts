@@ -1,0 +1,159 @@
+// startAgent over real sockets: registers with a fake control plane, streams, disconnects, drains.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../../../agent/config.ts';
+import { FakeEngine } from '../../../agent/engines/fake.ts';
+import { silentLogger } from '../../../agent/log.ts';
+import { type RunningAgent, startAgent } from '../../../agent/server.ts';
+import { ISSUER, MODEL, makeSigningKey, parseSSE, signTicket, until } from './helpers.ts';
+
+interface Received {
+  path: string;
+  auth: string | undefined;
+  body: Record<string, unknown>;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function fakeControlPlane(jwks: unknown) {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => {
+      raw += c.toString();
+    });
+    req.on('end', () => {
+      const path = req.url ?? '';
+      if (req.method === 'GET' && path === '/.well-known/jwks.json') {
+        res.end(JSON.stringify(jwks));
+        return;
+      }
+      received.push({ path, auth: req.headers.authorization, body: raw ? JSON.parse(raw) : {} });
+      res.setHeader('content-type', 'application/json');
+      if (path === '/v1/agents/register') {
+        res.end(
+          JSON.stringify({
+            agentId: 'agent-s',
+            heartbeatIntervalMs: 50,
+            issuer: ISSUER,
+            jwksUrl: '/.well-known/jwks.json',
+          }),
+        );
+      } else if (path.endsWith('/heartbeat')) {
+        res.end(JSON.stringify({ heartbeatIntervalMs: 50 }));
+      } else {
+        res.end(JSON.stringify({ released: true }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+}
+
+async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
+  const key = await makeSigningKey('srv');
+  const cp = await fakeControlPlane({ keys: [key.publicJwk] });
+  const config: AgentConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    publicUrl: undefined,
+    publicHost: '127.0.0.1',
+    agentId: 'agent-s',
+    controlPlaneUrl: cp.url,
+    joinToken: 'join',
+    maxConcurrentJobs: 2,
+    modelPath: 'unused.gguf',
+    models: undefined,
+    ollamaHost: undefined,
+    engine: undefined,
+    contextSize: undefined,
+    threads: undefined,
+    logFormat: 'plain',
+    drainTimeoutMs,
+  };
+  const stats = {
+    collect: async () => ({
+      cpuCores: 2,
+      cpuLoadPercent: 1,
+      memoryTotalBytes: 10,
+      memoryFreeBytes: 5,
+      gpus: [],
+    }),
+  };
+  const agent: RunningAgent = await startAgent(config, { engine, stats, log: silentLogger });
+  cleanups.push(() => agent.shutdown('test'));
+  await until(() => cp.received.some((r) => r.path === '/v1/agents/register'));
+  const chat = async (init: RequestInit = {}) => {
+    const ticket = await signTicket(key, { aud: 'agent-s' });
+    return fetch(`${agent.url}/v1/chat/completions?ticket=${ticket}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      }),
+      ...init,
+    });
+  };
+  return { agent, cp, chat };
+}
+
+const jobReports = (cp: { received: Received[] }) =>
+  cp.received.filter((r) => r.path.includes('/jobs/')).map((r) => r.body.outcome);
+
+describe('startAgent', () => {
+  it('registers with its real URL, verifies tickets from the JWKS and reports the job', async () => {
+    const { agent, cp, chat } = await setup(new FakeEngine({ models: [MODEL] }));
+    const register = cp.received.find((r) => r.path === '/v1/agents/register');
+    expect(register?.auth).toBe('Bearer join');
+    expect(register?.body).toMatchObject({
+      id: 'agent-s',
+      url: agent.url,
+      engine: 'fake',
+      maxConcurrentJobs: 2,
+    });
+    const res = await chat();
+    expect(res.status).toBe(200);
+    expect(parseSSE(await res.text()).at(-1)).toBe('[DONE]');
+    await until(() => jobReports(cp).length === 1);
+    expect(jobReports(cp)).toEqual(['success']);
+    await until(() => cp.received.some((r) => r.path === '/v1/agents/agent-s/heartbeat'));
+  });
+
+  it('aborts the generation and frees the slot when the client disconnects mid-stream', async () => {
+    const engine = new FakeEngine({ models: [MODEL], tokens: Array(500).fill('x'), delayMs: 10 });
+    const { agent, cp, chat } = await setup(engine);
+    const client = new AbortController();
+    const res = await chat({ signal: client.signal });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    expect(agent.jobs.active).toBe(1);
+    client.abort();
+    await until(() => agent.jobs.active === 0 && jobReports(cp).length === 1);
+    expect(jobReports(cp)).toEqual(['cancelled']);
+    expect(engine.aborted).toBe(1);
+  });
+
+  it('drains on shutdown: announces draining, refuses new work, finishes in-flight streams', async () => {
+    const engine = new FakeEngine({ models: [MODEL], tokens: Array(30).fill('y'), delayMs: 10 });
+    const { agent, cp, chat } = await setup(engine);
+    const inflight = await chat();
+    const stopping = agent.shutdown('test');
+    await until(() => cp.received.some((r) => r.body.draining === true));
+    const body = await inflight.text();
+    expect(parseSSE(body).at(-1)).toBe('[DONE]');
+    await stopping;
+    expect(engine.closed).toBe(true);
+    await expect(chat()).rejects.toThrow();
+    expect(jobReports(cp)).toEqual(['success']);
+  });
+});
