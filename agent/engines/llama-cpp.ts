@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import {
   type ChatHistoryItem,
+  type ChatWrapper,
   getLlama,
   type Llama,
   LlamaChat,
@@ -9,6 +10,7 @@ import {
   type LlamaContext,
   LlamaLogLevel,
   type LlamaModel,
+  resolveChatWrapper,
 } from 'node-llama-cpp';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import { AsyncQueue } from './async-queue.ts';
@@ -50,6 +52,8 @@ export class LlamaCppEngine implements InferenceEngine {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly modelName: string,
+    /** Resolved once from the GGUF: resolving per request costs ~300 ms. */
+    private readonly chatWrapper: ChatWrapper,
   ) {}
 
   /** Loads the model from disk; never builds or downloads llama.cpp binaries. */
@@ -70,7 +74,8 @@ export class LlamaCppEngine implements InferenceEngine {
         contextSize: options.contextSizePerSequence ?? 2048,
         threads,
       });
-      return new LlamaCppEngine(llama, model, context, options.modelName);
+      const chatWrapper = resolveChatWrapper(model);
+      return new LlamaCppEngine(llama, model, context, options.modelName, chatWrapper);
     } catch (err) {
       await llama.dispose();
       throw err;
@@ -108,9 +113,11 @@ export class LlamaCppEngine implements InferenceEngine {
     try {
       let completionTokens = 0;
       const history = req.messages ? toChatHistory(req.messages) : undefined;
-      const chat = history ? new LlamaChat({ contextSequence: sequence }) : undefined;
+      const chat = history
+        ? new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper })
+        : undefined;
       const promptTokens = chat
-        ? chat.chatWrapper
+        ? this.chatWrapper
             .generateContextState({ chatHistory: history ?? [] })
             .contextText.tokenize(this.model.tokenizer).length
         : this.model.tokenize(req.prompt ?? '').length;
