@@ -7,6 +7,8 @@ export type AgentErrorCode =
   | TicketErrorCode
   | 'invalid_json'
   | 'invalid_request'
+  | 'payload_too_large'
+  | 'request_cancelled'
   | 'model_not_found'
   | 'route_not_found'
   | 'agent_busy'
@@ -35,6 +37,9 @@ const STATUS: Record<AgentErrorCode, ContentfulStatusCode> = {
   keys_unavailable: 503,
   invalid_json: 400,
   invalid_request: 400,
+  payload_too_large: 413,
+  // nginx's "client closed request": only logs ever see it, the client is gone.
+  request_cancelled: 499 as ContentfulStatusCode,
   model_not_found: 404,
   route_not_found: 404,
   agent_busy: 429,
@@ -82,7 +87,7 @@ export function toHttpError(err: unknown): AgentHttpError {
   if (err instanceof AgentHttpError) return err;
   if (err instanceof TicketError) return new AgentHttpError(err.code, err.message, { cause: err });
   if (err instanceof EngineError) {
-    const code: AgentErrorCode = err.code === 'aborted' ? 'engine_failure' : err.code;
+    const code: AgentErrorCode = err.code === 'aborted' ? 'request_cancelled' : err.code;
     return new AgentHttpError(code, err.message, { cause: err });
   }
   return new AgentHttpError('internal_error', 'internal error', { cause: err });

@@ -14,6 +14,9 @@ import type { Job, JobTracker } from '../jobs.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import { AgentHttpError } from './errors.ts';
 
+/** Largest request body accepted (prompts are text; 8 MiB is far beyond any context window). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
 /** Sends a job report to the control plane; must return at once (fire-and-forget). */
 export type JobReporter = (jti: string, report: JobReport) => void;
 
@@ -55,9 +58,17 @@ export async function admit<T extends { model: string }>(
     if (deps.jobs.draining) {
       throw new AgentHttpError('agent_draining', 'agent is shutting down');
     }
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    }
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) {
+      throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    }
     let raw: unknown;
     try {
-      raw = await c.req.json();
+      raw = JSON.parse(text);
     } catch {
       throw new AgentHttpError('invalid_json', 'request body is not valid JSON');
     }

@@ -145,6 +145,17 @@ describe('POST /v1/chat/completions', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'invalid_json' } });
   });
 
+  it('rejects an oversized body with 413 and reports it rejected', async () => {
+    const agent = await makeAgent();
+    const huge = JSON.stringify(
+      chatBody({ messages: [{ role: 'user', content: 'x'.repeat(9 << 20) }] }),
+    );
+    const res = await post(agent, '/v1/chat/completions', huge, await agent.ticket());
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    expect(agent.reports[0]?.report.outcome).toBe('rejected');
+  });
+
   it('turns an engine failure before the first token into a 404/500 with no stream', async () => {
     const missing = await makeAgent({
       engine: { failBeforeStart: new EngineError('model_not_found', 'no such model') },
