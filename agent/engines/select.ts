@@ -1,4 +1,5 @@
 // Picks the engine: Ollama when OLLAMA_HOST answers (or ENGINE=ollama), else embedded llama.cpp.
+import { existsSync } from 'node:fs';
 import type { InferenceEngine } from './engine.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
@@ -40,6 +41,11 @@ export async function selectEngine(sel: EngineSelection): Promise<InferenceEngin
       ...(sel.fetch ? { fetch: sel.fetch } : {}),
       ...(sel.models ? { models: sel.models } : {}),
     });
+  }
+  if (!existsSync(sel.modelPath)) {
+    throw new Error(
+      `model file not found: ${sel.modelPath} (run \`npm run model:fetch\`, or set MODEL_PATH)`,
+    );
   }
   // Loaded lazily: importing node-llama-cpp is not free, and Ollama hosts never need it.
   const { LlamaCppEngine } = await import('./llama-cpp.ts');
