@@ -1,7 +1,6 @@
 // End to end with real processes: control plane (Node + SQLite) + 2 agents + the real model.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
@@ -10,17 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTicketSigner } from '../../control-plane/tickets.ts';
 import { type Cluster, DEMO_MODEL, startCluster, waitFor } from '../../scripts/cluster.ts';
 import { sseData, streamChat } from '../../scripts/sse.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => ok(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
+import { freePort } from './support/ports.ts';
 
 let cluster: Cluster;
 let dataDir: string;
