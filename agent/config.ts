@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
 import { DEFAULT_MODEL_NAME, type EngineKind } from './engines/select.ts';
+import { parseBytes, parseLocation } from './placement.ts';
 
 export interface AgentConfig {
   /** Bind address. */
@@ -22,6 +23,10 @@ export interface AgentConfig {
   ollamaHost: string | undefined;
   engine: EngineKind | undefined;
   contextSize: number | undefined;
+  /** Memory offered to the scheduler at most (MEMORY_LIMIT), bytes. */
+  memoryLimitBytes?: number | undefined;
+  /** Where this agent runs (AGENT_LOCATION "lat,lon"). */
+  location?: { latitude: number; longitude: number } | undefined;
   threads: number | undefined;
   logFormat: 'plain' | 'json';
   /** How long SIGTERM waits for in-flight streams. */
@@ -51,6 +56,8 @@ const OPTIONS = {
   threads: { type: 'string' },
   'log-format': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
+  'memory-limit': { type: 'string' },
+  location: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -74,6 +81,8 @@ Options (environment variable in brackets):
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores)
   --log-format <plain|json>  [LOG_FORMAT] (default plain)
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
+  --memory-limit <size>      memory offered to the scheduler at most, e.g. 6GiB [MEMORY_LIMIT]
+  --location <lat,lon>       where this agent runs, for client-distance routing [AGENT_LOCATION]
 `;
 
 export type ParsedCommand = { command: 'help' } | { command: 'start'; config: AgentConfig };
@@ -174,6 +183,12 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       1 << 20,
     ),
     threads: optionalInt(pick(values.threads, 'THREADS'), 'threads', 1, 1024),
+    memoryLimitBytes: parsed(
+      pick(values['memory-limit'], 'MEMORY_LIMIT'),
+      parseBytes,
+      'memory limit',
+    ),
+    location: parsed(pick(values.location, 'AGENT_LOCATION'), parseLocation, 'location'),
     logFormat,
     drainTimeoutMs: integer(
       pick(values['drain-timeout-ms'], 'DRAIN_TIMEOUT_MS') ?? '30000',
@@ -182,6 +197,15 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       3_600_000,
     ),
   };
+}
+
+function parsed<T>(raw: string | undefined, parse: (s: string) => T, name: string): T | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parse(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {

@@ -18,6 +18,7 @@ export interface AgentIdentity {
   maxConcurrentJobs: number;
   engine: string;
   version: string;
+  location?: { latitude: number; longitude: number };
 }
 
 export interface ControlPlaneClientOptions {

@@ -9,6 +9,7 @@ import type { InferenceEngine } from './engines/engine.ts';
 import { selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
+import { applyMemoryLimit } from './placement.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
 
@@ -96,10 +97,15 @@ export async function startAgent(
       maxConcurrentJobs: config.maxConcurrentJobs,
       engine: engine.kind,
       version,
+      ...(config.location ? { location: config.location } : {}),
     },
     snapshot: async () => {
       const [models, machine] = await Promise.all([engine.listModels(), stats.collect()]);
-      return { models, stats: machine };
+      const limit = config.memoryLimitBytes;
+      return {
+        models,
+        stats: limit ? applyMemoryLimit(machine, limit, process.memoryUsage().rss) : machine,
+      };
     },
     load: () => ({
       activeJobs: jobs.active,

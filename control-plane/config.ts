@@ -10,6 +10,10 @@ export interface ControlPlaneConfig {
   heartbeatTimeoutMs: number;
   /** Offline agents are removed after this long (CLEANUP_INTERVAL, default 60s). */
   cleanupIntervalMs: number;
+  /** A heartbeat that changes nothing is still written this often (LIVENESS_WRITE_INTERVAL). */
+  livenessWriteIntervalMs: number;
+  /** Load changes (memory, RTT) are written at most this often (LOAD_WRITE_INTERVAL). */
+  loadWriteIntervalMs: number;
   /** Lifetime of tickets returned by POST /v1/route (TOKEN_TTL, default 300s). */
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
@@ -42,7 +46,22 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     heartbeatIntervalMs: parseDuration(env.HEARTBEAT_INTERVAL, 5_000, 'HEARTBEAT_INTERVAL'),
     heartbeatTimeoutMs: parseDuration(env.HEARTBEAT_TIMEOUT, 30_000, 'HEARTBEAT_TIMEOUT'),
     cleanupIntervalMs: parseDuration(env.CLEANUP_INTERVAL, 60_000, 'CLEANUP_INTERVAL'),
+    livenessWriteIntervalMs: parseDuration(
+      env.LIVENESS_WRITE_INTERVAL,
+      15_000,
+      'LIVENESS_WRITE_INTERVAL',
+    ),
+    loadWriteIntervalMs: parseDuration(env.LOAD_WRITE_INTERVAL, 10_000, 'LOAD_WRITE_INTERVAL'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
   };
+}
+
+/**
+ * Agents whose last written heartbeat is older than this are offline. Heartbeats are coalesced
+ * (written at least every LIVENESS_WRITE_INTERVAL), so silence is measured from the last write
+ * plus that window: an agent is declared offline within HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL.
+ */
+export function liveCutoff(config: ControlPlaneConfig, now: number): number {
+  return now - config.heartbeatTimeoutMs - config.livenessWriteIntervalMs;
 }

@@ -2,16 +2,26 @@
 import type { ControlPlaneConfig } from './config.ts';
 import type { Db } from './db.ts';
 import type { Clock, Logger } from './runtime.ts';
-import type { Scheduler } from './scheduler.ts';
+import type { Policy } from './scheduler/types.ts';
+import type { Scoreboard } from './scoreboard.ts';
 import type { TicketSigner } from './tickets.ts';
+
+/** The circuit-breaker port the scheduler filters on (the fault-tolerance work fills it). */
+export interface BreakerPort {
+  admits(agentId: string): boolean;
+}
+
+export const ALWAYS_CLOSED: BreakerPort = { admits: () => true };
 
 export interface Deps {
   db: Db;
   clock: Clock;
   signer: TicketSigner;
   config: ControlPlaneConfig;
-  scheduler: Scheduler;
+  scheduler: Policy;
   log: Logger;
+  scoreboard?: Scoreboard;
+  breakers?: BreakerPort;
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;
 }

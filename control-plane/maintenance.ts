@@ -2,7 +2,7 @@
 // remove agents that stayed offline.
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { agentModels, agents, tickets } from '../schema/tables.ts';
-import type { ControlPlaneConfig } from './config.ts';
+import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
 
 export interface MaintenanceResult {
@@ -31,14 +31,14 @@ export async function runMaintenance(
       .where(eq(agents.id, agentId));
   }
 
-  // 2. Agents silent for HEARTBEAT_TIMEOUT are offline; their open jobs are lost with them.
+  // 2. Agents silent past the liveness cutoff are offline; their open jobs are lost with them.
   const offline = await db
     .update(agents)
     .set({ state: 'offline', reservedJobs: 0 })
     .where(
       and(
         inArray(agents.state, ['healthy', 'degraded', 'draining']),
-        lt(agents.lastHeartbeatAt, now - config.heartbeatTimeoutMs),
+        lt(agents.lastHeartbeatAt, liveCutoff(config, now)),
       ),
     )
     .returning({ id: agents.id });
@@ -63,7 +63,7 @@ export async function runMaintenance(
     .where(
       and(
         eq(agents.state, 'offline'),
-        lt(agents.lastHeartbeatAt, now - config.heartbeatTimeoutMs - config.cleanupIntervalMs),
+        lt(agents.lastHeartbeatAt, liveCutoff(config, now) - config.cleanupIntervalMs),
       ),
     )
     .returning({ id: agents.id });

@@ -13,7 +13,8 @@ import type { Db } from './db.ts';
 import { runMaintenance } from './maintenance.ts';
 import { loadOrCreatePrivateKey } from './node-keys.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
-import { leastBusyScheduler } from './scheduler.ts';
+import { createPolicy } from './scheduler/index.ts';
+import { Scoreboard } from './scoreboard.ts';
 import { createTicketSigner, type TicketAlg } from './tickets.ts';
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../migrations');
@@ -51,7 +52,8 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     clock: systemClock,
     signer,
     config,
-    scheduler: leastBusyScheduler(),
+    scheduler: createPolicy(env.SCHEDULER, env.SCHEDULER_WEIGHTS),
+    scoreboard: new Scoreboard(),
     log,
   };
   const app = createApp(deps);

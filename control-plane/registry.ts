@@ -3,6 +3,14 @@ import { and, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
 import type { Db } from './db.ts';
+import {
+  type CoalescingPolicy,
+  heartbeatWriteReason,
+  sameMemory,
+  schedulingMemory,
+  type WriteReason,
+} from './heartbeats.ts';
+import type { AgentView } from './scheduler/types.ts';
 
 export const ROUTABLE_STATES = ['healthy', 'degraded'] as const;
 
@@ -14,11 +22,7 @@ export interface AgentRegistration {
   maxJobs: number;
   models: AgentModel[];
   stats: AgentStats;
-}
-
-export interface Candidate extends AgentRow {
-  modelLoaded: boolean;
-  modelMemoryBytes: number | null;
+  location?: { latitude: number; longitude: number } | undefined;
 }
 
 export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): Promise<void> {
@@ -29,6 +33,9 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     maxJobs: reg.maxJobs,
     state: 'healthy',
     stats: JSON.stringify(reg.stats),
+    ...schedulingMemory(reg.stats),
+    latitude: reg.location?.latitude ?? null,
+    longitude: reg.location?.longitude ?? null,
     lastHeartbeatAt: now,
   };
   await db
@@ -38,31 +45,33 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
   await replaceModels(db, reg.id, reg.models);
 }
 
-/** Rewrites an agent's model list only when it changed, to spare database writes. */
-export async function replaceModels(db: Db, agentId: string, models: AgentModel[]): Promise<void> {
+/** Rewrites an agent's model list only when it changed (memory within 5% counts as unchanged). */
+export async function replaceModels(
+  db: Db,
+  agentId: string,
+  models: AgentModel[],
+): Promise<boolean> {
   const current = await db.select().from(agentModels).where(eq(agentModels.agentId, agentId));
-  const key = (m: {
-    model?: string;
-    name?: string;
-    loaded: boolean;
-    memoryBytes?: number | null;
-  }) => `${m.model ?? m.name}|${m.loaded}|${m.memoryBytes ?? ''}`;
-  const before = current.map(key).sort().join('\n');
-  const after = models
-    .map((m) => key({ model: m.name, loaded: m.loaded, memoryBytes: m.memoryBytes ?? null }))
-    .sort()
-    .join('\n');
-  if (before === after) return;
+  const byName = new Map(current.map((m) => [m.model, m]));
+  const unchanged =
+    current.length === models.length &&
+    models.every((m) => {
+      const c = byName.get(m.name);
+      return c !== undefined && c.loaded === m.loaded && sameMemory(c.memoryBytes, m.memoryBytes);
+    });
+  if (unchanged) return false;
   await db.delete(agentModels).where(eq(agentModels.agentId, agentId));
-  if (models.length === 0) return;
-  await db.insert(agentModels).values(
-    models.map((m) => ({
-      agentId,
-      model: m.name,
-      loaded: m.loaded,
-      memoryBytes: m.memoryBytes ?? null,
-    })),
-  );
+  if (models.length > 0) {
+    await db.insert(agentModels).values(
+      models.map((m) => ({
+        agentId,
+        model: m.name,
+        loaded: m.loaded,
+        memoryBytes: m.memoryBytes === undefined ? null : Math.round(m.memoryBytes),
+      })),
+    );
+  }
+  return true;
 }
 
 export async function getAgent(db: Db, id: string): Promise<AgentRow | undefined> {
@@ -78,25 +87,44 @@ export interface HeartbeatUpdate {
   rttMs: number | undefined;
 }
 
-/** Records a heartbeat; returns false when the agent is unknown (it must register again). */
+/**
+ * Records a heartbeat, writing only what changed (see heartbeats.ts). Returns null when the agent is
+ * unknown (it must register again), else why the row was written (null: not written).
+ */
 export async function recordHeartbeat(
   db: Db,
   id: string,
   hb: HeartbeatUpdate,
   now: number,
-): Promise<boolean> {
-  const updated = await db
-    .update(agents)
-    .set({
-      stats: JSON.stringify(hb.stats),
-      reportedJobs: hb.reportedJobs,
-      lastHeartbeatAt: now,
-      rttMs: hb.rttMs ?? null,
-      state: hb.draining ? 'draining' : 'healthy',
-    })
-    .where(eq(agents.id, id))
-    .returning({ id: agents.id });
-  if (updated.length === 0) return false;
+  policy: CoalescingPolicy,
+): Promise<{ written: WriteReason } | null> {
+  const stored = await getAgent(db, id);
+  if (!stored) return null;
+  // An offline agent that heartbeats again is back; draining is the agent's own word.
+  const state = hb.draining ? 'draining' : stored.state === 'degraded' ? 'degraded' : 'healthy';
+  const memory = schedulingMemory(hb.stats);
+  const rttMs = hb.rttMs ?? null;
+  const written = heartbeatWriteReason(
+    stored,
+    { state, reportedJobs: hb.reportedJobs, rttMs, ...memory },
+    now,
+    policy,
+  );
+  if (written) {
+    await db
+      .update(agents)
+      .set({
+        stats: JSON.stringify(hb.stats),
+        ...memory,
+        reportedJobs: hb.reportedJobs,
+        lastHeartbeatAt: now,
+        rttMs,
+        state,
+        // An agent coming back from offline lost its reservations when it went offline.
+        ...(stored.state === 'offline' ? { reservedJobs: 0 } : {}),
+      })
+      .where(eq(agents.id, id));
+  }
   if (hb.runningJobs.length > 0) {
     // Streams outliving their ticket's expiry keep their slot until the job report.
     await db
@@ -110,49 +138,41 @@ export async function recordHeartbeat(
         ),
       );
   }
-  return true;
+  return { written };
 }
 
-/** Live agents that advertise `model`, with their slot counts. */
-export async function findCandidates(
-  db: Db,
-  model: string,
-  now: number,
-  heartbeatTimeoutMs: number,
-) {
+/** Every agent that lists `model`, in any state, as the scheduler's view. */
+export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]> {
   const rows = await db
     .select({ agent: agents, loaded: agentModels.loaded, memoryBytes: agentModels.memoryBytes })
     .from(agentModels)
     .innerJoin(agents, eq(agents.id, agentModels.agentId))
-    .where(
-      and(
-        eq(agentModels.model, model),
-        inArray(agents.state, [...ROUTABLE_STATES]),
-        gt(agents.lastHeartbeatAt, now - heartbeatTimeoutMs),
-      ),
-    );
-  return rows.map(
-    (r): Candidate => ({ ...r.agent, modelLoaded: r.loaded, modelMemoryBytes: r.memoryBytes }),
-  );
+    .where(eq(agentModels.model, model));
+  return rows.map(({ agent: a, loaded, memoryBytes }) => toView(a, loaded, memoryBytes));
 }
 
-/** True when any registered agent (live or not) advertises the model. */
-export async function isKnownModel(db: Db, model: string): Promise<boolean> {
-  const rows = await db
-    .select({ model: agentModels.model })
-    .from(agentModels)
-    .where(eq(agentModels.model, model))
-    .limit(1);
-  return rows.length > 0;
+export function toView(a: AgentRow, loaded: boolean, memoryBytes: number | null): AgentView {
+  return {
+    id: a.id,
+    url: a.url,
+    state: a.state,
+    lastHeartbeatAt: a.lastHeartbeatAt,
+    maxJobs: a.maxJobs,
+    reservedJobs: a.reservedJobs,
+    accelerator: a.accelerator === 'gpu' ? 'gpu' : 'cpu',
+    memoryFreeBytes: a.memoryFreeBytes,
+    memoryTotalBytes: a.memoryTotalBytes,
+    modelLoaded: loaded,
+    modelMemoryBytes: memoryBytes,
+    rttMs: a.rttMs,
+    tokensPerSecond: a.tokensPerSecond,
+    latitude: a.latitude,
+    longitude: a.longitude,
+  };
 }
 
 /** Reserves one slot in a single guarded statement: never more than max_jobs, even under races. */
-export async function reserveSlot(
-  db: Db,
-  agentId: string,
-  now: number,
-  heartbeatTimeoutMs: number,
-): Promise<boolean> {
+export async function reserveSlot(db: Db, agentId: string, liveAfter: number): Promise<boolean> {
   const rows = await db
     .update(agents)
     .set({ reservedJobs: sql`${agents.reservedJobs} + 1` })
@@ -161,7 +181,7 @@ export async function reserveSlot(
         eq(agents.id, agentId),
         lt(agents.reservedJobs, agents.maxJobs),
         inArray(agents.state, [...ROUTABLE_STATES]),
-        gt(agents.lastHeartbeatAt, now - heartbeatTimeoutMs),
+        gt(agents.lastHeartbeatAt, liveAfter),
       ),
     )
     .returning({ id: agents.id });

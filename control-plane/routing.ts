@@ -1,14 +1,10 @@
-// Picks an agent for a request, reserves its slot in the database and signs the ticket.
-
+// Picks an agent for a request (scheduler policy), reserves its slot in the database and signs
+// the ticket; logs every decision with its reasons.
+import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import {
-  findCandidates,
-  insertTicket,
-  isKnownModel,
-  releaseSlot,
-  reserveSlot,
-} from './registry.ts';
+import { insertTicket, loadAgentViews, releaseSlot, reserveSlot } from './registry.ts';
+import type { Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
   agent: { id: string; url: string };
@@ -17,29 +13,66 @@ export interface RouteDecision {
   expiresAt: number;
   fallbacks: { id: string; url: string; score: number }[];
   scheduler: string;
+  decision: Decision;
+}
+
+const LOGGED_CANDIDATES = 10;
+
+/** "2 offline, 1 all slots busy" — why nobody could take the request. */
+export function summarizeExclusions(excluded: readonly Exclusion[]): string {
+  const labels: Record<Exclusion['filter'], string> = {
+    live: 'offline or draining',
+    breaker: 'circuit breaker open',
+    memory: 'not enough free memory',
+    slots: 'all slots busy',
+  };
+  const counts = new Map<string, number>();
+  for (const e of excluded) counts.set(labels[e.filter], (counts.get(labels[e.filter]) ?? 0) + 1);
+  return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
+}
+
+function logDecision(deps: Deps, model: string, decision: Decision, chosen: string | null) {
+  const byFilter: Record<string, number> = {};
+  for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
+  deps.log.info(chosen ? 'MCDA agent selected' : 'MCDA no agent available', {
+    model,
+    policy: decision.policy,
+    chosen,
+    candidates: decision.ranked.slice(0, LOGGED_CANDIDATES).map((r) => ({
+      agent: r.agent.id,
+      score: Math.round(r.score * 1000) / 1000,
+      ...r.components,
+    })),
+    moreCandidates: Math.max(0, decision.ranked.length - LOGGED_CANDIDATES),
+    excluded: decision.excluded.slice(0, LOGGED_CANDIDATES),
+    excludedByFilter: byFilter,
+  });
 }
 
 export async function routeRequest(
   deps: Deps,
-  req: { model: string; client: string; ticketTtlMs: number },
+  req: PlacementRequest & { client: string; ticketTtlMs: number },
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
-  const candidates = await findCandidates(db, req.model, now, config.heartbeatTimeoutMs);
-  if (candidates.length === 0) {
-    if (!(await isKnownModel(db, req.model))) {
-      throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
-        param: 'model',
-      });
-    }
-    throw new ApiError('no_agent_available', `No live agent serves '${req.model}' right now`, {
-      retryAfterSeconds: 5,
+  const views = await loadAgentViews(db, req.model);
+  if (views.length === 0) {
+    throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
+      param: 'model',
     });
   }
-  const ranked = deps.scheduler.rank(candidates, { model: req.model });
-  for (const [i, choice] of ranked.entries()) {
+  const liveAfter = liveCutoff(config, now);
+  const breakers = deps.breakers;
+  const decision = deps.scheduler.decide(views, req, {
+    now,
+    liveAfter,
+    breakerAdmits: (id) => breakers?.admits(id) ?? true,
+  });
+  deps.scoreboard?.record(decision, req.model, now);
+
+  for (const choice of decision.ranked) {
     const agent = choice.agent;
-    if (!(await reserveSlot(db, agent.id, now, config.heartbeatTimeoutMs))) continue;
+    if (!(await reserveSlot(db, agent.id, liveAfter))) continue;
     const jti = deps.newId?.() ?? crypto.randomUUID();
     const expiresAt = now + req.ticketTtlMs;
     try {
@@ -63,27 +96,29 @@ export async function routeRequest(
       issuedAtMs: now,
       expiresAtMs: expiresAt,
     });
-    deps.log.info('agent selected', {
-      model: req.model,
-      agent: agent.id,
-      scheduler: deps.scheduler.name,
-      candidates: candidates.length,
-      rank: i,
-    });
+    logDecision(deps, req.model, decision, agent.id);
     return {
       agent: { id: agent.id, url: agent.url },
       ticket,
       jti,
       expiresAt,
-      fallbacks: ranked
+      fallbacks: decision.ranked
         .filter((r) => r.agent.id !== agent.id)
         .map((r) => ({ id: r.agent.id, url: r.agent.url, score: r.score })),
-      scheduler: deps.scheduler.name,
+      scheduler: decision.policy,
+      decision,
     };
   }
+  logDecision(deps, req.model, decision, null);
+  const why =
+    decision.ranked.length > 0
+      ? `${decision.ranked.length} candidate(s) filled up while reserving`
+      : summarizeExclusions(decision.excluded);
   throw new ApiError(
     'no_agent_available',
-    `All ${candidates.length} agent(s) serving '${req.model}' are busy`,
-    { retryAfterSeconds: 1 },
+    `No agent can take a request for '${req.model}' now: ${why}`,
+    {
+      retryAfterSeconds: decision.excluded.every((e) => e.filter === 'slots') ? 1 : 5,
+    },
   );
 }

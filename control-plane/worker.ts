@@ -8,7 +8,8 @@ import type { Db } from './db.ts';
 import type { Deps } from './deps.ts';
 import { runMaintenance } from './maintenance.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
-import { leastBusyScheduler } from './scheduler.ts';
+import { createPolicy } from './scheduler/index.ts';
+import { Scoreboard } from './scoreboard.ts';
 import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from './tickets.ts';
 
 export interface WorkerEnv {
@@ -44,7 +45,8 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
     clock: systemClock,
     signer,
     config,
-    scheduler: leastBusyScheduler(),
+    scheduler: createPolicy(vars(env).SCHEDULER, vars(env).SCHEDULER_WEIGHTS),
+    scoreboard: new Scoreboard(),
     log,
   };
 }

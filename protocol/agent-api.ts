@@ -38,6 +38,10 @@ export const registerRequestSchema = z.object({
   stats: agentStatsSchema,
   engine: z.string().max(50),
   version: z.string().max(50),
+  /** Where the agent runs (configured), so the control plane can route clients to nearby agents. */
+  location: z
+    .object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) })
+    .optional(),
 });
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 

@@ -19,9 +19,18 @@ export const agents = sqliteTable(
     /** Last stats the agent sent, as JSON (AgentStats). */
     stats: text('stats').notNull(),
     rttMs: real('rtt_ms'),
+    /** Free and total memory the scheduler plans with: VRAM on GPU agents, RAM on CPU agents. */
+    memoryFreeBytes: integer('memory_free_bytes').notNull().default(0),
+    memoryTotalBytes: integer('memory_total_bytes').notNull().default(0),
+    /** 'gpu' or 'cpu'. */
+    accelerator: text('accelerator').notNull().default('cpu'),
+    /** Where the agent is (configured), for client-distance routing on Workers. */
+    latitude: real('latitude'),
+    longitude: real('longitude'),
     /** Exponentially weighted tokens/s from job reports. */
     tokensPerSecond: real('tokens_per_second'),
     registeredAt: integer('registered_at').notNull(),
+    /** Last heartbeat written to the database; writes are coalesced (see docs/adr/0003). */
     lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
   },
   (t) => [index('agents_state_idx').on(t.state)],

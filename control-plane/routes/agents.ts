@@ -37,6 +37,7 @@ export function agentRoutes(deps: Deps) {
         maxJobs: reg.maxConcurrentJobs,
         models: reg.models,
         stats: reg.stats,
+        location: reg.location,
       },
       clock.now(),
     );
@@ -68,6 +69,7 @@ export function agentRoutes(deps: Deps) {
         rttMs: hb.rttMs,
       },
       clock.now(),
+      config,
     );
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);

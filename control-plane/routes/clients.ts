@@ -18,7 +18,21 @@ export const REDIRECTED_PATHS = [
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ANONYMOUS_CLIENT = 'anonymous';
 
-const routeBodySchema = z.object({ model: z.string().min(1).max(200) });
+const routeBodySchema = z.object({
+  model: z.string().min(1).max(200),
+  /** Return the scheduler's full breakdown: every candidate's scores, every exclusion. */
+  debug: z.boolean().optional(),
+});
+
+/** Cloudflare puts the client's approximate location on request.cf (strings); Node has none. */
+export function clientLocation(raw: Request): { latitude: number; longitude: number } | undefined {
+  const cf = (raw as Request & { cf?: { latitude?: unknown; longitude?: unknown } }).cf;
+  const latitude = Number(cf?.latitude);
+  const longitude = Number(cf?.longitude);
+  if (cf?.latitude === undefined || !Number.isFinite(latitude) || !Number.isFinite(longitude))
+    return undefined;
+  return { latitude, longitude };
+}
 
 function modelOf(body: unknown): string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -43,9 +57,10 @@ export function clientRoutes(deps: Deps) {
   });
 
   app.post('/v1/route', limit, async (c) => {
-    const { model } = await readBody(c, routeBodySchema);
+    const { model, debug } = await readBody(c, routeBodySchema);
     const decision = await routeRequest(deps, {
       model,
+      clientLocation: clientLocation(c.req.raw),
       client: ANONYMOUS_CLIENT,
       ticketTtlMs: deps.config.routeTicketTtlMs,
     });
@@ -55,6 +70,18 @@ export function clientRoutes(deps: Deps) {
       expiresAt: new Date(decision.expiresAt).toISOString(),
       fallbacks: decision.fallbacks,
       scheduler: decision.scheduler,
+      ...(debug
+        ? {
+            debug: {
+              candidates: decision.decision.ranked.map((r) => ({
+                agent: r.agent.id,
+                score: r.score,
+                components: r.components,
+              })),
+              excluded: decision.decision.excluded,
+            },
+          }
+        : {}),
     });
   });
 
@@ -63,6 +90,7 @@ export function clientRoutes(deps: Deps) {
       const model = modelOf(await readJson(c));
       const decision = await routeRequest(deps, {
         model,
+        clientLocation: clientLocation(c.req.raw),
         client: ANONYMOUS_CLIENT,
         ticketTtlMs: deps.config.urlTicketTtlMs,
       });

@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
+import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ROUTABLE_STATES } from '../registry.ts';
 
@@ -18,7 +19,7 @@ async function liveModels(deps: Deps) {
     .where(
       and(
         inArray(agents.state, [...ROUTABLE_STATES]),
-        gt(agents.lastHeartbeatAt, now - deps.config.heartbeatTimeoutMs),
+        gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
       ),
     );
   const byName = new Map<string, { memoryBytes: number; since: number; agents: number }>();
@@ -71,6 +72,8 @@ export function infoRoutes(deps: Deps) {
     ]);
     return c.json({
       scheduler: deps.scheduler.name,
+      rttSignal:
+        'agent heartbeat RTT to the control plane; client distance when request.cf has a location (Workers)',
       joinTokenRequired: deps.config.joinToken !== undefined,
       agents: agentRows
         .sort((a, b) => a.id.localeCompare(b.id))
@@ -87,6 +90,13 @@ export function infoRoutes(deps: Deps) {
           models: modelRows
             .filter((m) => m.agentId === a.id)
             .map((m) => ({ name: m.model, loaded: m.loaded, memoryBytes: m.memoryBytes })),
+          memory: {
+            accelerator: a.accelerator,
+            freeBytes: a.memoryFreeBytes,
+            totalBytes: a.memoryTotalBytes,
+          },
+          location: a.latitude === null ? null : { latitude: a.latitude, longitude: a.longitude },
+          ...(deps.scoreboard?.forAgent(a.id) ?? {}),
           stats: JSON.parse(a.stats) as unknown,
         })),
     });
@@ -107,7 +117,7 @@ export function infoRoutes(deps: Deps) {
       .where(
         and(
           inArray(agents.state, [...ROUTABLE_STATES]),
-          gt(agents.lastHeartbeatAt, now - deps.config.heartbeatTimeoutMs),
+          gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
         ),
       )
       .limit(1);

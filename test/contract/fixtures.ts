@@ -4,7 +4,8 @@ import { loadConfig } from '../../control-plane/config.ts';
 import type { Db } from '../../control-plane/db.ts';
 import type { Deps } from '../../control-plane/deps.ts';
 import { silentLogger } from '../../control-plane/runtime.ts';
-import { leastBusyScheduler } from '../../control-plane/scheduler.ts';
+import { mcdaPolicy } from '../../control-plane/scheduler/index.ts';
+import { Scoreboard } from '../../control-plane/scoreboard.ts';
 import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
 
@@ -32,7 +33,8 @@ export async function makeDeps(db: Db, clock: { now(): number }, env: Record<str
     clock,
     signer,
     config,
-    scheduler: leastBusyScheduler(() => 0.5),
+    scheduler: mcdaPolicy({ random: () => 0.5 }),
+    scoreboard: new Scoreboard(),
     log: silentLogger,
   };
   return deps;
