@@ -119,7 +119,8 @@ export async function recordHeartbeat(
         reportedJobs: hb.reportedJobs,
         lastHeartbeatAt: now,
         rttMs,
-        state,
+        // SQLite rewrites an index whose column is assigned, even to the same value: D1 bills it.
+        ...(state !== stored.state ? { state } : {}),
         // An agent coming back from offline lost its reservations when it went offline.
         ...(stored.state === 'offline' ? { reservedJobs: 0 } : {}),
       })

@@ -8,8 +8,8 @@ import { runMaintenance } from '../../control-plane/maintenance.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
 
 export interface ContractTarget {
-  /** A fresh, migrated, empty database. */
-  freshDb(): Promise<Db>;
+  /** A fresh, migrated, empty database, and a counter of rows written to it so far. */
+  freshDb(): Promise<{ db: Db; rowsWritten(): Promise<number> }>;
 }
 
 const auth = { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' };
@@ -19,6 +19,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     let clock: ReturnType<typeof fakeClock>;
     let deps: Deps;
     let app: ReturnType<typeof createApp>;
+    let rowsWritten: () => Promise<number>;
 
     const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
       app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -35,7 +36,9 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      deps = await makeDeps(await target.freshDb(), clock);
+      const fresh = await target.freshDb();
+      rowsWritten = fresh.rowsWritten;
+      deps = await makeDeps(fresh.db, clock);
       app = createApp(deps);
     });
 
@@ -167,7 +170,9 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       clock.advance(200);
       const gone = await chat();
       expect(gone.status).toBe(503);
-      expect(((await gone.json()) as { error: { message: string } }).error.message).toContain('1 offline');
+      expect(((await gone.json()) as { error: { message: string } }).error.message).toContain(
+        '1 offline',
+      );
       expect((await app.request('/readyz')).status).toBe(503);
     });
 
@@ -201,5 +206,52 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await app.request('/readyz')).status).toBe(200);
       expect((await app.request('/healthz')).status).toBe(200);
     });
+
+    it.each([
+      { name: 'Node defaults', env: {} as Record<string, string>, floor: 240, ceiling: 250 },
+      {
+        name: 'wrangler.toml settings',
+        env: { LIVENESS_WRITE_INTERVAL: '120s', LOAD_WRITE_INTERVAL: '60s' },
+        floor: 30,
+        ceiling: 35,
+      },
+    ])(
+      'coalesces heartbeats within the write budget ($name)',
+      { timeout: 60_000 },
+      async ({ name, env, floor, ceiling }) => {
+        deps = await makeDeps(deps.db, clock, env);
+        app = createApp(deps);
+        await register('agent-a');
+        // One hour of 5 s heartbeats from a busy agent: noisy CPU load, memory and RTT.
+        let seed = 7;
+        const noise = () => {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31;
+          return seed / 2 ** 31;
+        };
+        const before = await rowsWritten();
+        for (let t = 0; t < 720; t++) {
+          clock.advance(5_000);
+          const stats = {
+            ...registration('x').stats,
+            cpuLoadPercent: 100 * noise(),
+            memoryFreeBytes: 20e9 * (1 - 0.02 * noise()),
+          };
+          const res = await post(
+            '/v1/agents/agent-a/heartbeat',
+            heartbeat({ stats, activeJobs: t % 4, rttMs: 3 + 3 * noise() }),
+          );
+          expect(res.status).toBe(200);
+        }
+        const perHour = (await rowsWritten()) - before;
+        console.log(
+          `[write budget] ${runtime}, ${name}: ${perHour} rows written per agent per hour`,
+        );
+        // Liveness writes are the floor; noise must add (almost) nothing.
+        expect(perHour).toBeGreaterThanOrEqual(floor);
+        expect(perHour).toBeLessThanOrEqual(ceiling);
+        // The agent stayed live throughout.
+        expect((await chat()).status).toBe(307);
+      },
+    );
   });
 }

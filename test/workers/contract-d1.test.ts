@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from '../../control-plane/db.ts';
 import * as schema from '../../schema/tables.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
+import { countingD1 } from './counting-d1.ts';
 
 controlPlaneContract('Workers + D1', {
   async freshDb() {
@@ -13,6 +14,10 @@ controlPlaneContract('Workers + D1', {
       env.DB.prepare('DELETE FROM agent_models'),
       env.DB.prepare('DELETE FROM agents'),
     ]);
-    return drizzle(env.DB, { schema }) as unknown as Db;
+    const counter = countingD1(env.DB);
+    return {
+      db: drizzle(counter.db, { schema }) as unknown as Db,
+      rowsWritten: async () => counter.rowsWritten,
+    };
   },
 });

@@ -6,6 +6,8 @@ import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
 
 controlPlaneContract('Node + better-sqlite3', {
   async freshDb() {
-    return openSqlite(':memory:').db as unknown as Db;
+    const { db, sqlite } = openSqlite(':memory:');
+    const total = () => (sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    return { db: db as unknown as Db, rowsWritten: async () => total() };
   },
 });
