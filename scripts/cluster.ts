@@ -77,6 +77,8 @@ export interface ClusterOptions {
   echo?: boolean;
   cpEnv?: Record<string, string>;
   agentEnv?: Record<string, string>;
+  /** Extra environment for agent i only. */
+  perAgentEnv?: Record<string, string>[];
 }
 
 export interface Cluster {
@@ -137,6 +139,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         SUPPORTED_MODELS: DEMO_MODEL,
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
         ...o.agentEnv,
+        ...o.perAgentEnv?.[i],
       },
       { echo: o.echo },
     );

@@ -207,6 +207,28 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await app.request('/healthz')).status).toBe(200);
     });
 
+    it('counts the rows one routed request writes (route + job report)', async () => {
+      await register('agent-a');
+      const before = await rowsWritten();
+      const route = await post('/v1/route', { model: MODEL }, {});
+      const { ticket } = (await route.json()) as { ticket: string };
+      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const report = {
+        outcome: 'success',
+        model: MODEL,
+        promptTokens: 5,
+        completionTokens: 20,
+        durationMs: 400,
+      };
+      expect(await (await post(`/v1/agents/agent-a/jobs/${jti}`, report)).json()).toEqual({
+        released: true,
+      });
+      const perRequest = (await rowsWritten()) - before;
+      console.log(`[write budget] ${runtime}: ${perRequest} rows written per routed request`);
+      expect(perRequest).toBeGreaterThanOrEqual(4);
+      expect(perRequest).toBeLessThanOrEqual(12);
+    });
+
     it.each([
       { name: 'Node defaults', env: {} as Record<string, string>, floor: 240, ceiling: 250 },
       {
