@@ -144,32 +144,31 @@ export async function recordHeartbeat(
 
 /** Every agent that lists `model`, in any state, as the scheduler's view. */
 export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]> {
+  // Only the columns the scheduler reads: the stats JSON stays in the database.
   const rows = await db
-    .select({ agent: agents, loaded: agentModels.loaded, memoryBytes: agentModels.memoryBytes })
+    .select({
+      id: agents.id,
+      url: agents.url,
+      state: agents.state,
+      lastHeartbeatAt: agents.lastHeartbeatAt,
+      maxJobs: agents.maxJobs,
+      reservedJobs: agents.reservedJobs,
+      accelerator: agents.accelerator,
+      memoryFreeBytes: agents.memoryFreeBytes,
+      memoryTotalBytes: agents.memoryTotalBytes,
+      modelLoaded: agentModels.loaded,
+      modelMemoryBytes: agentModels.memoryBytes,
+      rttMs: agents.rttMs,
+      tokensPerSecond: agents.tokensPerSecond,
+      latitude: agents.latitude,
+      longitude: agents.longitude,
+    })
     .from(agentModels)
     .innerJoin(agents, eq(agents.id, agentModels.agentId))
     .where(eq(agentModels.model, model));
-  return rows.map(({ agent: a, loaded, memoryBytes }) => toView(a, loaded, memoryBytes));
-}
-
-export function toView(a: AgentRow, loaded: boolean, memoryBytes: number | null): AgentView {
-  return {
-    id: a.id,
-    url: a.url,
-    state: a.state,
-    lastHeartbeatAt: a.lastHeartbeatAt,
-    maxJobs: a.maxJobs,
-    reservedJobs: a.reservedJobs,
-    accelerator: a.accelerator === 'gpu' ? 'gpu' : 'cpu',
-    memoryFreeBytes: a.memoryFreeBytes,
-    memoryTotalBytes: a.memoryTotalBytes,
-    modelLoaded: loaded,
-    modelMemoryBytes: memoryBytes,
-    rttMs: a.rttMs,
-    tokensPerSecond: a.tokensPerSecond,
-    latitude: a.latitude,
-    longitude: a.longitude,
-  };
+  return rows.map(
+    (r): AgentView => ({ ...r, accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu' }),
+  );
 }
 
 /** Reserves one slot in a single guarded statement: never more than max_jobs, even under races. */

@@ -1,6 +1,6 @@
 // The MCDA policy: filters, then a weighted sum of scorers, then the highest score (random tie-break).
 import { applyFilters, DEFAULT_FILTERS, type NamedFilter } from './filters.ts';
-import { SCORERS } from './scorers.ts';
+import { poolStats, SCORERS } from './scorers.ts';
 import type { Decision, Policy, ScoredAgent, ScorerName, Weights } from './types.ts';
 
 /** The original design's weights: free memory 40%, free slots 30%, RTT 20%, performance 10%. */
@@ -26,11 +26,12 @@ export function mcdaPolicy(
     name: 'mcda',
     decide(agents, req, ctx): Decision {
       const { kept, excluded } = applyFilters(agents, filters, req, ctx);
+      const pool = poolStats(kept);
       const scored = kept.map((agent) => {
         const components: ScoredAgent['components'] = {};
         let sum = 0;
         for (const k of active) {
-          const v = SCORERS[k](agent, req, kept);
+          const v = SCORERS[k](agent, req, pool);
           components[k] = Math.round(v * 1000) / 1000;
           sum += (weights[k] ?? 0) * v;
         }

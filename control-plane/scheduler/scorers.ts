@@ -1,6 +1,6 @@
 // Scorers: each maps one signal to [0, 1], higher is better. Normalisations are in scheduler/README.md.
 import { memoryNeeded } from './filters.ts';
-import type { AgentView, PlacementRequest, Scorer, ScorerName } from './types.ts';
+import type { AgentView, PlacementRequest, PoolStats, Scorer, ScorerName } from './types.ts';
 
 /** RTT at which the RTT score is one half. */
 export const RTT_HALF_SCORE_MS = 50;
@@ -63,11 +63,19 @@ export const rttScore: Scorer = (agent, req) => {
 /** Tokens/s relative to the fastest candidate; 0.5 for an agent with no reports yet. */
 export const performanceScore: Scorer = (agent, _req, pool) => {
   if (agent.tokensPerSecond === null || agent.tokensPerSecond <= 0) return 0.5;
-  let best = 0;
-  for (const a of pool)
-    if (a.tokensPerSecond !== null && a.tokensPerSecond > best) best = a.tokensPerSecond;
-  return best > 0 ? clamp01(agent.tokensPerSecond / best) : 0.5;
+  return pool.maxTokensPerSecond > 0
+    ? clamp01(agent.tokensPerSecond / pool.maxTokensPerSecond)
+    : 0.5;
 };
+
+export function poolStats(agents: readonly AgentView[]): PoolStats {
+  let maxTokensPerSecond = 0;
+  for (const a of agents) {
+    if (a.tokensPerSecond !== null && a.tokensPerSecond > maxTokensPerSecond)
+      maxTokensPerSecond = a.tokensPerSecond;
+  }
+  return { maxTokensPerSecond };
+}
 
 export const SCORERS: Record<ScorerName, Scorer> = {
   memory: memoryScore,

@@ -47,12 +47,13 @@ export type Filter = (
 
 export type ScorerName = 'memory' | 'slots' | 'rtt' | 'performance';
 
-/** A scorer returns a value in [0, 1]; higher is better. `pool` lets it normalise across candidates. */
-export type Scorer = (
-  agent: AgentView,
-  req: PlacementRequest,
-  pool: readonly AgentView[],
-) => number;
+/** Facts about all candidates of one decision, computed once, for scorers that normalise. */
+export interface PoolStats {
+  maxTokensPerSecond: number;
+}
+
+/** A scorer returns a value in [0, 1]; higher is better. */
+export type Scorer = (agent: AgentView, req: PlacementRequest, pool: PoolStats) => number;
 
 export type Weights = Partial<Record<ScorerName, number>>;
 

@@ -4,6 +4,7 @@ import {
   haversineKm,
   memoryScore,
   performanceScore,
+  poolStats,
   rttScore,
   slotsScore,
 } from '../../../../control-plane/scheduler/scorers.ts';
@@ -78,14 +79,18 @@ const cases: [
 describe('scorers', () => {
   it.each(cases)('%s', (_name, scorer, over, expected, r = req, others = []) => {
     const agent = view('a', over);
-    const pool = [agent, ...others.map((o, i) => view(`o${i}`, o))];
+    const pool = poolStats([agent, ...others.map((o, i) => view(`o${i}`, o))]);
     expect(scorer(agent, r, pool)).toBeCloseTo(expected, 3);
   });
 
   it('estimates transatlantic distance', () => {
     expect(haversineKm(berlin, newYork)).toBeGreaterThan(6300);
     expect(haversineKm(berlin, newYork)).toBeLessThan(6450);
-    const far = rttScore(view('a', { ...newYork }), { model: 'm', clientLocation: berlin }, []);
+    const far = rttScore(
+      view('a', { ...newYork }),
+      { model: 'm', clientLocation: berlin },
+      poolStats([]),
+    );
     expect(far).toBeCloseTo(50 / (50 + haversineKm(berlin, newYork) / 100), 3);
   });
 
@@ -98,7 +103,7 @@ describe('scorers', () => {
       tokensPerSecond: 1e9,
     });
     for (const s of [memoryScore, slotsScore, rttScore, performanceScore]) {
-      const v = s(extreme, req, [extreme]);
+      const v = s(extreme, req, poolStats([extreme]));
       expect(v).toBeGreaterThanOrEqual(0);
       expect(v).toBeLessThanOrEqual(1);
     }

@@ -1,0 +1,104 @@
+// Decision latency on Node + SQLite: registry read + MCDA decision + slot reservation + ticket row,
+// at 10 / 100 / 1,000 / 10,000 registered agents. Run: npx tsx bench/scheduler-latency.ts
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../control-plane/config.ts';
+import type { Db } from '../control-plane/db.ts';
+import type { Deps } from '../control-plane/deps.ts';
+import { openSqlite } from '../control-plane/node.ts';
+import { finishTicket, upsertAgent } from '../control-plane/registry.ts';
+import { routeRequest } from '../control-plane/routing.ts';
+import { silentLogger, systemClock } from '../control-plane/runtime.ts';
+import { mcdaPolicy } from '../control-plane/scheduler/index.ts';
+import type { TicketSigner } from '../control-plane/tickets.ts';
+import { summarize, table } from './stats.ts';
+
+const MODEL = 'smollm2:135m';
+const GiB = 2 ** 30;
+/** Signing is measured on its own (bench/tickets.ts); here it would only add a constant. */
+const unsignedTickets: TicketSigner = {
+  alg: 'RS256',
+  kid: 'bench',
+  sign: async () => 'unsigned',
+  jwks: () => ({ keys: [] }),
+};
+
+export async function benchSchedulerLatency(sizes = [10, 100, 1_000, 10_000]) {
+  const rows: (string | number)[][] = [];
+  for (const n of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), 'titan-bench-'));
+    const { db, sqlite } = openSqlite(join(dir, 'cp.db'));
+    const handle = db as unknown as Db;
+    const now = Date.now();
+    sqlite.exec('BEGIN');
+    for (let i = 0; i < n; i++) {
+      await upsertAgent(
+        handle,
+        {
+          id: `agent-${i}`,
+          url: `http://10.0.${i >> 8}.${i & 255}:8081`,
+          engine: 'llama-cpp',
+          version: 'bench',
+          maxJobs: 8,
+          models: [{ name: MODEL, loaded: i % 3 !== 0, memoryBytes: 4 * GiB }],
+          stats: {
+            cpuCores: 16,
+            cpuLoadPercent: 20,
+            memoryTotalBytes: 128 * GiB,
+            memoryFreeBytes: 64 * GiB,
+            gpus: [
+              {
+                index: 0,
+                name: 'H100',
+                memoryTotalBytes: 80 * GiB,
+                memoryFreeBytes: (10 + (i % 60)) * GiB,
+              },
+            ],
+          },
+        },
+        now,
+      );
+    }
+    sqlite.exec('COMMIT');
+    const deps: Deps = {
+      db: handle,
+      clock: systemClock,
+      signer: unsignedTickets,
+      // Registration of 10,000 agents takes a while; keep them all live for the measurement.
+      config: loadConfig({ HEARTBEAT_TIMEOUT: '1h' }),
+      scheduler: mcdaPolicy(),
+      log: silentLogger,
+    };
+    const iterations = n >= 10_000 ? 300 : 2_000;
+    const samples: number[] = [];
+    for (let i = 0; i < iterations + 50; i++) {
+      const t0 = performance.now();
+      const d = await routeRequest(deps, { model: MODEL, client: 'bench', ticketTtlMs: 60_000 });
+      const dt = performance.now() - t0;
+      if (i >= 50) samples.push(dt);
+      await finishTicket(
+        handle,
+        d.agent.id,
+        d.jti,
+        {
+          outcome: 'success',
+          model: MODEL,
+          promptTokens: 1,
+          completionTokens: 10,
+          durationMs: 100,
+        },
+        Date.now(),
+      );
+    }
+    const s = summarize(samples);
+    rows.push([n.toLocaleString('en'), s.n, s.p50.toFixed(3), s.p99.toFixed(3), s.max.toFixed(3)]);
+    sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return table(['agents', 'decisions', 'p50 ms', 'p99 ms', 'max ms'], rows);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await benchSchedulerLatency());
+}
