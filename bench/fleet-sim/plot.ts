@@ -21,18 +21,23 @@ export function lineChartSvg(
   const yMax = Math.max(...ys) * 1.1 || 1;
   // Log scale on y: p95 TTFT spans milliseconds to minutes across policies.
   const yMin = Math.max(1, Math.min(...ys) / 2);
-  const sx = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
+  const r1 = (v: number) => Math.round(v * 10) / 10;
+  const sx = (x: number) => r1(m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r));
   const sy = (y: number) =>
-    H -
-    m.b -
-    ((Math.log10(Math.max(y, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) *
-      (H - m.t - m.b);
+    r1(
+      H -
+        m.b -
+        ((Math.log10(Math.max(y, yMin)) - Math.log10(yMin)) /
+          (Math.log10(yMax) - Math.log10(yMin))) *
+          (H - m.t - m.b),
+    );
   const ticks: number[] = [];
   for (let v = 10 ** Math.ceil(Math.log10(yMin)); v <= yMax; v *= 10) ticks.push(v);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${title}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2 - 60}" y="22" font-size="15">${title}</text>`,
+    `<text x="10" y="22" font-size="14">${title}</text>`,
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
     `<text x="${(W - m.r + m.l) / 2 - 40}" y="${H - 12}">${xLabel}</text>`,

@@ -45,12 +45,16 @@ export async function benchFleetSim(): Promise<string> {
       'fleet-sim-b.svg',
     ],
   ] as const) {
-    parts.push(`### ${label}`, '', await scenario(specs, svgName), '');
+    parts.push(`### ${label}`, '', await scenario(specs, svgName, label), '');
   }
   return parts.join('\n');
 }
 
-async function scenario(specs: ReturnType<typeof fleet>, svgName: string): Promise<string> {
+async function scenario(
+  specs: ReturnType<typeof fleet>,
+  svgName: string,
+  label: string,
+): Promise<string> {
   // Mean prompt 300 tokens, mean output 175 tokens (uniform 100–500 and 50–300).
   const capacity = capacityRps(specs, 175, 300);
   const results: { load: number; r: SimResult }[] = [];
@@ -72,7 +76,7 @@ async function scenario(specs: ReturnType<typeof fleet>, svgName: string): Promi
   ]);
   const names = [...new Set(results.map(({ r }) => r.policy))];
   const svg = lineChartSvg(
-    'p95 time to first token (simulated fleet)',
+    `p95 TTFT, ${label.slice(3)}`,
     'offered load (share of capacity)',
     'p95 TTFT (log)',
     names.map((name) => ({
