@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../control-plane/config.ts';
+import { loadConfig, parseDuration } from '../control-plane/config.ts';
 import type { Db } from '../control-plane/db.ts';
 import type { Deps } from '../control-plane/deps.ts';
 import { openSqlite } from '../control-plane/node.ts';
@@ -12,6 +12,7 @@ import { routeRequest } from '../control-plane/routing.ts';
 import { silentLogger, systemClock } from '../control-plane/runtime.ts';
 import { mcdaPolicy } from '../control-plane/scheduler/index.ts';
 import type { TicketSigner } from '../control-plane/tickets.ts';
+import { ViewCache } from '../control-plane/view-cache.ts';
 import { summarize, table } from './stats.ts';
 
 const MODEL = 'smollm2:135m';
@@ -25,6 +26,18 @@ const unsignedTickets: TicketSigner = {
 };
 
 export async function benchSchedulerLatency(sizes = [10, 100, 1_000, 10_000]) {
+  const out: string[] = [];
+  for (const cacheTtl of ['1s', '0s'])
+    out.push(
+      `VIEW_CACHE_TTL=${cacheTtl}${cacheTtl === '1s' ? ' (default)' : ' (every decision reads the database)'}`,
+      '',
+      await run(sizes, cacheTtl),
+      '',
+    );
+  return out.join('\n');
+}
+
+async function run(sizes: number[], cacheTtl: string) {
   const rows: (string | number)[][] = [];
   for (const n of sizes) {
     const dir = mkdtempSync(join(tmpdir(), 'titan-bench-'));
@@ -66,17 +79,24 @@ export async function benchSchedulerLatency(sizes = [10, 100, 1_000, 10_000]) {
       clock: systemClock,
       signer: unsignedTickets,
       // Registration of 10,000 agents takes a while; keep them all live for the measurement.
-      config: loadConfig({ HEARTBEAT_TIMEOUT: '1h' }),
+      config: loadConfig({ HEARTBEAT_TIMEOUT: '1h', VIEW_CACHE_TTL: cacheTtl }),
       scheduler: mcdaPolicy(),
+      views: new ViewCache(parseDuration(cacheTtl, 0)),
       log: silentLogger,
     };
     const iterations = n >= 10_000 ? 300 : 2_000;
     const samples: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < iterations + 50; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const d = await routeRequest(deps, { model: MODEL, client: 'bench', ticketTtlMs: 60_000 });
       const dt = performance.now() - t0;
-      if (i >= 50) samples.push(dt);
+      const dc = process.cpuUsage(c0);
+      if (i >= 50) {
+        samples.push(dt);
+        cpu.push((dc.user + dc.system) / 1000);
+      }
       await finishTicket(
         handle,
         d.agent.id,
@@ -90,13 +110,34 @@ export async function benchSchedulerLatency(sizes = [10, 100, 1_000, 10_000]) {
         },
         Date.now(),
       );
+      deps.views?.adjustSlots(d.agent.id, -1);
     }
     const s = summarize(samples);
-    rows.push([n.toLocaleString('en'), s.n, s.p50.toFixed(3), s.p99.toFixed(3), s.max.toFixed(3)]);
+    const c = summarize(cpu);
+    rows.push([
+      n.toLocaleString('en'),
+      s.n,
+      s.p50.toFixed(3),
+      s.p99.toFixed(3),
+      s.max.toFixed(3),
+      c.p50.toFixed(3),
+      c.p99.toFixed(3),
+    ]);
     sqlite.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return table(['agents', 'decisions', 'p50 ms', 'p99 ms', 'max ms'], rows);
+  return table(
+    [
+      'agents',
+      'decisions',
+      'wall p50 ms',
+      'wall p99 ms',
+      'wall max ms',
+      'CPU p50 ms',
+      'CPU p99 ms',
+    ],
+    rows,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -14,6 +14,8 @@ export interface ControlPlaneConfig {
   livenessWriteIntervalMs: number;
   /** Load changes (memory, RTT) are written at most this often (LOAD_WRITE_INTERVAL). */
   loadWriteIntervalMs: number;
+  /** How long a process reuses agent views it read for a decision (VIEW_CACHE_TTL; 0 = never). */
+  viewCacheTtlMs: number;
   /** Lifetime of tickets returned by POST /v1/route (TOKEN_TTL, default 300s). */
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
@@ -52,6 +54,7 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
       'LIVENESS_WRITE_INTERVAL',
     ),
     loadWriteIntervalMs: parseDuration(env.LOAD_WRITE_INTERVAL, 10_000, 'LOAD_WRITE_INTERVAL'),
+    viewCacheTtlMs: parseDuration(env.VIEW_CACHE_TTL, 1_000, 'VIEW_CACHE_TTL'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
   };

@@ -5,6 +5,7 @@ import type { Clock, Logger } from './runtime.ts';
 import type { Policy } from './scheduler/types.ts';
 import type { Scoreboard } from './scoreboard.ts';
 import type { TicketSigner } from './tickets.ts';
+import type { ViewCache } from './view-cache.ts';
 
 /** The circuit-breaker port the scheduler filters on (the fault-tolerance work fills it). */
 export interface BreakerPort {
@@ -21,6 +22,8 @@ export interface Deps {
   scheduler: Policy;
   log: Logger;
   scoreboard?: Scoreboard;
+  /** In-process copy of agent views (VIEW_CACHE_TTL); absent: every decision reads the database. */
+  views?: ViewCache;
   breakers?: BreakerPort;
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;

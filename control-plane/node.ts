@@ -16,6 +16,7 @@ import { jsonLogger, systemClock } from './runtime.ts';
 import { createPolicy } from './scheduler/index.ts';
 import { Scoreboard } from './scoreboard.ts';
 import { createTicketSigner, type TicketAlg } from './tickets.ts';
+import { ViewCache } from './view-cache.ts';
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../migrations');
 
@@ -54,6 +55,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     config,
     scheduler: createPolicy(env.SCHEDULER, env.SCHEDULER_WEIGHTS),
     scoreboard: new Scoreboard(),
+    views: new ViewCache(config.viewCacheTtlMs),
     log,
   };
   const app = createApp(deps);
@@ -62,6 +64,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   const timer = setInterval(() => {
     runMaintenance(deps.db, config, systemClock.now())
       .then((r) => {
+        if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved)
           log.info('maintenance', { ...r });
       })

@@ -55,24 +55,40 @@ export async function routeRequest(
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
-  const views = await loadAgentViews(db, req.model);
+  const liveAfter = liveCutoff(config, now);
+  const breakers = deps.breakers;
+  const ctx = { now, liveAfter, breakerAdmits: (id: string) => breakers?.admits(id) ?? true };
+  const decide = async (fresh: boolean) => {
+    const { views, cached } = deps.views
+      ? await deps.views.get(db, req.model, now, fresh)
+      : { views: await loadAgentViews(db, req.model), cached: false };
+    return { views, cached, decision: deps.scheduler.decide(views, req, ctx) };
+  };
+  /** Walks the ranking until one guarded UPDATE reserves a slot. */
+  const reserveFirst = async (d: Decision) => {
+    for (const choice of d.ranked) {
+      if (await reserveSlot(db, choice.agent.id, liveAfter)) {
+        deps.views?.adjustSlots(choice.agent.id, 1);
+        return choice.agent;
+      }
+    }
+    return undefined;
+  };
+  let { views, cached, decision } = await decide(false);
+  let agent = views.length > 0 ? await reserveFirst(decision) : undefined;
+  if (!agent && cached) {
+    // Cached views found nobody free; the database has the last word.
+    ({ views, decision } = await decide(true));
+    agent = await reserveFirst(decision);
+  }
   if (views.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
     });
   }
-  const liveAfter = liveCutoff(config, now);
-  const breakers = deps.breakers;
-  const decision = deps.scheduler.decide(views, req, {
-    now,
-    liveAfter,
-    breakerAdmits: (id) => breakers?.admits(id) ?? true,
-  });
   deps.scoreboard?.record(decision, req.model, now);
 
-  for (const choice of decision.ranked) {
-    const agent = choice.agent;
-    if (!(await reserveSlot(db, agent.id, liveAfter))) continue;
+  if (agent) {
     const jti = deps.newId?.() ?? crypto.randomUUID();
     const expiresAt = now + req.ticketTtlMs;
     try {
@@ -86,6 +102,7 @@ export async function routeRequest(
       });
     } catch (err) {
       await releaseSlot(db, agent.id);
+      deps.views?.adjustSlots(agent.id, -1);
       throw err;
     }
     const ticket = await deps.signer.sign({
@@ -103,7 +120,7 @@ export async function routeRequest(
       jti,
       expiresAt,
       fallbacks: decision.ranked
-        .filter((r) => r.agent.id !== agent.id)
+        .filter((r) => r.agent.id !== agent?.id)
         .map((r) => ({ id: r.agent.id, url: r.agent.url, score: r.score })),
       scheduler: decision.policy,
       decision,

@@ -11,6 +11,7 @@ import { jsonLogger, systemClock } from './runtime.ts';
 import { createPolicy } from './scheduler/index.ts';
 import { Scoreboard } from './scoreboard.ts';
 import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from './tickets.ts';
+import { ViewCache } from './view-cache.ts';
 
 export interface WorkerEnv {
   DB: D1Database;
@@ -47,6 +48,7 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
     config,
     scheduler: createPolicy(vars(env).SCHEDULER, vars(env).SCHEDULER_WEIGHTS),
     scoreboard: new Scoreboard(),
+    views: new ViewCache(config.viewCacheTtlMs),
     log,
   };
 }

@@ -41,6 +41,7 @@ export function agentRoutes(deps: Deps) {
       },
       clock.now(),
     );
+    deps.views?.invalidate();
     log.info('agent registered', {
       agent: reg.id,
       url: reg.url,
@@ -73,7 +74,8 @@ export function agentRoutes(deps: Deps) {
     );
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
-    await replaceModels(db, id, hb.models);
+    const modelsChanged = await replaceModels(db, id, hb.models);
+    if (known.written || modelsChanged) deps.views?.invalidate();
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
 
@@ -84,6 +86,7 @@ export function agentRoutes(deps: Deps) {
     if (!(await getAgent(db, id)))
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
     const released = await finishTicket(db, id, jti, report, clock.now());
+    if (released) deps.views?.adjustSlots(id, -1);
     return c.json({ released });
   });
 

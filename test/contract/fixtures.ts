@@ -7,6 +7,7 @@ import { silentLogger } from '../../control-plane/runtime.ts';
 import { mcdaPolicy } from '../../control-plane/scheduler/index.ts';
 import { Scoreboard } from '../../control-plane/scoreboard.ts';
 import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
+import { ViewCache } from '../../control-plane/view-cache.ts';
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
 
 export const JOIN_TOKEN = 'test-join-token';
@@ -35,6 +36,7 @@ export async function makeDeps(db: Db, clock: { now(): number }, env: Record<str
     config,
     scheduler: mcdaPolicy({ random: () => 0.5 }),
     scoreboard: new Scoreboard(),
+    views: new ViewCache(config.viewCacheTtlMs),
     log: silentLogger,
   };
   return deps;

@@ -47,7 +47,8 @@ describe('worker entry', () => {
   });
 
   it('runs upkeep from the cron trigger: a silent agent goes offline', async () => {
-    const longAgo = Date.now() - 45_000;
+    // Older than HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL (30 s + 120 s in wrangler.toml).
+    const longAgo = Date.now() - 200_000;
     await env.DB.prepare(
       `INSERT INTO agents (id, url, engine, version, max_jobs, stats, registered_at, last_heartbeat_at)
        VALUES ('silent', 'http://127.0.0.1:9999', 'fake', '0', 4, '{}', ?, ?)`,
