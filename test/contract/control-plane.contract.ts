@@ -143,19 +143,27 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
     });
 
-    it('never oversubscribes under concurrent route calls', async () => {
-      await register('agent-a');
-      await register('agent-b');
+    it('never oversubscribes: 1,000 concurrent route calls, 5 agents with 4 slots', {
+      timeout: 120_000,
+    }, async () => {
+      const ids = ['agent-a', 'agent-b', 'agent-c', 'agent-d', 'agent-e'];
+      for (const id of ids) await register(id);
       const results = await Promise.all(
-        Array.from({ length: 40 }, () => post('/v1/route', { model: MODEL }, {})),
+        Array.from({ length: 1000 }, () => post('/v1/route', { model: MODEL }, {})),
       );
-      const ok = results.filter((r) => r.status === 200);
-      expect(ok).toHaveLength(8);
-      expect(results.filter((r) => r.status === 503)).toHaveLength(32);
+      expect(results.filter((r) => r.status === 200)).toHaveLength(20);
+      expect(results.filter((r) => r.status === 503)).toHaveLength(980);
+      const tickets = await Promise.all(
+        results.filter((r) => r.status === 200).map((r) => r.json()),
+      );
+      const perAgent = new Map<string, number>();
+      for (const t of tickets as { agent: { id: string } }[])
+        perAgent.set(t.agent.id, (perAgent.get(t.agent.id) ?? 0) + 1);
+      expect([...perAgent.values()]).toEqual([4, 4, 4, 4, 4]);
       const status = (await (await app.request('/v1/status')).json()) as {
         agents: { slots: { reserved: number; max: number } }[];
       };
-      expect(status.agents.map((a) => a.slots.reserved)).toEqual([4, 4]);
+      expect(status.agents.map((a) => a.slots.reserved)).toEqual([4, 4, 4, 4, 4]);
     });
 
     it('re-registers on heartbeat 404 and keeps liveness from coalesced heartbeats', async () => {

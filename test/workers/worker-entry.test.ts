@@ -65,3 +65,40 @@ describe('worker entry', () => {
     expect(status.agents.find((a) => a.id === 'silent')?.state).toBe('offline');
   });
 });
+
+describe('client-distance routing on Workers', () => {
+  it('uses request.cf to prefer the agent near the client', async () => {
+    const join = { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' };
+    const model = 'geo-model';
+    const reg = (id: string, location: { latitude: number; longitude: number }) =>
+      call('/v1/agents/register', {
+        method: 'POST',
+        headers: join,
+        body: JSON.stringify(
+          registration(id, { models: [{ name: model, loaded: true }], location }),
+        ),
+      });
+    await reg('berlin', { latitude: 52.52, longitude: 13.405 });
+    await reg('new-york', { latitude: 40.71, longitude: -74.0 });
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request('https://cp.example/v1/route', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, debug: true }),
+        cf: { latitude: '52.37', longitude: '4.89' }, // Amsterdam
+      } as RequestInit),
+      workerEnv,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const body = (await res.json()) as {
+      agent: { id: string };
+      debug: { candidates: { agent: string; components: { rtt: number } }[] };
+    };
+    expect(body.agent.id).toBe('berlin');
+    const rtt = Object.fromEntries(body.debug.candidates.map((c) => [c.agent, c.components.rtt]));
+    expect(rtt.berlin).toBeGreaterThan(0.85); // ~580 km: ~6 ms
+    expect(rtt['new-york']).toBeLessThan(0.2);
+  });
+});
