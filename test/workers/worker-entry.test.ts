@@ -99,6 +99,6 @@ describe('client-distance routing on Workers', () => {
     expect(body.agent.id).toBe('berlin');
     const rtt = Object.fromEntries(body.debug.candidates.map((c) => [c.agent, c.components.rtt]));
     expect(rtt.berlin).toBeGreaterThan(0.85); // ~580 km: ~6 ms
-    expect(rtt['new-york']).toBeLessThan(0.2);
+    expect(rtt['new-york']).toBeLessThan(0.5); // ~5,900 km: ~59 ms
   });
 });
