@@ -14,6 +14,15 @@ export interface ControlPlaneConfig {
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
   urlTicketTtlMs: number;
+  /** Largest max_tokens a client may ask for; also the ticket's limit when it asks none. */
+  maxTokensCap: number;
+  /** `keys`: clients need an API key. `development`: no keys, said loudly (AUTH_MODE). */
+  authMode: 'keys' | 'development';
+  /** Bearer secret for /admin/* (ADMIN_KEY); admin endpoints are off without it. */
+  adminKey: string | undefined;
+  /** Default per-key request rate (RATE_LIMIT_PER_MINUTE) and concurrent-request quota. */
+  rateLimitPerMinute: number;
+  maxConcurrentPerKey: number;
 }
 
 export type ConfigSource = Record<string, string | undefined>;
@@ -36,6 +45,10 @@ export function parseDuration(
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
   const urlTicketTtlMs = parseDuration(env.URL_TICKET_TTL, 60_000, 'URL_TICKET_TTL');
   if (urlTicketTtlMs > 60_000) throw new Error('URL_TICKET_TTL may not exceed 60s');
+  const authMode = env.AUTH_MODE || 'keys';
+  if (authMode !== 'keys' && authMode !== 'development') {
+    throw new Error(`AUTH_MODE must be 'keys' or 'development', got '${authMode}'`);
+  }
   return {
     issuer: env.TICKET_ISSUER || 'titancompute',
     joinToken: env.JOIN_TOKEN || undefined,
@@ -44,5 +57,19 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     cleanupIntervalMs: parseDuration(env.CLEANUP_INTERVAL, 60_000, 'CLEANUP_INTERVAL'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
+    maxTokensCap: positiveInt(env.MAX_TOKENS, 4096, 'MAX_TOKENS'),
+    authMode,
+    adminKey: env.ADMIN_KEY || undefined,
+    rateLimitPerMinute: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600, 'RATE_LIMIT_PER_MINUTE'),
+    maxConcurrentPerKey: positiveInt(env.MAX_CONCURRENT_PER_KEY, 32, 'MAX_CONCURRENT_PER_KEY'),
   };
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`${name} must be a positive integer, got "${value}"`);
+  }
+  return n;
 }

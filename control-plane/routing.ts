@@ -21,7 +21,7 @@ export interface RouteDecision {
 
 export async function routeRequest(
   deps: Deps,
-  req: { model: string; client: string; ticketTtlMs: number },
+  req: { model: string; maxTokens: number; client: string; ticketTtlMs: number },
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
@@ -60,6 +60,7 @@ export async function routeRequest(
       aud: agent.id,
       jti,
       model: req.model,
+      maxTokens: req.maxTokens,
       issuedAtMs: now,
       expiresAtMs: expiresAt,
     });

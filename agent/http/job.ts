@@ -80,6 +80,14 @@ export async function admit<T extends { model: string }>(
         { param: 'model' },
       );
     }
+    const asked = requestedMaxTokens(body);
+    if (asked !== undefined && asked > claims.max_tokens) {
+      throw new AgentHttpError(
+        'ticket_max_tokens_exceeded',
+        `request asks for ${asked} tokens; the ticket allows at most ${claims.max_tokens}`,
+        { param: 'max_tokens' },
+      );
+    }
     const slot = deps.jobs.tryAcquire(claims.jti, body.model);
     if (!slot) {
       throw new AgentHttpError(
@@ -102,6 +110,19 @@ export async function admit<T extends { model: string }>(
   }
 }
 
+/** max_completion_tokens, max_tokens or Ollama's options.num_predict (> 0), as sent. */
+export function requestedMaxTokens(body: object): number | undefined {
+  const b = body as {
+    max_completion_tokens?: unknown;
+    max_tokens?: unknown;
+    options?: { num_predict?: unknown } | null;
+  };
+  for (const v of [b.max_completion_tokens, b.max_tokens, b.options?.num_predict]) {
+    if (typeof v === 'number' && v > 0) return v;
+  }
+  return undefined;
+}
+
 /** An admitted job's engine run: releases its slot and reports exactly once. */
 export class InferenceJob {
   readonly createdSec: number;
@@ -115,14 +136,20 @@ export class InferenceJob {
   private settled = false;
   /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
   cancelled = false;
+  /** The request as run: never more tokens than the ticket allows. */
+  readonly request: GenerateRequest;
 
   constructor(
     private readonly deps: JobDeps,
     readonly claims: TicketClaims,
     private readonly slot: Job,
-    readonly request: GenerateRequest,
+    request: GenerateRequest,
     clientSignal: AbortSignal,
   ) {
+    this.request = {
+      ...request,
+      maxTokens: Math.min(request.maxTokens ?? claims.max_tokens, claims.max_tokens),
+    };
     this.createdSec = Math.floor(slot.startedAt / 1000);
     const onAbort = () => this.cancel();
     clientSignal.addEventListener('abort', onAbort, { once: true });

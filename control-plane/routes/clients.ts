@@ -1,11 +1,12 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
-import { readBody, readJson } from '../body.ts';
+import { readJson } from '../body.ts';
+import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { routeRequest } from '../routing.ts';
+import { dialectOf, inferenceLimits } from '../validation/inference.ts';
 
 /** Inference paths the control plane redirects; the agent serves the same paths. */
 export const REDIRECTED_PATHS = [
@@ -15,26 +16,10 @@ export const REDIRECTED_PATHS = [
   '/api/generate',
 ] as const;
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const ANONYMOUS_CLIENT = 'anonymous';
-
-const routeBodySchema = z.object({ model: z.string().min(1).max(200) });
-
-function modelOf(body: unknown): string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError('invalid_request', 'The request body must be a JSON object');
-  }
-  const model = (body as { model?: unknown }).model;
-  if (typeof model !== 'string' || model.length === 0 || model.length > 200) {
-    throw new ApiError('invalid_request', "'model' is required and must be a non-empty string", {
-      param: 'model',
-    });
-  }
-  return model;
-}
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export function clientRoutes(deps: Deps) {
-  const app = new Hono();
+  const app = new Hono<ClientEnv>();
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -43,10 +28,10 @@ export function clientRoutes(deps: Deps) {
   });
 
   app.post('/v1/route', limit, async (c) => {
-    const { model } = await readBody(c, routeBodySchema);
+    const limits = inferenceLimits('route', await readJson(c), deps.config.maxTokensCap);
     const decision = await routeRequest(deps, {
-      model,
-      client: ANONYMOUS_CLIENT,
+      ...limits,
+      client: c.get('clientId'),
       ticketTtlMs: deps.config.routeTicketTtlMs,
     });
     return c.json({
@@ -60,10 +45,11 @@ export function clientRoutes(deps: Deps) {
 
   for (const path of REDIRECTED_PATHS) {
     app.post(path, limit, async (c) => {
-      const model = modelOf(await readJson(c));
+      const raw = await readJson(c);
+      const limits = inferenceLimits(dialectOf(path), raw, deps.config.maxTokensCap);
       const decision = await routeRequest(deps, {
-        model,
-        client: ANONYMOUS_CLIENT,
+        ...limits,
+        client: c.get('clientId'),
         ticketTtlMs: deps.config.urlTicketTtlMs,
       });
       const target = new URL(path, `${decision.agent.url}/`);

@@ -49,7 +49,13 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 const registered = (agentId = 'agent-1') =>
-  json({ agentId, heartbeatIntervalMs: 1000, issuer: 'http://cp', jwksUrl: 'http://cp/jwks' });
+  json({
+    agentId,
+    credential: `tca-credential-of-${agentId}`,
+    heartbeatIntervalMs: 1000,
+    issuer: 'http://cp',
+    jwksUrl: 'http://cp/jwks',
+  });
 
 const stats = {
   cpuCores: 2,
@@ -144,7 +150,8 @@ describe('ControlPlaneClient', () => {
     const beats = cp.calls.filter((c) => c.url.endsWith('/heartbeat'));
     expect(beats).toHaveLength(2);
     expect(beats[0]?.url).toBe('http://cp/v1/agents/agent-1/heartbeat');
-    expect(beats[0]?.auth).toBe('Bearer join-secret');
+    // After registration the agent signs with its own credential, never the join token.
+    expect(beats[0]?.auth).toBe('Bearer tca-credential-of-agent-1');
     expect(beats[0]?.body).toMatchObject({
       activeJobs: 1,
       runningJobs: ['jti-a'],
@@ -227,7 +234,8 @@ describe('job reports', () => {
     const jobs = cp.calls.filter((c) => c.url.includes('/jobs/'));
     expect(jobs).toHaveLength(3);
     expect(jobs[0]?.url).toBe('http://cp/v1/agents/agent-1/jobs/jti-1');
-    expect(jobs[0]?.auth).toBe('Bearer join-secret');
+    // Not registered yet: no credential to send, and the join token never leaves registration.
+    expect(jobs[0]?.auth).toBeNull();
     expect(jobs[0]?.body).toEqual(report);
     expect(sleeps).toEqual([250, 1000]);
   });

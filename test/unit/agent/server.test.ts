@@ -38,6 +38,7 @@ async function fakeControlPlane(jwks: unknown) {
         res.end(
           JSON.stringify({
             agentId: 'agent-s',
+            credential: 'tca-credential-of-agent-s',
             heartbeatIntervalMs: 50,
             issuer: ISSUER,
             jwksUrl: '/.well-known/jwks.json',
