@@ -109,6 +109,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       DATA_DIR: o.dataDir,
       JOIN_TOKEN: o.joinToken,
       HEARTBEAT_INTERVAL: '2s',
+      // Local clusters (npm start, e2e) are development mode unless cpEnv says otherwise.
+      AUTH_MODE: 'development',
       ...o.cpEnv,
     },
     { echo: o.echo },

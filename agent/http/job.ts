@@ -27,6 +27,8 @@ export interface JobDeps {
   jobs: JobTracker;
   reportJob: JobReporter;
   now: () => number;
+  /** A streamed write the client does not take within this long drops the stream. */
+  stallTimeoutMs: number;
 }
 
 /** The ticket from `?ticket=` (preferred: it survives redirects) or `Authorization: Bearer`. */

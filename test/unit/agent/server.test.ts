@@ -79,6 +79,9 @@ async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
     threads: undefined,
     logFormat: 'plain',
     drainTimeoutMs,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    controlPlaneCa: undefined,
   };
   const stats = {
     collect: async () => ({
