@@ -17,6 +17,9 @@ import { AgentHttpError } from './errors.ts';
 /** Largest request body accepted (prompts are text; 8 MiB is far beyond any context window). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Sends a job report to the control plane; must return at once (fire-and-forget). */
 export type JobReporter = (jti: string, report: JobReport) => void;
 
@@ -64,9 +67,15 @@ export async function admit<T extends { model: string }>(
     if (declared > MAX_BODY_BYTES) {
       throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
     }
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) {
+    const bytes = await c.req.arrayBuffer();
+    if (bytes.byteLength > MAX_BODY_BYTES) {
       throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    }
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(bytes);
+    } catch {
+      throw new AgentHttpError('invalid_json', 'request body is not valid UTF-8');
     }
     let raw: unknown;
     try {

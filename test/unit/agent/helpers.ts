@@ -110,7 +110,7 @@ export function post(
       new Request(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
+        body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
         ...init,
       }),
     ),
