@@ -159,16 +159,28 @@ function mapJoseError(err: unknown): TicketError {
   }
 }
 
-/** The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. */
+/**
+ * The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. jose
+ * refetches at most once per cooldown; right after a fetch (say, moments before a key rotation)
+ * that would refuse the first tickets of the new key, so an unknown kid may force one more
+ * refetch per cooldown window. Junk kids still cost at most two fetches per window.
+ */
 export function remoteKeySource(
   jwksUrl: string,
-  options: { fetch?: typeof fetch; timeoutMs?: number; cooldownMs?: number } = {},
+  options: {
+    fetch?: typeof fetch;
+    timeoutMs?: number;
+    cooldownMs?: number;
+    now?: () => number;
+  } = {},
 ): KeySource {
   const fetchImpl = options.fetch;
-  return createRemoteJWKSet(new URL(jwksUrl), {
+  const cooldownMs = options.cooldownMs ?? 5000;
+  const now = options.now ?? Date.now;
+  const set = createRemoteJWKSet(new URL(jwksUrl), {
     timeoutDuration: options.timeoutMs ?? 5000,
     // An unknown kid triggers a refetch at most this often (bounds JWKS traffic from junk kids).
-    cooldownDuration: options.cooldownMs ?? 5000,
+    cooldownDuration: cooldownMs,
     cacheMaxAge: 10 * 60_000,
     ...(fetchImpl
       ? {
@@ -176,6 +188,19 @@ export function remoteKeySource(
         }
       : {}),
   });
+  let lastForced = Number.NEGATIVE_INFINITY;
+  return async (header, token) => {
+    try {
+      return await set(header, token);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code !== 'ERR_JWKS_NO_MATCHING_KEY' || !set.coolingDown) throw err;
+      if (now() - lastForced < cooldownMs) throw err;
+      lastForced = now();
+      await set.reload();
+      return set(header, token);
+    }
+  };
 }
 
 /** A verifier whose trust arrives later (from the register response); refuses until then. */
