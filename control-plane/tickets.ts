@@ -14,6 +14,7 @@ import {
 import { TICKET_TYPE } from '../protocol/agent-api.ts';
 
 export type TicketAlg = 'RS256' | 'ES256' | 'EdDSA';
+export const TICKET_ALGS: readonly TicketAlg[] = ['RS256', 'ES256', 'EdDSA'];
 
 export interface TicketInput {
   sub: string;
@@ -69,6 +70,10 @@ export async function createTicketSigner(opts: {
   previousAlg?: TicketAlg | undefined;
 }): Promise<TicketSigner> {
   const alg = opts.alg ?? 'RS256';
+  for (const a of [alg, opts.previousAlg ?? alg]) {
+    if (!TICKET_ALGS.includes(a))
+      throw new Error(`TICKET_ALG must be one of ${TICKET_ALGS}, got '${a}'`);
+  }
   const privateKey = await importPKCS8(opts.privateKeyPem, alg);
   const published = await publishedJwk(opts.privateKeyPem, alg);
   const kid = published.kid as string;

@@ -10,6 +10,8 @@ import type { JobReport } from '../../../protocol/agent-api.ts';
 interface Call {
   url: string;
   auth: string | null;
+  /** The x-titan-agent-credential header (re-registration of a live id). */
+  credential: string | null;
   body: Record<string, unknown>;
 }
 
@@ -27,6 +29,7 @@ function fakeControlPlane(script: Record<'register' | 'heartbeat' | 'job', Reply
     const call: Call = {
       url,
       auth: headers.get('authorization'),
+      credential: headers.get('x-titan-agent-credential'),
       body: JSON.parse(String(init?.body)),
     };
     calls.push(call);
@@ -179,6 +182,22 @@ describe('ControlPlaneClient', () => {
       'heartbeat',
     ]);
     expect(cp.calls.at(-1)?.url).toBe('http://cp/v1/agents/agent-1b/heartbeat');
+  });
+
+  it('registers again on a 401, proving its id with the credential it held', async () => {
+    const cp = fakeControlPlane({
+      register: [() => registered('agent-1')],
+      heartbeat: [json({ error: 'bad credential' }, 401), json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const { client, registrations } = makeClient(cp, { stopAfterSleeps: 3 });
+    await client.run();
+    expect(registrations).toEqual(['agent-1', 'agent-1']);
+    const regs = cp.calls.filter((c) => c.url.endsWith('/register'));
+    expect(regs.map((c) => [c.auth, c.credential])).toEqual([
+      ['Bearer join-secret', null],
+      ['Bearer join-secret', 'tca-credential-of-agent-1'],
+    ]);
   });
 
   it('keeps heartbeating after a failed heartbeat without re-registering', async () => {
