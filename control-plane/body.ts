@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ApiError } from './errors.ts';
 
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export async function readJson(c: Context): Promise<unknown> {
   let bytes: ArrayBuffer;

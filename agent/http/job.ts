@@ -18,7 +18,7 @@ import { AgentHttpError } from './errors.ts';
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Sends a job report to the control plane; must return at once (fire-and-forget). */
 export type JobReporter = (jti: string, report: JobReport) => void;
