@@ -11,7 +11,7 @@ import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
-import { fetchTrusting, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, tlsServeOptions } from './tls.ts';
+import { fetchTrusting, tlsServeOptions } from './tls.ts';
 
 export interface StartOverrides {
   /** Use this engine instead of selecting one (tests). */
@@ -88,11 +88,6 @@ export async function startAgent(
       throw err;
     },
   );
-  if ('headersTimeout' in server) {
-    // Slow clients: Node's defaults (60 s for headers, 300 s per request) are generous.
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
-  }
   // Calls to the control plane (registration, heartbeats, reports, JWKS) verify its certificate.
   const cpFetch =
     overrides.fetch ?? (config.controlPlaneCa ? fetchTrusting(config.controlPlaneCa) : undefined);

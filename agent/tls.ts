@@ -4,10 +4,27 @@ import { createServer as createHttpsServer, type ServerOptions } from 'node:http
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 
-/** `serve()` options for HTTPS when a certificate and key are configured, else none. */
+/** A client must send its headers within this long, and its whole request within the next. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * `serve()` options: HTTPS when a certificate and key are configured, and slow-client limits
+ * (Node's defaults are 60 s for headers and 300 s per request, checked every 30 s). The request
+ * timeout covers receiving the request only, never a long streamed answer.
+ */
 export function tlsServeOptions(certFile: string | undefined, keyFile: string | undefined) {
-  if (!certFile || !keyFile) return {};
-  const serverOptions: ServerOptions = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  const timeouts = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  };
+  if (!certFile || !keyFile) return { serverOptions: timeouts };
+  const serverOptions: ServerOptions = {
+    cert: readFileSync(certFile),
+    key: readFileSync(keyFile),
+    ...timeouts,
+  };
   return { createServer: createHttpsServer, serverOptions };
 }
 
@@ -23,7 +40,3 @@ export function fetchTrusting(caFile: string): typeof fetch {
     undiciFetch(input as never, { ...(init as object), dispatcher } as never);
   return withCa as unknown as typeof fetch;
 }
-
-/** A client must send its headers within this long, and its whole request within the next. */
-export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 60_000;

@@ -3,34 +3,38 @@
 import { readFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { createServer as createHttpsServer } from 'node:https';
-import type { ServerType } from '@hono/node-server';
 
 /** A client must send its headers within this long, and its whole request within the next. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export interface TlsFiles {
+export interface ServeSettings {
   certFile: string | undefined;
   keyFile: string | undefined;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
-/** `serve()` options for HTTPS when both TLS_CERT and TLS_KEY are set, else none (HTTP). */
-export function tlsServeOptions(tls: TlsFiles) {
-  if (!tls.certFile && !tls.keyFile) return {};
-  if (!tls.certFile || !tls.keyFile) throw new Error('TLS needs both TLS_CERT and TLS_KEY');
+/**
+ * `serve()` options: HTTPS when both TLS_CERT and TLS_KEY are set, and the slow-client limits
+ * (Node's defaults are 60 s for headers and 300 s per request, checked every 30 s).
+ */
+export function serveOptions(s: ServeSettings) {
+  const headersTimeout = s.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const requestTimeout = Math.max(s.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, headersTimeout);
+  const timeouts = {
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  };
+  if (!s.certFile && !s.keyFile) return { serverOptions: timeouts };
+  if (!s.certFile || !s.keyFile) throw new Error('TLS needs both TLS_CERT and TLS_KEY');
   const serverOptions: ServerOptions = {
-    cert: readFileSync(tls.certFile),
-    key: readFileSync(tls.keyFile),
+    cert: readFileSync(s.certFile),
+    key: readFileSync(s.keyFile),
+    ...timeouts,
   };
   return { createServer: createHttpsServer, serverOptions };
-}
-
-/** Applies the slow-client limits (Node's defaults are 60 s for headers, 300 s per request). */
-export function applyTimeouts(server: ServerType, requestTimeoutMs = REQUEST_TIMEOUT_MS): void {
-  if ('headersTimeout' in server) {
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = requestTimeoutMs;
-  }
 }
 
 export function isLoopback(host: string): boolean {

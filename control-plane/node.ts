@@ -11,7 +11,7 @@ import { createApp } from './app.ts';
 import { type ConfigSource, loadConfig, parseDuration } from './config.ts';
 import type { Db } from './db.ts';
 import { runMaintenance } from './maintenance.ts';
-import { applyTimeouts, assertSafeBind, tlsServeOptions } from './node-http.ts';
+import { assertSafeBind, serveOptions } from './node-http.ts';
 import { loadOrCreatePrivateKey } from './node-keys.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
@@ -48,7 +48,12 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   const config = loadConfig(env);
   const hostname = env.HOST || '127.0.0.1';
   assertSafeBind({ authMode: config.authMode, host: hostname, insecure: env.INSECURE === '1' });
-  const tls = tlsServeOptions({ certFile: env.TLS_CERT, keyFile: env.TLS_KEY });
+  const serving = serveOptions({
+    certFile: env.TLS_CERT,
+    keyFile: env.TLS_KEY,
+    headersTimeoutMs: parseDuration(env.HEADERS_TIMEOUT, 10_000, 'HEADERS_TIMEOUT'),
+    requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT, 30_000, 'REQUEST_TIMEOUT'),
+  });
   const dataDir = resolve(env.DATA_DIR || '.data');
   const { db, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
   const alg = (env.TICKET_ALG || 'RS256') as TicketAlg;
@@ -92,12 +97,11 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     if (!config.joinToken) log.warn('DEVELOPMENT MODE: no JOIN_TOKEN set, any agent may register');
   }
   const server: ServerType = await new Promise((ok) => {
-    const s = serve({ fetch: app.fetch, port, hostname, ...tls }, () => ok(s));
+    const s = serve({ fetch: app.fetch, port, hostname, ...serving }, () => ok(s));
   });
-  applyTimeouts(server);
   const addr = server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `${'createServer' in tls ? 'https' : 'http'}://${hostname.includes(':') ? `[${hostname}]` : hostname}:${boundPort}`;
+  const url = `${'createServer' in serving ? 'https' : 'http'}://${hostname.includes(':') ? `[${hostname}]` : hostname}:${boundPort}`;
   log.info('control plane listening', {
     url,
     auth: config.authMode,

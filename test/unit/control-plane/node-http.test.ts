@@ -1,4 +1,8 @@
-// Node serving rules: development mode (no API keys) stays on loopback unless INSECURE=1.
+// Node serving rules: development mode stays on loopback unless INSECURE=1; slow clients time out.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startControlPlane } from '../../../control-plane/node.ts';
 import { assertSafeBind, isLoopback } from '../../../control-plane/node-http.ts';
@@ -31,5 +35,32 @@ describe('serving without API keys', () => {
         DATA_DIR: '/nonexistent',
       }),
     ).rejects.toThrow(/refusing to serve 0\.0\.0\.0/);
+  });
+});
+
+describe('slow clients', () => {
+  it('a client that never finishes its headers gets 408 and loses the connection', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'titan-slow-'));
+    const cp = await startControlPlane({
+      PORT: '0',
+      DATA_DIR: dir,
+      AUTH_MODE: 'development',
+      JOIN_TOKEN: 'j',
+      HEADERS_TIMEOUT: '300ms',
+    });
+    try {
+      const { port } = new URL(cp.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (b) => {
+        received += b.toString();
+      });
+      socket.write('POST /v1/route HTTP/1.1\r\nHost: cp\r\nX-Slow: ');
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(received).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await cp.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
