@@ -12,6 +12,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishedJwk } from '../../control-plane/tickets.ts';
@@ -240,5 +241,21 @@ describe('API keys on a real control plane', () => {
     let finish: string | null | undefined;
     for await (const chunk of stream) finish = chunk.choices[0]?.finish_reason ?? finish;
     expect(finish === 'stop' || finish === 'length').toBe(true);
+  });
+
+  it('ollama-js sends the key with `headers` and streams through the 307', async () => {
+    const headers = { Authorization: `Bearer ${cluster.apiKey}` };
+    const ollama = new Ollama({ host: cluster.url, headers });
+    let done = false;
+    const parts = await ollama.chat({
+      model: DEMO_MODEL,
+      messages: [{ role: 'user', content: 'Say hi.' }],
+      options: { num_predict: 2 },
+      stream: true,
+    });
+    for await (const part of parts) done ||= part.done;
+    expect(done).toBe(true);
+    const anonymous = new Ollama({ host: cluster.url });
+    await expect(anonymous.list()).rejects.toThrow(/API key/);
   });
 });
