@@ -5,6 +5,7 @@ import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from '.
 import type { JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
 import { registerOpenAIRoutes } from './http/openai.ts';
+import { DEFAULT_STALL_TIMEOUT_MS } from './http/stall.ts';
 import { JobTracker } from './jobs.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { ReplayGuard, type TicketVerifier } from './tickets.ts';
@@ -13,6 +14,8 @@ export interface AgentAppConfig {
   agentId: string;
   maxConcurrentJobs: number;
   version?: string;
+  /** Drop a stream whose client reads nothing for this long (default 30 s). */
+  streamStallTimeoutMs?: number;
 }
 
 export interface AgentAppDeps {
@@ -42,6 +45,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     jobs,
     reportJob: deps.reportJob ?? (() => {}),
     now,
+    stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
   };
 
   const app = new Hono();

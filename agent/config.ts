@@ -31,6 +31,11 @@ export interface AgentConfig {
   logFormat: 'plain' | 'json';
   /** How long SIGTERM waits for in-flight streams. */
   drainTimeoutMs: number;
+  /** PEM files: serve HTTPS with this certificate and key. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** PEM file of the CA that signed the control plane's certificate (besides the system CAs). */
+  controlPlaneCa: string | undefined;
 }
 
 export const DEFAULT_MODEL_PATH = '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
@@ -58,6 +63,9 @@ const OPTIONS = {
   'drain-timeout-ms': { type: 'string' },
   'memory-limit': { type: 'string' },
   location: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'control-plane-ca': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -83,6 +91,9 @@ Options (environment variable in brackets):
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
   --memory-limit <size>      memory offered to the scheduler at most, e.g. 6GiB [MEMORY_LIMIT]
   --location <lat,lon>       where this agent runs, for client-distance routing [AGENT_LOCATION]
+  --tls-cert <file>          serve HTTPS with this PEM certificate [TLS_CERT]
+  --tls-key <file>           and this PEM private key [TLS_KEY]
+  --control-plane-ca <file>  PEM CA that signed the control plane's certificate [CONTROL_PLANE_CA]
 `;
 
 export type ParsedCommand = { command: 'help' } | { command: 'start'; config: AgentConfig };
@@ -196,6 +207,11 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       0,
       3_600_000,
     ),
+    ...tlsFiles(
+      pick(values['tls-cert'], 'TLS_CERT'),
+      pick(values['tls-key'], 'TLS_KEY'),
+      pick(values['control-plane-ca'], 'CONTROL_PLANE_CA'),
+    ),
   };
 }
 
@@ -206,6 +222,13 @@ function parsed<T>(raw: string | undefined, parse: (s: string) => T, name: strin
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
   }
+}
+
+function tlsFiles(cert: string | undefined, key: string | undefined, ca: string | undefined) {
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError('TLS needs both --tls-cert and --tls-key');
+  }
+  return { tlsCert: cert, tlsKey: key, controlPlaneCa: ca };
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {
@@ -223,9 +246,9 @@ export function defaultAgentId(hostname: string, port: number): string {
   return `${host.slice(0, 64 - suffix.length)}${suffix}`;
 }
 
-/** The URL the agent registers: PUBLIC_URL, or http://PUBLIC_HOST:port. */
+/** The URL the agent registers: PUBLIC_URL, or http(s)://PUBLIC_HOST:port. */
 export function agentUrl(config: AgentConfig, boundPort: number): string {
   if (config.publicUrl) return config.publicUrl;
   const host = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
-  return `http://${host}:${boundPort}`;
+  return `${config.tlsCert ? 'https' : 'http'}://${host}:${boundPort}`;
 }

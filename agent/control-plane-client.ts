@@ -1,5 +1,7 @@
-// Control-plane client: register with backoff, heartbeat with RTT, re-register on 404, job reports.
+// Control-plane client: register with backoff (join token), then heartbeats and job reports signed
+// with the per-agent credential; re-registers when the control plane answers 401 or 404.
 import {
+  AGENT_CREDENTIAL_HEADER,
   type AgentModel,
   type AgentStats,
   type HeartbeatRequest,
@@ -60,6 +62,8 @@ export class ControlPlaneClient {
   private readonly stopController = new AbortController();
   private readonly pendingReports = new Set<Promise<void>>();
   private current: RegisterResponse | undefined;
+  /** Survives a forgotten registration, to reclaim this agent's id while it is still live. */
+  private lastCredential: string | undefined;
   private intervalMs = 5000;
   private lastRttMs: number | undefined;
   private loop: Promise<void> | undefined;
@@ -101,7 +105,9 @@ export class ControlPlaneClient {
       if (this.stopping) break;
       const result = await this.heartbeat();
       if (result === 'unknown-agent') {
-        this.log.warn('control plane forgot this agent; registering again', { id: this.agentId });
+        this.log.warn('control plane forgot this agent or its credential; registering again', {
+          id: this.agentId,
+        });
         this.current = undefined;
       }
     }
@@ -156,10 +162,20 @@ export class ControlPlaneClient {
       const { models, stats } = await this.options.snapshot();
       const body: RegisterRequest = { ...this.options.identity, models, stats };
       const started = this.now();
-      const json = await this.post('/v1/agents/register', body, this.stopController.signal);
+      const headers: Record<string, string> = {};
+      if (this.options.joinToken) headers.authorization = `Bearer ${this.options.joinToken}`;
+      // Proves that this is the agent holding the id, should its registration still be live.
+      if (this.lastCredential) headers[AGENT_CREDENTIAL_HEADER] = this.lastCredential;
+      const json = await this.post(
+        '/v1/agents/register',
+        body,
+        this.stopController.signal,
+        headers,
+      );
       this.lastRttMs = Math.max(0, this.now() - started);
       const registration = registerResponseSchema.parse(json);
       this.current = registration;
+      this.lastCredential = registration.credential;
       this.intervalMs = registration.heartbeatIntervalMs;
       this.options.onRegistered?.(registration);
       this.log.info('registered with control plane', {
@@ -175,6 +191,7 @@ export class ControlPlaneClient {
         this.log.warn('cannot register with control plane; retrying', {
           url: this.options.baseUrl,
           ...(status === 401 ? { hint: 'join token rejected' } : {}),
+          ...(status === 409 ? { hint: 'agent id held by another live agent' } : {}),
           error: err instanceof Error ? err.message : String(err),
           attempt: failures + 1,
         });
@@ -205,7 +222,9 @@ export class ControlPlaneClient {
       this.intervalMs = heartbeatResponseSchema.parse(json).heartbeatIntervalMs;
       return 'ok';
     } catch (err) {
-      if (err instanceof HttpStatusError && err.status === 404) return 'unknown-agent';
+      if (err instanceof HttpStatusError && (err.status === 404 || err.status === 401)) {
+        return 'unknown-agent';
+      }
       if (!this.stopping) {
         this.log.warn('heartbeat failed', {
           error: err instanceof Error ? err.message : String(err),
@@ -230,16 +249,24 @@ export class ControlPlaneClient {
         lastError = err instanceof Error ? err.message : String(err);
         const status = err instanceof HttpStatusError ? err.status : undefined;
         // A 4xx will not change on retry (except timeouts and rate limits).
-        if (status !== undefined && status < 500 && status !== 408 && status !== 429) break;
+        if (status !== undefined && status < 500 && ![401, 408, 429].includes(status)) break;
       }
     }
     this.log.warn('job report dropped', { jti, outcome: report.outcome, error: lastError });
   }
 
-  private async post(path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+  private async post(
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    extraHeaders?: Record<string, string>,
+  ): Promise<unknown> {
     const url = `${this.options.baseUrl.replace(/\/+$/, '')}${path}`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.options.joinToken) headers.authorization = `Bearer ${this.options.joinToken}`;
+    // Everything after registration is signed with this agent's own credential.
+    const credential = this.current?.credential;
+    if (extraHeaders) Object.assign(headers, extraHeaders);
+    else if (credential) headers.authorization = `Bearer ${credential}`;
     signal.throwIfAborted();
     const res = await this.fetchImpl(url, {
       method: 'POST',

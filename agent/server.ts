@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './log.ts';
 import { applyMemoryLimit } from './placement.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
+import { fetchTrusting, tlsServeOptions } from './tls.ts';
 
 export interface StartOverrides {
   /** Use this engine instead of selecting one (tests). */
@@ -81,10 +82,16 @@ export async function startAgent(
     log,
   });
 
-  const server = await listen(app.fetch, config.host, config.port).catch(async (err: unknown) => {
-    await engine.close();
-    throw err;
-  });
+  const tls = tlsServeOptions(config.tlsCert, config.tlsKey);
+  const server = await listen(app.fetch, config.host, config.port, tls).catch(
+    async (err: unknown) => {
+      await engine.close();
+      throw err;
+    },
+  );
+  // Calls to the control plane (registration, heartbeats, reports, JWKS) verify its certificate.
+  const cpFetch =
+    overrides.fetch ?? (config.controlPlaneCa ? fetchTrusting(config.controlPlaneCa) : undefined);
   const port = (server.address() as AddressInfo).port;
   const url = agentUrl(config, port);
 
@@ -118,12 +125,12 @@ export async function startAgent(
         {
           audience: registration.agentId,
           issuer: registration.issuer,
-          keys: remoteKeySource(jwksUrl, overrides.fetch ? { fetch: overrides.fetch } : {}),
+          keys: remoteKeySource(jwksUrl, cpFetch ? { fetch: cpFetch } : {}),
         },
         `${registration.agentId}|${registration.issuer}|${jwksUrl}`,
       );
     },
-    ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+    ...(cpFetch ? { fetch: cpFetch } : {}),
     log,
   });
   client.start();
@@ -156,9 +163,10 @@ function listen(
   fetchHandler: (request: Request) => Response | Promise<Response>,
   hostname: string,
   port: number,
+  tls: ReturnType<typeof tlsServeOptions>,
 ): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: fetchHandler, hostname, port }, () => {
+    const server = serve({ fetch: fetchHandler, hostname, port, ...tls }, () => {
       server.off('error', reject);
       resolve(server);
     });

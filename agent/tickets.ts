@@ -1,6 +1,6 @@
 // Ticket verification: control-plane-signed JWTs bound to this agent, checked against its JWKS.
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { TicketClaims } from '../protocol/agent-api.ts';
+import { TICKET_TYPE, type TicketClaims } from '../protocol/agent-api.ts';
 
 export type TicketErrorCode =
   | 'ticket_missing'
@@ -11,6 +11,9 @@ export type TicketErrorCode =
   | 'ticket_unknown_key'
   | 'ticket_replayed'
   | 'ticket_model_mismatch'
+  | 'ticket_wrong_type'
+  | 'ticket_not_yet_valid'
+  | 'ticket_max_tokens_exceeded'
   | 'verifier_not_ready'
   | 'keys_unavailable';
 
@@ -44,7 +47,10 @@ export interface VerifyOptions {
   now?: () => number;
 }
 
+/** Pinned: the token's own `alg` only selects among these; `none` and HS* never verify. */
 export const TICKET_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+/** Upper bound of a ticket's max_tokens claim; anything above is malformed. */
+const MAX_TICKET_TOKENS = 1_000_000;
 const MAX_CLOCK_TOLERANCE_SEC = 30;
 const MAX_JTI_LENGTH = 100;
 
@@ -61,26 +67,42 @@ export function createTicketVerifier(
       try {
         ({ payload } = await jwtVerify(token, trust.keys, {
           algorithms: TICKET_ALGORITHMS,
+          // Keys come only from the control plane's JWKS (by kid): header-supplied keys
+          // (jku, jwk, x5u, x5c) are never looked at.
+          typ: TICKET_TYPE,
           audience: trust.audience,
           issuer: trust.issuer,
           clockTolerance: tolerance,
           currentDate: new Date(now()),
-          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+          requiredClaims: ['exp', 'nbf', 'iat', 'jti', 'sub'],
         }));
       } catch (err) {
         throw mapJoseError(err);
       }
-      const { jti, model, sub, exp, iat } = payload;
+      const { jti, model, sub, exp, iat, nbf, max_tokens } = payload;
       if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
         throw new TicketError('ticket_invalid', 'ticket jti is missing or malformed');
       }
       if (typeof model !== 'string' || model.length === 0) {
         throw new TicketError('ticket_invalid', 'ticket carries no model');
       }
-      if (typeof sub !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') {
+      if (
+        typeof max_tokens !== 'number' ||
+        !Number.isSafeInteger(max_tokens) ||
+        max_tokens < 1 ||
+        max_tokens > MAX_TICKET_TOKENS
+      ) {
+        throw new TicketError('ticket_invalid', 'ticket carries no valid max_tokens');
+      }
+      if (
+        typeof sub !== 'string' ||
+        typeof exp !== 'number' ||
+        typeof iat !== 'number' ||
+        typeof nbf !== 'number'
+      ) {
         throw new TicketError('ticket_invalid', 'ticket claims are malformed');
       }
-      return { iss: trust.issuer, sub, aud: trust.audience, exp, iat, jti, model };
+      return { iss: trust.issuer, sub, aud: trust.audience, exp, nbf, iat, jti, model, max_tokens };
     },
   };
 }
@@ -95,6 +117,16 @@ function mapJoseError(err: unknown): TicketError {
       const claim = (err as { claim?: unknown }).claim;
       if (claim === 'aud') {
         return new TicketError('ticket_wrong_audience', 'ticket is for another agent', {
+          cause: err,
+        });
+      }
+      if (claim === 'typ') {
+        return new TicketError('ticket_wrong_type', `ticket type must be ${TICKET_TYPE}`, {
+          cause: err,
+        });
+      }
+      if (claim === 'nbf' && (err as { reason?: unknown }).reason === 'check_failed') {
+        return new TicketError('ticket_not_yet_valid', 'ticket is not valid yet (nbf)', {
           cause: err,
         });
       }
@@ -127,16 +159,28 @@ function mapJoseError(err: unknown): TicketError {
   }
 }
 
-/** The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. */
+/**
+ * The control plane's JWKS over HTTP: cached, refetched when an unknown `kid` shows up. jose
+ * refetches at most once per cooldown; right after a fetch (say, moments before a key rotation)
+ * that would refuse the first tickets of the new key, so an unknown kid may force one more
+ * refetch per cooldown window. Junk kids still cost at most two fetches per window.
+ */
 export function remoteKeySource(
   jwksUrl: string,
-  options: { fetch?: typeof fetch; timeoutMs?: number; cooldownMs?: number } = {},
+  options: {
+    fetch?: typeof fetch;
+    timeoutMs?: number;
+    cooldownMs?: number;
+    now?: () => number;
+  } = {},
 ): KeySource {
   const fetchImpl = options.fetch;
-  return createRemoteJWKSet(new URL(jwksUrl), {
+  const cooldownMs = options.cooldownMs ?? 5000;
+  const now = options.now ?? Date.now;
+  const set = createRemoteJWKSet(new URL(jwksUrl), {
     timeoutDuration: options.timeoutMs ?? 5000,
     // An unknown kid triggers a refetch at most this often (bounds JWKS traffic from junk kids).
-    cooldownDuration: options.cooldownMs ?? 5000,
+    cooldownDuration: cooldownMs,
     cacheMaxAge: 10 * 60_000,
     ...(fetchImpl
       ? {
@@ -144,6 +188,19 @@ export function remoteKeySource(
         }
       : {}),
   });
+  let lastForced = Number.NEGATIVE_INFINITY;
+  return async (header, token) => {
+    try {
+      return await set(header, token);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code !== 'ERR_JWKS_NO_MATCHING_KEY' || !set.coolingDown) throw err;
+      if (now() - lastForced < cooldownMs) throw err;
+      lastForced = now();
+      await set.reload();
+      return set(header, token);
+    }
+  };
 }
 
 /** A verifier whose trust arrives later (from the register response); refuses until then. */

@@ -90,7 +90,12 @@ async function run(sizes: number[], cacheTtl: string) {
     for (let i = 0; i < iterations + 50; i++) {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const d = await routeRequest(deps, { model: MODEL, client: 'bench', ticketTtlMs: 60_000 });
+      const d = await routeRequest(deps, {
+        model: MODEL,
+        maxTokens: 256,
+        client: 'bench',
+        ticketTtlMs: 60_000,
+      });
       const dt = performance.now() - t0;
       const dc = process.cpuUsage(c0);
       if (i >= 50) {

@@ -1,16 +1,22 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agents.ts';
-import { clientRoutes } from './routes/clients.ts';
+import { clientRoutes, REDIRECTED_PATHS } from './routes/clients.ts';
 import { infoRoutes } from './routes/info.ts';
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException && err.status === 413) {
     return new ApiError('payload_too_large', 'Request body too large');
+  }
+  if (err instanceof SyntaxError || (err as { name?: unknown } | null)?.name === 'ZodError') {
+    return new ApiError('invalid_request', 'Malformed request');
   }
   if (err instanceof HTTPException && err.status < 500) {
     return new ApiError('invalid_request', err.message || 'Bad request');
@@ -41,6 +47,17 @@ export function createApp(deps: Deps) {
     return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAiErrorBody(err), 404);
   });
 
+  // Every client endpoint needs an API key (unless AUTH_MODE=development); inference paths also
+  // pay the key's rate limit and concurrency quota.
+  const limiter = deps.limiter ?? new RateLimiter();
+  for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
+    app.use(path, requireClient(deps, limiter, { inference: true }));
+  }
+  for (const path of ['/v1/models', '/api/tags', '/v1/status']) {
+    app.use(path, requireClient(deps, limiter, { inference: false }));
+  }
+
+  app.route('/admin', adminRoutes(deps));
   app.route('/v1/agents', agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', infoRoutes(deps));

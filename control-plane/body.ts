@@ -3,12 +3,21 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from './errors.ts';
 
+/** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 export async function readJson(c: Context): Promise<unknown> {
-  let text: string;
+  let bytes: ArrayBuffer;
   try {
-    text = await c.req.text();
+    bytes = await c.req.arrayBuffer();
   } catch {
     throw new ApiError('invalid_request', 'Could not read the request body');
+  }
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new ApiError('invalid_json', 'The request body is not valid UTF-8');
   }
   if (text.trim() === '')
     throw new ApiError('invalid_json', 'The request body is empty; send JSON');

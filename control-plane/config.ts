@@ -20,6 +20,15 @@ export interface ControlPlaneConfig {
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
   urlTicketTtlMs: number;
+  /** Largest max_tokens a client may ask for; also the ticket's limit when it asks none. */
+  maxTokensCap: number;
+  /** `keys`: clients need an API key. `development`: no keys, said loudly (AUTH_MODE). */
+  authMode: 'keys' | 'development';
+  /** Bearer secret for /admin/* (ADMIN_KEY); admin endpoints are off without it. */
+  adminKey: string | undefined;
+  /** Default per-key request rate (RATE_LIMIT_PER_MINUTE) and concurrent-request quota. */
+  rateLimitPerMinute: number;
+  maxConcurrentPerKey: number;
 }
 
 export type ConfigSource = Record<string, string | undefined>;
@@ -42,6 +51,10 @@ export function parseDuration(
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
   const urlTicketTtlMs = parseDuration(env.URL_TICKET_TTL, 60_000, 'URL_TICKET_TTL');
   if (urlTicketTtlMs > 60_000) throw new Error('URL_TICKET_TTL may not exceed 60s');
+  const authMode = env.AUTH_MODE || 'keys';
+  if (authMode !== 'keys' && authMode !== 'development') {
+    throw new Error(`AUTH_MODE must be 'keys' or 'development', got '${authMode}'`);
+  }
   return {
     issuer: env.TICKET_ISSUER || 'titancompute',
     joinToken: env.JOIN_TOKEN || undefined,
@@ -57,6 +70,11 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     viewCacheTtlMs: parseDuration(env.VIEW_CACHE_TTL, 1_000, 'VIEW_CACHE_TTL'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
+    maxTokensCap: positiveInt(env.MAX_TOKENS, 4096, 'MAX_TOKENS'),
+    authMode,
+    adminKey: env.ADMIN_KEY || undefined,
+    rateLimitPerMinute: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600, 'RATE_LIMIT_PER_MINUTE'),
+    maxConcurrentPerKey: positiveInt(env.MAX_CONCURRENT_PER_KEY, 32, 'MAX_CONCURRENT_PER_KEY'),
   };
 }
 
@@ -67,4 +85,13 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
  */
 export function liveCutoff(config: ControlPlaneConfig, now: number): number {
   return now - config.heartbeatTimeoutMs - config.livenessWriteIntervalMs;
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`${name} must be a positive integer, got "${value}"`);
+  }
+  return n;
 }

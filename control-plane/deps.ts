@@ -1,6 +1,7 @@
 // Everything the runtime-agnostic app needs, injected by the Node or Workers entry point.
 import type { ControlPlaneConfig } from './config.ts';
 import type { Db } from './db.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import type { Clock, Logger } from './runtime.ts';
 import type { Policy } from './scheduler/types.ts';
 import type { Scoreboard } from './scoreboard.ts';
@@ -25,6 +26,8 @@ export interface Deps {
   /** In-process copy of agent views (VIEW_CACHE_TTL); absent: every decision reads the database. */
   views?: ViewCache;
   breakers?: BreakerPort;
+  /** Per-key request buckets; must outlive one request (createApp makes one if absent). */
+  limiter?: RateLimiter;
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;
 }

@@ -1,5 +1,5 @@
 // Node entry: better-sqlite3 + drizzle migrator, key file, @hono/node-server, maintenance timer.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
@@ -11,7 +11,9 @@ import { createApp } from './app.ts';
 import { type ConfigSource, loadConfig, parseDuration } from './config.ts';
 import type { Db } from './db.ts';
 import { runMaintenance } from './maintenance.ts';
+import { assertSafeBind, serveOptions } from './node-http.ts';
 import { loadOrCreatePrivateKey } from './node-keys.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
 import { createPolicy } from './scheduler/index.ts';
 import { Scoreboard } from './scoreboard.ts';
@@ -36,9 +38,24 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
+/** The previous ticket key (kept in the JWKS after a rotation): env PEM, else the key file. */
+function previousKey(env: ConfigSource, dataDir: string): string | undefined {
+  if (env.TICKET_PREVIOUS_KEY) return env.TICKET_PREVIOUS_KEY.replace(/\\n/g, '\n');
+  const file = env.TICKET_PREVIOUS_KEY_FILE || join(dataDir, 'ticket-key.previous.pem');
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
 export async function startControlPlane(env: ConfigSource): Promise<RunningControlPlane> {
   const log = jsonLogger({ svc: 'control-plane' });
   const config = loadConfig(env);
+  const hostname = env.HOST || '127.0.0.1';
+  assertSafeBind({ authMode: config.authMode, host: hostname, insecure: env.INSECURE === '1' });
+  const serving = serveOptions({
+    certFile: env.TLS_CERT,
+    keyFile: env.TLS_KEY,
+    headersTimeoutMs: parseDuration(env.HEADERS_TIMEOUT, 10_000, 'HEADERS_TIMEOUT'),
+    requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT, 30_000, 'REQUEST_TIMEOUT'),
+  });
   const dataDir = resolve(env.DATA_DIR || '.data');
   const { db, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
   const alg = (env.TICKET_ALG || 'RS256') as TicketAlg;
@@ -47,7 +64,13 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     keyFile: env.TICKET_KEY_FILE || join(dataDir, 'ticket-key.pem'),
     alg,
   });
-  const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: key.pem, alg });
+  const signer = await createTicketSigner({
+    issuer: config.issuer,
+    privateKeyPem: key.pem,
+    alg,
+    previousKeyPem: previousKey(env, dataDir),
+    previousAlg: (env.TICKET_PREVIOUS_ALG || undefined) as TicketAlg | undefined,
+  });
   const deps = {
     db: db as unknown as Db,
     clock: systemClock,
@@ -56,6 +79,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     scheduler: createPolicy(env.SCHEDULER, env.SCHEDULER_WEIGHTS),
     scoreboard: new Scoreboard(),
     views: new ViewCache(config.viewCacheTtlMs),
+    limiter: new RateLimiter(),
     log,
   };
   const app = createApp(deps);
@@ -73,17 +97,24 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   timer.unref();
 
   const port = Number(env.PORT || 8080);
-  const hostname = env.HOST || '127.0.0.1';
-  if (!config.joinToken) {
-    log.warn('DEVELOPMENT MODE: no JOIN_TOKEN set, any agent may register');
+  if (config.authMode === 'development') {
+    log.warn('DEVELOPMENT MODE: AUTH_MODE=development, clients need no API key');
+    if (!config.joinToken) log.warn('DEVELOPMENT MODE: no JOIN_TOKEN set, any agent may register');
   }
   const server: ServerType = await new Promise((ok) => {
-    const s = serve({ fetch: app.fetch, port, hostname }, () => ok(s));
+    const s = serve({ fetch: app.fetch, port, hostname, ...serving }, () => ok(s));
   });
   const addr = server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${boundPort}`;
-  log.info('control plane listening', { url, keyId: signer.kid, alg, keySource: key.source });
+  const url = `${'createServer' in serving ? 'https' : 'http'}://${hostname.includes(':') ? `[${hostname}]` : hostname}:${boundPort}`;
+  log.info('control plane listening', {
+    url,
+    auth: config.authMode,
+    keyId: signer.kid,
+    jwksKeys: signer.jwks().keys.length,
+    alg,
+    keySource: key.source,
+  });
   return {
     url,
     async close() {

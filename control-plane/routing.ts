@@ -51,7 +51,7 @@ function logDecision(deps: Deps, model: string, decision: Decision, chosen: stri
 
 export async function routeRequest(
   deps: Deps,
-  req: PlacementRequest & { client: string; ticketTtlMs: number },
+  req: PlacementRequest & { maxTokens: number; client: string; ticketTtlMs: number },
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
@@ -110,6 +110,7 @@ export async function routeRequest(
       aud: agent.id,
       jti,
       model: req.model,
+      maxTokens: req.maxTokens,
       issuedAtMs: now,
       expiresAtMs: expiresAt,
     });

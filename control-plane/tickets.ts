@@ -1,4 +1,4 @@
-// Signs tickets (JWTs, RS256 by default) with jose and publishes the public keys as a JWKS.
+// Signs tickets (JWTs, RS256 by default) with jose and publishes current + previous keys as a JWKS.
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -7,17 +7,22 @@ import {
   generateKeyPair,
   importJWK,
   importPKCS8,
+  importSPKI,
   type JWK,
   SignJWT,
 } from 'jose';
+import { TICKET_TYPE } from '../protocol/agent-api.ts';
 
 export type TicketAlg = 'RS256' | 'ES256' | 'EdDSA';
+export const TICKET_ALGS: readonly TicketAlg[] = ['RS256', 'ES256', 'EdDSA'];
 
 export interface TicketInput {
   sub: string;
   aud: string;
   jti: string;
   model: string;
+  /** Most completion tokens the agent may generate for this ticket. */
+  maxTokens: number;
   issuedAtMs: number;
   expiresAtMs: number;
 }
@@ -39,34 +44,61 @@ function publicPart(jwk: JWK): JWK {
   return pub;
 }
 
-/** Builds a signer from a PKCS#8 PEM private key (the Node key file or a Worker secret). */
-export async function createTicketSigner(opts: {
-  issuer: string;
-  privateKeyPem: string;
-  alg?: TicketAlg;
-}): Promise<TicketSigner> {
-  const alg = opts.alg ?? 'RS256';
-  const privateKey = await importPKCS8(opts.privateKeyPem, alg, { extractable: true });
-  const publicJwk = publicPart(await exportJWK(privateKey));
+/** The public JWK (with kid = RFC 7638 thumbprint) of a PKCS#8 private or SPKI public PEM. */
+export async function publishedJwk(pem: string, alg: TicketAlg): Promise<JWK> {
+  const key = pem.includes('PRIVATE KEY')
+    ? await importPKCS8(pem, alg, { extractable: true })
+    : await importSPKI(pem, alg, { extractable: true });
+  const publicJwk = publicPart(await exportJWK(key));
   const kid = await calculateJwkThumbprint(publicJwk);
   const published: JWK = { ...publicJwk, kid, alg, use: 'sig' };
   // Fail fast if the published key cannot be imported back.
   await importJWK(published, alg);
+  return published;
+}
+
+/**
+ * Builds a signer from a PKCS#8 PEM private key (the Node key file or a Worker secret). The
+ * previous key (private or public PEM), when given, stays in the JWKS so tickets it signed
+ * before a rotation still verify until they expire.
+ */
+export async function createTicketSigner(opts: {
+  issuer: string;
+  privateKeyPem: string;
+  alg?: TicketAlg;
+  previousKeyPem?: string | undefined;
+  previousAlg?: TicketAlg | undefined;
+}): Promise<TicketSigner> {
+  const alg = opts.alg ?? 'RS256';
+  for (const a of [alg, opts.previousAlg ?? alg]) {
+    if (!TICKET_ALGS.includes(a))
+      throw new Error(`TICKET_ALG must be one of ${TICKET_ALGS}, got '${a}'`);
+  }
+  const privateKey = await importPKCS8(opts.privateKeyPem, alg);
+  const published = await publishedJwk(opts.privateKeyPem, alg);
+  const kid = published.kid as string;
+  const keys = [published];
+  if (opts.previousKeyPem) {
+    const previous = await publishedJwk(opts.previousKeyPem, opts.previousAlg ?? alg);
+    if (previous.kid !== kid) keys.push(previous);
+  }
   return {
     alg,
     kid,
     async sign(input) {
-      return new SignJWT({ model: input.model })
-        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      const iat = Math.floor(input.issuedAtMs / 1000);
+      return new SignJWT({ model: input.model, max_tokens: input.maxTokens })
+        .setProtectedHeader({ alg, kid, typ: TICKET_TYPE })
         .setIssuer(opts.issuer)
         .setSubject(input.sub)
         .setAudience(input.aud)
         .setJti(input.jti)
-        .setIssuedAt(Math.floor(input.issuedAtMs / 1000))
+        .setIssuedAt(iat)
+        .setNotBefore(iat)
         .setExpirationTime(Math.floor(input.expiresAtMs / 1000))
         .sign(privateKey);
     },
-    jwks: () => ({ keys: [published] }),
+    jwks: () => ({ keys }),
   };
 }
 

@@ -7,6 +7,7 @@ import { type ConfigSource, loadConfig } from './config.ts';
 import type { Db } from './db.ts';
 import type { Deps } from './deps.ts';
 import { runMaintenance } from './maintenance.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
 import { createPolicy } from './scheduler/index.ts';
 import { Scoreboard } from './scoreboard.ts';
@@ -16,6 +17,8 @@ import { ViewCache } from './view-cache.ts';
 export interface WorkerEnv {
   DB: D1Database;
   TICKET_PRIVATE_KEY?: string;
+  /** The key before the last rotation (private or public PEM), kept in the JWKS. */
+  TICKET_PREVIOUS_KEY?: string;
   [name: string]: unknown;
 }
 
@@ -27,7 +30,7 @@ function vars(env: WorkerEnv): ConfigSource {
 }
 
 const log = jsonLogger({ svc: 'control-plane' });
-let cached: { keyMaterial: string | undefined; deps: Promise<Deps> } | undefined;
+let cached: { keyMaterial: string; deps: Promise<Deps> } | undefined;
 let ephemeralKey: Promise<string> | undefined;
 
 async function buildDeps(env: WorkerEnv): Promise<Deps> {
@@ -40,7 +43,17 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
     ephemeralKey ??= generatePrivateKeyPem(alg);
     pem = await ephemeralKey;
   }
-  const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: pem, alg });
+  if (config.authMode === 'development') {
+    log.warn('DEVELOPMENT MODE: AUTH_MODE=development, clients need no API key');
+  }
+  const previousAlg = vars(env).TICKET_PREVIOUS_ALG as TicketAlg | undefined;
+  const signer = await createTicketSigner({
+    issuer: config.issuer,
+    privateKeyPem: pem,
+    alg,
+    previousKeyPem: env.TICKET_PREVIOUS_KEY?.replace(/\\n/g, '\n'),
+    previousAlg: previousAlg || undefined,
+  });
   return {
     db: drizzle(env.DB as never, { schema }) as unknown as Db,
     clock: systemClock,
@@ -49,13 +62,16 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
     scheduler: createPolicy(vars(env).SCHEDULER, vars(env).SCHEDULER_WEIGHTS),
     scoreboard: new Scoreboard(),
     views: new ViewCache(config.viewCacheTtlMs),
+    // Per isolate: a key's limit is exact per isolate, approximate across a busy deployment.
+    limiter: new RateLimiter(),
     log,
   };
 }
 
 function depsFor(env: WorkerEnv): Promise<Deps> {
-  if (!cached || cached.keyMaterial !== env.TICKET_PRIVATE_KEY) {
-    cached = { keyMaterial: env.TICKET_PRIVATE_KEY, deps: buildDeps(env) };
+  const keyMaterial = `${env.TICKET_PRIVATE_KEY}|${env.TICKET_PREVIOUS_KEY}`;
+  if (!cached || cached.keyMaterial !== keyMaterial) {
+    cached = { keyMaterial, deps: buildDeps(env) };
   }
   // Bindings can change between requests (tests, redeploys); the database handle follows them.
   return cached.deps.then((d) => ({

@@ -47,6 +47,8 @@ export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
 export const registerResponseSchema = z.object({
   agentId: z.string(),
+  /** This agent's own secret: `Authorization: Bearer <credential>` on heartbeats and job reports. */
+  credential: z.string().min(16).max(200),
   heartbeatIntervalMs: z.number().int().positive(),
   issuer: z.string(),
   jwksUrl: z.string(),
@@ -95,10 +97,20 @@ export interface TicketClaims {
   /** The one agent id that may accept it. */
   aud: string;
   exp: number;
+  nbf: number;
   iat: number;
   jti: string;
   model: string;
+  /** Most completion tokens the request may ask for (and the agent will generate). */
+  max_tokens: number;
 }
 
+/** The JOSE `typ` header of every ticket (RFC 8725 §3.11: explicit typing). */
+export const TICKET_TYPE = 'titan-ticket+jwt';
+/**
+ * Header a registering agent sends with its current credential, so it may re-register an id
+ * that is still live (its join token goes in `Authorization`).
+ */
+export const AGENT_CREDENTIAL_HEADER = 'x-titan-agent-credential';
 export const TICKET_QUERY_PARAM = 'ticket';
 export const JWKS_PATH = '/.well-known/jwks.json';

@@ -32,6 +32,8 @@ export const agents = sqliteTable(
     registeredAt: integer('registered_at').notNull(),
     /** Last heartbeat written to the database; writes are coalesced (see docs/adr/0003). */
     lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
+    /** SHA-256 (hex) of the agent's credential; heartbeats and job reports must carry it. */
+    credentialHash: text('credential_hash'),
   },
   (t) => [index('agents_state_idx').on(t.state)],
 );
@@ -72,9 +74,34 @@ export const tickets = sqliteTable(
   (t) => [
     index('tickets_state_expires_idx').on(t.state, t.expiresAt),
     index('tickets_agent_idx').on(t.agentId),
+    index('tickets_client_state_idx').on(t.client, t.state),
   ],
 );
+
+/** Client API keys; only a SHA-256 of the secret is stored. */
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  hash: text('hash').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: integer('created_at').notNull(),
+  revokedAt: integer('revoked_at'),
+  /** Overrides RATE_LIMIT_PER_MINUTE / MAX_CONCURRENT_PER_KEY for this key. */
+  rateLimitPerMinute: integer('rate_limit_per_minute'),
+  maxConcurrent: integer('max_concurrent'),
+});
+
+/** Join tokens created by an admin, with a lifetime; the configured JOIN_TOKEN lives outside. */
+export const joinTokens = sqliteTable('join_tokens', {
+  id: text('id').primaryKey(),
+  hash: text('hash').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at'),
+  revokedAt: integer('revoked_at'),
+});
 
 export type AgentRow = typeof agents.$inferSelect;
 export type AgentModelRow = typeof agentModels.$inferSelect;
 export type TicketRow = typeof tickets.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type JoinTokenRow = typeof joinTokens.$inferSelect;

@@ -83,6 +83,8 @@ export interface ClusterOptions {
 
 export interface Cluster {
   url: string;
+  /** A client API key created at start-up when the control plane runs with AUTH_MODE=keys. */
+  apiKey: string | undefined;
   controlPlane: Proc;
   agents: Proc[];
   agentUrls: string[];
@@ -111,6 +113,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       DATA_DIR: o.dataDir,
       JOIN_TOKEN: o.joinToken,
       HEARTBEAT_INTERVAL: '2s',
+      // Local clusters (npm start, e2e) are development mode unless cpEnv says otherwise.
+      AUTH_MODE: 'development',
       ...o.cpEnv,
     },
     { echo: o.echo },
@@ -122,6 +126,19 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     60_000,
     all,
   );
+
+  // In keys mode (cpEnv AUTH_MODE=keys plus ADMIN_KEY) create one client key for the caller.
+  let apiKey: string | undefined;
+  if (o.cpEnv?.AUTH_MODE === 'keys' && o.cpEnv.ADMIN_KEY) {
+    const res = await fetch(`${url}/admin/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${o.cpEnv.ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cluster' }),
+    });
+    if (res.status !== 201) throw new Error(`cannot create an API key: HTTP ${res.status}`);
+    apiKey = ((await res.json()) as { key: string }).key;
+  }
+  const statusHeaders: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 
   const agentUrls = o.agentPorts.map((p) => `http://127.0.0.1:${p}`);
   const startAgent = (i: number) =>
@@ -147,6 +164,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   all.push(...agents);
   const cluster: Cluster = {
     url,
+    apiKey,
     controlPlane,
     agents,
     agentUrls,
@@ -164,7 +182,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await waitFor(
       `${agents.length} agents registered`,
       async () => {
-        const status = (await (await fetch(`${url}/v1/status`)).json()) as {
+        const res = await fetch(`${url}/v1/status`, { headers: statusHeaders });
+        const status = (await res.json()) as {
           agents: { state: string }[];
         };
         return status.agents.filter((a) => a.state === 'healthy').length >= agents.length

@@ -66,5 +66,8 @@ TitanCompute is serving. Point any OpenAI or Ollama client at ${cluster.url}
     -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"stream":true}'
   curl -s ${cluster.url}/v1/status
 
+DEVELOPMENT MODE: no API keys (AUTH_MODE=development), loopback only. For a real deployment
+see docs/security.md (API keys, join tokens, TLS).
+
 Add an agent:  CONTROL_PLANE_URL=${cluster.url} JOIN_TOKEN=$(cat .data/join-token) npx agent start --port 8083
 Press Ctrl-C to stop.`);

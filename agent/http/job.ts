@@ -17,6 +17,9 @@ import { AgentHttpError } from './errors.ts';
 /** Largest request body accepted (prompts are text; 8 MiB is far beyond any context window). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Sends a job report to the control plane; must return at once (fire-and-forget). */
 export type JobReporter = (jti: string, report: JobReport) => void;
 
@@ -27,6 +30,8 @@ export interface JobDeps {
   jobs: JobTracker;
   reportJob: JobReporter;
   now: () => number;
+  /** A streamed write the client does not take within this long drops the stream. */
+  stallTimeoutMs: number;
 }
 
 /** The ticket from `?ticket=` (preferred: it survives redirects) or `Authorization: Bearer`. */
@@ -62,9 +67,15 @@ export async function admit<T extends { model: string }>(
     if (declared > MAX_BODY_BYTES) {
       throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
     }
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) {
+    const bytes = await c.req.arrayBuffer();
+    if (bytes.byteLength > MAX_BODY_BYTES) {
       throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    }
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(bytes);
+    } catch {
+      throw new AgentHttpError('invalid_json', 'request body is not valid UTF-8');
     }
     let raw: unknown;
     try {
@@ -78,6 +89,14 @@ export async function admit<T extends { model: string }>(
         'ticket_model_mismatch',
         `ticket is for model '${claims.model}', not '${body.model}'`,
         { param: 'model' },
+      );
+    }
+    const asked = requestedMaxTokens(body);
+    if (asked !== undefined && asked > claims.max_tokens) {
+      throw new AgentHttpError(
+        'ticket_max_tokens_exceeded',
+        `request asks for ${asked} tokens; the ticket allows at most ${claims.max_tokens}`,
+        { param: 'max_tokens' },
       );
     }
     const slot = deps.jobs.tryAcquire(claims.jti, body.model);
@@ -102,6 +121,19 @@ export async function admit<T extends { model: string }>(
   }
 }
 
+/** max_completion_tokens, max_tokens or Ollama's options.num_predict (> 0), as sent. */
+export function requestedMaxTokens(body: object): number | undefined {
+  const b = body as {
+    max_completion_tokens?: unknown;
+    max_tokens?: unknown;
+    options?: { num_predict?: unknown } | null;
+  };
+  for (const v of [b.max_completion_tokens, b.max_tokens, b.options?.num_predict]) {
+    if (typeof v === 'number' && v > 0) return v;
+  }
+  return undefined;
+}
+
 /** An admitted job's engine run: releases its slot and reports exactly once. */
 export class InferenceJob {
   readonly createdSec: number;
@@ -115,14 +147,20 @@ export class InferenceJob {
   private settled = false;
   /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
   cancelled = false;
+  /** The request as run: never more tokens than the ticket allows. */
+  readonly request: GenerateRequest;
 
   constructor(
     private readonly deps: JobDeps,
     readonly claims: TicketClaims,
     private readonly slot: Job,
-    readonly request: GenerateRequest,
+    request: GenerateRequest,
     clientSignal: AbortSignal,
   ) {
+    this.request = {
+      ...request,
+      maxTokens: Math.min(request.maxTokens ?? claims.max_tokens, claims.max_tokens),
+    };
     this.createdSec = Math.floor(slot.startedAt / 1000);
     const onAbort = () => this.cancel();
     clientSignal.addEventListener('abort', onAbort, { once: true });

@@ -13,6 +13,7 @@ import {
   ollamaGenerateBody,
   parseBody,
 } from './schemas.ts';
+import { writeWithin } from './stall.ts';
 
 type Kind = 'chat' | 'generate';
 
@@ -87,7 +88,12 @@ async function respond(
   c.header('Content-Type', 'application/x-ndjson');
   return stream(c, async (out) => {
     out.onAbort(() => job.cancel());
-    const send = (data: unknown) => out.write(`${JSON.stringify(data)}\n`);
+    const stall = () => {
+      job.cancel();
+      out.abort();
+    };
+    const send = (data: unknown) =>
+      writeWithin(out.write(`${JSON.stringify(data)}\n`), deps.stallTimeoutMs, stall);
     try {
       for await (const chunk of job.chunks()) {
         if (chunk.type === 'token')

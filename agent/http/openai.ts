@@ -11,6 +11,7 @@ import {
   openAICompletionBody,
   parseBody,
 } from './schemas.ts';
+import { writeWithin } from './stall.ts';
 
 type Kind = 'chat' | 'completion';
 
@@ -37,7 +38,9 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
     const id = `chatcmpl-${claims.jti}`;
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
-      return streamSSE(c, (sse) => streamOpenAI(sse, job, 'chat', id, includeUsage));
+      return streamSSE(c, (sse) =>
+        streamOpenAI(sse, job, 'chat', id, includeUsage, deps.stallTimeoutMs),
+      );
     }
     const { text, done } = await job.collect();
     return c.json({
@@ -66,7 +69,9 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
     const id = `cmpl-${claims.jti}`;
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
-      return streamSSE(c, (sse) => streamOpenAI(sse, job, 'completion', id, includeUsage));
+      return streamSSE(c, (sse) =>
+        streamOpenAI(sse, job, 'completion', id, includeUsage, deps.stallTimeoutMs),
+      );
     }
     const { text, done } = await job.collect();
     return c.json({
@@ -95,8 +100,13 @@ async function streamOpenAI(
   kind: Kind,
   id: string,
   includeUsage: boolean,
+  stallTimeoutMs: number,
 ): Promise<void> {
   sse.onAbort(() => job.cancel());
+  const stall = () => {
+    job.cancel();
+    sse.abort();
+  };
   const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const base = { id, object, created: job.createdSec, model: job.request.model };
   const usage = includeUsage ? { usage: null } : {};
@@ -109,7 +119,8 @@ async function streamOpenAI(
           finish_reason: finish,
         }
       : { index: 0, text: text ?? '', logprobs: null, finish_reason: finish };
-  const send = (data: unknown) => sse.writeSSE({ data: JSON.stringify(data) });
+  const send = (data: unknown) =>
+    writeWithin(sse.writeSSE({ data: JSON.stringify(data) }), stallTimeoutMs, stall);
   try {
     if (kind === 'chat') {
       await send({
@@ -132,7 +143,7 @@ async function streamOpenAI(
       }
       await send({ ...base, choices: [choice(undefined, chunk.finishReason)], ...usage });
       if (includeUsage) await send({ ...base, choices: [], usage: usageOf(chunk) });
-      await sse.writeSSE({ data: '[DONE]' });
+      await writeWithin(sse.writeSSE({ data: '[DONE]' }), stallTimeoutMs, stall);
     }
   } catch (err) {
     if (job.cancelled) return;

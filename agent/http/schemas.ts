@@ -23,6 +23,11 @@ const openAISampling = {
   seed: z.number().int().nullish(),
   stop: stopField,
   n: z.literal(1).nullish(),
+  // Not applied by the engines, but a malformed one is still the client's error.
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,9}$/), z.number().min(-100).max(100))
+    .refine((m) => Object.keys(m).length <= 300, 'at most 300 entries')
+    .nullish(),
 };
 
 export const openAIChatBody = z.looseObject({

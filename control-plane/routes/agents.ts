@@ -1,15 +1,22 @@
 // Agent-facing API: register, heartbeat, job reports.
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
+  AGENT_CREDENTIAL_HEADER,
   heartbeatRequestSchema,
   jobReportSchema,
   registerRequestSchema,
 } from '../../protocol/agent-api.ts';
+import {
+  assertMayClaimId,
+  issueCredential,
+  isValidJoinToken,
+  requireAgentCredential,
+} from '../agent-credentials.ts';
 import { readBody } from '../body.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { requireJoinToken } from '../join-token.ts';
 import {
   finishTicket,
   getAgent,
@@ -17,16 +24,33 @@ import {
   replaceModels,
   upsertAgent,
 } from '../registry.ts';
+import { bearer } from '../secrets.ts';
 
 const jtiParam = z.string().min(1).max(100);
 
 export function agentRoutes(deps: Deps) {
   const { db, clock, config, log } = deps;
   const app = new Hono();
-  app.use('*', requireJoinToken(config.joinToken));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw new ApiError('payload_too_large', 'Agent request body over 1 MiB');
+      },
+    }),
+  );
+  const agentAuth = requireAgentCredential(deps);
 
   app.post('/register', async (c) => {
+    if (!(await isValidJoinToken(deps, bearer(c.req.header('authorization'))))) {
+      log.warn('registration refused: bad join token', {
+        reason: c.req.header('authorization') ? 'wrong token' : 'no token',
+      });
+      throw new ApiError('unauthorized', 'Missing or invalid join token');
+    }
     const reg = await readBody(c, registerRequestSchema);
+    await assertMayClaimId(deps, reg.id, c.req.header(AGENT_CREDENTIAL_HEADER));
     await upsertAgent(
       db,
       {
@@ -41,6 +65,7 @@ export function agentRoutes(deps: Deps) {
       },
       clock.now(),
     );
+    const credential = await issueCredential(db, reg.id);
     deps.views?.invalidate();
     log.info('agent registered', {
       agent: reg.id,
@@ -50,13 +75,14 @@ export function agentRoutes(deps: Deps) {
     const jwksUrl = new URL('/.well-known/jwks.json', c.req.url).toString();
     return c.json({
       agentId: reg.id,
+      credential,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       issuer: config.issuer,
       jwksUrl,
     });
   });
 
-  app.post('/:id/heartbeat', async (c) => {
+  app.post('/:id/heartbeat', agentAuth, async (c) => {
     const id = c.req.param('id');
     const hb = await readBody(c, heartbeatRequestSchema);
     const known = await recordHeartbeat(
@@ -79,7 +105,7 @@ export function agentRoutes(deps: Deps) {
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
 
-  app.post('/:id/jobs/:jti', async (c) => {
+  app.post('/:id/jobs/:jti', agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const report = await readBody(c, jobReportSchema);

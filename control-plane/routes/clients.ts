@@ -1,11 +1,12 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
-import { readBody, readJson } from '../body.ts';
+import { readJson } from '../body.ts';
+import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { routeRequest } from '../routing.ts';
+import { dialectOf, inferenceLimits } from '../validation/inference.ts';
 
 /** Inference paths the control plane redirects; the agent serves the same paths. */
 export const REDIRECTED_PATHS = [
@@ -15,40 +16,21 @@ export const REDIRECTED_PATHS = [
   '/api/generate',
 ] as const;
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const ANONYMOUS_CLIENT = 'anonymous';
-
-const routeBodySchema = z.object({
-  model: z.string().min(1).max(200),
-  /** Return the scheduler's full breakdown: every candidate's scores, every exclusion. */
-  debug: z.boolean().optional(),
-});
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Cloudflare puts the client's approximate location on request.cf (strings); Node has none. */
 export function clientLocation(raw: Request): { latitude: number; longitude: number } | undefined {
   const cf = (raw as Request & { cf?: { latitude?: unknown; longitude?: unknown } }).cf;
   const latitude = Number(cf?.latitude);
   const longitude = Number(cf?.longitude);
-  if (cf?.latitude === undefined || !Number.isFinite(latitude) || !Number.isFinite(longitude))
+  if (cf?.latitude === undefined || !Number.isFinite(latitude) || !Number.isFinite(longitude)) {
     return undefined;
+  }
   return { latitude, longitude };
 }
 
-function modelOf(body: unknown): string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError('invalid_request', 'The request body must be a JSON object');
-  }
-  const model = (body as { model?: unknown }).model;
-  if (typeof model !== 'string' || model.length === 0 || model.length > 200) {
-    throw new ApiError('invalid_request', "'model' is required and must be a non-empty string", {
-      param: 'model',
-    });
-  }
-  return model;
-}
-
 export function clientRoutes(deps: Deps) {
-  const app = new Hono();
+  const app = new Hono<ClientEnv>();
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -57,11 +39,14 @@ export function clientRoutes(deps: Deps) {
   });
 
   app.post('/v1/route', limit, async (c) => {
-    const { model, debug } = await readBody(c, routeBodySchema);
+    const raw = await readJson(c);
+    const limits = inferenceLimits('route', raw, deps.config.maxTokensCap);
+    /** `debug: true` returns the scheduler's breakdown: every candidate's scores, every exclusion. */
+    const debug = (raw as { debug?: unknown }).debug === true;
     const decision = await routeRequest(deps, {
-      model,
+      ...limits,
       clientLocation: clientLocation(c.req.raw),
-      client: ANONYMOUS_CLIENT,
+      client: c.get('clientId'),
       ticketTtlMs: deps.config.routeTicketTtlMs,
     });
     return c.json({
@@ -87,11 +72,12 @@ export function clientRoutes(deps: Deps) {
 
   for (const path of REDIRECTED_PATHS) {
     app.post(path, limit, async (c) => {
-      const model = modelOf(await readJson(c));
+      const raw = await readJson(c);
+      const limits = inferenceLimits(dialectOf(path), raw, deps.config.maxTokensCap);
       const decision = await routeRequest(deps, {
-        model,
+        ...limits,
         clientLocation: clientLocation(c.req.raw),
-        client: ANONYMOUS_CLIENT,
+        client: c.get('clientId'),
         ticketTtlMs: deps.config.urlTicketTtlMs,
       });
       const target = new URL(path, `${decision.agent.url}/`);

@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
+import { joinTokenRequired } from '../agent-credentials.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ROUTABLE_STATES } from '../registry.ts';
@@ -74,7 +75,8 @@ export function infoRoutes(deps: Deps) {
       scheduler: deps.scheduler.name,
       rttSignal:
         'agent heartbeat RTT to the control plane; client distance when request.cf has a location (Workers)',
-      joinTokenRequired: deps.config.joinToken !== undefined,
+      auth: deps.config.authMode,
+      joinTokenRequired: joinTokenRequired(deps.config),
       agents: agentRows
         .sort((a, b) => a.id.localeCompare(b.id))
         .map((a) => ({

@@ -21,10 +21,24 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     let app: ReturnType<typeof createApp>;
     let rowsWritten: () => Promise<number>;
 
-    const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
-      app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
-    const register = (id: string, extra = {}) =>
-      post('/v1/agents/register', registration(id, extra));
+    const credentials = new Map<string, string>();
+    /** Agent calls after registration carry that agent's credential instead of the join token. */
+    const post = (path: string, body: unknown, headers: Record<string, string> = auth) => {
+      const agentId = /^\/v1\/agents\/([^/]+)\/(heartbeat|jobs)/.exec(path)?.[1];
+      const credential = agentId ? credentials.get(agentId) : undefined;
+      const h =
+        headers === auth && credential
+          ? { ...auth, authorization: `Bearer ${credential}` }
+          : headers;
+      return app.request(path, { method: 'POST', headers: h, body: JSON.stringify(body) });
+    };
+    const register = async (id: string, extra = {}) => {
+      const res = await post('/v1/agents/register', registration(id, extra));
+      if (res.status === 200) {
+        credentials.set(id, ((await res.clone().json()) as { credential: string }).credential);
+      }
+      return res;
+    };
     const chat = (model = MODEL, path = '/v1/chat/completions') =>
       post(
         path,
@@ -35,6 +49,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       );
 
     beforeEach(async () => {
+      credentials.clear();
       clock = fakeClock();
       const fresh = await target.freshDb();
       rowsWritten = fresh.rowsWritten;

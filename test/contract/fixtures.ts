@@ -27,7 +27,8 @@ let keyPem: Promise<string> | undefined;
 
 export async function makeDeps(db: Db, clock: { now(): number }, env: Record<string, string> = {}) {
   keyPem ??= generatePrivateKeyPem('RS256');
-  const config = loadConfig({ JOIN_TOKEN, ...env });
+  // The routing contract runs in development mode (no client keys); the security suite sets keys.
+  const config = loadConfig({ JOIN_TOKEN, AUTH_MODE: 'development', ...env });
   const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: await keyPem });
   const deps: Deps = {
     db,

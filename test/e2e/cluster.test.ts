@@ -20,6 +20,7 @@ async function mintTicket(claims: { aud: string; model?: string; expiresInMs?: n
   const signer = await createTicketSigner({ issuer: 'titancompute', privateKeyPem: pem });
   const now = Date.now();
   return signer.sign({
+    maxTokens: 256,
     sub: 'e2e',
     aud: claims.aud,
     jti: randomUUID(),

@@ -48,6 +48,8 @@ beforeAll(async () => {
       '--var',
       `JOIN_TOKEN:${JOIN}`,
       '--var',
+      'AUTH_MODE:development',
+      '--var',
       'HEARTBEAT_INTERVAL:2s',
       '--show-interactive-dev-session=false',
     ],

@@ -4,12 +4,15 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from '../../control-plane/db.ts';
 import * as schema from '../../schema/tables.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
+import { securityContract } from '../contract/security.contract.ts';
 import { countingD1 } from './counting-d1.ts';
 
-controlPlaneContract('Workers + D1', {
+const target = {
   async freshDb() {
     // Storage is isolated per test file; empty the tables so each test starts clean.
     await env.DB.batch([
+      env.DB.prepare('DELETE FROM api_keys'),
+      env.DB.prepare('DELETE FROM join_tokens'),
       env.DB.prepare('DELETE FROM tickets'),
       env.DB.prepare('DELETE FROM agent_models'),
       env.DB.prepare('DELETE FROM agents'),
@@ -20,4 +23,7 @@ controlPlaneContract('Workers + D1', {
       rowsWritten: async () => counter.rowsWritten,
     };
   },
-});
+};
+
+controlPlaneContract('Workers + D1', target);
+securityContract('Workers + D1', target);

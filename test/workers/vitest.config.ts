@@ -20,6 +20,7 @@ export default defineProject({
           TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
           TICKET_PRIVATE_KEY: privateKey,
           JOIN_TOKEN: 'test-join-token',
+          ADMIN_KEY: 'test-admin-key',
         },
       },
     })),

@@ -19,6 +19,17 @@ async function call(path: string, init?: RequestInit) {
   return res;
 }
 
+/** A fresh client API key, created through the admin API (the Worker runs in keys mode). */
+async function apiKey(): Promise<string> {
+  const res = await call('/admin/api-keys', {
+    method: 'POST',
+    headers: { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'worker-test' }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { key: string }).key;
+}
+
 describe('worker entry', () => {
   it('registers, routes with a 307 and signs with the TICKET_PRIVATE_KEY secret', async () => {
     const reg = await call('/v1/agents/register', {
@@ -31,10 +42,14 @@ describe('worker entry', () => {
       'https://cp.example/.well-known/jwks.json',
     );
 
+    const body = JSON.stringify({ model: MODEL, prompt: 'Hello' });
+    const anonymous = await call('/v1/completions', { method: 'POST', body });
+    expect(anonymous.status).toBe(401);
+    const key = await apiKey();
     const res = await call('/v1/completions', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: MODEL, prompt: 'Hello' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body,
     });
     expect(res.status).toBe(307);
     const ticket = new URL(res.headers.get('location') ?? '').searchParams.get('ticket') ?? '';
@@ -43,7 +58,8 @@ describe('worker entry', () => {
       audience: 'edge-agent',
       algorithms: ['RS256'],
     });
-    expect(payload.model).toBe(MODEL);
+    expect(payload).toMatchObject({ model: MODEL, max_tokens: 16 });
+    expect(payload.sub).toMatch(/^key_/);
   });
 
   it('runs upkeep from the cron trigger: a silent agent goes offline', async () => {
@@ -59,7 +75,8 @@ describe('worker entry', () => {
     const ctx = createExecutionContext();
     await worker.scheduled(ctrl, workerEnv, ctx);
     await waitOnExecutionContext(ctx);
-    const status = (await (await call('/v1/status')).json()) as {
+    const headers = { authorization: `Bearer ${await apiKey()}` };
+    const status = (await (await call('/v1/status', { headers })).json()) as {
       agents: { id: string; state: string }[];
     };
     expect(status.agents.find((a) => a.id === 'silent')?.state).toBe('offline');
@@ -84,7 +101,7 @@ describe('client-distance routing on Workers', () => {
     const res = await worker.fetch(
       new Request('https://cp.example/v1/route', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await apiKey()}` },
         body: JSON.stringify({ model, debug: true }),
         cf: { latitude: '52.37', longitude: '4.89' }, // Amsterdam
       } as RequestInit),

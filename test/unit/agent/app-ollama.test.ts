@@ -66,10 +66,11 @@ describe('POST /api/chat', () => {
     });
   });
 
-  it('treats num_predict -1 as unlimited', async () => {
+  it("treats num_predict -1 as unlimited: as many as the ticket's max_tokens", async () => {
     const agent = await makeAgent();
-    await post(agent, '/api/chat', chat({ options: { num_predict: -1 } }), await agent.ticket());
-    expect(agent.engine.requests[0]?.maxTokens).toBeUndefined();
+    const ticket = await agent.ticket({ maxTokens: 300 });
+    await post(agent, '/api/chat', chat({ options: { num_predict: -1 } }), ticket);
+    expect(agent.engine.requests[0]?.maxTokens).toBe(300);
   });
 
   it('answers an empty message list as a model load without running the engine', async () => {

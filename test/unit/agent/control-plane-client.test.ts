@@ -10,6 +10,8 @@ import type { JobReport } from '../../../protocol/agent-api.ts';
 interface Call {
   url: string;
   auth: string | null;
+  /** The x-titan-agent-credential header (re-registration of a live id). */
+  credential: string | null;
   body: Record<string, unknown>;
 }
 
@@ -27,6 +29,7 @@ function fakeControlPlane(script: Record<'register' | 'heartbeat' | 'job', Reply
     const call: Call = {
       url,
       auth: headers.get('authorization'),
+      credential: headers.get('x-titan-agent-credential'),
       body: JSON.parse(String(init?.body)),
     };
     calls.push(call);
@@ -49,7 +52,13 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 const registered = (agentId = 'agent-1') =>
-  json({ agentId, heartbeatIntervalMs: 1000, issuer: 'http://cp', jwksUrl: 'http://cp/jwks' });
+  json({
+    agentId,
+    credential: `tca-credential-of-${agentId}`,
+    heartbeatIntervalMs: 1000,
+    issuer: 'http://cp',
+    jwksUrl: 'http://cp/jwks',
+  });
 
 const stats = {
   cpuCores: 2,
@@ -144,7 +153,8 @@ describe('ControlPlaneClient', () => {
     const beats = cp.calls.filter((c) => c.url.endsWith('/heartbeat'));
     expect(beats).toHaveLength(2);
     expect(beats[0]?.url).toBe('http://cp/v1/agents/agent-1/heartbeat');
-    expect(beats[0]?.auth).toBe('Bearer join-secret');
+    // After registration the agent signs with its own credential, never the join token.
+    expect(beats[0]?.auth).toBe('Bearer tca-credential-of-agent-1');
     expect(beats[0]?.body).toMatchObject({
       activeJobs: 1,
       runningJobs: ['jti-a'],
@@ -172,6 +182,22 @@ describe('ControlPlaneClient', () => {
       'heartbeat',
     ]);
     expect(cp.calls.at(-1)?.url).toBe('http://cp/v1/agents/agent-1b/heartbeat');
+  });
+
+  it('registers again on a 401, proving its id with the credential it held', async () => {
+    const cp = fakeControlPlane({
+      register: [() => registered('agent-1')],
+      heartbeat: [json({ error: 'bad credential' }, 401), json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const { client, registrations } = makeClient(cp, { stopAfterSleeps: 3 });
+    await client.run();
+    expect(registrations).toEqual(['agent-1', 'agent-1']);
+    const regs = cp.calls.filter((c) => c.url.endsWith('/register'));
+    expect(regs.map((c) => [c.auth, c.credential])).toEqual([
+      ['Bearer join-secret', null],
+      ['Bearer join-secret', 'tca-credential-of-agent-1'],
+    ]);
   });
 
   it('keeps heartbeating after a failed heartbeat without re-registering', async () => {
@@ -227,7 +253,8 @@ describe('job reports', () => {
     const jobs = cp.calls.filter((c) => c.url.includes('/jobs/'));
     expect(jobs).toHaveLength(3);
     expect(jobs[0]?.url).toBe('http://cp/v1/agents/agent-1/jobs/jti-1');
-    expect(jobs[0]?.auth).toBe('Bearer join-secret');
+    // Not registered yet: no credential to send, and the join token never leaves registration.
+    expect(jobs[0]?.auth).toBeNull();
     expect(jobs[0]?.body).toEqual(report);
     expect(sleeps).toEqual([250, 1000]);
   });

@@ -5,7 +5,7 @@ import { createAgentApp } from '../../../agent/app.ts';
 import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
-import type { JobReport } from '../../../protocol/agent-api.ts';
+import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
 
 export const AGENT_ID = 'agent-test';
 export const ISSUER = 'http://cp.test';
@@ -38,7 +38,11 @@ export interface TicketOverrides {
   /** Seconds from now. */
   expIn?: number;
   iatOffset?: number;
+  /** Seconds from now; default: iat. */
+  nbfIn?: number;
   alg?: string;
+  typ?: string | null;
+  maxTokens?: number | null;
 }
 
 let counter = 0;
@@ -47,8 +51,11 @@ export async function signTicket(key: SigningKey, o: TicketOverrides = {}): Prom
   const nowSec = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {};
   if (o.model !== null) claims.model = o.model ?? MODEL;
+  if (o.maxTokens !== null) claims.max_tokens = o.maxTokens ?? 256;
+  const typ = o.typ === null ? {} : { typ: o.typ ?? TICKET_TYPE };
   const jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid })
+    .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid, ...typ })
+    .setNotBefore(nowSec + (o.nbfIn ?? o.iatOffset ?? 0))
     .setIssuer(o.iss ?? ISSUER)
     .setAudience(o.aud ?? AGENT_ID)
     .setSubject(o.sub ?? 'client-1')
@@ -103,7 +110,7 @@ export function post(
       new Request(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
+        body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
         ...init,
       }),
     ),

@@ -38,6 +38,7 @@ async function fakeControlPlane(jwks: unknown) {
         res.end(
           JSON.stringify({
             agentId: 'agent-s',
+            credential: 'tca-credential-of-agent-s',
             heartbeatIntervalMs: 50,
             issuer: ISSUER,
             jwksUrl: '/.well-known/jwks.json',
@@ -78,6 +79,9 @@ async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
     threads: undefined,
     logFormat: 'plain',
     drainTimeoutMs,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    controlPlaneCa: undefined,
   };
   const stats = {
     collect: async () => ({

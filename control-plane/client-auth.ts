@@ -1,0 +1,80 @@
+// Client authentication: API key (Bearer or x-api-key), per-key rate limit and concurrency quota.
+import { and, count, eq, inArray } from 'drizzle-orm';
+import { createMiddleware } from 'hono/factory';
+import { tickets } from '../schema/tables.ts';
+import { findApiKey } from './api-keys.ts';
+import type { Deps } from './deps.ts';
+import { ApiError } from './errors.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { bearer } from './secrets.ts';
+
+/** The ticket `sub` of requests in development mode (no keys). */
+export const DEVELOPMENT_CLIENT = 'anonymous';
+
+export interface ClientEnv {
+  Variables: { clientId: string };
+}
+
+/** The key a client presented: `Authorization: Bearer sk-…` (OpenAI) or `x-api-key: sk-…`. */
+export function presentedKey(headers: { header(name: string): string | undefined }) {
+  return bearer(headers.header('authorization')) ?? headers.header('x-api-key')?.trim();
+}
+
+/**
+ * Authenticates the client and, for requests that take an agent slot (`inference`), applies the
+ * key's rate limit and concurrency quota. Sets `clientId` (the API key id, or 'anonymous').
+ */
+export function requireClient(deps: Deps, limiter: RateLimiter, opts: { inference: boolean }) {
+  return createMiddleware<ClientEnv>(async (c, next) => {
+    if (deps.config.authMode === 'development') {
+      c.set('clientId', DEVELOPMENT_CLIENT);
+      return next();
+    }
+    const presented = presentedKey(c.req);
+    const key = presented ? await findApiKey(deps.db, presented) : undefined;
+    if (!key) {
+      deps.log.warn('client rejected', {
+        path: c.req.path,
+        reason: presented ? 'bad key' : 'no key',
+      });
+      throw new ApiError(
+        'invalid_api_key',
+        presented
+          ? 'Invalid or revoked API key'
+          : 'An API key is required: Authorization: Bearer <key> (or x-api-key: <key>)',
+      );
+    }
+    c.set('clientId', key.id);
+    if (opts.inference) {
+      const perMinute = key.rateLimitPerMinute ?? deps.config.rateLimitPerMinute;
+      const decision = limiter.take(key.id, perMinute, deps.clock.now());
+      if (!decision.ok) {
+        throw new ApiError(
+          'rate_limit_exceeded',
+          `Rate limit of ${perMinute} requests/min reached`,
+          {
+            retryAfterSeconds: decision.retryAfterSeconds,
+          },
+        );
+      }
+      const maxConcurrent = key.maxConcurrent ?? deps.config.maxConcurrentPerKey;
+      if ((await openRequests(deps, key.id)) >= maxConcurrent) {
+        throw new ApiError(
+          'concurrency_limit_exceeded',
+          `This key already has ${maxConcurrent} requests in flight`,
+          { retryAfterSeconds: 1 },
+        );
+      }
+    }
+    return next();
+  });
+}
+
+/** Tickets of this client not yet closed by a job report (or expiry). */
+async function openRequests(deps: Deps, clientId: string): Promise<number> {
+  const rows = await deps.db
+    .select({ n: count() })
+    .from(tickets)
+    .where(and(eq(tickets.client, clientId), inArray(tickets.state, ['issued', 'running'])));
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,94 @@
+// Admin API (Bearer ADMIN_KEY): create, list and revoke client API keys and agent join tokens.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { createMiddleware } from 'hono/factory';
+import { z } from 'zod';
+import { createJoinToken, listJoinTokens, revokeJoinToken } from '../agent-credentials.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.ts';
+import { readBody } from '../body.ts';
+import { parseDuration } from '../config.ts';
+import type { Deps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { bearer, constantTimeEqual } from '../secrets.ts';
+
+const name = z.string().min(1).max(100);
+const createKeyBody = z.strictObject({
+  name,
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  maxConcurrent: z.number().int().min(1).max(100_000).optional(),
+});
+const createJoinTokenBody = z.strictObject({
+  name,
+  /** "24h", "30m", "3600s"; absent = no expiry. */
+  ttl: z.string().max(20).optional(),
+});
+const idParam = z.string().min(1).max(64);
+
+function requireAdmin(deps: Deps) {
+  return createMiddleware(async (c, next) => {
+    const adminKey = deps.config.adminKey;
+    if (adminKey === undefined) {
+      throw new ApiError('forbidden', 'Admin API disabled: set ADMIN_KEY to enable it');
+    }
+    const presented = bearer(c.req.header('authorization')) ?? '';
+    if (!constantTimeEqual(presented, adminKey)) {
+      deps.log.warn('admin call refused', { path: c.req.path });
+      throw new ApiError('unauthorized', 'Missing or invalid admin key');
+    }
+    await next();
+  });
+}
+
+export function adminRoutes(deps: Deps) {
+  const { db, clock, log } = deps;
+  const app = new Hono();
+  app.use('*', requireAdmin(deps));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: () => {
+        throw new ApiError('payload_too_large', 'Admin request body over 16 KiB');
+      },
+    }),
+  );
+
+  app.get('/api-keys', async (c) => c.json({ keys: await listApiKeys(db) }));
+  app.post('/api-keys', async (c) => {
+    const body = await readBody(c, createKeyBody);
+    const created = await createApiKey(db, body, clock.now());
+    log.info('api key created', { id: created.info.id, name: body.name });
+    return c.json({ ...created.info, key: created.key }, 201);
+  });
+  app.delete('/api-keys/:id', async (c) => {
+    const id = idParam.parse(c.req.param('id'));
+    if (!(await revokeApiKey(db, id, clock.now()))) {
+      throw new ApiError('not_found', `No live API key '${id}'`);
+    }
+    log.info('api key revoked', { id });
+    return c.json({ id, revoked: true });
+  });
+
+  app.get('/join-tokens', async (c) => c.json({ tokens: await listJoinTokens(db) }));
+  app.post('/join-tokens', async (c) => {
+    const body = await readBody(c, createJoinTokenBody);
+    let ttlMs: number | undefined;
+    try {
+      ttlMs = body.ttl === undefined ? undefined : parseDuration(body.ttl, 0, 'ttl');
+    } catch (err) {
+      throw new ApiError('invalid_request', (err as Error).message, { param: 'ttl' });
+    }
+    const created = await createJoinToken(db, { name: body.name, ttlMs }, clock.now());
+    log.info('join token created', { id: created.info.id, name: body.name });
+    return c.json({ ...created.info, token: created.token }, 201);
+  });
+  app.delete('/join-tokens/:id', async (c) => {
+    const id = idParam.parse(c.req.param('id'));
+    if (!(await revokeJoinToken(db, id, clock.now()))) {
+      throw new ApiError('not_found', `No live join token '${id}'`);
+    }
+    log.info('join token revoked', { id });
+    return c.json({ id, revoked: true });
+  });
+  return app;
+}

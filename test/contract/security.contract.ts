@@ -1,0 +1,256 @@
+// Security contract, on better-sqlite3 and on D1: join tokens, agent credentials, API keys, quotas.
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../control-plane/app.ts';
+import type { Db } from '../../control-plane/db.ts';
+import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
+import type { ContractTarget } from './control-plane.contract.ts';
+import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
+
+export const ADMIN_KEY = 'test-admin-key';
+const json = { 'content-type': 'application/json' };
+const bearer = (secret: string) => ({ ...json, authorization: `Bearer ${secret}` });
+const chatBody = { model: MODEL, messages: [{ role: 'user', content: 'hi' }] };
+
+function claimsOf(ticket: string): Record<string, unknown> {
+  const part = ticket.split('.')[1] ?? '';
+  return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+}
+
+export function securityContract(runtime: string, target: ContractTarget) {
+  describe(`security contract (${runtime})`, () => {
+    let clock: ReturnType<typeof fakeClock>;
+    let db: Db;
+    let app: ReturnType<typeof createApp>;
+
+    const setup = async (env: Record<string, string> = {}) => {
+      const deps = await makeDeps(db, clock, { AUTH_MODE: 'keys', ADMIN_KEY, ...env });
+      app = createApp(deps);
+    };
+    const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
+      app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
+    const register = async (id: string, headers: Record<string, string> = bearer(JOIN_TOKEN)) => {
+      const res = await post('/v1/agents/register', registration(id), headers);
+      const body = res.status === 200 ? ((await res.json()) as { credential: string }) : undefined;
+      return { status: res.status, credential: body?.credential ?? '' };
+    };
+    const admin = (path: string, body?: unknown, method = 'POST') =>
+      app.request(`/admin${path}`, {
+        method,
+        headers: bearer(ADMIN_KEY),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const newKey = async (extra: Record<string, unknown> = {}) =>
+      (await (await admin('/api-keys', { name: 'test', ...extra })).json()) as {
+        id: string;
+        key: string;
+      };
+
+    beforeEach(async () => {
+      clock = fakeClock();
+      db = (await target.freshDb()).db;
+      await setup();
+    });
+
+    describe('agents', () => {
+      it('refuses registration without the join token or with a wrong one', async () => {
+        expect((await register('rogue', json)).status).toBe(401);
+        expect((await register('rogue', bearer('not-the-token'))).status).toBe(401);
+        const status = await app.request('/v1/status', { headers: bearer((await newKey()).key) });
+        expect(((await status.json()) as { agents: unknown[] }).agents).toEqual([]);
+      });
+
+      it('answers registration with a credential that heartbeats and job reports must carry', async () => {
+        const a = await register('agent-a');
+        const b = await register('agent-b');
+        expect(a.status).toBe(200);
+        expect(a.credential).toMatch(/^tca-/);
+        const beat = (id: string, headers: Record<string, string>) =>
+          post(`/v1/agents/${id}/heartbeat`, heartbeat(), headers);
+        expect((await beat('agent-a', json)).status).toBe(401);
+        expect((await beat('agent-a', bearer(JOIN_TOKEN))).status).toBe(401);
+        expect((await beat('agent-a', bearer(b.credential))).status).toBe(401);
+        expect((await beat('agent-a', bearer(a.credential))).status).toBe(200);
+        const report = {
+          outcome: 'success',
+          model: MODEL,
+          promptTokens: 1,
+          completionTokens: 1,
+          durationMs: 1,
+        };
+        const stolen = await post('/v1/agents/agent-a/jobs/j1', report, bearer(b.credential));
+        expect(stolen.status).toBe(401);
+        const own = await post('/v1/agents/agent-a/jobs/j1', report, bearer(a.credential));
+        expect(own.status).toBe(200);
+      });
+
+      it('never lets a new registration take over the id of a live agent', async () => {
+        const first = await register('agent-a');
+        // Another machine with the join token but not agent-a's credential.
+        const takeover = await post(
+          '/v1/agents/register',
+          {
+            ...registration('agent-a'),
+            url: 'http://10.6.6.6:8081',
+          },
+          bearer(JOIN_TOKEN),
+        );
+        expect(takeover.status).toBe(409);
+        expect(((await takeover.json()) as { error: { code: string } }).error.code).toBe(
+          'agent_id_taken',
+        );
+        // The rogue never receives a request: every ticket goes to the real agent's URL.
+        const key = (await newKey()).key;
+        const res = await post('/v1/chat/completions', chatBody, bearer(key));
+        expect(res.status).toBe(307);
+        expect(new URL(res.headers.get('location') ?? '').origin).toBe(registration('agent-a').url);
+        // The real agent can re-register with its credential (e.g. after a lost response).
+        const again = await post('/v1/agents/register', registration('agent-a'), {
+          ...bearer(JOIN_TOKEN),
+          [AGENT_CREDENTIAL_HEADER]: first.credential,
+        });
+        expect(again.status).toBe(200);
+        // Once the agent is silent past HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL its id is free.
+        clock.advance(44_000);
+        expect((await register('agent-a')).status).toBe(409);
+        clock.advance(2_000);
+        expect((await register('agent-a')).status).toBe(200);
+      });
+
+      it('admits agents with created join tokens until they expire or are revoked', async () => {
+        await setup({ JOIN_TOKEN: '' });
+        const expiring = (await (
+          await admin('/join-tokens', { name: 'rack-1', ttl: '1h' })
+        ).json()) as { id: string; token: string; expiresAt: string };
+        expect(expiring.token).toMatch(/^tj-/);
+        expect((await register('agent-a', bearer(JOIN_TOKEN))).status).toBe(401);
+        expect((await register('agent-a', bearer(expiring.token))).status).toBe(200);
+        clock.advance(3_600_001);
+        expect((await register('agent-b', bearer(expiring.token))).status).toBe(401);
+
+        const revocable = (await (await admin('/join-tokens', { name: 'rack-2' })).json()) as {
+          id: string;
+          token: string;
+        };
+        expect((await register('agent-c', bearer(revocable.token))).status).toBe(200);
+        expect((await admin(`/join-tokens/${revocable.id}`, undefined, 'DELETE')).status).toBe(200);
+        expect((await register('agent-d', bearer(revocable.token))).status).toBe(401);
+        const list = (await (await admin('/join-tokens', undefined, 'GET')).json()) as {
+          tokens: { id: string; revokedAt: string | null }[];
+        };
+        expect(list.tokens.map((t) => [t.id, t.revokedAt !== null])).toEqual([
+          [expiring.id, false],
+          [revocable.id, true],
+        ]);
+        expect(JSON.stringify(list)).not.toContain(revocable.token);
+      });
+    });
+
+    describe('clients', () => {
+      it('needs an API key on every client endpoint; 401 without, with a bad or a revoked key', async () => {
+        await register('agent-a');
+        const paths = ['/v1/chat/completions', '/v1/completions', '/api/chat', '/api/generate'];
+        for (const path of [...paths, '/v1/route']) {
+          const res = await post(path, chatBody);
+          expect(res.status, path).toBe(401);
+          const body = (await res.json()) as { error: unknown };
+          if (path.startsWith('/api/')) expect(typeof body.error).toBe('string');
+          else
+            expect(body.error).toMatchObject({
+              code: 'invalid_api_key',
+              type: 'authentication_error',
+            });
+        }
+        for (const path of ['/v1/models', '/api/tags', '/v1/status']) {
+          expect((await app.request(path)).status, path).toBe(401);
+        }
+        expect((await post('/v1/route', chatBody, bearer('sk-titan-made-up'))).status).toBe(401);
+
+        const { id, key } = await newKey();
+        const ok = await post('/v1/route', chatBody, bearer(key));
+        expect(ok.status).toBe(200);
+        const { ticket } = (await ok.json()) as { ticket: string };
+        expect(claimsOf(ticket).sub).toBe(id);
+        // x-api-key works too (Ollama clients set it with `headers`).
+        expect((await post('/api/chat', chatBody, { ...json, 'x-api-key': key })).status).toBe(307);
+
+        expect((await admin(`/api-keys/${id}`, undefined, 'DELETE')).status).toBe(200);
+        expect((await post('/v1/route', chatBody, bearer(key))).status).toBe(401);
+        expect((await admin(`/api-keys/${id}`, undefined, 'DELETE')).status).toBe(404);
+      });
+
+      it('answers 429 with Retry-After over the rate limit and over the concurrency quota', async () => {
+        const big = registration('agent-a', { maxConcurrentJobs: 64 });
+        expect((await post('/v1/agents/register', big, bearer(JOIN_TOKEN))).status).toBe(200);
+        const limited = await newKey({ rateLimitPerMinute: 4 });
+        const call = (path: string, key: string) => post(path, chatBody, bearer(key));
+        for (let i = 0; i < 4; i++) expect((await call('/v1/route', limited.key)).status).toBe(200);
+        const over = await call('/v1/chat/completions', limited.key);
+        expect(over.status).toBe(429);
+        expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(await over.json()).toMatchObject({
+          error: { code: 'rate_limit_exceeded', type: 'rate_limit_error' },
+        });
+        const ollama = await call('/api/chat', limited.key);
+        expect(ollama.status).toBe(429);
+        expect(typeof ((await ollama.json()) as { error: unknown }).error).toBe('string');
+        clock.advance(20_000);
+        expect((await call('/v1/route', limited.key)).status).toBe(200);
+        expect((await call('/v1/route', limited.key)).status).toBe(429);
+
+        const single = await newKey({ maxConcurrent: 1 });
+        expect((await call('/v1/route', single.key)).status).toBe(200);
+        const busy = await call('/v1/route', single.key);
+        expect(busy.status).toBe(429);
+        expect(await busy.json()).toMatchObject({ error: { code: 'concurrency_limit_exceeded' } });
+      });
+
+      it('says which auth mode it runs in', async () => {
+        const key = (await newKey()).key;
+        const keys = await (await app.request('/v1/status', { headers: bearer(key) })).json();
+        expect(keys).toMatchObject({ auth: 'keys', joinTokenRequired: true });
+        await setup({ AUTH_MODE: 'development' });
+        const dev = await (await app.request('/v1/status')).json();
+        expect(dev).toMatchObject({ auth: 'development' });
+      });
+
+      it('protects the admin API with ADMIN_KEY and turns it off without one', async () => {
+        const wrong = await app.request('/admin/api-keys', { headers: bearer('guess') });
+        expect(wrong.status).toBe(401);
+        await setup({ ADMIN_KEY: '' });
+        expect((await app.request('/admin/api-keys', { headers: bearer('') })).status).toBe(403);
+      });
+    });
+
+    describe('ticket limits', () => {
+      it("puts the client's max_tokens (or the MAX_TOKENS cap) in the ticket and refuses more", async () => {
+        await setup({ AUTH_MODE: 'development', MAX_TOKENS: '1000' });
+        const big = registration('agent-a', { maxConcurrentJobs: 64 });
+        expect((await post('/v1/agents/register', big, bearer(JOIN_TOKEN))).status).toBe(200);
+        const ticketOf = async (path: string, body: unknown) => {
+          const res = await post(path, body);
+          expect(res.status).toBe(307);
+          const t = new URL(res.headers.get('location') ?? '').searchParams.get('ticket') ?? '';
+          return claimsOf(t);
+        };
+        const asked = await ticketOf('/v1/chat/completions', { ...chatBody, max_tokens: 50 });
+        expect(asked).toMatchObject({ max_tokens: 50, model: MODEL });
+        expect(asked.nbf).toBe(asked.iat);
+        expect(await ticketOf('/v1/chat/completions', chatBody)).toMatchObject({
+          max_tokens: 1000,
+        });
+        const newer = { ...chatBody, max_completion_tokens: 70 };
+        expect(await ticketOf('/v1/chat/completions', newer)).toMatchObject({ max_tokens: 70 });
+        const legacy = { model: MODEL, prompt: 'x' };
+        expect(await ticketOf('/v1/completions', legacy)).toMatchObject({ max_tokens: 16 });
+        const ollama = { ...chatBody, options: { num_predict: 30 } };
+        expect(await ticketOf('/api/chat', ollama)).toMatchObject({ max_tokens: 30 });
+        const unlimited = { ...chatBody, options: { num_predict: -1 } };
+        expect(await ticketOf('/api/chat', unlimited)).toMatchObject({ max_tokens: 1000 });
+
+        const tooMany = await post('/v1/chat/completions', { ...chatBody, max_tokens: 1001 });
+        expect(tooMany.status).toBe(400);
+        expect(await tooMany.json()).toMatchObject({ error: { param: 'max_tokens' } });
+      });
+    });
+  });
+}

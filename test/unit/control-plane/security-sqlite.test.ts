@@ -1,0 +1,12 @@
+// Runs the security contract on Node with a real better-sqlite3 database per test.
+import type { Db } from '../../../control-plane/db.ts';
+import { openSqlite } from '../../../control-plane/node.ts';
+import { securityContract } from '../../contract/security.contract.ts';
+
+securityContract('Node + better-sqlite3', {
+  async freshDb() {
+    const { db, sqlite } = openSqlite(':memory:');
+    const total = () => (sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    return { db: db as unknown as Db, rowsWritten: async () => total() };
+  },
+});
