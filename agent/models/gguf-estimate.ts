@@ -1,0 +1,207 @@
+// Memory a GGUF model needs, from its header only (local file or HTTP range requests): weights + KV + compute.
+import { readGgufFileInfo } from 'node-llama-cpp';
+import { type QuantType, quantByFileType } from './quant.ts';
+
+/** What the estimate needs from a GGUF header. */
+export interface GgufHeader {
+  architecture: string;
+  name: string | undefined;
+  /** `general.file_type` (llama ftype), when present. */
+  fileType: number | undefined;
+  blockCount: number;
+  embeddingLength: number;
+  headCount: number;
+  /** Per layer when the model varies it. */
+  headCountKv: number | number[];
+  keyLength: number | undefined;
+  valueLength: number | undefined;
+  vocabSize: number;
+  trainContextLength: number | undefined;
+  tensors: { name: string; dimensions: readonly (number | bigint)[]; ggmlType: number }[];
+}
+
+/** [elements per block, bytes per block] for each ggml type id (ggml.h). */
+const GGML_BLOCKS: Record<number, readonly [number, number]> = {
+  0: [1, 4], // F32
+  1: [1, 2], // F16
+  2: [32, 18], // Q4_0
+  3: [32, 20], // Q4_1
+  6: [32, 22], // Q5_0
+  7: [32, 24], // Q5_1
+  8: [32, 34], // Q8_0
+  9: [32, 36], // Q8_1
+  10: [256, 84], // Q2_K
+  11: [256, 110], // Q3_K
+  12: [256, 144], // Q4_K
+  13: [256, 176], // Q5_K
+  14: [256, 210], // Q6_K
+  15: [256, 292], // Q8_K
+  16: [256, 66], // IQ2_XXS
+  17: [256, 74], // IQ2_XS
+  18: [256, 98], // IQ3_XXS
+  19: [256, 50], // IQ1_S
+  20: [32, 18], // IQ4_NL
+  21: [256, 110], // IQ3_S
+  22: [256, 82], // IQ2_S
+  23: [256, 136], // IQ4_XS
+  24: [1, 1], // I8
+  25: [1, 2], // I16
+  26: [1, 4], // I32
+  27: [1, 8], // I64
+  28: [1, 8], // F64
+  29: [256, 56], // IQ1_M
+  30: [1, 2], // BF16
+  34: [256, 54], // TQ1_0
+  35: [256, 66], // TQ2_0
+  39: [32, 17], // MXFP4
+};
+
+export class GgufEstimateError extends Error {
+  override readonly name = 'GgufEstimateError';
+}
+
+export function tensorBytes(t: GgufHeader['tensors'][number]): number {
+  const block = GGML_BLOCKS[t.ggmlType];
+  if (!block) throw new GgufEstimateError(`tensor ${t.name}: unsupported ggml type ${t.ggmlType}`);
+  const elements = t.dimensions.reduce<number>((n, d) => n * Number(d), 1);
+  return Math.ceil(elements / block[0]) * block[1];
+}
+
+export interface EstimateOptions {
+  /** Tokens of context per sequence. */
+  contextSize: number;
+  /** Parallel sequences (one per concurrent job). */
+  sequences: number;
+  /** Logical batch size (node-llama-cpp: min(context × sequences, 512)). */
+  batchSize?: number;
+}
+
+export interface MemoryEstimate {
+  weightsBytes: number;
+  kvCacheBytes: number;
+  computeBytes: number;
+  /** llama.cpp's per-model host overhead: vocab tables, backend buffers, allocator slack. */
+  runtimeBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Calibrated on this repository's CPU build (node-llama-cpp 3.21.1, x86-64): loading a model adds
+ * ~46 MiB of resident memory beyond its tensor buffer (vocabulary maps, the GGUF context, backend
+ * and thread-pool set-up). Measured with one vocabulary size (49,152): the split into a fixed part
+ * and ~0.5 KiB per vocabulary entry is an assumption, and 8 MiB of it is headroom.
+ * See docs/benchmarks.md.
+ */
+export const RUNTIME_FIXED_BYTES = 32 * 2 ** 20;
+export const RUNTIME_BYTES_PER_VOCAB = 480;
+
+/** KV cells are allocated for all sequences at once, padded to 256 (node-llama-cpp/llama.cpp). */
+export function kvCells(contextSize: number, sequences: number): number {
+  return Math.ceil((contextSize * sequences) / 256) * 256;
+}
+
+export function estimateMemory(header: GgufHeader, opts: EstimateOptions): MemoryEstimate {
+  const weightsBytes = header.tensors.reduce((sum, t) => sum + tensorBytes(t), 0);
+  const headDimK = header.keyLength ?? header.embeddingLength / header.headCount;
+  const headDimV = header.valueLength ?? header.embeddingLength / header.headCount;
+  const cells = kvCells(opts.contextSize, opts.sequences);
+  let kvCacheBytes = 0;
+  for (let layer = 0; layer < header.blockCount; layer++) {
+    const kvHeads = Array.isArray(header.headCountKv)
+      ? (header.headCountKv[layer] ?? 0)
+      : header.headCountKv;
+    // F16 keys and values (llama.cpp's default cache type): 2 bytes per element.
+    kvCacheBytes += cells * kvHeads * (headDimK + headDimV) * 2;
+  }
+  const batch = opts.batchSize ?? Math.min(cells, 512);
+  // Logits for every sequence's last token, plus activations of one batch through one layer
+  // (the graph allocator reuses buffers layer to layer).
+  const computeBytes =
+    header.vocabSize * 4 * opts.sequences +
+    batch * (header.embeddingLength * 4 + header.headCount * batch) * 4;
+  const runtimeBytes = RUNTIME_FIXED_BYTES + header.vocabSize * RUNTIME_BYTES_PER_VOCAB;
+  return {
+    weightsBytes,
+    kvCacheBytes,
+    computeBytes,
+    runtimeBytes,
+    totalBytes: weightsBytes + kvCacheBytes + computeBytes + runtimeBytes,
+  };
+}
+
+/** The quant a header declares (`general.file_type`), if it is one we know. */
+export function headerQuant(header: GgufHeader): QuantType | undefined {
+  return header.fileType === undefined ? undefined : quantByFileType(header.fileType);
+}
+
+export interface ReadHeaderOptions {
+  signal?: AbortSignal;
+  /** Extra headers for URLs (e.g. Authorization for a private mirror). */
+  fetchHeaders?: Record<string, string>;
+}
+
+/** Reads only the header: a local path, or an http(s) URL through Range requests. */
+export async function readGgufHeader(
+  pathOrUrl: string,
+  opts: ReadHeaderOptions = {},
+): Promise<GgufHeader> {
+  const remote = /^https?:\/\//.test(pathOrUrl);
+  const info = await readGgufFileInfo(pathOrUrl, {
+    sourceType: remote ? 'network' : 'filesystem',
+    // The vocabulary is most of a header; the estimate needs only its length.
+    ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'],
+    logWarnings: false,
+    ...(remote ? { fetchRetryOptions: { retries: 0 } } : {}),
+    ...(opts.fetchHeaders ? { fetchHeaders: opts.fetchHeaders } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return toHeader(info.metadata as unknown as Record<string, unknown>, info.tensorInfo ?? []);
+}
+
+function toHeader(
+  metadata: Record<string, unknown>,
+  tensors: readonly { name: string; dimensions: readonly (number | bigint)[]; ggmlType: number }[],
+): GgufHeader {
+  const general = record(metadata.general);
+  const architecture = String(general.architecture ?? '');
+  const arch = record(metadata[architecture]);
+  const attention = record(arch.attention);
+  const num = (v: unknown): number | undefined =>
+    typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined;
+  const required = (v: unknown, key: string): number => {
+    const n = num(v);
+    if (n === undefined || !Number.isFinite(n) || n <= 0) {
+      throw new GgufEstimateError(`GGUF header lacks ${architecture}.${key}`);
+    }
+    return n;
+  };
+  const headCount = required(attention.head_count, 'attention.head_count');
+  const kvRaw = attention.head_count_kv;
+  const tokens = record(record(metadata.tokenizer).ggml).tokens;
+  const embd = tensors.find((t) => t.name === 'token_embd.weight');
+  const vocabSize =
+    num(arch.vocab_size) ??
+    (Array.isArray(tokens) ? tokens.length : undefined) ??
+    num(embd?.dimensions[1]) ??
+    0;
+  return {
+    architecture,
+    name: typeof general.name === 'string' ? general.name : undefined,
+    fileType: num(general.file_type),
+    blockCount: required(arch.block_count, 'block_count'),
+    embeddingLength: required(arch.embedding_length, 'embedding_length'),
+    headCount,
+    headCountKv: Array.isArray(kvRaw) ? kvRaw.map((v) => num(v) ?? 0) : (num(kvRaw) ?? headCount),
+    keyLength: num(attention.key_length),
+    valueLength: num(attention.value_length),
+    vocabSize,
+    trainContextLength: num(arch.context_length),
+    tensors: tensors.map((t) => ({ name: t.name, dimensions: t.dimensions, ggmlType: t.ggmlType })),
+  };
+}
+
+function record(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : {};
+}
