@@ -36,6 +36,8 @@ export interface ModelManagerOptions {
   kind?: string;
   clock?: () => number;
   log?: Logger;
+  /** Runs after every model is unloaded on close (e.g. disposes the shared Llama). */
+  onClose?: () => Promise<void>;
 }
 
 interface Slot {
@@ -297,6 +299,7 @@ export class ModelManager implements InferenceEngine {
   async close(): Promise<void> {
     await this.loadChain;
     for (const s of this.slots.values()) await this.unloadSlot(s);
+    await this.opts.onClose?.();
   }
 }
 
