@@ -1,0 +1,97 @@
+// `agent models ls|pull|rm` on a local catalog, pulling from a loopback mirror; byte-size parsing.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelsMain } from '../../../../agent/cli-models.ts';
+import { parseBytes } from '../../../../agent/config.ts';
+import { type FileServer, startFileServer } from './file-server.ts';
+import { SHAPES, writeSyntheticGguf } from './gguf-writer.ts';
+
+const body = randomBytes(1024 * 1024);
+let server: FileServer;
+let dir: string;
+let catalog: string;
+
+beforeAll(async () => {
+  server = await startFileServer({ '/o/r/resolve/main/t-Q8_0.gguf': { body } });
+  dir = mkdtempSync(join(tmpdir(), 'titan-cli-'));
+  catalog = join(dir, 'catalog.json');
+  writeFileSync(
+    catalog,
+    JSON.stringify({
+      models: {
+        't:1b': {
+          repo: 'o/r',
+          variants: {
+            Q8_0: { file: 't-Q8_0.gguf', sha256: createHash('sha256').update(body).digest('hex') },
+            Q4_K_M: { file: 't-Q4_K_M.gguf' },
+          },
+        },
+      },
+    }),
+  );
+  writeSyntheticGguf(join(dir, 't-Q4_K_M.gguf'), {
+    ...SHAPES['135m'],
+    fileType: 15,
+    tensorType: 12,
+  });
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await modelsMain(argv, {
+    env: { MODEL_CATALOG: catalog, MODELS_DIR: dir, MODEL_BASE_URL: server.url },
+    root: dir,
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    tty: false,
+  });
+  return { code, out, err };
+}
+
+describe('agent models', () => {
+  it('ls lists every variant, whether it is on disk, and its memory estimate', async () => {
+    const r = await run('ls');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/t:1b-q8_0\s+no\s+\?/);
+    expect(r.out).toMatch(/t:1b-q4_k_m\s+yes\s+[\d.]+ MiB\s+[\d.]+ MiB/);
+  });
+
+  it('pull downloads with a progress bar, rm deletes', async () => {
+    const pulled = await run('pull', 't:1b-q8_0');
+    expect(pulled.code).toBe(0);
+    expect(pulled.err).toContain('100%');
+    expect(pulled.out).toContain(`pulled t:1b-q8_0 → ${join(dir, 't-Q8_0.gguf')}`);
+    expect(existsSync(join(dir, 't-Q8_0.gguf'))).toBe(true);
+    const removed = await run('rm', 't:1b-q8_0');
+    expect(removed.out).toContain('removed');
+    expect(existsSync(join(dir, 't-Q8_0.gguf'))).toBe(false);
+  });
+
+  it('explains failures and bad usage', async () => {
+    expect((await run('pull', 't:1b-q2_k')).err).toContain('names no variant');
+    expect((await run('pull')).code).toBe(2);
+    const missing = await run('pull', 't:1b-q4_k_m');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/not found.*\(not_found\)/);
+  });
+
+  it('parses byte sizes for MODEL_MEMORY_LIMIT', () => {
+    expect(parseBytes('1048576')).toBe(2 ** 20);
+    expect(parseBytes('512MiB')).toBe(512 * 2 ** 20);
+    expect(parseBytes('1.5GiB')).toBe(1.5 * 2 ** 30);
+    expect(parseBytes('2GB')).toBe(2e9);
+    expect(() => parseBytes('lots')).toThrow(/byte size/);
+  });
+});
