@@ -16,6 +16,7 @@ export interface GgufHeader {
   keyLength: number | undefined;
   valueLength: number | undefined;
   vocabSize: number;
+  feedForwardLength: number | undefined;
   trainContextLength: number | undefined;
   tensors: { name: string; dimensions: readonly (number | bigint)[]; ggmlType: number }[];
 }
@@ -86,14 +87,14 @@ export interface MemoryEstimate {
 }
 
 /**
- * Calibrated on this repository's CPU build (node-llama-cpp 3.21.1, x86-64): loading a model adds
- * ~46 MiB of resident memory beyond its tensor buffer (vocabulary maps, the GGUF context, backend
- * and thread-pool set-up). Measured with one vocabulary size (49,152): the split into a fixed part
- * and ~0.5 KiB per vocabulary entry is an assumption, and 8 MiB of it is headroom.
- * See docs/benchmarks.md.
+ * Per-model host overhead beyond tensors, KV and activations: vocabulary tables, the GGUF context,
+ * sampler and graph bookkeeping. Measured warm (a model already loaded and unloaded once in the
+ * process) at 10–30 MiB for SmolLM2-135M (49,152-token vocabulary); the split into a fixed part
+ * and 160 B per vocabulary entry is an assumption. The first model a process loads also pays a
+ * one-time ~30–45 MiB (ggml backend and thread-pool set-up) that is the agent's, not the model's.
  */
-export const RUNTIME_FIXED_BYTES = 32 * 2 ** 20;
-export const RUNTIME_BYTES_PER_VOCAB = 480;
+export const RUNTIME_FIXED_BYTES = 8 * 2 ** 20;
+export const RUNTIME_BYTES_PER_VOCAB = 160;
 
 /** KV cells are allocated for all sequences at once, padded to 256 (node-llama-cpp/llama.cpp). */
 export function kvCells(contextSize: number, sequences: number): number {
@@ -114,11 +115,14 @@ export function estimateMemory(header: GgufHeader, opts: EstimateOptions): Memor
     kvCacheBytes += cells * kvHeads * (headDimK + headDimV) * 2;
   }
   const batch = opts.batchSize ?? Math.min(cells, 512);
-  // Logits for every sequence's last token, plus activations of one batch through one layer
-  // (the graph allocator reuses buffers layer to layer).
+  // Resident compute memory: logits for every sequence's last token plus one batch of activations
+  // (hidden state ×4 and the feed-forward width; the graph allocator reuses buffers between
+  // layers). llama.cpp *reserves* more — its "compute buffer size" log line counts logits for a
+  // whole batch (n_batch × n_vocab × 4 B, 98 MiB for SmolLM2) — but generation only touches the
+  // last token's logits, so those pages stay unresident; see docs/benchmarks.md.
+  const feedForward = header.feedForwardLength ?? header.embeddingLength * 4;
   const computeBytes =
-    header.vocabSize * 4 * opts.sequences +
-    batch * (header.embeddingLength * 4 + header.headCount * batch) * 4;
+    header.vocabSize * 4 * opts.sequences + batch * (header.embeddingLength * 4 + feedForward) * 4;
   const runtimeBytes = RUNTIME_FIXED_BYTES + header.vocabSize * RUNTIME_BYTES_PER_VOCAB;
   return {
     weightsBytes,
@@ -195,6 +199,9 @@ function toHeader(
     keyLength: num(attention.key_length),
     valueLength: num(attention.value_length),
     vocabSize,
+    feedForwardLength: Array.isArray(arch.feed_forward_length)
+      ? Math.max(...arch.feed_forward_length.map((v) => num(v) ?? 0))
+      : num(arch.feed_forward_length),
     trainContextLength: num(arch.context_length),
     tensors: tensors.map((t) => ({ name: t.name, dimensions: t.dimensions, ggmlType: t.ggmlType })),
   };

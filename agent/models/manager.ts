@@ -98,9 +98,12 @@ export class ModelManager implements InferenceEngine {
     }
   }
 
+  /** Loaded models count at the larger of estimate and measurement (buffers grow in use). */
   private loadedBytes(): number {
     let sum = 0;
-    for (const s of this.slots.values()) if (s.loaded) sum += memoryOf(s) ?? 0;
+    for (const s of this.slots.values()) {
+      if (s.loaded) sum += Math.max(s.estimateBytes ?? 0, s.loaded.measuredBytes ?? 0);
+    }
     return sum;
   }
 
