@@ -112,7 +112,7 @@ Options (environment variable in brackets):
   --catalog <file.json>      model catalog: quantized variants, best fit, pulls [MODEL_CATALOG]
   --models-dir <dir>         where pulled variants live [MODELS_DIR] (default .cache/models)
   --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
-  --model-memory-limit <n>   bytes (or 512MiB, 4GiB) all loaded models may use [MODEL_MEMORY_LIMIT]
+  --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
 
 Also: agent models ls|pull|rm (agent models --help)

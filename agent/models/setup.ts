@@ -49,7 +49,8 @@ export async function createModelStack(
     load: loader.load,
     estimate: async (v) => (await loader.estimate(v)).totalBytes,
     freeMemory: () => loader.freeMemory(),
-    memoryLimitBytes: config.modelMemoryLimit,
+    // MODEL_MEMORY_LIMIT, else the agent's MEMORY_LIMIT: models never take more than the agent offers.
+    memoryLimitBytes: config.modelMemoryLimit ?? config.memoryLimitBytes,
     platform: loader.platform,
     log,
     onClose: () => loader.close(),

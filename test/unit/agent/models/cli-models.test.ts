@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelsMain } from '../../../../agent/cli-models.ts';
-import { parseBytes } from '../../../../agent/config.ts';
+import { parseCommand } from '../../../../agent/config.ts';
 import { type FileServer, startFileServer } from './file-server.ts';
 import { SHAPES, writeSyntheticGguf } from './gguf-writer.ts';
 
@@ -87,11 +87,29 @@ describe('agent models', () => {
     expect(missing.err).toMatch(/not found.*\(not_found\)/);
   });
 
-  it('parses byte sizes for MODEL_MEMORY_LIMIT', () => {
-    expect(parseBytes('1048576')).toBe(2 ** 20);
-    expect(parseBytes('512MiB')).toBe(512 * 2 ** 20);
-    expect(parseBytes('1.5GiB')).toBe(1.5 * 2 ** 30);
-    expect(parseBytes('2GB')).toBe(2e9);
-    expect(() => parseBytes('lots')).toThrow(/byte size/);
+  it('agent start takes the catalog, models directory, mirror, memory limit and admin key', () => {
+    const parsed = parseCommand(
+      ['start', '--catalog', 'c.json', '--model-memory-limit', '512MiB', '--models-dir', 'm'],
+      {
+        env: { MODEL_BASE_URL: 'http://127.0.0.1:9/', AGENT_ADMIN_KEY: 'k' },
+        hostname: 'h',
+        root: '/r',
+      },
+    );
+    if (parsed.command !== 'start') throw new Error('expected start');
+    expect(parsed.config).toMatchObject({
+      catalog: '/r/c.json',
+      modelsDir: '/r/m',
+      modelBaseUrl: 'http://127.0.0.1:9/',
+      modelMemoryLimit: 512 * 2 ** 20,
+      adminKey: 'k',
+    });
+    const bad = () =>
+      parseCommand(['start', '--model-memory-limit', 'lots'], {
+        env: {},
+        hostname: 'h',
+        root: '/r',
+      });
+    expect(bad).toThrow(/model memory limit/);
   });
 });
