@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { PullEvent } from './models/admin.ts';
 import { DownloadError, Downloader } from './models/download.ts';
-import { estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
+import { cpuRepackFor, estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
 import { loadCatalog } from './models/setup.ts';
 
 export const MODELS_USAGE = `Usage: agent models <ls|pull|rm> [name] [options]
@@ -80,7 +80,7 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
       const ctx = Number(env(v['context-size'], 'CONTEXT_SIZE') ?? 2048);
       const seqs = Number(env(v['max-concurrent-jobs'], 'MAX_CONCURRENT_JOBS') ?? 4);
       io.out(
-        `${pad('NAME', 34)}${pad('ON DISK', 9)}${pad('SIZE', 11)}ESTIMATE (ctx ${ctx} × ${seqs})\n`,
+        `${pad('NAME', 34)}${pad('ON DISK', 9)}${pad('SIZE', 11)}ESTIMATE (CPU, ctx ${ctx} × ${seqs})\n`,
       );
       for (const m of catalog.models) {
         for (const variant of m.variants) {

@@ -75,10 +75,45 @@ export interface EstimateOptions {
   sequences: number;
   /** Logical batch size (node-llama-cpp: min(context × sequences, 512)). */
   batchSize?: number;
+  /**
+   * CPU weight repacking (llama.cpp's CPU_REPACK buffers): on CPU-only x86-64 and ARM hosts,
+   * llama.cpp copies matmul weights of some types into an interleaved layout at load time, and the
+   * mapped originals stay resident too. Default: none (GPU offload, or repacking unknown).
+   */
+  cpuRepack?: 'x86' | 'arm' | false;
+}
+
+/**
+ * ggml types llama.cpp's CPU backend repacks (ggml-cpu/repack.cpp): on x86-64 (AVX2) Q4_0, Q4_K,
+ * Q2_K and IQ4_NL — measured here to the byte; on ARM also Q8_0 (from the source, not measured).
+ * This is what replaced the Q4_0_4_4/Q4_0_4_8/Q4_0_8_8 file types.
+ */
+const REPACKED_TYPES = { x86: new Set([2, 12, 10, 20]), arm: new Set([2, 12, 10, 20, 8]) } as const;
+
+/** Bytes of the copies llama.cpp makes when it repacks weights for the CPU kernels. */
+export function repackBytes(header: GgufHeader, target: 'x86' | 'arm'): number {
+  const types = REPACKED_TYPES[target];
+  let sum = 0;
+  for (const t of header.tensors) {
+    // token_embd is read with get_rows, never repacked; rows are interleaved in groups of 8.
+    if (!types.has(t.ggmlType) || t.name === 'token_embd.weight') continue;
+    if (t.dimensions.length < 2 || Number(t.dimensions[1]) % 8 !== 0) continue;
+    sum += tensorBytes(t);
+  }
+  return sum;
+}
+
+/** Which repacking a CPU-only host of this architecture does (Node's `process.arch`). */
+export function cpuRepackFor(arch: string): 'x86' | 'arm' | false {
+  if (arch === 'x64') return 'x86';
+  if (arch === 'arm64') return 'arm';
+  return false;
 }
 
 export interface MemoryEstimate {
   weightsBytes: number;
+  /** Extra copies of weights repacked for the CPU kernels (0 on GPU). */
+  repackBytes: number;
   kvCacheBytes: number;
   computeBytes: number;
   /** llama.cpp's per-model host overhead: vocab tables, backend buffers, allocator slack. */
@@ -124,12 +159,14 @@ export function estimateMemory(header: GgufHeader, opts: EstimateOptions): Memor
   const computeBytes =
     header.vocabSize * 4 * opts.sequences + batch * (header.embeddingLength * 4 + feedForward) * 4;
   const runtimeBytes = RUNTIME_FIXED_BYTES + header.vocabSize * RUNTIME_BYTES_PER_VOCAB;
+  const repack = opts.cpuRepack ? repackBytes(header, opts.cpuRepack) : 0;
   return {
     weightsBytes,
+    repackBytes: repack,
     kvCacheBytes,
     computeBytes,
     runtimeBytes,
-    totalBytes: weightsBytes + kvCacheBytes + computeBytes + runtimeBytes,
+    totalBytes: weightsBytes + repack + kvCacheBytes + computeBytes + runtimeBytes,
   };
 }
 

@@ -4,7 +4,12 @@ import { arch, availableParallelism, freemem } from 'node:os';
 import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp';
 import { LlamaCppEngine } from '../engines/llama-cpp.ts';
 import type { CatalogVariant } from './catalog.ts';
-import { estimateMemory, type MemoryEstimate, readGgufHeader } from './gguf-estimate.ts';
+import {
+  cpuRepackFor,
+  estimateMemory,
+  type MemoryEstimate,
+  readGgufHeader,
+} from './gguf-estimate.ts';
 import type { LoadedModel } from './manager.ts';
 import type { Platform } from './quant.ts';
 
@@ -52,6 +57,7 @@ export class LlamaLoader {
     return estimateMemory(header, {
       contextSize: this.opts.contextSizePerSequence,
       sequences: this.opts.sequences,
+      cpuRepack: this.onGpu ? false : cpuRepackFor(arch()),
     });
   }
 

@@ -9,6 +9,7 @@ import {
   headerQuant,
   kvCells,
   readGgufHeader,
+  tensorBytes,
 } from '../../../../agent/models/gguf-estimate.ts';
 import { QUANTS, quantByName, tierForMemory } from '../../../../agent/models/quant.ts';
 import { type Candidate, memoryBudget, selectVariant } from '../../../../agent/models/select.ts';
@@ -79,6 +80,27 @@ describe('estimateMemory', () => {
     const four = estimateMemory(h, { contextSize: 2048, sequences: 4 }).kvCacheBytes;
     expect(four).toBe(4 * one);
     expect(four).toBe(30 * 8192 * 192 * 2 * 2);
+  });
+
+  it('adds the CPU repack copies of Q4_0/Q4_K/Q2_K/IQ4_NL matmul weights, never of token_embd', () => {
+    const h = headers.get('1b/Q4_0');
+    const q8 = headers.get('1b/Q8_0');
+    if (!h || !q8) throw new Error('missing');
+    const plain = estimateMemory(h, { contextSize: 512, sequences: 1 });
+    const x86 = estimateMemory(h, { contextSize: 512, sequences: 1, cpuRepack: 'x86' });
+    const embd = h.tensors.find((t) => t.name === 'token_embd.weight');
+    const norms = h.tensors.filter((t) => t.ggmlType === 0).reduce((n, t) => n + tensorBytes(t), 0);
+    if (!embd) throw new Error('no token_embd');
+    expect(plain.repackBytes).toBe(0);
+    expect(x86.repackBytes).toBe(plain.weightsBytes - tensorBytes(embd) - norms);
+    expect(x86.totalBytes - plain.totalBytes).toBe(x86.repackBytes);
+    // Q8_0 is repacked on ARM only.
+    expect(
+      estimateMemory(q8, { contextSize: 512, sequences: 1, cpuRepack: 'x86' }).repackBytes,
+    ).toBe(0);
+    expect(
+      estimateMemory(q8, { contextSize: 512, sequences: 1, cpuRepack: 'arm' }).repackBytes,
+    ).toBeGreaterThan(0);
   });
 
   it('matches the bundled model: weights = the tensor data in the file', async () => {
