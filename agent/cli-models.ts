@@ -90,6 +90,7 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
             ? estimateMemory(await readGgufHeader(variant.localPath), {
                 contextSize: ctx,
                 sequences: seqs,
+                cpuRepack: cpuRepackFor(process.arch),
               }).totalBytes
             : undefined;
           io.out(
