@@ -6,7 +6,12 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getLlama, LlamaCompletion, LlamaLogLevel } from 'node-llama-cpp';
-import { cpuRepackFor, estimateMemory, readGgufHeader } from '../agent/models/gguf-estimate.ts';
+import {
+  cpuRepackFor,
+  estimateMemory,
+  type GgufHeader,
+  readGgufHeader,
+} from '../agent/models/gguf-estimate.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MODELS = resolve(ROOT, '.cache/models');
@@ -58,7 +63,7 @@ async function child(path: string): Promise<ChildResult> {
   const warmBytes = rss() - r1;
   const sequence = context.getSequence();
   const completion = new LlamaCompletion({ contextSequence: sequence });
-  const prompt = 'Write a short story about a robot who learns to paint.';
+  const prompt = 'Once upon a time, in a small village,';
   await completion.generateCompletion(prompt, { maxTokens: 4, temperature: 0 }); // warm the graph
   await sequence.clearHistory();
   let tokens = 0;
@@ -74,7 +79,12 @@ async function child(path: string): Promise<ChildResult> {
   await context.dispose();
   await model.dispose();
   await llama.dispose();
-  return { coldBytes, warmBytes, tokensPerSecond: tokens / seconds, text };
+  return {
+    coldBytes,
+    warmBytes,
+    tokensPerSecond: tokens / seconds,
+    text: `${tokens} tokens: ${text.slice(0, 40)}`,
+  };
 }
 
 const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
@@ -118,10 +128,82 @@ export async function benchQuant(): Promise<string> {
     '| quant | file MiB | estimate MiB | measured MiB | estimate error | tokens/s | file saved vs Q8_0 | memory saved vs Q8_0 |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    'Header-only estimates for a Llama-3-8B shape (all matrices in the main type of each quant), GPU (no repack):',
+    '',
+    estimate8B(),
   ].join('\n');
 }
 
-if (process.argv[2] === '--child' && process.argv[3]) {
+/** Main ggml type of each quant's big matrices (K_M/K_S mixes approximated by their main type). */
+const MAIN_TYPE: Record<string, number> = {
+  Q8_0: 8,
+  Q6_K: 14,
+  Q5_K_M: 13,
+  Q4_K_M: 12,
+  Q4_0: 2,
+  IQ4_XS: 23,
+  Q3_K_M: 11,
+  Q2_K: 10,
+};
+
+/** Header-only estimates for a Llama-3-8B-shaped model (GPU: no repack), context 4096 × 1. */
+export function estimate8B(): string {
+  const [layers, embd, ffn, heads, kvHeads, vocab] = [32, 4096, 14336, 32, 8, 128256];
+  const header = (type: number): GgufHeader => {
+    const t = (name: string, dims: number[], ggmlType = type) => ({
+      name,
+      dimensions: dims,
+      ggmlType,
+    });
+    const tensors = [t('token_embd.weight', [embd, vocab]), t('output.weight', [embd, vocab])];
+    for (let i = 0; i < layers; i++) {
+      const kv = (embd / heads) * kvHeads;
+      tensors.push(
+        t(`blk.${i}.attn_q.weight`, [embd, embd]),
+        t(`blk.${i}.attn_k.weight`, [embd, kv]),
+        t(`blk.${i}.attn_v.weight`, [embd, kv]),
+        t(`blk.${i}.attn_output.weight`, [embd, embd]),
+        t(`blk.${i}.ffn_gate.weight`, [embd, ffn]),
+        t(`blk.${i}.ffn_up.weight`, [embd, ffn]),
+        t(`blk.${i}.ffn_down.weight`, [ffn, embd]),
+      );
+    }
+    return {
+      architecture: 'llama',
+      name: '8b',
+      fileType: undefined,
+      blockCount: layers,
+      embeddingLength: embd,
+      headCount: heads,
+      headCountKv: kvHeads,
+      keyLength: undefined,
+      valueLength: undefined,
+      vocabSize: vocab,
+      feedForwardLength: ffn,
+      trainContextLength: 8192,
+      tensors,
+    };
+  };
+  const GiB = (n: number) => (n / 2 ** 30).toFixed(2);
+  const rows = Object.entries(MAIN_TYPE).map(([q, type]) => ({
+    q,
+    e: estimateMemory(header(type), { contextSize: 4096, sequences: 1 }),
+  }));
+  const q8 = rows[0]?.e;
+  return [
+    '| quant | weights GiB | total GiB (ctx 4096) | weights saved vs Q8_0 | total saved vs Q8_0 |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      ({ q, e }) =>
+        `| ${q} | ${GiB(e.weightsBytes)} | ${GiB(e.totalBytes)} | ${q8 ? pct(1 - e.weightsBytes / q8.weightsBytes) : ''} | ${q8 ? pct(1 - e.totalBytes / q8.totalBytes) : ''} |`,
+    ),
+  ].join('\n');
+}
+
+if (process.argv[2] === '--8b') {
+  console.log(estimate8B());
+} else if (process.argv[2] === '--child' && process.argv[3]) {
   console.log(JSON.stringify(await child(process.argv[3])));
 } else if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   console.log(await benchQuant());
