@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelsMain } from '../../../../agent/cli-models.ts';
 import { parseCommand } from '../../../../agent/config.ts';
+import { FakeEngine } from '../../../../agent/engines/fake.ts';
+import { createModelAdminApp } from '../../../../agent/models/admin.ts';
+import { ModelCatalog } from '../../../../agent/models/catalog.ts';
+import { Downloader } from '../../../../agent/models/download.ts';
+import { ModelManager } from '../../../../agent/models/manager.ts';
 import { type FileServer, startFileServer } from './file-server.ts';
 import { SHAPES, writeSyntheticGguf } from './gguf-writer.ts';
 
@@ -44,10 +49,23 @@ afterAll(async () => {
 });
 
 async function run(...argv: string[]) {
+  return runWith(
+    { MODEL_CATALOG: catalog, MODELS_DIR: dir, MODEL_BASE_URL: server.url },
+    undefined,
+    ...argv,
+  );
+}
+
+async function runWith(
+  env: Record<string, string>,
+  f: typeof fetch | undefined,
+  ...argv: string[]
+) {
   let out = '';
   let err = '';
   const code = await modelsMain(argv, {
-    env: { MODEL_CATALOG: catalog, MODELS_DIR: dir, MODEL_BASE_URL: server.url },
+    env,
+    ...(f ? { fetch: f } : {}),
     root: dir,
     out: (s) => {
       out += s;
@@ -85,6 +103,30 @@ describe('agent models', () => {
     const missing = await run('pull', 't:1b-q4_k_m');
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/not found.*\(not_found\)/);
+  });
+
+  it("--agent does the same through a running agent's /admin endpoint, with the admin key", async () => {
+    const manager = new ModelManager({
+      catalog: await ModelCatalog.load(catalog, { modelsDir: dir, baseUrl: server.url }),
+      estimate: async () => 1000,
+      load: async (v) => ({ engine: new FakeEngine({ models: [v.tag] }), measuredBytes: 1000 }),
+      freeMemory: async () => 2 ** 30,
+    });
+    const app = createModelAdminApp({ manager, downloader: new Downloader(), adminKey: 'k' });
+    const viaApp = (async (url: string | URL | Request, init?: RequestInit) =>
+      app.request(String(url).replace('http://agent.test/admin', ''), init)) as typeof fetch;
+    const env = { AGENT_URL: 'http://agent.test', AGENT_ADMIN_KEY: 'k' };
+    const pulled = await runWith(env, viaApp, 'pull', 't:1b-q8_0');
+    expect(pulled.code).toBe(0);
+    expect(pulled.out).toContain('pulled t:1b-q8_0');
+    const ls = await runWith(env, viaApp, 'ls');
+    expect(JSON.parse(ls.out).advertised.map((m: { name: string }) => m.name)).toContain(
+      't:1b-q8_0',
+    );
+    expect((await runWith(env, viaApp, 'rm', 't:1b-q8_0')).out).toContain('"removed": true');
+    const denied = await runWith({ AGENT_URL: 'http://agent.test' }, viaApp, 'ls');
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain('401');
   });
 
   it('agent start takes the catalog, models directory, mirror, memory limit and admin key', () => {
