@@ -183,9 +183,13 @@ export class ModelManager implements InferenceEngine {
 
   async *generate(req: GenerateRequest, opts: GenerateOptions): AsyncGenerator<GenerateChunk> {
     const variant = await this.resolve(req.model);
-    const slot = await this.ensureLoaded(variant.tag);
-    const loaded = slot.loaded;
-    if (!loaded) throw new EngineError('engine_unavailable', `${variant.tag} was unloaded`);
+    // Marked in use in the same tick it is seen loaded; a concurrent load may evict it between
+    // ensureLoaded() resolving and here, so look again (twice at most).
+    let loaded: Slot['loaded'];
+    for (let attempt = 0; attempt < 3 && !loaded; attempt++) {
+      loaded = (await this.ensureLoaded(variant.tag)).loaded;
+    }
+    if (!loaded) throw new EngineError('engine_unavailable', `${variant.tag} keeps being unloaded`);
     loaded.inUse++;
     loaded.lastUsed = this.clock();
     try {
