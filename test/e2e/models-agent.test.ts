@@ -48,6 +48,7 @@ async function fakeControlPlane(jwks: unknown): Promise<typeof cp> {
         res.end(
           JSON.stringify({
             agentId: 'agent-m',
+            credential: 'tca-credential-of-agent-m',
             heartbeatIntervalMs: 100,
             issuer: ISSUER,
             jwksUrl: '/.well-known/jwks.json',
