@@ -6,6 +6,16 @@ import { createLogger } from './log.ts';
 import { startAgent } from './server.ts';
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'models') {
+    const { modelsMain } = await import('./cli-models.ts');
+    return modelsMain(argv.slice(1), {
+      env: process.env,
+      root: fileURLToPath(new URL('..', import.meta.url)),
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+      tty: process.stderr.isTTY === true,
+    });
+  }
   let parsed: ReturnType<typeof parseCommand>;
   try {
     parsed = parseCommand(argv, {

@@ -36,6 +36,16 @@ export interface AgentConfig {
   tlsKey: string | undefined;
   /** PEM file of the CA that signed the control plane's certificate (besides the system CAs). */
   controlPlaneCa: string | undefined;
+  /** Model catalog JSON: several quantized variants, best-fit choice, pulls (agent/models). */
+  catalog?: string | undefined;
+  /** Where pulled variants live (default .cache/models). */
+  modelsDir?: string | undefined;
+  /** Hugging Face-compatible base URL for catalog downloads (a local mirror). */
+  modelBaseUrl?: string | undefined;
+  /** Bytes all loaded models may use together; LRU models are unloaded beyond it. */
+  modelMemoryLimit?: number | undefined;
+  /** Required by /admin/* when set; otherwise /admin/* answers loopback clients only. */
+  adminKey?: string | undefined;
 }
 
 export const DEFAULT_MODEL_PATH = '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
@@ -66,6 +76,11 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'control-plane-ca': { type: 'string' },
+  catalog: { type: 'string' },
+  'models-dir': { type: 'string' },
+  'model-base-url': { type: 'string' },
+  'model-memory-limit': { type: 'string' },
+  'admin-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +109,13 @@ Options (environment variable in brackets):
   --tls-cert <file>          serve HTTPS with this PEM certificate [TLS_CERT]
   --tls-key <file>           and this PEM private key [TLS_KEY]
   --control-plane-ca <file>  PEM CA that signed the control plane's certificate [CONTROL_PLANE_CA]
+  --catalog <file.json>      model catalog: quantized variants, best fit, pulls [MODEL_CATALOG]
+  --models-dir <dir>         where pulled variants live [MODELS_DIR] (default .cache/models)
+  --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
+  --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
+  --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
+
+Also: agent models ls|pull|rm (agent models --help)
 `;
 
 export type ParsedCommand = { command: 'help' } | { command: 'start'; config: AgentConfig };
@@ -212,6 +234,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       pick(values['tls-key'], 'TLS_KEY'),
       pick(values['control-plane-ca'], 'CONTROL_PLANE_CA'),
     ),
+    ...modelOptions(pick, ctx.root, values),
   };
 }
 
@@ -229,6 +252,26 @@ function tlsFiles(cert: string | undefined, key: string | undefined, ca: string 
     throw new ConfigError('TLS needs both --tls-cert and --tls-key');
   }
   return { tlsCert: cert, tlsKey: key, controlPlaneCa: ca };
+}
+
+function modelOptions(
+  pick: (flag: string | undefined, ...names: string[]) => string | undefined,
+  root: string,
+  values: Values,
+): Pick<AgentConfig, 'catalog' | 'modelsDir' | 'modelBaseUrl' | 'modelMemoryLimit' | 'adminKey'> {
+  const path = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(root, p));
+  const baseUrl = pick(values['model-base-url'], 'MODEL_BASE_URL');
+  if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
+    throw new ConfigError(`model base URL must be an http(s) URL, got '${baseUrl}'`);
+  }
+  const limit = pick(values['model-memory-limit'], 'MODEL_MEMORY_LIMIT');
+  return {
+    catalog: path(pick(values.catalog, 'MODEL_CATALOG')),
+    modelsDir: path(pick(values['models-dir'], 'MODELS_DIR')),
+    modelBaseUrl: baseUrl,
+    modelMemoryLimit: parsed(limit, parseBytes, 'model memory limit'),
+    adminKey: pick(values['admin-key'], 'AGENT_ADMIN_KEY'),
+  };
 }
 
 function integer(raw: string, name: string, min: number, max: number): number {

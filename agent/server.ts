@@ -1,6 +1,7 @@
 // Runs an agent on Node: engine, HTTP server, control-plane loop, and graceful shutdown.
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
 import { createAgentApp } from './app.ts';
 import { type AgentConfig, agentUrl } from './config.ts';
@@ -9,6 +10,7 @@ import type { InferenceEngine } from './engines/engine.ts';
 import { selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
+import { createModelStack, usesModelManager } from './models/setup.ts';
 import { applyMemoryLimit } from './placement.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
@@ -55,8 +57,14 @@ export async function startAgent(
   if (!config.joinToken)
     log.warn('no JOIN_TOKEN set: the control plane must be in development mode');
 
+  // With a model catalog the engine is the model manager (several variants, best fit, LRU).
+  const models =
+    !overrides.engine && usesModelManager(config)
+      ? await createModelStack(config, fileURLToPath(new URL('..', import.meta.url)), log)
+      : undefined;
   const engine =
     overrides.engine ??
+    models?.manager ??
     (await selectEngine({
       ...(config.engine ? { engine: config.engine } : {}),
       ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
@@ -81,6 +89,7 @@ export async function startAgent(
     jobs,
     log,
   });
+  if (models) app.route('/admin', models.admin);
 
   const tls = tlsServeOptions(config.tlsCert, config.tlsKey);
   const server = await listen(app.fetch, config.host, config.port, tls).catch(

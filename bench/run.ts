@@ -4,6 +4,7 @@ export {};
 const BENCHES: Record<string, () => Promise<string>> = {
   'scheduler-latency': async () => (await import('./scheduler-latency.ts')).benchSchedulerLatency(),
   'fleet-sim': async () => (await import('./fleet-sim/run.ts')).benchFleetSim(),
+  quant: async () => (await import('./quant.ts')).benchQuant(),
 };
 
 const wanted = process.argv.slice(2);

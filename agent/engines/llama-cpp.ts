@@ -37,6 +37,8 @@ export interface LlamaCppEngineOptions {
   threads?: number;
   /** `false` forces the CPU build; default `'auto'`. */
   gpu?: 'auto' | false;
+  /** Shares one Llama between engines (the model manager); close() then leaves it open. */
+  llama?: Llama;
 }
 
 /** Defaults that apply when a request sets no sampling options (Ollama's defaults). */
@@ -54,30 +56,43 @@ export class LlamaCppEngine implements InferenceEngine {
     private readonly modelName: string,
     /** Resolved once from the GGUF: resolving per request costs ~300 ms. */
     private readonly chatWrapper: ChatWrapper,
+    private readonly ownsLlama: boolean,
   ) {}
 
   /** Loads the model from disk; never builds or downloads llama.cpp binaries. */
   static async create(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const threads = options.threads ?? availableParallelism();
-    const llama = await getLlama({
-      gpu: options.gpu ?? 'auto',
-      build: 'never',
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.error,
-      maxThreads: threads,
-    });
+    const llama =
+      options.llama ??
+      (await getLlama({
+        gpu: options.gpu ?? 'auto',
+        build: 'never',
+        skipDownload: true,
+        progressLogs: false,
+        logLevel: LlamaLogLevel.error,
+        maxThreads: threads,
+      }));
+    let model: LlamaModel | undefined;
     try {
-      const model = await llama.loadModel({ modelPath: options.modelPath });
+      model = await llama.loadModel({ modelPath: options.modelPath });
       const context = await model.createContext({
         sequences: options.sequences,
         contextSize: options.contextSizePerSequence ?? 2048,
         threads,
       });
       const chatWrapper = resolveChatWrapper(model);
-      return new LlamaCppEngine(llama, model, context, options.modelName, chatWrapper);
+      return new LlamaCppEngine(
+        llama,
+        model,
+        context,
+        options.modelName,
+        chatWrapper,
+        !options.llama,
+      );
     } catch (err) {
-      await llama.dispose();
+      // A shared Llama stays up: free only what this call loaded.
+      if (options.llama) await model?.dispose();
+      else await llama.dispose();
       throw err;
     }
   }
@@ -177,7 +192,7 @@ export class LlamaCppEngine implements InferenceEngine {
   async close(): Promise<void> {
     await this.context.dispose();
     await this.model.dispose();
-    await this.llama.dispose();
+    if (this.ownsLlama) await this.llama.dispose();
   }
 }
 

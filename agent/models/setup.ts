@@ -1,0 +1,62 @@
+// Builds the model stack for `agent start --catalog`: catalog, llama.cpp loader, manager, downloader, admin routes.
+import { resolve } from 'node:path';
+import type { Hono } from 'hono';
+import type { AgentConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { createModelAdminApp } from './admin.ts';
+import { ModelCatalog } from './catalog.ts';
+import { Downloader } from './download.ts';
+import { LlamaLoader } from './llama-loader.ts';
+import { ModelManager } from './manager.ts';
+
+export const DEFAULT_MODELS_DIR = '.cache/models';
+
+export interface ModelStack {
+  manager: ModelManager;
+  downloader: Downloader;
+  admin: Hono;
+}
+
+/** Whether this agent runs the catalog-driven model manager (embedded engine with MODEL_CATALOG). */
+export function usesModelManager(config: AgentConfig): boolean {
+  return Boolean(config.catalog) && config.engine !== 'ollama' && !config.ollamaHost;
+}
+
+export async function loadCatalog(
+  config: Pick<AgentConfig, 'catalog' | 'modelsDir' | 'modelBaseUrl'>,
+  root: string,
+) {
+  if (!config.catalog) throw new Error('no model catalog configured (--catalog or MODEL_CATALOG)');
+  return ModelCatalog.load(config.catalog, {
+    modelsDir: config.modelsDir ?? resolve(root, DEFAULT_MODELS_DIR),
+    baseUrl: config.modelBaseUrl,
+  });
+}
+
+export async function createModelStack(
+  config: AgentConfig,
+  root: string,
+  log: Logger,
+): Promise<ModelStack> {
+  const catalog = await loadCatalog(config, root);
+  const loader = await LlamaLoader.create({
+    contextSizePerSequence: config.contextSize ?? 2048,
+    sequences: config.maxConcurrentJobs,
+    threads: config.threads,
+  });
+  const manager = new ModelManager({
+    catalog,
+    load: loader.load,
+    estimate: async (v) => (await loader.estimate(v)).totalBytes,
+    freeMemory: () => loader.freeMemory(),
+    // MODEL_MEMORY_LIMIT, else the agent's MEMORY_LIMIT: models never take more than the agent offers.
+    memoryLimitBytes: config.modelMemoryLimit ?? config.memoryLimitBytes,
+    platform: loader.platform,
+    log,
+    onClose: () => loader.close(),
+  });
+  await manager.refresh();
+  const downloader = new Downloader();
+  const admin = createModelAdminApp({ manager, downloader, adminKey: config.adminKey });
+  return { manager, downloader, admin };
+}

@@ -1,0 +1,195 @@
+// An agent started with --catalog over real sockets: advertises base name + variants, pulls through /admin, loads on demand.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../../agent/config.ts';
+import { silentLogger } from '../../agent/log.ts';
+import type { PullEvent } from '../../agent/models/admin.ts';
+import { sha256File } from '../../agent/models/download.ts';
+import { type RunningAgent, startAgent } from '../../agent/server.ts';
+import type { AgentModel } from '../../protocol/agent-api.ts';
+import {
+  ISSUER,
+  makeSigningKey,
+  parseSSE,
+  type SigningKey,
+  signTicket,
+  until,
+} from '../unit/agent/helpers.ts';
+import { type FileServer, startFileServer } from '../unit/agent/models/file-server.ts';
+
+const BUNDLED = resolve(import.meta.dirname, '../../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf');
+let dir: string;
+let cp: {
+  url: string;
+  bodies: { path: string; body: { models?: AgentModel[] } }[];
+  close(): Promise<void>;
+};
+let mirror: FileServer;
+let agent: RunningAgent;
+let key: SigningKey;
+
+async function fakeControlPlane(jwks: unknown): Promise<typeof cp> {
+  const bodies: typeof cp.bodies = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => {
+      raw += c.toString();
+    });
+    req.on('end', () => {
+      const path = req.url ?? '';
+      if (path === '/.well-known/jwks.json') return void res.end(JSON.stringify(jwks));
+      bodies.push({ path, body: raw ? JSON.parse(raw) : {} });
+      res.setHeader('content-type', 'application/json');
+      if (path === '/v1/agents/register') {
+        res.end(
+          JSON.stringify({
+            agentId: 'agent-m',
+            credential: 'tca-credential-of-agent-m',
+            heartbeatIntervalMs: 100,
+            issuer: ISSUER,
+            jwksUrl: '/.well-known/jwks.json',
+          }),
+        );
+      } else if (path.endsWith('/heartbeat')) res.end(JSON.stringify({ heartbeatIntervalMs: 100 }));
+      else res.end(JSON.stringify({ released: true }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const lastModels = () => cp.bodies.filter((b) => b.body.models).at(-1)?.body.models ?? [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'titan-agent-models-'));
+  key = await makeSigningKey('m');
+  cp = await fakeControlPlane({ keys: [key.publicJwk] });
+  mirror = await startFileServer({
+    '/org/mirror-GGUF/resolve/main/mirror-Q4_1.gguf': { path: BUNDLED },
+  });
+  const catalog = join(dir, 'catalog.json');
+  writeFileSync(
+    catalog,
+    JSON.stringify({
+      models: {
+        'smollm2:135m-instruct': {
+          aliases: ['smollm2:135m'],
+          variants: { Q4_1: { file: 'SmolLM2-135M-Instruct.Q4_1.gguf', path: BUNDLED } },
+        },
+        'mirror:135m': {
+          repo: 'org/mirror-GGUF',
+          variants: { Q4_1: { file: 'mirror-Q4_1.gguf', sha256: await sha256File(BUNDLED) } },
+        },
+      },
+    }),
+  );
+  const config: AgentConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    publicUrl: undefined,
+    publicHost: '127.0.0.1',
+    agentId: 'agent-m',
+    controlPlaneUrl: cp.url,
+    joinToken: 'join',
+    maxConcurrentJobs: 1,
+    modelPath: 'unused.gguf',
+    models: undefined,
+    ollamaHost: undefined,
+    engine: undefined,
+    contextSize: 256,
+    threads: 2,
+    logFormat: 'plain',
+    drainTimeoutMs: 5000,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    controlPlaneCa: undefined,
+    catalog,
+    modelsDir: join(dir, 'models'),
+    modelBaseUrl: mirror.url,
+  };
+  const stats = {
+    collect: async () => ({
+      cpuCores: 2,
+      cpuLoadPercent: 1,
+      memoryTotalBytes: 10,
+      memoryFreeBytes: 5,
+      gpus: [],
+    }),
+  };
+  agent = await startAgent(config, { stats, log: silentLogger });
+  await until(() => cp.bodies.some((b) => b.path === '/v1/agents/register'), 10_000);
+});
+
+afterAll(async () => {
+  await agent?.shutdown('test');
+  await mirror?.close();
+  await cp?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('agent with a model catalog', () => {
+  it('registers the base name, its alias and each variant on disk, with estimated memory', () => {
+    const register = cp.bodies.find((b) => b.path === '/v1/agents/register');
+    const models = register?.body.models ?? [];
+    expect(models.map((m) => m.name)).toEqual([
+      'smollm2:135m-instruct',
+      'smollm2:135m',
+      'smollm2:135m-instruct-q4_1',
+    ]);
+    expect(models.every((m) => m.loaded === false && (m.memoryBytes ?? 0) > 90 * 2 ** 20)).toBe(
+      true,
+    );
+  });
+
+  it('pulls a variant through /admin from a loopback mirror, then advertises it', async () => {
+    const res = await fetch(`${agent.url}/admin/models/pull`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mirror:135m-q4_1' }),
+    });
+    expect(res.status).toBe(200);
+    const events = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PullEvent);
+    expect(events.at(-1)).toMatchObject({ status: 'success', tag: 'mirror:135m-q4_1' });
+    expect(events.filter((e) => e.status === 'downloading').length).toBeGreaterThan(2);
+    await until(() => lastModels().some((m) => m.name === 'mirror:135m-q4_1'), 10_000);
+  });
+
+  it('loads a model on the first request for it and heartbeats it as loaded with its measured memory', async () => {
+    const before = lastModels().find((m) => m.name === 'smollm2:135m');
+    const ticket = await signTicket(key, { aud: 'agent-m', model: 'smollm2:135m' });
+    const res = await fetch(`${agent.url}/v1/chat/completions?ticket=${ticket}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'smollm2:135m',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        max_tokens: 4,
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(parseSSE(await res.text()).at(-1)).toBe('[DONE]');
+    await until(() => lastModels().some((m) => m.name === 'smollm2:135m' && m.loaded), 10_000);
+    const after = lastModels()
+      .filter((m) => m.loaded)
+      .map((m) => m.name);
+    expect(after).toEqual(['smollm2:135m-instruct', 'smollm2:135m', 'smollm2:135m-instruct-q4_1']);
+    const loaded = lastModels().find((m) => m.name === 'smollm2:135m');
+    expect(loaded?.memoryBytes).not.toBe(before?.memoryBytes); // the measurement replaced the estimate
+  });
+});
