@@ -2,6 +2,7 @@
 import {
   type AgentModel,
   type AgentStats,
+  type EngineLoad,
   type HeartbeatRequest,
   heartbeatResponseSchema,
   type JobReport,
@@ -25,9 +26,9 @@ export interface ControlPlaneClientOptions {
   joinToken?: string;
   identity: AgentIdentity;
   /** Models and machine stats, collected fresh for each register and heartbeat. */
-  snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats }>;
-  /** Jobs in flight right now. */
-  load(): { activeJobs: number; runningJobs: string[]; draining: boolean };
+  snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats; engineLoad?: EngineLoad }>;
+  /** Jobs in flight (and waiting for a slot) right now. */
+  load(): { activeJobs: number; queuedJobs?: number; runningJobs: string[]; draining: boolean };
   /** Called after every successful registration (tickets are verified with its issuer/JWKS). */
   onRegistered?(registration: RegisterResponse): void;
   fetch?: typeof fetch;
@@ -184,10 +185,12 @@ export class ControlPlaneClient {
 
   private async heartbeat(): Promise<HeartbeatResult> {
     try {
-      const { models, stats } = await this.options.snapshot();
+      const { models, stats, engineLoad } = await this.options.snapshot();
       const load = this.options.load();
       const body: HeartbeatRequest = {
         activeJobs: load.activeJobs,
+        ...(load.queuedJobs !== undefined ? { queuedJobs: load.queuedJobs } : {}),
+        ...(engineLoad ? { engineLoad } : {}),
         runningJobs: load.runningJobs,
         models,
         stats,

@@ -61,12 +61,16 @@ export async function startAgent(
       modelPath: config.modelPath,
       ...(config.models ? { models: config.models } : {}),
       maxConcurrentJobs: config.maxConcurrentJobs,
+      ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
+      ...numParallel(process.env.OLLAMA_NUM_PARALLEL),
       ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
     }));
   const version = packageVersion();
-  const jobs = new JobTracker(config.maxConcurrentJobs);
+  // The engine may fix its own parallelism (e.g. OLLAMA_NUM_PARALLEL); slots follow it.
+  const capacity = engine.capacity ?? config.maxConcurrentJobs;
+  const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;
@@ -75,7 +79,7 @@ export async function startAgent(
     engine,
     tickets,
     reportJob: (jti, report) => client?.reportJob(jti, report),
-    config: { agentId: config.agentId, maxConcurrentJobs: config.maxConcurrentJobs, version },
+    config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,
   });
@@ -93,16 +97,21 @@ export async function startAgent(
     identity: {
       id: config.agentId,
       url,
-      maxConcurrentJobs: config.maxConcurrentJobs,
+      maxConcurrentJobs: capacity,
       engine: engine.kind,
       version,
     },
     snapshot: async () => {
-      const [models, machine] = await Promise.all([engine.listModels(), stats.collect()]);
-      return { models, stats: machine };
+      const [models, machine, engineLoad] = await Promise.all([
+        engine.listModels(),
+        stats.collect(),
+        engine.load?.().catch(() => undefined),
+      ]);
+      return { models, stats: machine, ...(engineLoad ? { engineLoad } : {}) };
     },
     load: () => ({
       activeJobs: jobs.active,
+      queuedJobs: jobs.queued,
       runningJobs: jobs.runningJobs(),
       draining: jobs.draining,
     }),
@@ -144,6 +153,12 @@ export async function startAgent(
   };
 
   return { config, url, port, engine, jobs, controlPlane, shutdown };
+}
+
+/** OLLAMA_NUM_PARALLEL, the same variable `ollama serve` reads, when it is a positive integer. */
+function numParallel(raw: string | undefined): { ollamaNumParallel?: number } {
+  const n = Number(raw);
+  return raw && Number.isInteger(n) && n > 0 ? { ollamaNumParallel: n } : {};
 }
 
 function listen(
