@@ -83,9 +83,7 @@ export class LlamaCppEngine implements InferenceEngine {
       const context = await model.createContext({
         sequences: options.sequences,
         contextSize: options.contextSizePerSequence ?? 2048,
-        // A minimum of all threads: node-llama-cpp otherwise treats threads as a hint and may
-        // give a batch fewer when several evaluations overlap.
-        threads: { ideal: threads, min: threads },
+        threads,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         flashAttention: options.flashAttention ?? 'auto',
         // One decode per event-loop cycle with every sequence's next token in it.
@@ -196,7 +194,8 @@ export class LlamaCppEngine implements InferenceEngine {
             finishReason: stopReason === 'maxTokens' ? 'length' : 'stop',
             promptTokens,
             completionTokens,
-            cachedPromptTokens: reusable,
+            // node-llama-cpp always decodes the last prompt token again.
+            cachedPromptTokens: Math.max(0, Math.min(reusable, promptTokens - 1)),
           };
           queue.push(done);
           queue.end();

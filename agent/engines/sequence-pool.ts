@@ -54,7 +54,7 @@ export class SequencePool {
 }
 
 /** Length of the common prefix of two token lists. */
-export function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
+export function commonPrefix<T>(a: readonly T[], b: readonly T[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
