@@ -49,47 +49,53 @@ describe('JobTracker queue', () => {
 
 describe('agent with a queue', () => {
   it('serves a queued request once a slot frees, and answers 429 past the bound', async () => {
+    const tokens = Array.from({ length: 40 }, () => 'x');
     const agent = await makeAgent({
-      engine: { tokens: ['a', 'b', 'c'], delayMs: 30 },
+      engine: { tokens, delayMs: 25 },
       maxConcurrentJobs: 1,
       maxQueue: 1,
     });
-    const running = post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+    // Signed up front: RS256 signing is slow on a busy machine, the engine must still be running.
+    const [t1, t2, t3] = await Promise.all([agent.ticket(), agent.ticket(), agent.ticket()]);
+    const running = post(agent, '/v1/chat/completions', chatBody(), t1);
     await until(() => agent.jobs.active === 1);
-    const queued = post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+    const queued = post(agent, '/v1/chat/completions', chatBody(), t2);
     await until(() => agent.jobs.queued === 1);
     const status = await (await agent.app.request('/v1/agent/status')).json();
     expect(status).toMatchObject({ activeJobs: 1, queuedJobs: 1 });
-    const refused = await post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+    const refused = await post(agent, '/v1/chat/completions', chatBody(), t3);
     expect(refused.status).toBe(429);
     expect(await refused.json()).toMatchObject({ error: { code: 'agent_busy' } });
 
     for (const res of await Promise.all([running, queued])) {
       expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ choices: [{ message: { content: 'abc' } }] });
+      expect(await res.json()).toMatchObject({
+        choices: [{ message: { content: tokens.join('') } }],
+      });
     }
     expect(agent.reports.map((r) => r.report.outcome).sort()).toEqual([
       'rejected',
       'success',
       'success',
     ]);
-  });
+  }, 20_000);
 
   it('a queued client that goes away never runs and is reported rejected', async () => {
     const agent = await makeAgent({
-      engine: { tokens: ['a', 'b'], delayMs: 30 },
+      engine: { tokens: Array.from({ length: 40 }, () => 'y'), delayMs: 25 },
       maxConcurrentJobs: 1,
       maxQueue: 1,
     });
+    const [first, ticket] = await Promise.all([agent.ticket(), agent.ticket()]);
     const running = post(
       agent,
       '/v1/completions',
-      { model: MODEL, prompt: 'x', stream: true },
-      await agent.ticket(),
+      { model: MODEL, prompt: 'x', stream: true, max_tokens: 40 },
+      first,
     );
     await until(() => agent.jobs.active === 1);
     const client = new AbortController();
-    const queued = post(agent, '/v1/chat/completions', chatBody(), await agent.ticket(), {
+    const queued = post(agent, '/v1/chat/completions', chatBody(), ticket, {
       signal: client.signal,
     }).catch(() => undefined);
     await until(() => agent.jobs.queued === 1);
@@ -100,5 +106,5 @@ describe('agent with a queue', () => {
     expect(agent.engine.requests).toHaveLength(1);
     await until(() => agent.reports.length === 2);
     expect(agent.reports.map((r) => r.report.outcome).sort()).toEqual(['rejected', 'success']);
-  });
+  }, 20_000);
 });
