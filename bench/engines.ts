@@ -102,12 +102,12 @@ const engine = await LlamaCppEngine.create({
 });
 await direct(engine, 0); // warm-up
 for (const c of levels) {
-  rows.push({
-    path: 'in-process, one at a time',
-    s: await level(c, (i) => direct(engine, i), true),
-  });
-  rows.push({ path: 'in-process, batched', s: await level(c, (i) => direct(engine, i)) });
-  console.log(`in-process ${c} done (load ${load()})`);
+  for (const sequential of [true, false]) {
+    const path = sequential ? 'in-process, one at a time' : 'in-process, batched';
+    const s = await level(c, (i) => direct(engine, i), sequential);
+    rows.push({ path, s });
+    console.log(`${path} ×${c}: ${JSON.stringify(s)} (load ${load()})`);
+  }
 }
 await engine.close();
 
@@ -124,11 +124,9 @@ const cluster = await startCluster({
 try {
   await viaCluster(cluster.url, 0); // warm-up
   for (const c of levels) {
-    rows.push({
-      path: 'client → control plane 307 → agent',
-      s: await level(c, (i) => viaCluster(cluster.url, i)),
-    });
-    console.log(`agent ${c} done (load ${load()})`);
+    const s = await level(c, (i) => viaCluster(cluster.url, i));
+    rows.push({ path: 'client → control plane 307 → agent', s });
+    console.log(`agent ×${c}: ${JSON.stringify(s)} (load ${load()})`);
   }
 } finally {
   await cluster.stop();

@@ -140,6 +140,14 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
     });
 
+    it('gives a re-registering agent (a restarted process) its slots back', async () => {
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
+    });
+
     it('never oversubscribes under concurrent route calls', async () => {
       await register('agent-a');
       await register('agent-b');
