@@ -86,7 +86,10 @@ export class LlamaCppEngine implements InferenceEngine {
         threads,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         flashAttention: options.flashAttention ?? 'auto',
-        // One decode per event-loop cycle with every sequence's next token in it.
+        // One decode per event-loop cycle with every queued sequence's next token in it. Measured
+        // (docs/benchmarks.md): 2 streams give ~1× the tokens/s of one, 4 and 8 give ~2×. A
+        // schedule that waits 2 ms to gather both streams' tokens did not change 2 streams, so
+        // the limit is llama.cpp's CPU matmul for tiny batches, not batch formation.
         batching: {
           dispatchSchedule: 'nextCycle',
           itemPrioritizationStrategy: 'maximumParallelism',
