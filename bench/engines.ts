@@ -1,7 +1,8 @@
 // Engine benchmark: tokens/s, TTFT and inter-token latency at 1/2/4/8 streams, three ways on the
 // same prompts: node-llama-cpp in-process one sequence at a time, in-process batched, and the full
 // path (control plane 307 + agent stream) measured at the client.
-//   npx tsx bench/engines.ts [--levels 1,2,4,8] [--max-tokens 64] [--context 1024] [--json out.json]
+//   npx tsx bench/engines.ts [--levels 1,2,4,8] [--max-tokens 64] [--context 1024] [--threads n]
+//                            [--in-process-only] [--json out.json]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +20,11 @@ const { values } = parseArgs({
     'max-tokens': { type: 'string', default: '64' },
     context: { type: 'string', default: '1024' },
     json: { type: 'string' },
+    threads: { type: 'string' },
+    'in-process-only': { type: 'boolean', default: false },
   },
 });
+const threads = values.threads ? Number(values.threads) : undefined;
 const levels = (values.levels ?? '1,2,4,8').split(',').map(Number);
 const maxTokens = Number(values['max-tokens']);
 const context = Number(values.context);
@@ -99,6 +103,7 @@ const engine = await LlamaCppEngine.create({
   modelName: DEMO_MODEL,
   sequences: slots,
   contextSizePerSequence: context,
+  ...(threads ? { threads } : {}),
 });
 await direct(engine, 0); // warm-up
 for (const c of levels) {
@@ -112,25 +117,29 @@ for (const c of levels) {
 await engine.close();
 
 // 3: the full path through real processes.
-const dataDir = await mkdtemp(join(tmpdir(), 'titan-bench-'));
-const cluster = await startCluster({
-  cpPort: await freePort(),
-  agentPorts: [await freePort()],
-  dataDir,
-  joinToken: 'bench-join-token',
-  maxConcurrentJobs: slots,
-  agentEnv: { CONTEXT_SIZE: String(context) },
-});
-try {
-  await viaCluster(cluster.url, 0); // warm-up
-  for (const c of levels) {
-    const s = await level(c, (i) => viaCluster(cluster.url, i));
-    rows.push({ path: 'client → control plane 307 → agent', s });
-    console.log(`agent ×${c}: ${JSON.stringify(s)} (load ${load()})`);
+if (!values['in-process-only']) await fullPath();
+
+async function fullPath() {
+  const dataDir = await mkdtemp(join(tmpdir(), 'titan-bench-'));
+  const cluster = await startCluster({
+    cpPort: await freePort(),
+    agentPorts: [await freePort()],
+    dataDir,
+    joinToken: 'bench-join-token',
+    maxConcurrentJobs: slots,
+    agentEnv: { CONTEXT_SIZE: String(context), ...(threads ? { THREADS: String(threads) } : {}) },
+  });
+  try {
+    await viaCluster(cluster.url, 0); // warm-up
+    for (const c of levels) {
+      const s = await level(c, (i) => viaCluster(cluster.url, i));
+      rows.push({ path: 'client → control plane 307 → agent', s });
+      console.log(`agent ×${c}: ${JSON.stringify(s)} (load ${load()})`);
+    }
+  } finally {
+    await cluster.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
-} finally {
-  await cluster.stop();
-  await rm(dataDir, { recursive: true, force: true });
 }
 
 rows.sort((a, b) => a.s.concurrency - b.s.concurrency);
