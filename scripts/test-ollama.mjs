@@ -15,7 +15,7 @@ const build = spawnSync('bash', [join(ROOT, 'scripts', 'build-ollama.sh'), limit
 });
 if (build.status !== 0 || !existsSync(BIN)) {
   console.log(
-    `\n[test:ollama] NOT RUN: no Ollama binary (build exit ${build.status}; limit ${limit}s). ` +
+    `\n[test:ollama] NOT RUN: Ollama could not be built (scripts/build-ollama.sh exit ${build.status}; limit ${limit}s). ` +
       'The Ollama and upstream engines are still covered by their unit tests against local ' +
       'servers that speak the documented wire formats.\n',
   );
