@@ -23,6 +23,18 @@ export default defineConfig({
           hookTimeout: 240_000,
         },
       },
+      {
+        // Against a real `ollama serve` built by scripts/build-ollama.sh; run by
+        // scripts/test-ollama.mjs (part of `npm test`) once the binary exists.
+        test: {
+          name: 'ollama',
+          include: ['test/ollama/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

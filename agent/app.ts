@@ -13,6 +13,8 @@ import { ReplayGuard, type TicketVerifier } from './tickets.ts';
 export interface AgentAppConfig {
   agentId: string;
   maxConcurrentJobs: number;
+  /** Requests that may wait for a slot (default 0: refuse at once). */
+  maxQueue?: number;
   version?: string;
   /** Drop a stream whose client reads nothing for this long (default 30 s). */
   streamStallTimeoutMs?: number;
@@ -36,7 +38,8 @@ export type { JobReporter } from './http/job.ts';
 export function createAgentApp(deps: AgentAppDeps): Hono {
   const clock = deps.clock ?? { now: () => Date.now() };
   const now = () => clock.now();
-  const jobs = deps.jobs ?? new JobTracker(deps.config.maxConcurrentJobs, now);
+  const jobs =
+    deps.jobs ?? new JobTracker(deps.config.maxConcurrentJobs, now, deps.config.maxQueue);
   const log = deps.log ?? silentLogger;
   const jobDeps: JobDeps = {
     engine: deps.engine,
@@ -63,6 +66,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
       draining: jobs.draining,
       activeJobs: jobs.active,
       maxConcurrentJobs: jobs.capacity,
+      queuedJobs: jobs.queued,
       runningJobs: jobs
         .jobs()
         .map((j) => ({ jti: j.jti, model: j.model, ageMs: at - j.startedAt })),

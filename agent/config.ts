@@ -2,7 +2,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
-import { DEFAULT_MODEL_NAME, type EngineKind } from './engines/select.ts';
+import { DEFAULT_MODEL_NAME, ENGINE_KINDS, type EngineKind } from './engines/select.ts';
 import { parseBytes, parseLocation } from './placement.ts';
 
 export interface AgentConfig {
@@ -17,11 +17,15 @@ export interface AgentConfig {
   controlPlaneUrl: string | undefined;
   joinToken: string | undefined;
   maxConcurrentJobs: number;
+  /** Requests that may wait for a slot before the agent answers 429 (default 2 × slots). */
+  maxQueue: number;
   modelPath: string;
   /** Models to advertise; undefined = engine default (all Ollama models, or smollm2:135m). */
   models: string[] | undefined;
   ollamaHost: string | undefined;
   engine: EngineKind | undefined;
+  /** OpenAI-compatible upstream base URL (vLLM, SGLang, llama-server, TGI, Ollama /v1). */
+  upstreamUrl: string | undefined;
   contextSize: number | undefined;
   /** Memory offered to the scheduler at most (MEMORY_LIMIT), bytes. */
   memoryLimitBytes?: number | undefined;
@@ -31,6 +35,8 @@ export interface AgentConfig {
   logFormat: 'plain' | 'json';
   /** How long SIGTERM waits for in-flight streams. */
   drainTimeoutMs: number;
+  /** Where the agent keeps its control-plane credential across restarts (AGENT_STATE_DIR). */
+  stateDir?: string | undefined;
   /** PEM files: serve HTTPS with this certificate and key. */
   tlsCert: string | undefined;
   tlsKey: string | undefined;
@@ -63,6 +69,8 @@ const OPTIONS = {
   'public-host': { type: 'string' },
   'public-url': { type: 'string' },
   'max-concurrent-jobs': { type: 'string' },
+  'max-queue': { type: 'string' },
+  'upstream-url': { type: 'string' },
   'model-path': { type: 'string' },
   models: { type: 'string' },
   'ollama-host': { type: 'string' },
@@ -72,6 +80,7 @@ const OPTIONS = {
   'log-format': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
   'memory-limit': { type: 'string' },
+  'state-dir': { type: 'string' },
   location: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -95,15 +104,19 @@ Options (environment variable in brackets):
   --public-host <host>       host clients reach [PUBLIC_HOST] (default 127.0.0.1)
   --public-url <url>         full agent URL, overrides --public-host [PUBLIC_URL]
   --max-concurrent-jobs <n>  parallel jobs [MAX_CONCURRENT_JOBS] (default 4)
+  --max-queue <n>            requests waiting for a slot before 429 [MAX_QUEUE] (default 2 × jobs)
   --model-path <file>        GGUF for the embedded engine [MODEL_PATH]
                              (default ${DEFAULT_MODEL_PATH})
   --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
   --ollama-host <url>        use Ollama when it answers [OLLAMA_HOST]
-  --engine <kind>            force llama-cpp or ollama [ENGINE]
+  --engine <kind>            force llama-cpp, ollama or openai [ENGINE]
+  --upstream-url <url>       OpenAI-compatible server to front (ENGINE=openai) [UPSTREAM_URL]
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores)
   --log-format <plain|json>  [LOG_FORMAT] (default plain)
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
+  --state-dir <dir>          keeps the agent credential across restarts [AGENT_STATE_DIR]
+                             (default .data/agent)
   --memory-limit <size>      memory offered to the scheduler at most, e.g. 6GiB [MEMORY_LIMIT]
   --location <lat,lon>       where this agent runs, for client-distance routing [AGENT_LOCATION]
   --tls-cert <file>          serve HTTPS with this PEM certificate [TLS_CERT]
@@ -181,9 +194,22 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       throw new ConfigError(`${name} must be an http(s) URL, got '${url}'`);
     }
   }
-  const engine = pick(values.engine, 'ENGINE');
-  if (engine !== undefined && engine !== 'llama-cpp' && engine !== 'ollama') {
-    throw new ConfigError(`engine must be llama-cpp or ollama, got '${engine}'`);
+  const maxQueue = integer(
+    pick(values['max-queue'], 'MAX_QUEUE') ?? String(2 * maxConcurrentJobs),
+    'max queue',
+    0,
+    65536,
+  );
+  const upstreamUrl = pick(values['upstream-url'], 'UPSTREAM_URL')?.replace(/\/+$/, '');
+  if (upstreamUrl !== undefined && !/^https?:\/\/[^/]/.test(upstreamUrl)) {
+    throw new ConfigError(`upstream URL must be an http(s) URL, got '${upstreamUrl}'`);
+  }
+  const engine = pick(values.engine, 'ENGINE') ?? (upstreamUrl ? 'openai' : undefined);
+  if (engine !== undefined && !ENGINE_KINDS.includes(engine as EngineKind)) {
+    throw new ConfigError(`engine must be one of ${ENGINE_KINDS.join(', ')}, got '${engine}'`);
+  }
+  if (engine === 'openai' && !upstreamUrl) {
+    throw new ConfigError('engine openai needs --upstream-url (or UPSTREAM_URL)');
   }
   const models = pick(values.models, 'SUPPORTED_MODELS')
     ?.split(',')
@@ -205,10 +231,12 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     controlPlaneUrl: controlPlaneUrl?.replace(/\/+$/, ''),
     joinToken: pick(values['join-token'], 'JOIN_TOKEN'),
     maxConcurrentJobs,
+    maxQueue,
     modelPath: isAbsolute(modelPath) ? modelPath : resolve(ctx.root, modelPath),
     models: models?.length ? models : undefined,
     ollamaHost: pick(values['ollama-host'], 'OLLAMA_HOST'),
-    engine,
+    engine: engine as EngineKind | undefined,
+    upstreamUrl,
     contextSize: optionalInt(
       pick(values['context-size'], 'CONTEXT_SIZE'),
       'context size',
@@ -223,6 +251,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ),
     location: parsed(pick(values.location, 'AGENT_LOCATION'), parseLocation, 'location'),
     logFormat,
+    stateDir: resolve(ctx.root, pick(values['state-dir'], 'AGENT_STATE_DIR') ?? '.data/agent'),
     drainTimeoutMs: integer(
       pick(values['drain-timeout-ms'], 'DRAIN_TIMEOUT_MS') ?? '30000',
       'drain timeout',

@@ -1,9 +1,11 @@
 // Control-plane client: register with backoff (join token), then heartbeats and job reports signed
 // with the per-agent credential; re-registers when the control plane answers 401 or 404.
+
 import {
   AGENT_CREDENTIAL_HEADER,
   type AgentModel,
   type AgentStats,
+  type EngineLoad,
   type HeartbeatRequest,
   heartbeatResponseSchema,
   type JobReport,
@@ -11,6 +13,7 @@ import {
   type RegisterResponse,
   registerResponseSchema,
 } from '../protocol/agent-api.ts';
+import type { CredentialStore } from './credential-store.ts';
 import { abortableDelay } from './engines/async-queue.ts';
 import { type Logger, silentLogger } from './log.ts';
 
@@ -28,9 +31,11 @@ export interface ControlPlaneClientOptions {
   joinToken?: string;
   identity: AgentIdentity;
   /** Models and machine stats, collected fresh for each register and heartbeat. */
-  snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats }>;
-  /** Jobs in flight right now. */
-  load(): { activeJobs: number; runningJobs: string[]; draining: boolean };
+  snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats; engineLoad?: EngineLoad }>;
+  /** Jobs in flight (and waiting for a slot) right now. */
+  load(): { activeJobs: number; queuedJobs?: number; runningJobs: string[]; draining: boolean };
+  /** Where the credential survives a restart (absent: memory only). */
+  credentialStore?: CredentialStore;
   /** Called after every successful registration (tickets are verified with its issuer/JWKS). */
   onRegistered?(registration: RegisterResponse): void;
   fetch?: typeof fetch;
@@ -70,6 +75,7 @@ export class ControlPlaneClient {
 
   constructor(private readonly options: ControlPlaneClientOptions) {
     this.fetchImpl = options.fetch ?? fetch;
+    this.lastCredential = options.credentialStore?.load();
     this.now = options.now ?? (() => performance.now());
     this.sleepImpl = options.sleep ?? abortableDelay;
     this.random = options.random ?? Math.random;
@@ -176,6 +182,11 @@ export class ControlPlaneClient {
       const registration = registerResponseSchema.parse(json);
       this.current = registration;
       this.lastCredential = registration.credential;
+      try {
+        this.options.credentialStore?.save(registration.credential);
+      } catch (err) {
+        this.log.warn('could not store the agent credential', { error: String(err) });
+      }
       this.intervalMs = registration.heartbeatIntervalMs;
       this.options.onRegistered?.(registration);
       this.log.info('registered with control plane', {
@@ -202,10 +213,12 @@ export class ControlPlaneClient {
 
   private async heartbeat(): Promise<HeartbeatResult> {
     try {
-      const { models, stats } = await this.options.snapshot();
+      const { models, stats, engineLoad } = await this.options.snapshot();
       const load = this.options.load();
       const body: HeartbeatRequest = {
         activeJobs: load.activeJobs,
+        ...(load.queuedJobs !== undefined ? { queuedJobs: load.queuedJobs } : {}),
+        ...(engineLoad ? { engineLoad } : {}),
         runningJobs: load.runningJobs,
         models,
         stats,

@@ -6,6 +6,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createAgentApp } from './app.ts';
 import { type AgentConfig, agentUrl } from './config.ts';
 import { ControlPlaneClient } from './control-plane-client.ts';
+import { fileCredentialStore } from './credential-store.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
@@ -62,7 +63,7 @@ export async function startAgent(
     !overrides.engine && usesModelManager(config)
       ? await createModelStack(config, fileURLToPath(new URL('..', import.meta.url)), log)
       : undefined;
-  const engine =
+  const engine: InferenceEngine =
     overrides.engine ??
     models?.manager ??
     (await selectEngine({
@@ -71,12 +72,16 @@ export async function startAgent(
       modelPath: config.modelPath,
       ...(config.models ? { models: config.models } : {}),
       maxConcurrentJobs: config.maxConcurrentJobs,
+      ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
+      ...numParallel(process.env.OLLAMA_NUM_PARALLEL),
       ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
     }));
   const version = packageVersion();
-  const jobs = new JobTracker(config.maxConcurrentJobs);
+  // The engine may fix its own parallelism (e.g. OLLAMA_NUM_PARALLEL); slots follow it.
+  const capacity = engine.capacity ?? config.maxConcurrentJobs;
+  const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;
@@ -85,7 +90,7 @@ export async function startAgent(
     engine,
     tickets,
     reportJob: (jti, report) => client?.reportJob(jti, report),
-    config: { agentId: config.agentId, maxConcurrentJobs: config.maxConcurrentJobs, version },
+    config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,
   });
@@ -106,25 +111,34 @@ export async function startAgent(
 
   client = new ControlPlaneClient({
     baseUrl: controlPlaneUrl,
+    ...(config.stateDir
+      ? { credentialStore: fileCredentialStore(config.stateDir, config.agentId) }
+      : {}),
     ...(config.joinToken ? { joinToken: config.joinToken } : {}),
     identity: {
       id: config.agentId,
       url,
-      maxConcurrentJobs: config.maxConcurrentJobs,
+      maxConcurrentJobs: capacity,
       engine: engine.kind,
       version,
       ...(config.location ? { location: config.location } : {}),
     },
     snapshot: async () => {
-      const [models, machine] = await Promise.all([engine.listModels(), stats.collect()]);
+      const [models, machine, engineLoad] = await Promise.all([
+        engine.listModels(),
+        stats.collect(),
+        engine.load?.().catch(() => undefined),
+      ]);
       const limit = config.memoryLimitBytes;
       return {
         models,
         stats: limit ? applyMemoryLimit(machine, limit, process.memoryUsage().rss) : machine,
+        ...(engineLoad ? { engineLoad } : {}),
       };
     },
     load: () => ({
       activeJobs: jobs.active,
+      queuedJobs: jobs.queued,
       runningJobs: jobs.runningJobs(),
       draining: jobs.draining,
     }),
@@ -166,6 +180,12 @@ export async function startAgent(
   };
 
   return { config, url, port, engine, jobs, controlPlane, shutdown };
+}
+
+/** OLLAMA_NUM_PARALLEL, the same variable `ollama serve` reads, when it is a positive integer. */
+function numParallel(raw: string | undefined): { ollamaNumParallel?: number } {
+  const n = Number(raw);
+  return raw && Number.isInteger(n) && n > 0 ? { ollamaNumParallel: n } : {};
 }
 
 function listen(

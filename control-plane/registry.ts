@@ -38,10 +38,16 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     longitude: reg.location?.longitude ?? null,
     lastHeartbeatAt: now,
   };
+  // A registration is a fresh agent process (start or restart after a crash): whatever the old
+  // process was serving died with it, so its open tickets are lost and its slots come back.
   await db
     .insert(agents)
     .values({ id: reg.id, registeredAt: now, reservedJobs: 0, reportedJobs: 0, ...row })
-    .onConflictDoUpdate({ target: agents.id, set: row });
+    .onConflictDoUpdate({ target: agents.id, set: { ...row, reservedJobs: 0, reportedJobs: 0 } });
+  await db
+    .update(tickets)
+    .set({ state: 'lost', finishedAt: now })
+    .where(and(eq(tickets.agentId, reg.id), inArray(tickets.state, ['issued', 'running'])));
   await replaceModels(db, reg.id, reg.models);
 }
 

@@ -55,8 +55,22 @@ export const registerResponseSchema = z.object({
 });
 export type RegisterResponse = z.infer<typeof registerResponseSchema>;
 
+/** What the engine itself reports (vLLM/llama-server /metrics, Ollama /api/ps); all optional. */
+export const engineLoadSchema = z.object({
+  /** Requests the engine is decoding now. */
+  running: z.number().nonnegative().optional(),
+  /** Requests queued inside the engine. */
+  waiting: z.number().nonnegative().optional(),
+  /** KV-cache use, 0..1. */
+  kvCacheUsage: z.number().min(0).max(1).optional(),
+});
+export type EngineLoad = z.infer<typeof engineLoadSchema>;
+
 export const heartbeatRequestSchema = z.object({
   activeJobs: z.number().int().nonnegative(),
+  /** Admitted requests waiting for a slot on the agent (bounded queue). */
+  queuedJobs: z.number().int().nonnegative().optional(),
+  engineLoad: engineLoadSchema.optional(),
   /** jti of every ticket the agent is serving right now. */
   runningJobs: z.array(z.string().max(100)).max(4096),
   models: z.array(agentModelSchema).max(256),

@@ -155,6 +155,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         MODEL_PATH: DEMO_MODEL_PATH,
         SUPPORTED_MODELS: DEMO_MODEL,
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
+        AGENT_STATE_DIR: join(o.dataDir, 'agents'),
         ...o.agentEnv,
         ...o.perAgentEnv?.[i],
       },

@@ -1,5 +1,5 @@
 // The engine boundary: what the agent's HTTP layer needs from an inference backend.
-import type { AgentModel } from '../../protocol/agent-api.ts';
+import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -13,6 +13,12 @@ export interface SamplingOptions {
   temperature?: number;
   topP?: number;
   topK?: number;
+  minP?: number;
+  /** Multiplies the logits of recently seen tokens (1 = off); llama.cpp/Ollama `repeat_penalty`. */
+  repeatPenalty?: number;
+  /** OpenAI-style additive penalties, -2..2. */
+  frequencyPenalty?: number;
+  presencePenalty?: number;
   seed?: number;
   stop?: string[];
 }
@@ -35,6 +41,8 @@ export interface DoneChunk {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens served from a cached prefix instead of being evaluated again. */
+  cachedPromptTokens?: number;
 }
 
 /** Zero or more `token` chunks, then exactly one `done` chunk. */
@@ -47,6 +55,10 @@ export interface GenerateOptions {
 export interface InferenceEngine {
   readonly kind: string;
   listModels(): Promise<AgentModel[]>;
+  /** Jobs the engine can run at once, when the engine decides it (e.g. OLLAMA_NUM_PARALLEL). */
+  readonly capacity?: number;
+  /** The engine's own view of its load (queue, KV cache), for heartbeats; undefined if unknown. */
+  load?(): Promise<EngineLoad | undefined>;
   generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk>;
   close(): Promise<void>;
 }

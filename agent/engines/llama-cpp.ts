@@ -1,4 +1,5 @@
-// Embedded llama.cpp engine (node-llama-cpp 3): one model, one context, a sequence per job.
+// Embedded llama.cpp engine (node-llama-cpp 3): one model, one context, a sequence per job,
+// decoded together in one batch per step (node-llama-cpp batches across a context's sequences).
 import { availableParallelism } from 'node:os';
 import {
   type ChatHistoryItem,
@@ -11,6 +12,7 @@ import {
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
+  type Token,
 } from 'node-llama-cpp';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import { AsyncQueue } from './async-queue.ts';
@@ -24,6 +26,7 @@ import {
   type InferenceEngine,
   toEngineError,
 } from './engine.ts';
+import { SequencePool } from './sequence-pool.ts';
 
 export interface LlamaCppEngineOptions {
   modelPath: string;
@@ -39,6 +42,10 @@ export interface LlamaCppEngineOptions {
   gpu?: 'auto' | false;
   /** Shares one Llama between engines (the model manager); close() then leaves it open. */
   llama?: Llama;
+  /** Tokens decoded per llama.cpp batch across all sequences (default 512). */
+  batchSize?: number;
+  /** Default `'auto'` (used when the model and backend support it). */
+  flashAttention?: 'auto' | boolean;
 }
 
 /** Defaults that apply when a request sets no sampling options (Ollama's defaults). */
@@ -57,7 +64,11 @@ export class LlamaCppEngine implements InferenceEngine {
     /** Resolved once from the GGUF: resolving per request costs ~300 ms. */
     private readonly chatWrapper: ChatWrapper,
     private readonly ownsLlama: boolean,
-  ) {}
+  ) {
+    this.pool = new SequencePool(context);
+  }
+
+  private readonly pool: SequencePool;
 
   /** Loads the model from disk; never builds or downloads llama.cpp binaries. */
   static async create(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
@@ -79,6 +90,16 @@ export class LlamaCppEngine implements InferenceEngine {
         sequences: options.sequences,
         contextSize: options.contextSizePerSequence ?? 2048,
         threads,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+        flashAttention: options.flashAttention ?? 'auto',
+        // One decode per event-loop cycle with every queued sequence's next token in it. Measured
+        // (docs/benchmarks.md): 2 streams give ~1× the tokens/s of one, 4 and 8 give ~2×. A
+        // schedule that waits 2 ms to gather both streams' tokens did not change 2 streams, so
+        // the limit is llama.cpp's CPU matmul for tiny batches, not batch formation.
+        batching: {
+          dispatchSchedule: 'nextCycle',
+          itemPrioritizationStrategy: 'maximumParallelism',
+        },
       });
       const chatWrapper = resolveChatWrapper(model);
       return new LlamaCppEngine(
@@ -95,6 +116,16 @@ export class LlamaCppEngine implements InferenceEngine {
       else await llama.dispose();
       throw err;
     }
+  }
+
+  /** Jobs the context can run at once. */
+  get capacity(): number {
+    return this.context.totalSequences;
+  }
+
+  /** Sequences running a job right now. */
+  get sequencesInUse(): number {
+    return this.pool.inUse;
   }
 
   /** Tokens of context each sequence has. */
@@ -116,26 +147,27 @@ export class LlamaCppEngine implements InferenceEngine {
     if (req.model !== this.modelName) {
       throw new EngineError('model_not_found', `model '${req.model}' is not loaded here`);
     }
-    if (this.context.sequencesLeft === 0) {
+    if (this.pool.available === 0) {
       throw new EngineError('engine_unavailable', 'no free context sequence');
     }
     // Aborts when the caller's signal does, or when the consumer stops iterating early.
     const local = new AbortController();
     const signal = AbortSignal.any([outer, local.signal]);
-    const sequence = this.context.getSequence();
+    const history = req.messages ? toChatHistory(req.messages) : undefined;
+    const promptTokenList: Token[] = history
+      ? this.chatWrapper
+          .generateContextState({ chatHistory: history })
+          .contextText.tokenize(this.model.tokenizer)
+      : this.model.tokenize(req.prompt ?? '');
+    const promptTokens = promptTokenList.length;
+    const { sequence, reusable } = this.pool.acquire(promptTokenList);
     const queue = new AsyncQueue<GenerateChunk>();
     let running: Promise<void> | undefined;
+    let healthy = true;
+    let chat: LlamaChat | undefined;
+    let completion: LlamaCompletion | undefined;
     try {
       let completionTokens = 0;
-      const history = req.messages ? toChatHistory(req.messages) : undefined;
-      const chat = history
-        ? new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper })
-        : undefined;
-      const promptTokens = chat
-        ? this.chatWrapper
-            .generateContextState({ chatHistory: history ?? [] })
-            .contextText.tokenize(this.model.tokenizer).length
-        : this.model.tokenize(req.prompt ?? '').length;
       const room = this.contextSize - promptTokens;
       if (room <= 0) {
         throw new EngineError(
@@ -150,6 +182,8 @@ export class LlamaCppEngine implements InferenceEngine {
         temperature: req.temperature ?? DEFAULT_SAMPLING.temperature,
         topK: req.topK ?? DEFAULT_SAMPLING.topK,
         topP: req.topP ?? DEFAULT_SAMPLING.topP,
+        ...(req.minP !== undefined ? { minP: req.minP } : {}),
+        ...repeatPenalty(req),
         ...(req.seed !== undefined ? { seed: req.seed } : {}),
         ...(req.stop?.length ? { customStopTriggers: req.stop } : {}),
         onTextChunk: (text: string) => {
@@ -159,9 +193,12 @@ export class LlamaCppEngine implements InferenceEngine {
           completionTokens += tokens.length;
         },
       };
+      if (history)
+        chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper });
+      else completion = new LlamaCompletion({ contextSequence: sequence });
       const generation: Promise<StopReason | 'customStopTrigger'> = chat
         ? chat.generateResponse(history ?? [], options).then((r) => r.metadata.stopReason)
-        : new LlamaCompletion({ contextSequence: sequence })
+        : (completion as LlamaCompletion)
             .generateCompletionWithMeta(req.prompt ?? '', options)
             .then((r) => r.metadata.stopReason);
       running = generation.then(
@@ -175,17 +212,28 @@ export class LlamaCppEngine implements InferenceEngine {
             finishReason: stopReason === 'maxTokens' ? 'length' : 'stop',
             promptTokens,
             completionTokens,
+            // node-llama-cpp always decodes the last prompt token again.
+            cachedPromptTokens: Math.max(0, Math.min(reusable, promptTokens - 1)),
           };
           queue.push(done);
           queue.end();
         },
-        (err: unknown) => queue.fail(toEngineError(err, signal)),
+        (err: unknown) => {
+          healthy = signal.aborted;
+          queue.fail(toEngineError(err, signal));
+        },
       );
       for await (const chunk of queue) yield chunk;
+    } catch (err) {
+      if (!(err instanceof EngineError) || err.code !== 'aborted') healthy = false;
+      throw err;
     } finally {
       local.abort();
       await running;
-      await sequence.dispose();
+      chat?.dispose({ disposeSequence: false });
+      completion?.dispose({ disposeSequence: false });
+      // Kept, not disposed: its KV cache serves the next prompt with the same prefix.
+      await this.pool.release(sequence, healthy);
     }
   }
 
@@ -194,6 +242,23 @@ export class LlamaCppEngine implements InferenceEngine {
     await this.model.dispose();
     if (this.ownsLlama) await this.llama.dispose();
   }
+}
+
+/** node-llama-cpp's repeat penalty from llama.cpp/Ollama and OpenAI-style fields. */
+function repeatPenalty(req: GenerateRequest): {
+  repeatPenalty?: { penalty?: number; frequencyPenalty?: number; presencePenalty?: number };
+} {
+  const { repeatPenalty: penalty, frequencyPenalty, presencePenalty } = req;
+  if (penalty === undefined && frequencyPenalty === undefined && presencePenalty === undefined) {
+    return {};
+  }
+  return {
+    repeatPenalty: {
+      ...(penalty !== undefined ? { penalty } : {}),
+      ...(frequencyPenalty !== undefined ? { frequencyPenalty } : {}),
+      ...(presencePenalty !== undefined ? { presencePenalty } : {}),
+    },
+  };
 }
 
 /** OpenAI/Ollama messages to node-llama-cpp chat history (consecutive assistant turns merge). */

@@ -17,28 +17,72 @@ export interface OllamaEngineOptions {
   fetch?: typeof fetch;
   /** When set, only these models are advertised and served. */
   models?: string[];
+  /** Ollama's OLLAMA_NUM_PARALLEL: requests one loaded model serves at once (the agent's slots). */
+  numParallel?: number;
+}
+
+/** What `/api/show` tells about a model, cached per name. */
+export interface OllamaModelFacts {
+  family?: string;
+  parameterSize?: string;
+  quantization?: string;
+  contextLength?: number;
 }
 
 export class OllamaEngine implements InferenceEngine {
   readonly kind = 'ollama';
   private readonly fetchImpl: typeof fetch;
   private readonly client: Ollama;
+  private readonly facts = new Map<string, OllamaModelFacts>();
 
   constructor(private readonly options: OllamaEngineOptions) {
     this.fetchImpl = options.fetch ?? fetch;
     this.client = new Ollama({ host: options.host, fetch: this.fetchImpl });
   }
 
+  get capacity(): number | undefined {
+    return this.options.numParallel;
+  }
+
+  /**
+   * Every model Ollama has, with the memory it needs: for a loaded model `/api/ps`'s `size`
+   * (weights + KV cache as actually allocated), otherwise the file size from `/api/tags`.
+   */
   async listModels(): Promise<AgentModel[]> {
     const [list, running] = await Promise.all([
       this.client.list(),
       this.client.ps().catch(() => ({ models: [] })),
     ]);
-    const loaded = new Set(running.models.map((m) => m.name));
+    const loaded = new Map(running.models.map((m) => [m.name, m.size]));
     const allowed = this.options.models ? new Set(this.options.models) : undefined;
     return list.models
       .filter((m) => !allowed || allowed.has(m.name))
-      .map((m) => ({ name: m.name, loaded: loaded.has(m.name), memoryBytes: m.size }));
+      .map((m) => ({
+        name: m.name,
+        loaded: loaded.has(m.name),
+        memoryBytes: loaded.get(m.name) ?? m.size,
+      }));
+  }
+
+  /** Family, size, quantization and context length from `/api/show` (cached). */
+  async modelFacts(model: string): Promise<OllamaModelFacts> {
+    const cached = this.facts.get(model);
+    if (cached) return cached;
+    const show = await this.client.show({ model });
+    const info = (show.model_info ?? {}) as unknown as Record<string, unknown>;
+    const arch =
+      typeof info['general.architecture'] === 'string' ? info['general.architecture'] : '';
+    const ctx = info[`${arch}.context_length`];
+    const facts: OllamaModelFacts = {
+      ...(show.details?.family ? { family: show.details.family } : {}),
+      ...(show.details?.parameter_size ? { parameterSize: show.details.parameter_size } : {}),
+      ...(show.details?.quantization_level
+        ? { quantization: show.details.quantization_level }
+        : {}),
+      ...(typeof ctx === 'number' ? { contextLength: ctx } : {}),
+    };
+    this.facts.set(model, facts);
+    return facts;
   }
 
   generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk> {
@@ -112,6 +156,10 @@ export function toOllamaOptions(req: SamplingOptions): Partial<Options> {
   if (req.temperature !== undefined) options.temperature = req.temperature;
   if (req.topP !== undefined) options.top_p = req.topP;
   if (req.topK !== undefined) options.top_k = req.topK;
+  if (req.minP !== undefined) options.min_p = req.minP;
+  if (req.repeatPenalty !== undefined) options.repeat_penalty = req.repeatPenalty;
+  if (req.frequencyPenalty !== undefined) options.frequency_penalty = req.frequencyPenalty;
+  if (req.presencePenalty !== undefined) options.presence_penalty = req.presencePenalty;
   if (req.seed !== undefined) options.seed = req.seed;
   if (req.stop?.length) options.stop = req.stop;
   return options;
@@ -124,6 +172,10 @@ function mapOllamaError(err: unknown, signal: AbortSignal): EngineError {
   const message = err instanceof Error ? err.message : String(err);
   if (status === 404) return new EngineError('model_not_found', message, { cause: err });
   if (status === 400) return new EngineError('invalid_request', message, { cause: err });
+  // Ollama answers 503 when its queue (OLLAMA_MAX_QUEUE) is full: back-pressure, not a failure.
+  if (status === 503 || status === 429) {
+    return new EngineError('engine_unavailable', `Ollama is busy: ${message}`, { cause: err });
+  }
   if (message.startsWith('Did not receive done')) {
     return new EngineError('stream_incomplete', message, { cause: err });
   }

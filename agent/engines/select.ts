@@ -1,14 +1,20 @@
-// Picks the engine: Ollama when OLLAMA_HOST answers (or ENGINE=ollama), else embedded llama.cpp.
+// Picks the engine: an OpenAI-compatible upstream (ENGINE=openai), Ollama when OLLAMA_HOST
+// answers (or ENGINE=ollama), else embedded llama.cpp.
 import { existsSync } from 'node:fs';
 import type { InferenceEngine } from './engine.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
-export type EngineKind = 'llama-cpp' | 'ollama';
+export const ENGINE_KINDS = ['llama-cpp', 'ollama', 'openai'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 export interface EngineSelection {
   /** Forces one engine; otherwise Ollama if reachable, else llama.cpp. */
   engine?: EngineKind;
   ollamaHost?: string;
+  /** Ollama's own parallelism (OLLAMA_NUM_PARALLEL), advertised as the agent's slots. */
+  ollamaNumParallel?: number;
+  /** Base URL of an OpenAI-compatible server (ENGINE=openai). */
+  upstreamUrl?: string;
   modelPath: string;
   /** Models to advertise; the first names llama.cpp's model. Unset = Ollama's whole list. */
   models?: string[];
@@ -35,11 +41,21 @@ export async function chooseEngineKind(sel: EngineSelection): Promise<EngineKind
 
 export async function selectEngine(sel: EngineSelection): Promise<InferenceEngine> {
   const kind = await chooseEngineKind(sel);
+  if (kind === 'openai') {
+    if (!sel.upstreamUrl) throw new Error('ENGINE=openai needs UPSTREAM_URL');
+    const { OpenAIUpstreamEngine } = await import('./openai-upstream.ts');
+    return new OpenAIUpstreamEngine({
+      baseUrl: sel.upstreamUrl,
+      ...(sel.fetch ? { fetch: sel.fetch } : {}),
+      ...(sel.models ? { models: sel.models } : {}),
+    });
+  }
   if (kind === 'ollama') {
     return new OllamaEngine({
       host: normalizeHost(sel.ollamaHost ?? 'http://127.0.0.1:11434'),
       ...(sel.fetch ? { fetch: sel.fetch } : {}),
       ...(sel.models ? { models: sel.models } : {}),
+      ...(sel.ollamaNumParallel ? { numParallel: sel.ollamaNumParallel } : {}),
     });
   }
   if (!existsSync(sel.modelPath)) {

@@ -99,11 +99,16 @@ export async function admit<T extends { model: string }>(
         { param: 'max_tokens' },
       );
     }
-    const slot = deps.jobs.tryAcquire(claims.jti, body.model);
+    // Waits in the bounded queue when every slot is busy; refused when the queue is full too.
+    const slot = await deps.jobs.acquire(claims.jti, body.model, c.req.raw.signal);
     if (!slot) {
+      if (deps.jobs.draining) throw new AgentHttpError('agent_draining', 'agent is shutting down');
+      if (c.req.raw.signal.aborted) {
+        throw new AgentHttpError('request_cancelled', 'client went away while queued');
+      }
       throw new AgentHttpError(
         'agent_busy',
-        `agent is at capacity (${deps.jobs.capacity} jobs in flight)`,
+        `agent is at capacity (${deps.jobs.capacity} jobs in flight, ${deps.jobs.queued} queued)`,
       );
     }
     return { claims, body, slot };

@@ -20,6 +20,11 @@ const openAISampling = {
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   top_k: z.number().int().min(-1).nullish(),
+  // vLLM/llama-server extensions to the OpenAI schema.
+  min_p: z.number().min(0).max(1).nullish(),
+  repetition_penalty: z.number().positive().max(10).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
   seed: z.number().int().nullish(),
   stop: stopField,
   n: z.literal(1).nullish(),
@@ -52,6 +57,10 @@ const ollamaOptions = z
     temperature: z.number().min(0).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
     top_k: z.number().int().nullish(),
+    min_p: z.number().min(0).max(1).nullish(),
+    repeat_penalty: z.number().positive().max(10).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
     seed: z.number().int().nullish(),
     stop: stopField,
   })
@@ -111,6 +120,10 @@ function openAISamplingOptions(body: OpenAIChatBody | OpenAICompletionBody): Sam
     topP: body.top_p ?? undefined,
     topK:
       body.top_k !== undefined && body.top_k !== null && body.top_k > 0 ? body.top_k : undefined,
+    minP: body.min_p ?? undefined,
+    repeatPenalty: body.repetition_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
     seed: body.seed ?? undefined,
     stop: stopList(body.stop),
   });
@@ -145,6 +158,10 @@ function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): Sampl
     temperature: o.temperature ?? undefined,
     topP: o.top_p ?? undefined,
     topK: o.top_k !== undefined && o.top_k !== null && o.top_k > 0 ? o.top_k : undefined,
+    minP: o.min_p ?? undefined,
+    repeatPenalty: o.repeat_penalty ?? undefined,
+    frequencyPenalty: o.frequency_penalty ?? undefined,
+    presencePenalty: o.presence_penalty ?? undefined,
     seed: o.seed ?? undefined,
     stop: stopList(o.stop),
   });

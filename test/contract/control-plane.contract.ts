@@ -5,6 +5,7 @@ import { createApp } from '../../control-plane/app.ts';
 import type { Db } from '../../control-plane/db.ts';
 import type { Deps } from '../../control-plane/deps.ts';
 import { runMaintenance } from '../../control-plane/maintenance.ts';
+import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
 
 export interface ContractTarget {
@@ -156,6 +157,23 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(await r2.json()).toEqual({ released: false });
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
+    });
+
+    it('gives a re-registering agent (a restarted process) its slots back', async () => {
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
+      // The restarted process presents the credential it kept on disk.
+      const again = await post(
+        '/v1/agents/register',
+        registration('agent-a', { maxConcurrentJobs: 1 }),
+        {
+          ...auth,
+          [AGENT_CREDENTIAL_HEADER]: credentials.get('agent-a') ?? '',
+        },
+      );
+      expect(again.status).toBe(200);
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
     });
 
     it('never oversubscribes: 1,000 concurrent route calls, 5 agents with 4 slots', {

@@ -98,6 +98,8 @@ beforeAll(async () => {
   const config: AgentConfig = {
     host: '127.0.0.1',
     port: 0,
+    maxQueue: 8,
+    upstreamUrl: undefined,
     publicUrl: undefined,
     publicHost: '127.0.0.1',
     agentId: 'agent-m',

@@ -17,6 +17,16 @@ function start(argv: string[], env: Record<string, string> = {}): AgentConfig {
 }
 
 describe('parseCommand', () => {
+  it('fronts an OpenAI-compatible upstream when UPSTREAM_URL is set, with a queue bound', () => {
+    const config = start(['--max-queue', '3'], { UPSTREAM_URL: 'http://127.0.0.1:8000/v1/' });
+    expect(config).toMatchObject({
+      engine: 'openai',
+      upstreamUrl: 'http://127.0.0.1:8000/v1',
+      maxQueue: 3,
+    });
+    expect(start([], { MAX_CONCURRENT_JOBS: '3' }).maxQueue).toBe(6);
+  });
+
   it('applies the documented defaults', () => {
     expect(start([], { CONTROL_PLANE_URL: 'http://cp:8080/' })).toEqual({
       host: '127.0.0.1',
@@ -27,14 +37,17 @@ describe('parseCommand', () => {
       controlPlaneUrl: 'http://cp:8080',
       joinToken: undefined,
       maxConcurrentJobs: 4,
+      maxQueue: 8,
       modelPath: '/repo/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf',
       models: undefined,
       ollamaHost: undefined,
       engine: undefined,
+      upstreamUrl: undefined,
       contextSize: undefined,
       threads: undefined,
       logFormat: 'plain',
       drainTimeoutMs: 30_000,
+      stateDir: '/repo/.data/agent',
     });
   });
 
@@ -105,6 +118,9 @@ describe('parseCommand', () => {
     expect(() => start(['--max-concurrent-jobs', '0'])).toThrow(/max concurrent jobs/);
     expect(() => start(['--id', 'bad id!'])).toThrow(/agent id/);
     expect(() => start(['--engine', 'vllm'])).toThrow(/engine/);
+    expect(() => start(['--engine', 'openai'])).toThrow(/upstream-url/);
+    expect(() => start(['--upstream-url', 'ftp://x'])).toThrow(/upstream URL/);
+    expect(() => start(['--max-queue', 'lots'])).toThrow(/max queue/);
     expect(() => start(['--control-plane-url', 'cp:8080'])).toThrow(/http/);
     expect(() => parseCommand(['start', '--bogus'], ctx())).toThrow(ConfigError);
     expect(() => parseCommand(['stop'], ctx())).toThrow(/unknown command/);

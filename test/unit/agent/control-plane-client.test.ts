@@ -165,6 +165,25 @@ describe('ControlPlaneClient', () => {
     expect(beats[1]?.body.rttMs).toBe(7);
   });
 
+  it('heartbeats carry queued jobs and the engine load when there are any', async () => {
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [json({ heartbeatIntervalMs: 1000 })],
+      job: [],
+    });
+    const engineLoad = { running: 2, waiting: 5, kvCacheUsage: 0.5 };
+    const { client } = makeClient(cp, {
+      stopAfterSleeps: 2,
+      extra: {
+        snapshot: async () => ({ models: [], stats, engineLoad }),
+        load: () => ({ activeJobs: 4, queuedJobs: 3, runningJobs: [], draining: false }),
+      },
+    });
+    await client.run();
+    const beat = cp.calls.find((c) => c.url.endsWith('/heartbeat'));
+    expect(beat?.body).toMatchObject({ activeJobs: 4, queuedJobs: 3, engineLoad });
+  });
+
   it('registers again when a heartbeat answers 404, keeping the new agent id', async () => {
     const cp = fakeControlPlane({
       register: [registered('agent-1'), registered('agent-1b')],

@@ -78,12 +78,12 @@ export interface TestAgent {
 let sharedKey: Promise<SigningKey> | undefined;
 
 export async function makeAgent(
-  options: { engine?: FakeEngineOptions; maxConcurrentJobs?: number } = {},
+  options: { engine?: FakeEngineOptions; maxConcurrentJobs?: number; maxQueue?: number } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
   const key = await sharedKey;
   const engine = new FakeEngine({ models: [MODEL], ...options.engine });
-  const jobs = new JobTracker(options.maxConcurrentJobs ?? 4);
+  const jobs = new JobTracker(options.maxConcurrentJobs ?? 4, Date.now, options.maxQueue ?? 0);
   const reports: TestAgent['reports'] = [];
   const app = createAgentApp({
     engine,

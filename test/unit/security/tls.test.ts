@@ -32,6 +32,8 @@ function agentConfig(id: string, ca: string | undefined): AgentConfig {
   return {
     host: '127.0.0.1',
     port: 0,
+    maxQueue: 8,
+    upstreamUrl: undefined,
     publicUrl: undefined,
     publicHost: '127.0.0.1',
     agentId: id,

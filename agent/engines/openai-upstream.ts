@@ -1,0 +1,203 @@
+// OpenAI-compatible upstream engine: fronts vLLM, SGLang, llama-server, TGI or Ollama's /v1.
+import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
+import {
+  EngineError,
+  type FinishReason,
+  type GenerateChunk,
+  type GenerateOptions,
+  type GenerateRequest,
+  type InferenceEngine,
+  toEngineError,
+} from './engine.ts';
+import { engineLoadFromMetrics } from './prometheus.ts';
+
+export interface OpenAIUpstreamOptions {
+  /** e.g. http://127.0.0.1:8000 or http://127.0.0.1:11434/v1 (a missing `/v1` is added). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer` to the upstream (vLLM --api-key, llama-server --api-key). */
+  apiKey?: string;
+  fetch?: typeof fetch;
+  /** When set, only these models are advertised and served. */
+  models?: string[];
+  /** Timeout for `/v1/models` and `/metrics`, ms (default 2000). */
+  requestTimeoutMs?: number;
+}
+
+interface StreamChunk {
+  error?: { message?: string } | string;
+  choices?: { delta?: { content?: string | null }; text?: string; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+export class OpenAIUpstreamEngine implements InferenceEngine {
+  readonly kind = 'openai';
+  private readonly fetchImpl: typeof fetch;
+  private readonly api: string;
+  private readonly origin: string;
+  /** False once `/metrics` answered 404: the upstream has none, stop asking. */
+  private metricsAvailable = true;
+
+  constructor(private readonly options: OpenAIUpstreamOptions) {
+    this.fetchImpl = options.fetch ?? fetch;
+    const base = options.baseUrl.replace(/\/+$/, '');
+    this.api = /\/v1$/.test(base) ? base : `${base}/v1`;
+    this.origin = new URL(this.api).origin;
+  }
+
+  private headers(json = false): Record<string, string> {
+    return {
+      ...(json ? { 'content-type': 'application/json' } : {}),
+      ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+    };
+  }
+
+  async listModels(): Promise<AgentModel[]> {
+    const res = await this.fetchImpl(`${this.api}/models`, {
+      headers: this.headers(),
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 2000),
+    });
+    if (!res.ok)
+      throw new EngineError('engine_unavailable', `upstream /models: HTTP ${res.status}`);
+    const body = (await res.json()) as { data?: { id?: unknown }[] };
+    const allowed = this.options.models ? new Set(this.options.models) : undefined;
+    return (body.data ?? [])
+      .map((m) => (typeof m.id === 'string' ? m.id : ''))
+      .filter((id) => id && (!allowed || allowed.has(id)))
+      .map((name) => ({ name, loaded: true }));
+  }
+
+  /** Load from the upstream's Prometheus `/metrics` (vLLM, llama-server --metrics, SGLang). */
+  async load(): Promise<EngineLoad | undefined> {
+    if (!this.metricsAvailable) return undefined;
+    const res = await this.fetchImpl(`${this.origin}/metrics`, {
+      headers: this.headers(),
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 2000),
+    });
+    if (res.status === 404) this.metricsAvailable = false;
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return engineLoadFromMetrics(await res.text());
+  }
+
+  generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk> {
+    return this.run(req, opts.signal);
+  }
+
+  private async *run(req: GenerateRequest, outer: AbortSignal): AsyncGenerator<GenerateChunk> {
+    if (this.options.models && !this.options.models.includes(req.model)) {
+      throw new EngineError('model_not_found', `model '${req.model}' is not served here`);
+    }
+    // Aborted by the caller, or by the consumer leaving early (the finally below).
+    const local = new AbortController();
+    const signal = AbortSignal.any([outer, local.signal]);
+    const path = req.messages ? '/chat/completions' : '/completions';
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.api}${path}`, {
+        method: 'POST',
+        headers: this.headers(true),
+        body: JSON.stringify(toUpstreamBody(req)),
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) throw new EngineError('aborted', 'generation aborted', { cause: err });
+      throw new EngineError('engine_unavailable', `upstream unreachable: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      if (!res.ok || !res.body) throw await upstreamError(res);
+      let completionTokens = 0;
+      let promptTokens = 0;
+      let finish: FinishReason | undefined;
+      for await (const data of sseData(res.body)) {
+        if (data === '[DONE]') {
+          if (!finish) break;
+          yield { type: 'done', finishReason: finish, promptTokens, completionTokens };
+          return;
+        }
+        const chunk = JSON.parse(data) as StreamChunk;
+        if (chunk.error) {
+          const message = typeof chunk.error === 'string' ? chunk.error : chunk.error.message;
+          throw new EngineError('engine_failure', `upstream: ${message ?? 'error'}`);
+        }
+        const choice = chunk.choices?.[0];
+        const text = choice?.delta?.content ?? choice?.text ?? '';
+        if (text) {
+          completionTokens++;
+          yield { type: 'token', text };
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
+        if (chunk.usage) {
+          promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
+          completionTokens = chunk.usage.completion_tokens ?? completionTokens;
+        }
+      }
+      if (signal.aborted) throw new EngineError('aborted', 'generation aborted');
+      throw new EngineError('stream_incomplete', 'upstream stream ended without [DONE]');
+    } catch (err) {
+      throw toEngineError(err, signal);
+    } finally {
+      local.abort();
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The OpenAI request the upstream gets; non-OpenAI knobs use vLLM/llama-server names. */
+export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model: req.model,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (req.messages) body.messages = req.messages;
+  else body.prompt = req.prompt;
+  const fields: [string, unknown][] = [
+    ['max_tokens', req.maxTokens],
+    ['temperature', req.temperature],
+    ['top_p', req.topP],
+    ['top_k', req.topK],
+    ['min_p', req.minP],
+    ['repetition_penalty', req.repeatPenalty],
+    ['frequency_penalty', req.frequencyPenalty],
+    ['presence_penalty', req.presencePenalty],
+    ['seed', req.seed],
+    ['stop', req.stop?.length ? req.stop : undefined],
+  ];
+  for (const [name, value] of fields) if (value !== undefined) body[name] = value;
+  return body;
+}
+
+/** Maps the upstream's refusal to our codes: 429/503 are back-pressure, never our failure. */
+async function upstreamError(res: Response): Promise<EngineError> {
+  const text = (await res.text().catch(() => '')).slice(0, 500);
+  const message = `upstream HTTP ${res.status}: ${text}`;
+  if (res.status === 404) return new EngineError('model_not_found', message);
+  if (res.status === 400 || res.status === 422) return new EngineError('invalid_request', message);
+  if (res.status === 429 || res.status === 503)
+    return new EngineError('engine_unavailable', message);
+  return new EngineError('engine_failure', message);
+}
+
+/** Each `data:` payload of a server-sent event stream. */
+export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(bytes, { stream: true }).replace(/\r\n/g, '\n');
+    for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+      const event = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const data = event
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      if (data) yield data;
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// Against a real `ollama serve` built from its Go module (scripts/build-ollama.sh) on loopback:
+// the Ollama engine and the OpenAI-compatible upstream engine (Ollama's /v1), alone and behind the
+// agent's HTTP routes with a real ticket.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgentApp } from '../../agent/app.ts';
+import type { DoneChunk, GenerateRequest, InferenceEngine } from '../../agent/engines/engine.ts';
+import { OllamaEngine } from '../../agent/engines/ollama.ts';
+import { OpenAIUpstreamEngine } from '../../agent/engines/openai-upstream.ts';
+import { createTicketVerifier } from '../../agent/tickets.ts';
+import { DEMO_MODEL, DEMO_MODEL_PATH, ROOT, waitFor } from '../../scripts/cluster.ts';
+import { freePort } from '../e2e/support/ports.ts';
+import {
+  AGENT_ID,
+  ISSUER,
+  localKeys,
+  makeSigningKey,
+  parseNDJSON,
+  parseSSE,
+  signTicket,
+} from '../unit/agent/helpers.ts';
+
+const OLLAMA_BIN = join(ROOT, '.cache', 'ollama', 'bin', 'ollama');
+let server: ChildProcess;
+let home: string;
+let host: string;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'titan-ollama-'));
+  host = `127.0.0.1:${await freePort()}`;
+  const env = {
+    ...process.env,
+    OLLAMA_HOST: host,
+    OLLAMA_MODELS: join(home, 'models'),
+    OLLAMA_NUM_PARALLEL: '2',
+    HOME: home,
+  };
+  server = spawn(OLLAMA_BIN, ['serve'], { env, stdio: 'ignore' });
+  await waitFor('ollama serve', async () =>
+    (await fetch(`http://${host}/api/version`)).ok ? true : undefined,
+  );
+  const modelfile = join(home, 'Modelfile');
+  await writeFile(modelfile, `FROM ${DEMO_MODEL_PATH}\n`);
+  execFileSync(OLLAMA_BIN, ['create', DEMO_MODEL, '-f', modelfile], { env, stdio: 'ignore' });
+});
+
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+async function run(
+  engine: InferenceEngine,
+  req: Omit<GenerateRequest, 'model'>,
+  signal?: AbortSignal,
+) {
+  let text = '';
+  let done: DoneChunk | undefined;
+  const full = { model: DEMO_MODEL, ...req } as GenerateRequest;
+  for await (const c of engine.generate(full, { signal: signal ?? new AbortController().signal })) {
+    if (c.type === 'token') text += c.text;
+    else done = c;
+  }
+  return { text, done };
+}
+
+const hello = { messages: [{ role: 'user' as const, content: 'Say hello.' }] };
+
+describe('Ollama engine against ollama serve', () => {
+  it('passes sampling options, reads /api/ps and /api/show, advertises NUM_PARALLEL', async () => {
+    const engine = new OllamaEngine({ host: `http://${host}`, numParallel: 2 });
+    expect(engine.capacity).toBe(2);
+    const limited = await run(engine, { ...hello, maxTokens: 3, temperature: 0, topK: 5 });
+    expect(limited.done).toMatchObject({ finishReason: 'length', completionTokens: 3 });
+    const seeded = { ...hello, maxTokens: 8, temperature: 0.9, seed: 11, minP: 0.05 };
+    expect((await run(engine, seeded)).text).toBe((await run(engine, seeded)).text);
+
+    const [model] = await engine.listModels();
+    expect(model).toMatchObject({ name: DEMO_MODEL, loaded: true });
+    expect(model?.memoryBytes).toBeGreaterThan(50_000_000);
+    expect(await engine.modelFacts(DEMO_MODEL)).toMatchObject({
+      family: 'llama',
+      quantization: 'Q4_1',
+      contextLength: 8192,
+    });
+  }, 300_000);
+
+  it('aborts one stream without touching the other', async () => {
+    const engine = new OllamaEngine({ host: `http://${host}` });
+    const stop = new AbortController();
+    const long = { ...hello, maxTokens: 200, temperature: 0 };
+    const aborted = (async () => {
+      for await (const c of engine.generate(
+        { model: DEMO_MODEL, ...long },
+        { signal: stop.signal },
+      )) {
+        if (c.type === 'token') stop.abort();
+      }
+    })().catch((err: { code?: string }) => err.code);
+    const other = run(engine, { ...hello, maxTokens: 6, temperature: 0 });
+    expect(await aborted).toBe('aborted');
+    expect((await other).done?.completionTokens).toBe(6);
+  }, 300_000);
+});
+
+describe("OpenAI upstream engine against Ollama's /v1", () => {
+  it('lists models, streams with usage, and has no /metrics to read', async () => {
+    const engine = new OpenAIUpstreamEngine({ baseUrl: `http://${host}/v1` });
+    expect((await engine.listModels()).map((m) => m.name)).toContain(DEMO_MODEL);
+    const r = await run(engine, { ...hello, maxTokens: 4, temperature: 0 });
+    expect(r.text.length).toBeGreaterThan(0);
+    expect(r.done).toMatchObject({ finishReason: 'length', completionTokens: 4 });
+    expect(r.done?.promptTokens).toBeGreaterThan(0);
+    expect(await engine.load()).toBeUndefined();
+  }, 300_000);
+
+  it('serves ticketed requests through the agent routes for both engines', async () => {
+    const key = await makeSigningKey('ollama-e2e');
+    const tickets = createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys: localKeys(key),
+    });
+    const engines = [
+      new OpenAIUpstreamEngine({ baseUrl: `http://${host}` }),
+      new OllamaEngine({ host: `http://${host}` }),
+    ];
+    for (const engine of engines) {
+      const app = createAgentApp({
+        engine,
+        tickets,
+        config: { agentId: AGENT_ID, maxConcurrentJobs: 2 },
+      });
+      const ticket = await signTicket(key, { model: DEMO_MODEL });
+      const sse = await app.request(`/v1/chat/completions?ticket=${ticket}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: DEMO_MODEL, ...hello, max_tokens: 4, stream: true }),
+      });
+      expect(sse.status).toBe(200);
+      expect(parseSSE(await sse.text()).at(-1)).toBe('[DONE]');
+      const ticket2 = await signTicket(key, { model: DEMO_MODEL });
+      const nd = await app.request(`/api/chat?ticket=${ticket2}`, {
+        method: 'POST',
+        body: JSON.stringify({ model: DEMO_MODEL, ...hello, options: { num_predict: 3 } }),
+      });
+      expect(parseNDJSON(await nd.text()).at(-1)).toMatchObject({ done: true, eval_count: 3 });
+    }
+  }, 300_000);
+});
