@@ -1,23 +1,8 @@
-// Minimal reader for an OpenAI-style SSE stream from fetch: yields each `data:` payload.
-export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    for (;;) {
-      const end = buf.indexOf('\n\n');
-      if (end < 0) break;
-      const event = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const data = event
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      if (data) yield data;
-    }
-  }
-}
+// Times a chat completion streamed through the control plane (following the 307), for npm start,
+// the end-to-end tests and the benchmarks.
+import { sseData } from '../protocol/sse.ts';
+
+export { sseData };
 
 export interface StreamResult {
   text: string;

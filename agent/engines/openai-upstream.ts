@@ -1,5 +1,7 @@
 // OpenAI-compatible upstream engine: fronts vLLM, SGLang, llama-server, TGI or Ollama's /v1.
+
 import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
+import { sseData } from '../../protocol/sse.ts';
 import {
   EngineError,
   type FinishReason,
@@ -181,23 +183,4 @@ async function upstreamError(res: Response): Promise<EngineError> {
   if (res.status === 429 || res.status === 503)
     return new EngineError('engine_unavailable', message);
   return new EngineError('engine_failure', message);
-}
-
-/** Each `data:` payload of a server-sent event stream. */
-export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(bytes, { stream: true }).replace(/\r\n/g, '\n');
-    for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
-      const event = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const data = event
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      if (data) yield data;
-    }
-  }
 }
