@@ -5,6 +5,7 @@ import type { Deps } from './deps.ts';
 import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { clientRoutes } from './routes/clients.ts';
+import { failureRoutes } from './routes/failures.ts';
 import { infoRoutes } from './routes/info.ts';
 
 function toApiError(err: unknown): ApiError {
@@ -43,6 +44,7 @@ export function createApp(deps: Deps) {
 
   app.route('/v1/agents', agentRoutes(deps));
   app.route('/', clientRoutes(deps));
+  app.route('/', failureRoutes(deps));
   app.route('/', infoRoutes(deps));
   return app;
 }

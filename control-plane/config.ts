@@ -1,4 +1,6 @@
 // Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
+import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
+
 export interface ControlPlaneConfig {
   /** `iss` of every ticket; agents check it. */
   issuer: string;
@@ -18,6 +20,8 @@ export interface ControlPlaneConfig {
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
   urlTicketTtlMs: number;
+  /** Circuit breakers and health thresholds (BREAKER_*, see docs/adr/0004). */
+  breaker: BreakerConfig;
 }
 
 export type ConfigSource = Record<string, string | undefined>;
@@ -54,6 +58,7 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     loadWriteIntervalMs: parseDuration(env.LOAD_WRITE_INTERVAL, 10_000, 'LOAD_WRITE_INTERVAL'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
+    breaker: loadBreakerConfig(env),
   };
 }
 

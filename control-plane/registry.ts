@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
+import { breakerColumns, fieldsOf } from './breakers/store.ts';
 import type { Db } from './db.ts';
 import {
   type CoalescingPolicy,
@@ -162,12 +163,17 @@ export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]
       tokensPerSecond: agents.tokensPerSecond,
       latitude: agents.latitude,
       longitude: agents.longitude,
+      breaker: breakerColumns,
     })
     .from(agentModels)
     .innerJoin(agents, eq(agents.id, agentModels.agentId))
     .where(eq(agentModels.model, model));
   return rows.map(
-    (r): AgentView => ({ ...r, accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu' }),
+    (r): AgentView => ({
+      ...r,
+      accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
+      breaker: fieldsOf(r.breaker),
+    }),
   );
 }
 

@@ -1,5 +1,7 @@
 // Picks an agent for a request (scheduler policy), reserves its slot in the database and signs
 // the ticket; logs every decision with its reasons.
+import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
+import { claimProbe, releaseProbe } from './breakers/store.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
@@ -51,28 +53,39 @@ function logDecision(deps: Deps, model: string, decision: Decision, chosen: stri
 
 export async function routeRequest(
   deps: Deps,
-  req: PlacementRequest & { client: string; ticketTtlMs: number },
+  req: PlacementRequest & { client: string; ticketTtlMs: number; exclude?: readonly string[] },
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
-  const views = await loadAgentViews(db, req.model);
-  if (views.length === 0) {
+  const all = await loadAgentViews(db, req.model);
+  // Agents the client already tried for this request (failover) are left out.
+  const views = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
+  if (all.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
     });
   }
   const liveAfter = liveCutoff(config, now);
   const breakers = deps.breakers;
+  const byId = new Map(views.map((v) => [v.id, v]));
   const decision = deps.scheduler.decide(views, req, {
     now,
     liveAfter,
-    breakerAdmits: (id) => breakers?.admits(id) ?? true,
+    breakerAdmits: (id) =>
+      admits(byId.get(id)?.breaker ?? CLOSED, now, config.breaker) &&
+      (breakers?.admits(id) ?? true),
   });
   deps.scoreboard?.record(decision, req.model, now);
 
   for (const choice of decision.ranked) {
     const agent = choice.agent;
-    if (!(await reserveSlot(db, agent.id, liveAfter))) continue;
+    // A half-open breaker admits a few probes, counted atomically across isolates.
+    const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
+    if (probe && !(await claimProbe(db, agent.id, now, config.breaker))) continue;
+    if (!(await reserveSlot(db, agent.id, liveAfter))) {
+      if (probe) await releaseProbe(db, agent.id);
+      continue;
+    }
     const jti = deps.newId?.() ?? crypto.randomUUID();
     const expiresAt = now + req.ticketTtlMs;
     try {
@@ -113,7 +126,7 @@ export async function routeRequest(
   const why =
     decision.ranked.length > 0
       ? `${decision.ranked.length} candidate(s) filled up while reserving`
-      : summarizeExclusions(decision.excluded);
+      : summarizeExclusions(decision.excluded) || 'every agent was already tried (exclude)';
   throw new ApiError(
     'no_agent_available',
     `No agent can take a request for '${req.model}' now: ${why}`,

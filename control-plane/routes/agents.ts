@@ -7,6 +7,7 @@ import {
   registerRequestSchema,
 } from '../../protocol/agent-api.ts';
 import { readBody } from '../body.ts';
+import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { requireJoinToken } from '../join-token.ts';
@@ -84,6 +85,9 @@ export function agentRoutes(deps: Deps) {
     if (!(await getAgent(db, id)))
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
     const released = await finishTicket(db, id, jti, report, clock.now());
+    // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
+    if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
+    if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);
     return c.json({ released });
   });
 

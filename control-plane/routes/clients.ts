@@ -22,6 +22,8 @@ const routeBodySchema = z.object({
   model: z.string().min(1).max(200),
   /** Return the scheduler's full breakdown: every candidate's scores, every exclusion. */
   debug: z.boolean().optional(),
+  /** Agents this request already failed on (failover): pick among the others. */
+  exclude: z.array(z.string().max(100)).max(64).optional(),
 });
 
 /** Cloudflare puts the client's approximate location on request.cf (strings); Node has none. */
@@ -57,9 +59,10 @@ export function clientRoutes(deps: Deps) {
   });
 
   app.post('/v1/route', limit, async (c) => {
-    const { model, debug } = await readBody(c, routeBodySchema);
+    const { model, debug, exclude } = await readBody(c, routeBodySchema);
     const decision = await routeRequest(deps, {
       model,
+      exclude,
       clientLocation: clientLocation(c.req.raw),
       client: ANONYMOUS_CLIENT,
       ticketTtlMs: deps.config.routeTicketTtlMs,

@@ -2,6 +2,8 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
+import { breakerStatus } from '../breakers/policy.ts';
+import { fieldsOf } from '../breakers/store.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ROUTABLE_STATES } from '../registry.ts';
@@ -81,6 +83,7 @@ export function infoRoutes(deps: Deps) {
           id: a.id,
           url: a.url,
           state: a.state,
+          breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,
           slots: { reserved: a.reservedJobs, reported: a.reportedJobs, max: a.maxJobs },
