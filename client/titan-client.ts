@@ -270,12 +270,6 @@ export class TitanClient {
         const r = (await res.json()) as { agent: { id: string; url: string }; ticket: string };
         return { agent: r.agent, ticket: r.ticket, jti: jtiOf(r.ticket) } satisfies Route;
       }
-      if (res?.status === 503 && exclude.length > 0) {
-        // Nobody left but agents that already failed this request: give them another chance.
-        await res.body?.cancel();
-        exclude = [];
-        continue;
-      }
       if (res && res.status !== 503) {
         throw new TitanError(
           'request_rejected',

@@ -58,8 +58,10 @@ export async function routeRequest(
   const { db, clock, config } = deps;
   const now = clock.now();
   const all = await loadAgentViews(db, req.model);
-  // Agents the client already tried for this request (failover) are left out.
-  const views = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
+  // Agents the client already tried for this request (failover) are left out, unless no other
+  // agent serves the model at all (then retrying one of them is the only chance).
+  const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
+  const views = others.length > 0 ? others : all;
   if (all.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
@@ -126,7 +128,7 @@ export async function routeRequest(
   const why =
     decision.ranked.length > 0
       ? `${decision.ranked.length} candidate(s) filled up while reserving`
-      : summarizeExclusions(decision.excluded) || 'every agent was already tried (exclude)';
+      : summarizeExclusions(decision.excluded);
   throw new ApiError(
     'no_agent_available',
     `No agent can take a request for '${req.model}' now: ${why}`,

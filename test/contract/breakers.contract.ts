@@ -160,6 +160,11 @@ export function breakersContract(runtime: string, target: ContractTarget) {
       expect((await status('agent-a')).breaker).toMatchObject({ state: 'half-open', trips: 1 });
     });
 
+    it('treats exclude as a preference: with every agent excluded it routes among all', async () => {
+      const res = await post('/v1/route', { model: MODEL, exclude: ['agent-a', 'agent-b'] });
+      expect(res.status).toBe(200);
+    });
+
     it('never ejects more than half the fleet', async () => {
       for (let i = 0; i < 5; i++) await failOnce();
       for (let i = 0; i < 6; i++) await failOnce('agent-b', ['agent-a']);
