@@ -38,11 +38,19 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     latitude: reg.location?.latitude ?? null,
     longitude: reg.location?.longitude ?? null,
     lastHeartbeatAt: now,
+    // A registration is a fresh agent process (start, or restart after a crash): nothing runs
+    // there, so slots held by tickets of the old process are free again and those jobs are lost.
+    reservedJobs: 0,
+    reportedJobs: 0,
   };
   await db
     .insert(agents)
-    .values({ id: reg.id, registeredAt: now, reservedJobs: 0, reportedJobs: 0, ...row })
+    .values({ id: reg.id, registeredAt: now, ...row })
     .onConflictDoUpdate({ target: agents.id, set: row });
+  await db
+    .update(tickets)
+    .set({ state: 'lost', finishedAt: now })
+    .where(and(eq(tickets.agentId, reg.id), inArray(tickets.state, ['issued', 'running'])));
   await replaceModels(db, reg.id, reg.models);
 }
 

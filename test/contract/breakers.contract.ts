@@ -160,6 +160,25 @@ export function breakersContract(runtime: string, target: ContractTarget) {
       expect((await status('agent-a')).breaker).toMatchObject({ state: 'half-open', trips: 1 });
     });
 
+    it('frees the slots of a crashed agent when it registers again, and keeps its breaker', async () => {
+      for (let i = 0; i < 5; i++) await failOnce();
+      const held = await routeTo('agent-b', ['agent-a']);
+      expect(held.status).toBe(200);
+      const again = await post('/v1/agents/register', registration('agent-b'), auth);
+      expect(again.status).toBe(200);
+      await post('/v1/agents/register', registration('agent-a'), auth);
+      const s = (await (await app.request('/v1/status')).json()) as {
+        agents: { id: string; breaker: { state: string }; slots: { reserved: number } }[];
+      };
+      expect(s.agents.map((a) => [a.id, a.slots.reserved, a.breaker.state])).toEqual([
+        ['agent-a', 0, 'open'],
+        ['agent-b', 0, 'closed'],
+      ]);
+      // The old process's ticket is gone with it: its late report releases nothing.
+      const late = await report('agent-b', held.jti, 'success');
+      expect(await late.json()).toEqual({ released: false });
+    });
+
     it('treats exclude as a preference: with every agent excluded it routes among all', async () => {
       const res = await post('/v1/route', { model: MODEL, exclude: ['agent-a', 'agent-b'] });
       expect(res.status).toBe(200);

@@ -74,6 +74,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log(`[faults] ${JSON.stringify(report, null, 1)}`);
+  for (const p of cluster?.agents ?? []) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null)
+      console.log(
+        `[faults] ${p.name} gone (${p.child.exitCode ?? p.child.signalCode}):\n${p.output.slice(-15).join('\n')}`,
+      );
+  }
   if (restartedCp) await stopProcess(restartedCp);
   await cluster?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
