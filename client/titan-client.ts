@@ -1,32 +1,9 @@
 // The TitanCompute client (fetch only): route, call the agent, report failures, fail over.
+import { events } from './stream-events.ts';
+import { TitanError } from './titan-error.ts';
+import { errorCode, type FailureReport, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
 
-/** Agent error codes that say "not now" rather than "broken": fail over, but report nothing. */
-const NOT_AGENT_FAULTS = new Set([
-  'agent_busy',
-  'agent_draining',
-  'verifier_not_ready',
-  'keys_unavailable',
-]);
-
-export type TitanErrorCode =
-  | 'no_agent_available'
-  | 'agents_failed'
-  | 'stream_broken'
-  | 'stream_error'
-  | 'request_rejected'
-  | 'deadline_exceeded';
-
-/** Every way a request can end other than a complete answer: explicit and machine-readable. */
-export class TitanError extends Error {
-  constructor(
-    readonly code: TitanErrorCode,
-    message: string,
-    readonly details: { status?: number; agentId?: string; attempts?: number } = {},
-  ) {
-    super(message);
-    this.name = 'TitanError';
-  }
-}
+export { TitanError, type TitanErrorCode } from './titan-error.ts';
 
 export interface TitanClientOptions {
   /** The control plane, e.g. http://127.0.0.1:8080 */
@@ -54,29 +31,6 @@ export interface RoutedResponse {
   agentId: string;
   /** Agents tried, this one included. */
   attempts: number;
-}
-
-interface Route {
-  agent: { id: string; url: string };
-  ticket: string;
-  jti: string;
-}
-
-interface FailureReport {
-  kind: 'connect' | 'timeout' | 'status' | 'stream';
-  status?: number;
-  message?: string;
-}
-
-function jtiOf(ticket: string): string {
-  const part = ticket.split('.')[1] ?? '';
-  const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { jti?: string };
-  return payload.jti ?? '';
-}
-
-async function errorCode(res: Response): Promise<string | undefined> {
-  const body = (await res.json().catch(() => null)) as { error?: { code?: unknown } } | null;
-  return typeof body?.error?.code === 'string' ? body.error.code : undefined;
 }
 
 export class TitanClient {
@@ -206,7 +160,11 @@ export class TitanClient {
     while (tried.length < this.o.maxAttempts) {
       const route = await this.route(body.model, [...tried], deadline, signal);
       const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), this.o.firstTokenTimeoutMs);
+      // Streams: the agent sends headers with the first token. Otherwise with the whole answer.
+      const headerTimeout = body.stream
+        ? this.o.firstTokenTimeoutMs
+        : Math.max(1, deadline - Date.now());
+      const timer = setTimeout(() => ctl.abort(), headerTimeout);
       const sig = signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal;
       let failure: FailureReport;
       let agentFault = true;
@@ -235,7 +193,7 @@ export class TitanClient {
         clearTimeout(timer);
         if (signal?.aborted) throw err;
         failure = ctl.signal.aborted
-          ? { kind: 'timeout', message: `no answer in ${this.o.firstTokenTimeoutMs} ms` }
+          ? { kind: 'timeout', message: `no answer in ${headerTimeout} ms` }
           : { kind: 'connect', message: err instanceof Error ? err.message : String(err) };
       }
       lastFailure = `${route.agent.id}: ${failure.kind} ${failure.status ?? ''} ${failure.message ?? ''}`;
@@ -321,31 +279,5 @@ export class TitanClient {
       throw new TitanError('deadline_exceeded', 'the request deadline passed while failing over');
     }
     await this.o.sleep(delay);
-  }
-}
-
-/** SSE `data:` payloads or NDJSON lines from a fetch body. */
-async function* events(
-  body: ReadableStream<Uint8Array> | null,
-  ndjson: boolean,
-): AsyncGenerator<string> {
-  if (!body) return;
-  const decoder = new TextDecoder();
-  const sep = ndjson ? '\n' : '\n\n';
-  let buf = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    for (let end = buf.indexOf(sep); end >= 0; end = buf.indexOf(sep)) {
-      const raw = buf.slice(0, end);
-      buf = buf.slice(end + sep.length);
-      const data = ndjson
-        ? raw.trim()
-        : raw
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trimStart())
-            .join('\n');
-      if (data) yield data;
-    }
   }
 }
