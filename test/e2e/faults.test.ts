@@ -26,7 +26,8 @@ import { freePort } from './support/ports.ts';
 
 const COOLDOWN_MS = 10_000;
 const JOIN = 'faults-join-token';
-const cpEnv = { BREAKER_COOLDOWN: `${COOLDOWN_MS}ms` };
+// Three consecutive failures open a breaker here (default 5): fewer requests reach the dead agent.
+const cpEnv = { BREAKER_COOLDOWN: `${COOLDOWN_MS}ms`, BREAKER_FAILURES: '3' };
 const IDS = ['agent-1', 'agent-2'];
 
 let cluster: Cluster;
@@ -127,32 +128,45 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     const client = recordingClient(cluster.url, contacts);
     const tally = emptyTally();
     const killedAt = Date.now();
-    cluster.agents[0]!.child.kill('SIGKILL');
-    // Concurrency above agent-2's 2 slots makes the scheduler pick the dead agent too.
-    await load(12, 4, () => streamOnce(client, tally));
-    const opened = await waitFor('agent-1 breaker open', async () => {
-      const a = await agentStatus(cluster.url, 'agent-1');
-      return a?.breaker.openedAt ? Date.parse(a.breaker.openedAt) : undefined;
-    });
-    const before = contacts.length;
-    await load(6, 4, () => streamOnce(client, tally));
-    const a1 = await agentStatus(cluster.url, 'agent-1');
     const dead = cluster.agentUrls[0];
-    // Contacts while the breaker was open (the ticket issued after the trip): none.
-    const afterDetection = contacts
-      .slice(before)
-      .filter((c) => c.origin === dead && c.at < opened + COOLDOWN_MS).length;
-    report['kill -9 idle'] = {
-      ...tally,
-      detectMs: opened - killedAt,
-      attemptsOnDeadAgent: contacts.filter((c) => c.origin === dead).length,
-      routedToDeadAfterDetection: afterDetection,
-      breakerAfter: a1?.breaker.state,
-    };
-    await restartAgent(0);
-    expect(tally.lost).toBe(0);
-    expect(tally.completed).toBe(18);
-    expect(afterDetection).toBe(0);
+    cluster.agents[0]!.child.kill('SIGKILL');
+    try {
+      // Concurrency above agent-2's 2 slots makes the scheduler pick the dead agent too.
+      await load(12, 6, () => streamOnce(client, tally));
+      // Detected: breaker open (clients' reports) or, if it got too few requests, offline (silence).
+      const detected = await waitFor(
+        'agent-1 detected',
+        async () => {
+          const a = await agentStatus(cluster.url, 'agent-1');
+          if (a?.breaker.openedAt) return { at: Date.parse(a.breaker.openedAt), by: 'breaker' };
+          return a?.state === 'offline' ? { at: Date.now(), by: 'offline' } : undefined;
+        },
+        90_000,
+      );
+      const before = contacts.length;
+      await load(6, 4, () => streamOnce(client, tally));
+      const a1 = await agentStatus(cluster.url, 'agent-1');
+      // Contacts while the breaker was open (the ticket issued after the trip): none.
+      const afterDetection = contacts
+        .slice(before)
+        .filter(
+          (c) =>
+            c.origin === dead && (detected.by === 'offline' || c.at < detected.at + COOLDOWN_MS),
+        ).length;
+      report['kill -9 idle'] = {
+        ...tally,
+        detectedBy: detected.by,
+        detectMs: detected.at - killedAt,
+        attemptsOnDeadAgent: contacts.filter((c) => c.origin === dead).length,
+        routedToDeadAfterDetection: afterDetection,
+        breakerAfter: a1?.breaker.state,
+      };
+      expect(tally.lost).toBe(0);
+      expect(tally.completed).toBe(18);
+      expect(afterDetection).toBe(0);
+    } finally {
+      await restartAgent(0);
+    }
   });
 
   it('kill -9 the control plane and restart it: streams go on, old tickets stay valid, agents carry on', async () => {
