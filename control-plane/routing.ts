@@ -1,5 +1,6 @@
 // Picks an agent for a request (scheduler policy), reserves its slot in the database and signs
 // the ticket; logs every decision with its reasons.
+import { effectiveState } from './breakers/health.ts';
 import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
 import { claimProbe, releaseProbe } from './breakers/store.ts';
 import { liveCutoff } from './config.ts';
@@ -61,7 +62,10 @@ export async function routeRequest(
   // Agents the client already tried for this request (failover) are left out, unless no other
   // agent serves the model at all (then retrying one of them is the only chance).
   const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
-  const views = others.length > 0 ? others : all;
+  const views = (others.length > 0 ? others : all).map((v) => ({
+    ...v,
+    state: effectiveState(v.state, v.lastHeartbeatAt, now, config),
+  }));
   if (all.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',

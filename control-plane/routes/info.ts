@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
+import { effectiveState } from '../breakers/health.ts';
 import { breakerStatus } from '../breakers/policy.ts';
 import { fieldsOf } from '../breakers/store.ts';
 import { liveCutoff } from '../config.ts';
@@ -82,7 +83,7 @@ export function infoRoutes(deps: Deps) {
         .map((a) => ({
           id: a.id,
           url: a.url,
-          state: a.state,
+          state: effectiveState(a.state, a.lastHeartbeatAt, now, deps.config),
           breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,

@@ -179,6 +179,12 @@ export function breakersContract(runtime: string, target: ContractTarget) {
       expect(await late.json()).toEqual({ released: false });
     });
 
+    it('shows an agent with late heartbeats as degraded, still routable', async () => {
+      clock.advance(25_001);
+      expect((await status('agent-a')).state).toBe('degraded');
+      expect((await routeTo('agent-a')).status).toBe(200);
+    });
+
     it('treats exclude as a preference: with every agent excluded it routes among all', async () => {
       const res = await post('/v1/route', { model: MODEL, exclude: ['agent-a', 'agent-b'] });
       expect(res.status).toBe(200);
