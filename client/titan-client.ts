@@ -9,6 +9,8 @@ export interface TitanClientOptions {
   /** The control plane, e.g. http://127.0.0.1:8080 */
   baseUrl: string;
   fetch?: typeof fetch;
+  /** API key for the control plane (sent as a bearer token on /v1/route), if it requires one. */
+  apiKey?: string;
   /** Agents tried per request (default 3). */
   maxAttempts?: number;
   /** Until the agent's response headers, which it sends with the first token (default 15 s). */
@@ -34,7 +36,10 @@ export interface RoutedResponse {
 }
 
 export class TitanClient {
-  private readonly o: Required<Omit<TitanClientOptions, 'fetch'>> & { fetch: typeof fetch };
+  private readonly o: Required<Omit<TitanClientOptions, 'fetch' | 'apiKey'>> & {
+    fetch: typeof fetch;
+    apiKey: string | undefined;
+  };
 
   constructor(opts: TitanClientOptions) {
     this.o = {
@@ -49,6 +54,7 @@ export class TitanClient {
       sleep: (ms) => new Promise((ok) => setTimeout(ok, ms)),
       ...opts,
       fetch: opts.fetch ?? ((...a) => fetch(...a)),
+      apiKey: opts.apiKey,
       baseUrl: opts.baseUrl.replace(/\/+$/, ''),
     };
   }
@@ -216,7 +222,10 @@ export class TitanClient {
       try {
         res = await this.o.fetch(`${this.o.baseUrl}/v1/route`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}),
+          },
           body: JSON.stringify({ model, exclude }),
           ...(signal ? { signal } : {}),
         });

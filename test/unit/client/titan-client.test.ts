@@ -26,10 +26,15 @@ let app: ReturnType<typeof createApp>;
 let plan: Behaviour[];
 let contacted: string[];
 let sleeps: number[];
+let routeAuth: (string | null)[];
 
 function fakeFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-  if (url.origin === CP) return Promise.resolve(app.request(`${url.pathname}`, init));
+  if (url.origin === CP) {
+    if (url.pathname === '/v1/route')
+      routeAuth.push(new Headers(init?.headers).get('authorization'));
+    return Promise.resolve(app.request(`${url.pathname}`, init));
+  }
   contacted.push(url.hostname);
   const behaviour = plan.shift() ?? 'ok';
   const signal = init?.signal;
@@ -92,6 +97,7 @@ beforeEach(async () => {
   plan = [];
   contacted = [];
   sleeps = [];
+  routeAuth = [];
   for (const id of ['agent-a', 'agent-b']) {
     await app.request('/v1/agents/register', {
       method: 'POST',
@@ -114,6 +120,11 @@ describe('TitanClient failover', () => {
     expect(contacted[0]).not.toBe(contacted[1]);
     const failed = contacted[0]!.replace('.test', '');
     expect((await breakerFailures())[failed]).toBe(1);
+  });
+
+  it('sends its API key to the control plane only, and the ticket to the agent', async () => {
+    expect(await collect(client({ apiKey: 'tc-key' }))).toBe('Hi!');
+    expect(routeAuth).toEqual(['Bearer tc-key']);
   });
 
   it('fails over from a busy agent without counting it as a failure', async () => {
