@@ -8,6 +8,7 @@ import { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { clientRoutes, REDIRECTED_PATHS } from './routes/clients.ts';
+import { failureRoutes } from './routes/failures.ts';
 import { infoRoutes } from './routes/info.ts';
 
 function toApiError(err: unknown): ApiError {
@@ -60,6 +61,7 @@ export function createApp(deps: Deps) {
   app.route('/admin', adminRoutes(deps));
   app.route('/v1/agents', agentRoutes(deps));
   app.route('/', clientRoutes(deps));
+  app.route('/', failureRoutes(deps));
   app.route('/', infoRoutes(deps));
   return app;
 }

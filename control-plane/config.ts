@@ -1,4 +1,6 @@
 // Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
+import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
+
 export interface ControlPlaneConfig {
   /** `iss` of every ticket; agents check it. */
   issuer: string;
@@ -29,6 +31,8 @@ export interface ControlPlaneConfig {
   /** Default per-key request rate (RATE_LIMIT_PER_MINUTE) and concurrent-request quota. */
   rateLimitPerMinute: number;
   maxConcurrentPerKey: number;
+  /** Circuit breakers and health thresholds (BREAKER_*, see docs/adr/0004). */
+  breaker: BreakerConfig;
 }
 
 export type ConfigSource = Record<string, string | undefined>;
@@ -75,6 +79,7 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     adminKey: env.ADMIN_KEY || undefined,
     rateLimitPerMinute: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600, 'RATE_LIMIT_PER_MINUTE'),
     maxConcurrentPerKey: positiveInt(env.MAX_CONCURRENT_PER_KEY, 32, 'MAX_CONCURRENT_PER_KEY'),
+    breaker: loadBreakerConfig(env),
   };
 }
 

@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
+import { breakerColumns, fieldsOf } from './breakers/store.ts';
 import type { Db } from './db.ts';
 import {
   type CoalescingPolicy,
@@ -37,13 +38,15 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     latitude: reg.location?.latitude ?? null,
     longitude: reg.location?.longitude ?? null,
     lastHeartbeatAt: now,
+    // A registration is a fresh agent process (start, or restart after a crash): nothing runs
+    // there, so slots held by tickets of the old process are free again and those jobs are lost.
+    reservedJobs: 0,
+    reportedJobs: 0,
   };
-  // A registration is a fresh agent process (start or restart after a crash): whatever the old
-  // process was serving died with it, so its open tickets are lost and its slots come back.
   await db
     .insert(agents)
-    .values({ id: reg.id, registeredAt: now, reservedJobs: 0, reportedJobs: 0, ...row })
-    .onConflictDoUpdate({ target: agents.id, set: { ...row, reservedJobs: 0, reportedJobs: 0 } });
+    .values({ id: reg.id, registeredAt: now, ...row })
+    .onConflictDoUpdate({ target: agents.id, set: row });
   await db
     .update(tickets)
     .set({ state: 'lost', finishedAt: now })
@@ -168,12 +171,17 @@ export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]
       tokensPerSecond: agents.tokensPerSecond,
       latitude: agents.latitude,
       longitude: agents.longitude,
+      breaker: breakerColumns,
     })
     .from(agentModels)
     .innerJoin(agents, eq(agents.id, agentModels.agentId))
     .where(eq(agentModels.model, model));
   return rows.map(
-    (r): AgentView => ({ ...r, accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu' }),
+    (r): AgentView => ({
+      ...r,
+      accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
+      breaker: fieldsOf(r.breaker),
+    }),
   );
 }
 

@@ -1,10 +1,13 @@
 // Picks an agent for a request (scheduler policy), reserves its slot in the database and signs
 // the ticket; logs every decision with its reasons.
+import { effectiveState } from './breakers/health.ts';
+import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
+import { claimProbe, releaseProbe } from './breakers/store.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { insertTicket, loadAgentViews, releaseSlot, reserveSlot } from './registry.ts';
-import type { Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
+import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
   agent: { id: string; url: string };
@@ -51,37 +54,67 @@ function logDecision(deps: Deps, model: string, decision: Decision, chosen: stri
 
 export async function routeRequest(
   deps: Deps,
-  req: PlacementRequest & { maxTokens: number; client: string; ticketTtlMs: number },
+  req: PlacementRequest & {
+    maxTokens: number;
+    client: string;
+    ticketTtlMs: number;
+    /** Agents this request already failed on (failover): a preference, not a filter. */
+    exclude?: readonly string[] | undefined;
+  },
 ): Promise<RouteDecision> {
   const { db, clock, config } = deps;
   const now = clock.now();
   const liveAfter = liveCutoff(config, now);
   const breakers = deps.breakers;
-  const ctx = { now, liveAfter, breakerAdmits: (id: string) => breakers?.admits(id) ?? true };
-  const decide = async (fresh: boolean) => {
-    const { views, cached } = deps.views
-      ? await deps.views.get(db, req.model, now, fresh)
+  const load = async (fresh: boolean) =>
+    deps.views
+      ? deps.views.get(db, req.model, now, fresh)
       : { views: await loadAgentViews(db, req.model), cached: false };
-    return { views, cached, decision: deps.scheduler.decide(views, req, ctx) };
+  /** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
+  const prepare = (all: AgentView[]) => {
+    const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
+    return (others.length > 0 ? others : all).map((v) => ({
+      ...v,
+      state: effectiveState(v.state, v.lastHeartbeatAt, now, config),
+    }));
   };
-  /** Walks the ranking until one guarded UPDATE reserves a slot. */
+  const decide = async (fresh: boolean) => {
+    const { views: all, cached } = await load(fresh);
+    const views = prepare(all);
+    const byId = new Map(views.map((v) => [v.id, v]));
+    const decision = deps.scheduler.decide(views, req, {
+      now,
+      liveAfter,
+      breakerAdmits: (id) =>
+        admits(byId.get(id)?.breaker ?? CLOSED, now, config.breaker) &&
+        (breakers?.admits(id) ?? true),
+    });
+    return { all, cached, decision };
+  };
+  /** Walks the ranking until one guarded UPDATE reserves a slot (and, half-open, a probe). */
   const reserveFirst = async (d: Decision) => {
     for (const choice of d.ranked) {
-      if (await reserveSlot(db, choice.agent.id, liveAfter)) {
-        deps.views?.adjustSlots(choice.agent.id, 1);
-        return choice.agent;
+      const agent = choice.agent;
+      // A half-open breaker admits a few probes, counted atomically across isolates.
+      const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
+      if (probe && !(await claimProbe(db, agent.id, now, config.breaker))) continue;
+      if (!(await reserveSlot(db, agent.id, liveAfter))) {
+        if (probe) await releaseProbe(db, agent.id);
+        continue;
       }
+      deps.views?.adjustSlots(agent.id, 1);
+      return agent;
     }
     return undefined;
   };
-  let { views, cached, decision } = await decide(false);
-  let agent = views.length > 0 ? await reserveFirst(decision) : undefined;
+  let { all, cached, decision } = await decide(false);
+  let agent = all.length > 0 ? await reserveFirst(decision) : undefined;
   if (!agent && cached) {
     // Cached views found nobody free; the database has the last word.
-    ({ views, decision } = await decide(true));
+    ({ all, decision } = await decide(true));
     agent = await reserveFirst(decision);
   }
-  if (views.length === 0) {
+  if (all.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
     });

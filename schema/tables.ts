@@ -34,6 +34,21 @@ export const agents = sqliteTable(
     lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
     /** SHA-256 (hex) of the agent's credential; heartbeats and job reports must carry it. */
     credentialHash: text('credential_hash'),
+    /** Circuit breaker (control-plane/breakers): 'closed' or 'open' (half-open is derived). */
+    breakerState: text('breaker_state').notNull().default('closed'),
+    /** Consecutive failures counted while closed. */
+    breakerFailures: integer('breaker_failures').notNull().default(0),
+    /** Trips in a row without a quiet spell: the cooldown doubles with each. */
+    breakerTrips: integer('breaker_trips').notNull().default(0),
+    /** Last trip; outcomes of tickets issued before it are ignored. */
+    breakerOpenedAt: integer('breaker_opened_at'),
+    /** Open until then; half-open (probes admitted) afterwards. */
+    breakerOpenUntil: integer('breaker_open_until'),
+    /** Last transition (trip or close), for forgetting old trips. */
+    breakerChangedAt: integer('breaker_changed_at'),
+    /** Probes admitted in the current half-open spell, and when the last one was admitted. */
+    breakerProbes: integer('breaker_probes').notNull().default(0),
+    breakerProbeAt: integer('breaker_probe_at'),
   },
   (t) => [index('agents_state_idx').on(t.state)],
 );
@@ -60,7 +75,7 @@ export const tickets = sqliteTable(
     agentId: text('agent_id').notNull(),
     model: text('model').notNull(),
     client: text('client').notNull(),
-    /** issued | running | success | error | cancelled | rejected | expired */
+    /** issued | running | success | error | cancelled | rejected | expired | lost */
     state: text('state').notNull().default('issued'),
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
@@ -70,6 +85,8 @@ export const tickets = sqliteTable(
     ttftMs: real('ttft_ms'),
     durationMs: real('duration_ms'),
     error: text('error'),
+    /** When a failure of this ticket was counted against its agent (at most once). */
+    failedAt: integer('failed_at'),
   },
   (t) => [
     index('tickets_state_expires_idx').on(t.state, t.expiresAt),

@@ -15,6 +15,7 @@ import {
   requireAgentCredential,
 } from '../agent-credentials.ts';
 import { readBody } from '../body.ts';
+import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import {
@@ -113,6 +114,9 @@ export function agentRoutes(deps: Deps) {
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
     const released = await finishTicket(db, id, jti, report, clock.now());
     if (released) deps.views?.adjustSlots(id, -1);
+    // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
+    if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
+    if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);
     return c.json({ released });
   });
 

@@ -1,6 +1,7 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -17,6 +18,8 @@ export const REDIRECTED_PATHS = [
 ] as const;
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+const excludeSchema = z.array(z.string().max(100)).max(64).optional();
 
 /** Cloudflare puts the client's approximate location on request.cf (strings); Node has none. */
 export function clientLocation(raw: Request): { latitude: number; longitude: number } | undefined {
@@ -43,8 +46,16 @@ export function clientRoutes(deps: Deps) {
     const limits = inferenceLimits('route', raw, deps.config.maxTokensCap);
     /** `debug: true` returns the scheduler's breakdown: every candidate's scores, every exclusion. */
     const debug = (raw as { debug?: unknown }).debug === true;
+    /** Agents this request already failed on (failover): pick among the others. */
+    const excluded = excludeSchema.safeParse((raw as { exclude?: unknown }).exclude);
+    if (!excluded.success) {
+      throw new ApiError('invalid_request', "'exclude' must be a list of agent ids", {
+        param: 'exclude',
+      });
+    }
     const decision = await routeRequest(deps, {
       ...limits,
+      exclude: excluded.data,
       clientLocation: clientLocation(c.req.raw),
       client: c.get('clientId'),
       ticketTtlMs: deps.config.routeTicketTtlMs,

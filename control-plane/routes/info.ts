@@ -3,6 +3,9 @@ import { and, eq, gt, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
+import { effectiveState } from '../breakers/health.ts';
+import { breakerStatus } from '../breakers/policy.ts';
+import { fieldsOf } from '../breakers/store.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ROUTABLE_STATES } from '../registry.ts';
@@ -82,7 +85,8 @@ export function infoRoutes(deps: Deps) {
         .map((a) => ({
           id: a.id,
           url: a.url,
-          state: a.state,
+          state: effectiveState(a.state, a.lastHeartbeatAt, now, deps.config),
+          breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,
           slots: { reserved: a.reservedJobs, reported: a.reportedJobs, max: a.maxJobs },

@@ -1,4 +1,5 @@
 // Plain data the scheduler works on: agent views in, an explainable decision out.
+import type { BreakerFields } from '../breakers/policy.ts';
 
 /** What the scheduler knows about one agent for one request (built from the registry). */
 export interface AgentView {
@@ -22,6 +23,8 @@ export interface AgentView {
   tokensPerSecond: number | null;
   latitude: number | null;
   longitude: number | null;
+  /** The agent's circuit breaker as stored (absent: closed). */
+  breaker?: BreakerFields | undefined;
 }
 
 export interface PlacementRequest {

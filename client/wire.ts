@@ -1,0 +1,32 @@
+// What the client reads and writes on the wire: tickets, agent error codes, failure reports.
+
+/** Agent error codes that say "not now" rather than "broken": fail over, but report nothing. */
+export const NOT_AGENT_FAULTS = new Set([
+  'agent_busy',
+  'agent_draining',
+  'verifier_not_ready',
+  'keys_unavailable',
+]);
+
+export interface Route {
+  agent: { id: string; url: string };
+  ticket: string;
+  jti: string;
+}
+
+export interface FailureReport {
+  kind: 'connect' | 'timeout' | 'status' | 'stream';
+  status?: number;
+  message?: string;
+}
+
+export function jtiOf(ticket: string): string {
+  const part = ticket.split('.')[1] ?? '';
+  const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { jti?: string };
+  return payload.jti ?? '';
+}
+
+export async function errorCode(res: Response): Promise<string | undefined> {
+  const body = (await res.json().catch(() => null)) as { error?: { code?: unknown } } | null;
+  return typeof body?.error?.code === 'string' ? body.error.code : undefined;
+}

@@ -1,0 +1,72 @@
+// POST /v1/route/:jti/failure: a client reports that the agent its ticket named failed it.
+import { and, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { TICKET_TYPE } from '../../protocol/agent-api.ts';
+import { tickets } from '../../schema/tables.ts';
+import { readBody } from '../body.ts';
+import { recordFailure } from '../breakers/outcomes.ts';
+import type { Deps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { releaseSlot } from '../registry.ts';
+
+/** A stream may break long after its ticket expired: reports are taken this long after `exp`. */
+export const FAILURE_REPORT_GRACE_MS = 15 * 60_000;
+
+export const failureReportSchema = z.object({
+  /** connect: no connection; timeout: no answer in time; status: a 5xx; stream: broke mid-way. */
+  kind: z.enum(['connect', 'timeout', 'status', 'stream']),
+  status: z.number().int().min(100).max(599).optional(),
+  message: z.string().max(500).optional(),
+});
+export type FailureReport = z.infer<typeof failureReportSchema>;
+
+const jtiParam = z.string().min(1).max(100);
+
+export function failureRoutes(deps: Deps) {
+  const app = new Hono();
+  const jwks = createLocalJWKSet(deps.signer.jwks());
+
+  app.post('/v1/route/:jti/failure', async (c) => {
+    const jti = jtiParam.parse(c.req.param('jti'));
+    const header = c.req.header('authorization') ?? '';
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (!token) throw new ApiError('unauthorized', 'Send the ticket as Authorization: Bearer');
+    const now = deps.clock.now();
+    // Only a ticket this control plane signed can report, and only against its own agent.
+    const claims = await jwtVerify(token, jwks, {
+      issuer: deps.config.issuer,
+      algorithms: [deps.signer.alg],
+      typ: TICKET_TYPE,
+      currentDate: new Date(now),
+      // A report may come a little after the ticket expired (the stream ran long, then broke).
+      clockTolerance: FAILURE_REPORT_GRACE_MS / 1000,
+    }).then(
+      (r) => r.payload,
+      () => {
+        throw new ApiError('unauthorized', 'The ticket is not valid');
+      },
+    );
+    if (claims.jti !== jti || typeof claims.aud !== 'string') {
+      throw new ApiError('forbidden', 'The ticket does not match this job');
+    }
+    const report = await readBody(c, failureReportSchema);
+    const agentId = claims.aud;
+    const error = `client: ${report.kind}${report.status ? ` ${report.status}` : ''}${
+      report.message ? `: ${report.message}` : ''
+    }`.slice(0, 2000);
+    // The agent never took the job (connect failure, hang): free the slot now, not at expiry.
+    const closed = await deps.db
+      .update(tickets)
+      .set({ state: 'error', finishedAt: now, error })
+      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), eq(tickets.state, 'issued')))
+      .returning({ jti: tickets.jti });
+    if (closed.length > 0) await releaseSlot(deps.db, agentId);
+    const counted = await recordFailure(deps, agentId, jti);
+    deps.log.warn('client failure report', { agent: agentId, jti, error, counted });
+    return c.json({ counted });
+  });
+
+  return app;
+}

@@ -1,0 +1,218 @@
+// Fault tests with real processes: kill -9, SIGSTOP and a control-plane restart; nothing is lost.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Cluster,
+  DEMO_MODEL,
+  type Proc,
+  startCluster,
+  startProcess,
+  stopProcess,
+  waitFor,
+} from '../../scripts/cluster.ts';
+import {
+  agentStatus,
+  type Contact,
+  closeBreaker,
+  emptyTally,
+  load,
+  recordingClient,
+  streamOnce,
+  type Tally,
+} from './support/faults.ts';
+import { freePort } from './support/ports.ts';
+
+const COOLDOWN_MS = 10_000;
+const JOIN = 'faults-join-token';
+// Three consecutive failures open a breaker here (default 5): fewer requests reach the dead agent.
+const cpEnv = { BREAKER_COOLDOWN: `${COOLDOWN_MS}ms`, BREAKER_FAILURES: '3' };
+const IDS = ['agent-1', 'agent-2'];
+
+let cluster: Cluster;
+let dataDir: string;
+let cpPort: number;
+let restartedCp: Proc | undefined;
+const report: Record<string, Tally & Record<string, unknown>> = {};
+
+const healthy = (id: string) =>
+  waitFor(
+    `${id} healthy`,
+    async () => ((await agentStatus(cluster.url, id))?.state === 'healthy' ? true : undefined),
+    120_000,
+  );
+
+async function restartAgent(i: number) {
+  const proc = cluster.startAgent(i);
+  await waitFor(
+    `${IDS[i]} up`,
+    async () => ((await fetch(`${cluster.agentUrls[i]}/healthz`)).ok ? true : undefined),
+    120_000,
+    [proc],
+  );
+  await healthy(IDS[i]!);
+  await closeBreaker(
+    cluster.url,
+    IDS[i]!,
+    IDS.filter((_, j) => j !== i),
+  );
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'titan-faults-'));
+  cpPort = await freePort();
+  cluster = await startCluster({
+    cpPort,
+    agentPorts: [await freePort(), await freePort()],
+    dataDir,
+    joinToken: JOIN,
+    maxConcurrentJobs: 2,
+    cpEnv,
+    echo: process.env.FAULTS_ECHO === '1',
+  });
+});
+
+afterAll(async () => {
+  console.log(`[faults] ${JSON.stringify(report, null, 1)}`);
+  for (const p of cluster?.agents ?? []) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null)
+      console.log(
+        `[faults] ${p.name} gone (${p.child.exitCode ?? p.child.signalCode}):\n${p.output.slice(-15).join('\n')}`,
+      );
+  }
+  if (restartedCp) await stopProcess(restartedCp);
+  await cluster?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('fault tests (real processes)', { timeout: 300_000 }, () => {
+  it('kill -9 an agent mid-stream: the stream ends with an explicit error, later requests fail over', async () => {
+    const contacts: Contact[] = [];
+    const client = recordingClient(cluster.url, contacts, { idleTimeoutMs: 10_000 });
+    const tally = emptyTally();
+    let victim = -1;
+    await streamOnce(client, tally, 400, () => {
+      victim = cluster.agentUrls.indexOf(contacts.at(-1)?.origin ?? '');
+      cluster.agents[victim]?.child.kill('SIGKILL');
+    });
+    expect(victim).toBeGreaterThanOrEqual(0);
+    expect(tally.explicit + tally.completed).toBe(1);
+    await load(4, 2, () => streamOnce(client, tally));
+    report['kill -9 mid-stream'] = { ...tally, victim: IDS[victim] };
+    await restartAgent(victim);
+    expect(tally.lost).toBe(0);
+    expect(tally.completed).toBeGreaterThanOrEqual(4);
+  });
+
+  it('SIGSTOP an agent: requests time out on it and fail over; SIGCONT brings it back', async () => {
+    const contacts: Contact[] = [];
+    const client = recordingClient(cluster.url, contacts, { firstTokenTimeoutMs: 4_000 });
+    const tally = emptyTally();
+    const stopped = cluster.agents[1]!;
+    stopped.child.kill('SIGSTOP');
+    try {
+      await load(8, 4, () => streamOnce(client, tally));
+    } finally {
+      stopped.child.kill('SIGCONT');
+    }
+    const toStopped = contacts.filter((c) => c.origin === cluster.agentUrls[1]).length;
+    report.SIGSTOP = { ...tally, attemptsOnStoppedAgent: toStopped };
+    expect(tally.lost).toBe(0);
+    expect(tally.completed).toBe(8);
+    await closeBreaker(cluster.url, 'agent-2', ['agent-1']);
+  });
+
+  it('kill -9 an idle agent: every request completes elsewhere, its breaker opens, then no traffic', async () => {
+    const contacts: Contact[] = [];
+    const client = recordingClient(cluster.url, contacts);
+    const tally = emptyTally();
+    const killedAt = Date.now();
+    const dead = cluster.agentUrls[0];
+    cluster.agents[0]!.child.kill('SIGKILL');
+    try {
+      // Concurrency above agent-2's 2 slots makes the scheduler pick the dead agent too.
+      await load(12, 6, () => streamOnce(client, tally));
+      // Detected: breaker open (clients' reports) or, if it got too few requests, offline (silence).
+      const detected = await waitFor(
+        'agent-1 detected',
+        async () => {
+          const a = await agentStatus(cluster.url, 'agent-1');
+          if (a?.breaker.openedAt) return { at: Date.parse(a.breaker.openedAt), by: 'breaker' };
+          return a?.state === 'offline' ? { at: Date.now(), by: 'offline' } : undefined;
+        },
+        90_000,
+      );
+      const before = contacts.length;
+      await load(6, 4, () => streamOnce(client, tally));
+      const a1 = await agentStatus(cluster.url, 'agent-1');
+      // Contacts while the breaker was open (the ticket issued after the trip): none.
+      const afterDetection = contacts
+        .slice(before)
+        .filter(
+          (c) =>
+            c.origin === dead && (detected.by === 'offline' || c.at < detected.at + COOLDOWN_MS),
+        ).length;
+      report['kill -9 idle'] = {
+        ...tally,
+        detectedBy: detected.by,
+        detectMs: detected.at - killedAt,
+        attemptsOnDeadAgent: contacts.filter((c) => c.origin === dead).length,
+        routedToDeadAfterDetection: afterDetection,
+        breakerAfter: a1?.breaker.state,
+      };
+      expect(tally.lost).toBe(0);
+      expect(tally.completed).toBe(18);
+      expect(afterDetection).toBe(0);
+    } finally {
+      await restartAgent(0);
+    }
+  });
+
+  it('kill -9 the control plane and restart it: streams go on, old tickets stay valid, agents carry on', async () => {
+    const contacts: Contact[] = [];
+    const client = recordingClient(cluster.url, contacts, { deadlineMs: 120_000 });
+    const tally = emptyTally();
+    const route = await fetch(`${cluster.url}/v1/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: DEMO_MODEL }),
+    });
+    const old = (await route.json()) as { agent: { url: string }; ticket: string };
+    const killedAt = Date.now();
+    await streamOnce(client, tally, 64, () => cluster.controlPlane.child.kill('SIGKILL'));
+    expect(tally.completed).toBe(1);
+    restartedCp = startProcess('control-plane-2', 'bin/control-plane.mjs', [], {
+      PORT: String(cpPort),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      JOIN_TOKEN: JOIN,
+      HEARTBEAT_INTERVAL: '2s',
+      ...cpEnv,
+    });
+    await waitFor(
+      'control plane back',
+      async () => ((await fetch(`${cluster.url}/readyz`)).ok ? true : undefined),
+      120_000,
+      [restartedCp],
+    );
+    const recoveredMs = Date.now() - killedAt;
+    // A ticket signed before the crash is honoured by its agent (the key lives in DATA_DIR).
+    const res = await fetch(`${old.agent.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${old.ticket}` },
+      body: JSON.stringify({
+        model: DEMO_MODEL,
+        messages: [{ role: 'user', content: 'Hi' }],
+        max_tokens: 4,
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    await Promise.all(IDS.map(healthy));
+    await load(4, 2, () => streamOnce(client, tally));
+    report['control plane kill -9 + restart'] = { ...tally, recoveredMs };
+    expect(tally.lost).toBe(0);
+    expect(tally.completed).toBe(5);
+  });
+});

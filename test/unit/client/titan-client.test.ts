@@ -1,0 +1,202 @@
+// The TitanCompute client against the real control-plane app (SQLite) and scripted fake agents.
+import { beforeEach, describe, expect, it } from 'vitest';
+import { TitanClient, TitanError } from '../../../client/titan-client.ts';
+import { createApp } from '../../../control-plane/app.ts';
+import type { Db } from '../../../control-plane/db.ts';
+import { openSqlite } from '../../../control-plane/node.ts';
+import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
+
+const CP = 'http://cp.test';
+type Behaviour = 'ok' | 'refuse' | 'hang' | '500' | 'busy' | 'break' | 'break-early' | '400';
+
+const sse = (events: string[], thenFail = false) => {
+  const queue = [...events];
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      const next = queue.shift();
+      if (next !== undefined) c.enqueue(new TextEncoder().encode(`data: ${next}\n\n`));
+      else if (thenFail) c.error(new TypeError('terminated'));
+      else c.close();
+    },
+  });
+};
+const token = (t: string) => JSON.stringify({ choices: [{ delta: { content: t } }] });
+
+let app: ReturnType<typeof createApp>;
+let plan: Behaviour[];
+let contacted: string[];
+let sleeps: number[];
+let routeAuth: (string | null)[];
+
+function fakeFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  if (url.origin === CP) {
+    if (url.pathname === '/v1/route')
+      routeAuth.push(new Headers(init?.headers).get('authorization'));
+    return Promise.resolve(app.request(`${url.pathname}`, init));
+  }
+  contacted.push(url.hostname);
+  const behaviour = plan.shift() ?? 'ok';
+  const signal = init?.signal;
+  switch (behaviour) {
+    case 'refuse':
+      return Promise.reject(new TypeError('fetch failed: ECONNREFUSED'));
+    case 'hang':
+      return new Promise((_, fail) =>
+        signal?.addEventListener('abort', () => fail(new DOMException('aborted', 'AbortError'))),
+      );
+    case '500':
+      return Promise.resolve(Response.json({ error: { code: 'engine_failure' } }, { status: 500 }));
+    case 'busy':
+      return Promise.resolve(Response.json({ error: { code: 'agent_busy' } }, { status: 429 }));
+    case '400':
+      return Promise.resolve(
+        Response.json({ error: { code: 'invalid_request' } }, { status: 400 }),
+      );
+    case 'break':
+      return Promise.resolve(new Response(sse([token('a'), token('b')], true)));
+    case 'break-early':
+      return Promise.resolve(new Response(sse([], true)));
+    default:
+      return Promise.resolve(new Response(sse([token('Hi'), token('!'), '[DONE]'])));
+  }
+}
+
+const client = (over = {}) =>
+  new TitanClient({
+    baseUrl: CP,
+    fetch: fakeFetch as typeof fetch,
+    firstTokenTimeoutMs: 20,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...over,
+  });
+
+async function breakerFailures(): Promise<Record<string, number>> {
+  const s = (await (await app.request('/v1/status')).json()) as {
+    agents: { id: string; breaker: { consecutiveFailures: number } }[];
+  };
+  return Object.fromEntries(s.agents.map((a) => [a.id, a.breaker.consecutiveFailures]));
+}
+
+async function collect(c: TitanClient, path = '/v1/chat/completions') {
+  let text = '';
+  for await (const e of c.stream(path, { model: MODEL, messages: [] })) {
+    const choices = e.choices as { delta?: { content?: string } }[] | undefined;
+    text += choices?.[0]?.delta?.content ?? '';
+  }
+  return text;
+}
+
+beforeEach(async () => {
+  const { db } = openSqlite(':memory:');
+  const deps = await makeDeps(db as unknown as Db, fakeClock(Date.now()));
+  app = createApp(deps);
+  plan = [];
+  contacted = [];
+  sleeps = [];
+  routeAuth = [];
+  for (const id of ['agent-a', 'agent-b']) {
+    await app.request('/v1/agents/register', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(registration(id, { url: `http://${id}.test` })),
+    });
+  }
+});
+
+describe('TitanClient failover', () => {
+  it.each([
+    ['a refused connection', 'refuse'],
+    ['an agent that never answers', 'hang'],
+    ['an engine error before the first token', '500'],
+    ['a stream that breaks before the first token', 'break-early'],
+  ] as const)('fails over after %s and reports it once', async (_name, first) => {
+    plan = [first];
+    expect(await collect(client())).toBe('Hi!');
+    expect(contacted).toHaveLength(2);
+    expect(contacted[0]).not.toBe(contacted[1]);
+    const failed = contacted[0]!.replace('.test', '');
+    expect((await breakerFailures())[failed]).toBe(1);
+  });
+
+  it('sends its API key to the control plane only, and the ticket to the agent', async () => {
+    expect(await collect(client({ apiKey: 'tc-key' }))).toBe('Hi!');
+    expect(routeAuth).toEqual(['Bearer tc-key']);
+  });
+
+  it('fails over from a busy agent without counting it as a failure', async () => {
+    plan = ['busy'];
+    expect(await collect(client())).toBe('Hi!');
+    expect(Object.values(await breakerFailures())).toEqual([0, 0]);
+  });
+
+  it('ends a stream that breaks after tokens with an explicit error, and reports it', async () => {
+    plan = ['break'];
+    const err = await collect(client()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TitanError);
+    expect((err as TitanError).code).toBe('stream_broken');
+    expect(contacted).toHaveLength(1);
+    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+  });
+
+  it('returns 4xx answers to the caller without failover or report', async () => {
+    plan = ['400'];
+    const res = await client().request('/v1/chat/completions', { model: MODEL });
+    expect(res.response.status).toBe(400);
+    expect(contacted).toHaveLength(1);
+    expect(Object.values(await breakerFailures())).toEqual([0, 0]);
+  });
+
+  it('gives up after maxAttempts with an explicit error, backing off with jitter', async () => {
+    plan = ['refuse', 'refuse', 'refuse'];
+    const err = await collect(client({ maxAttempts: 3 })).catch((e: unknown) => e);
+    expect((err as TitanError).code).toBe('agents_failed');
+    expect(contacted).toHaveLength(3);
+    // Full jitter (random 0.5) over 100·2^n ms.
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('waits for Retry-After when no agent is free, then succeeds', async () => {
+    // Fill every slot of both agents, then free one while the client waits.
+    const tickets: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await app.request('/v1/route', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL }),
+      });
+      tickets.push(((await r.json()) as { ticket: string }).ticket);
+    }
+    const c = client({
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        await app.request(`/v1/route/${jtiOf(tickets[0]!)}/failure`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tickets[0]}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ kind: 'connect' }),
+        });
+      },
+    });
+    expect(await collect(c)).toBe('Hi!');
+    expect(sleeps).toEqual([1000]);
+  });
+
+  it('says no_agent_available when nothing frees up before the deadline', async () => {
+    for (let i = 0; i < 8; i++) {
+      await app.request('/v1/route', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL }),
+      });
+    }
+    const err = await collect(client({ deadlineMs: 500 })).catch((e: unknown) => e);
+    expect((err as TitanError).code).toBe('no_agent_available');
+  });
+});
+
+function jtiOf(ticket: string): string {
+  return JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+}

@@ -1,0 +1,20 @@
+// Runs the circuit-breaker contract inside workerd against a real local D1 database.
+import { env } from 'cloudflare:test';
+import { drizzle } from 'drizzle-orm/d1';
+import type { Db } from '../../control-plane/db.ts';
+import * as schema from '../../schema/tables.ts';
+import { breakersContract } from '../contract/breakers.contract.ts';
+
+breakersContract('Workers + D1', {
+  async freshDb() {
+    await env.DB.batch([
+      env.DB.prepare('DELETE FROM tickets'),
+      env.DB.prepare('DELETE FROM agent_models'),
+      env.DB.prepare('DELETE FROM agents'),
+    ]);
+    return {
+      db: drizzle(env.DB as never, { schema }) as unknown as Db,
+      rowsWritten: async () => 0,
+    };
+  },
+});
