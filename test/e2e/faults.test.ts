@@ -188,6 +188,8 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
       DATA_DIR: dataDir,
       JOIN_TOKEN: JOIN,
       HEARTBEAT_INTERVAL: '2s',
+      // As scripts/cluster.ts starts it: loopback development mode, no client keys.
+      AUTH_MODE: 'development',
       ...cpEnv,
     });
     await waitFor(
