@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentConfig } from '../../agent/config.ts';
 import { silentLogger } from '../../agent/log.ts';
 import type { PullEvent } from '../../agent/models/admin.ts';
 import { sha256File } from '../../agent/models/download.ts';
 import { type RunningAgent, startAgent } from '../../agent/server.ts';
 import type { AgentModel } from '../../protocol/agent-api.ts';
+import { fixedStats, testAgentConfig } from '../unit/agent/agent-config.ts';
 import {
   ISSUER,
   makeSigningKey,
@@ -95,41 +95,18 @@ beforeAll(async () => {
       },
     }),
   );
-  const config: AgentConfig = {
-    host: '127.0.0.1',
-    port: 0,
-    maxQueue: 8,
-    upstreamUrl: undefined,
-    publicUrl: undefined,
-    publicHost: '127.0.0.1',
+  const config = testAgentConfig({
     agentId: 'agent-m',
     controlPlaneUrl: cp.url,
-    joinToken: 'join',
-    maxConcurrentJobs: 1,
-    modelPath: 'unused.gguf',
-    models: undefined,
-    ollamaHost: undefined,
-    engine: undefined,
     contextSize: 256,
     threads: 2,
-    logFormat: 'plain',
     drainTimeoutMs: 5000,
-    tlsCert: undefined,
-    tlsKey: undefined,
-    controlPlaneCa: undefined,
     catalog,
     modelsDir: join(dir, 'models'),
     modelBaseUrl: mirror.url,
-  };
-  const stats = {
-    collect: async () => ({
-      cpuCores: 2,
-      cpuLoadPercent: 1,
-      memoryTotalBytes: 10,
-      memoryFreeBytes: 5,
-      gpus: [],
-    }),
-  };
+  });
+  const stats = fixedStats;
+
   agent = await startAgent(config, { stats, log: silentLogger });
   await until(() => cp.bodies.some((b) => b.path === '/v1/agents/register'), 10_000);
 });

@@ -2,10 +2,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentConfig } from '../../../agent/config.ts';
 import { FakeEngine } from '../../../agent/engines/fake.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { type RunningAgent, startAgent } from '../../../agent/server.ts';
+import { fixedStats, testAgentConfig } from './agent-config.ts';
 import { ISSUER, MODEL, makeSigningKey, parseSSE, signTicket, until } from './helpers.ts';
 
 interface Received {
@@ -62,38 +62,15 @@ async function fakeControlPlane(jwks: unknown) {
 async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
   const key = await makeSigningKey('srv');
   const cp = await fakeControlPlane({ keys: [key.publicJwk] });
-  const config: AgentConfig = {
-    host: '127.0.0.1',
-    port: 0,
-    publicUrl: undefined,
-    publicHost: '127.0.0.1',
+  const config = testAgentConfig({
     agentId: 'agent-s',
     controlPlaneUrl: cp.url,
-    joinToken: 'join',
     maxConcurrentJobs: 2,
     maxQueue: 0,
-    modelPath: 'unused.gguf',
-    models: undefined,
-    ollamaHost: undefined,
-    engine: undefined,
-    upstreamUrl: undefined,
-    contextSize: undefined,
-    threads: undefined,
-    logFormat: 'plain',
     drainTimeoutMs,
-    tlsCert: undefined,
-    tlsKey: undefined,
-    controlPlaneCa: undefined,
-  };
-  const stats = {
-    collect: async () => ({
-      cpuCores: 2,
-      cpuLoadPercent: 1,
-      memoryTotalBytes: 10,
-      memoryFreeBytes: 5,
-      gpus: [],
-    }),
-  };
+  });
+  const stats = fixedStats;
+
   const agent: RunningAgent = await startAgent(config, { engine, stats, log: silentLogger });
   cleanups.push(() => agent.shutdown('test'));
   await until(() => cp.received.some((r) => r.path === '/v1/agents/register'));

@@ -11,6 +11,7 @@ import type { Logger } from '../../../agent/log.ts';
 import { type RunningAgent, startAgent } from '../../../agent/server.ts';
 import { fetchTrusting } from '../../../agent/tls.ts';
 import { type RunningControlPlane, startControlPlane } from '../../../control-plane/node.ts';
+import { fixedStats, testAgentConfig } from '../agent/agent-config.ts';
 import { until } from '../agent/helpers.ts';
 
 let dir: string;
@@ -18,40 +19,17 @@ let cert: string;
 let key: string;
 let cp: RunningControlPlane;
 const agents: RunningAgent[] = [];
-const stats = {
-  collect: async () => ({
-    cpuCores: 2,
-    cpuLoadPercent: 1,
-    memoryTotalBytes: 10,
-    memoryFreeBytes: 5,
-    gpus: [],
-  }),
-};
+const stats = fixedStats;
 
 function agentConfig(id: string, ca: string | undefined): AgentConfig {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    maxQueue: 8,
-    upstreamUrl: undefined,
-    publicUrl: undefined,
-    publicHost: '127.0.0.1',
+  return testAgentConfig({
     agentId: id,
     controlPlaneUrl: cp.url,
     joinToken: 'tls-join',
-    maxConcurrentJobs: 1,
-    modelPath: 'unused.gguf',
-    models: undefined,
-    ollamaHost: undefined,
-    engine: undefined,
-    contextSize: undefined,
-    threads: undefined,
-    logFormat: 'plain',
-    drainTimeoutMs: 1000,
     tlsCert: cert,
     tlsKey: key,
     controlPlaneCa: ca,
-  };
+  });
 }
 
 function recordingLog(lines: string[]): Logger {
