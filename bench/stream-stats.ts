@@ -1,11 +1,12 @@
 // Per-stream latency and throughput summaries for the engines benchmark: TTFT, ITL, tokens/s.
+import { percentile as sortedPercentile } from './stats.ts';
 
-/** Nearest-rank percentile of `values` (0 < p ≤ 100); NaN when empty. */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] as number;
+/** Nearest-rank percentile of unsorted `values`; NaN when empty. */
+function percentile(values: number[], p: number): number {
+  return sortedPercentile(
+    [...values].sort((a, b) => a - b),
+    p,
+  );
 }
 
 /** One stream as the client saw it: start, then the arrival time of each token chunk (ms). */
