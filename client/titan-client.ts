@@ -1,4 +1,5 @@
 // The TitanCompute client (fetch only): route, call the agent, report failures, fail over.
+import { resumePlan } from './resume.ts';
 import { events } from './stream-events.ts';
 import { TitanError } from './titan-error.ts';
 import { errorCode, type FailureReport, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
@@ -24,8 +25,23 @@ export interface TitanClientOptions {
   /** Backoff between attempts: full jitter over min(maxMs, baseMs·2^n) (default 100 ms, 2 s). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Resume a stream that breaks after tokens were sent on another agent, with the text so far as
+   * a prefill (default true). Chat and raw-completion APIs only; see client/resume.ts.
+   */
+  resume?: boolean;
+  /** Called when a broken stream is resumed on another agent. */
+  onResume?: (info: ResumeInfo) => void;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ResumeInfo {
+  /** The agent whose stream broke. */
+  fromAgent: string;
+  /** Text-carrying events delivered before the break. */
+  textEvents: number;
+  message: string;
 }
 
 export interface RoutedResponse {
@@ -50,6 +66,8 @@ export class TitanClient {
       maxRetryAfterMs: 10_000,
       backoffBaseMs: 100,
       backoffMaxMs: 2_000,
+      resume: true,
+      onResume: () => undefined,
       random: Math.random,
       sleep: (ms) => new Promise((ok) => setTimeout(ok, ms)),
       ...opts,
@@ -80,8 +98,10 @@ export class TitanClient {
 
   /**
    * Streams a completion (OpenAI SSE on /v1/*, Ollama NDJSON on /api/*) and yields each parsed
-   * event. A failure before the first event fails over to another agent; a stream that breaks
-   * afterwards is reported and throws TitanError('stream_broken'), never ends silently.
+   * event. A failure before the first event fails over to another agent. A stream that breaks
+   * afterwards is reported and, where the API can continue an answer (see `resume`), resumed on
+   * another agent from the text so far; otherwise it throws TitanError('stream_broken'), never
+   * ends silently.
    */
   async *stream(
     path: string,
@@ -90,8 +110,14 @@ export class TitanClient {
   ): AsyncGenerator<Record<string, unknown>> {
     const deadline = this.deadline();
     const tried: string[] = [];
+    const plan = this.o.resume ? resumePlan(path, body) : undefined;
+    const ndjson = path.startsWith('/api/');
+    let request: typeof body = { ...body, stream: true };
+    let generated = '';
+    let textEvents = 0;
+    let answered = false;
     for (;;) {
-      const sent = await this.send(path, { ...body, stream: true }, signal, tried, deadline);
+      const sent = await this.send(path, request, signal, tried, deadline);
       if (!sent.response.ok) {
         const text = await sent.response.text();
         throw new TitanError('request_rejected', `HTTP ${sent.response.status}: ${text}`, {
@@ -99,9 +125,8 @@ export class TitanClient {
           agentId: sent.agentId,
         });
       }
-      const ndjson = path.startsWith('/api/');
-      let yielded = false;
       let complete = false;
+      let finished = false;
       let idle: ReturnType<typeof setTimeout> | undefined;
       const arm = () => {
         clearTimeout(idle);
@@ -123,7 +148,13 @@ export class TitanClient {
             const msg = typeof e === 'string' ? e : (e.message ?? 'error');
             throw new TitanError('stream_error', msg, { agentId: sent.agentId });
           }
-          yielded = true;
+          answered = true;
+          const text = plan?.textOf(event) ?? '';
+          if (text) {
+            generated += text;
+            textEvents++;
+          }
+          if (plan?.finishes(event)) finished = true;
           yield event;
           if (ndjson && event.done === true) {
             complete = true;
@@ -136,11 +167,18 @@ export class TitanClient {
         const message = err instanceof Error ? err.message : String(err);
         await this.reportFailure(sent.route, { kind: 'stream', message });
         tried.push(sent.agentId);
-        if (yielded || tried.length >= this.o.maxAttempts) {
+        // The whole answer arrived; only the end marker (usage, [DONE]) was lost with the agent.
+        if (finished) return;
+        const next = answered ? plan?.rest(generated, textEvents) : request;
+        if (!next || tried.length >= this.o.maxAttempts) {
           throw new TitanError('stream_broken', `stream from ${sent.agentId} broke: ${message}`, {
             agentId: sent.agentId,
             attempts: tried.length,
           });
+        }
+        if (answered) {
+          request = { ...next, model: body.model, stream: true };
+          this.o.onResume({ fromAgent: sent.agentId, textEvents, message });
         }
         await this.backoff(tried.length, deadline);
       } finally {

@@ -7,7 +7,16 @@ import { openSqlite } from '../../../control-plane/node.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 
 const CP = 'http://cp.test';
-type Behaviour = 'ok' | 'refuse' | 'hang' | '500' | 'busy' | 'break' | 'break-early' | '400';
+type Behaviour =
+  | 'ok'
+  | 'refuse'
+  | 'hang'
+  | '500'
+  | 'busy'
+  | 'break'
+  | 'break-early'
+  | 'break-after-finish'
+  | '400';
 
 const sse = (events: string[], thenFail = false) => {
   const queue = [...events];
@@ -25,6 +34,7 @@ const token = (t: string) => JSON.stringify({ choices: [{ delta: { content: t } 
 let app: ReturnType<typeof createApp>;
 let plan: Behaviour[];
 let contacted: string[];
+let bodies: Record<string, unknown>[];
 let sleeps: number[];
 let routeAuth: (string | null)[];
 
@@ -36,6 +46,7 @@ function fakeFetch(input: string | URL | Request, init?: RequestInit): Promise<R
     return Promise.resolve(app.request(`${url.pathname}`, init));
   }
   contacted.push(url.hostname);
+  bodies.push(JSON.parse(String(init?.body ?? '{}')));
   const behaviour = plan.shift() ?? 'ok';
   const signal = init?.signal;
   switch (behaviour) {
@@ -55,6 +66,15 @@ function fakeFetch(input: string | URL | Request, init?: RequestInit): Promise<R
       );
     case 'break':
       return Promise.resolve(new Response(sse([token('a'), token('b')], true)));
+    case 'break-after-finish':
+      return Promise.resolve(
+        new Response(
+          sse(
+            [token('a'), JSON.stringify({ choices: [{ delta: {}, finish_reason: 'stop' }] })],
+            true,
+          ),
+        ),
+      );
     case 'break-early':
       return Promise.resolve(new Response(sse([], true)));
     default:
@@ -81,9 +101,13 @@ async function breakerFailures(): Promise<Record<string, number>> {
   return Object.fromEntries(s.agents.map((a) => [a.id, a.breaker.consecutiveFailures]));
 }
 
-async function collect(c: TitanClient, path = '/v1/chat/completions') {
+async function collect(
+  c: TitanClient,
+  path = '/v1/chat/completions',
+  body: Record<string, unknown> = { messages: [] },
+) {
   let text = '';
-  for await (const e of c.stream(path, { model: MODEL, messages: [] })) {
+  for await (const e of c.stream(path, { model: MODEL, ...body })) {
     const choices = e.choices as { delta?: { content?: string } }[] | undefined;
     text += choices?.[0]?.delta?.content ?? '';
   }
@@ -96,6 +120,7 @@ beforeEach(async () => {
   app = createApp(deps);
   plan = [];
   contacted = [];
+  bodies = [];
   sleeps = [];
   routeAuth = [];
   for (const id of ['agent-a', 'agent-b']) {
@@ -133,9 +158,44 @@ describe('TitanClient failover', () => {
     expect(Object.values(await breakerFailures())).toEqual([0, 0]);
   });
 
-  it('ends a stream that breaks after tokens with an explicit error, and reports it', async () => {
+  it('resumes a stream that breaks after tokens on another agent, from the text so far', async () => {
     plan = ['break'];
-    const err = await collect(client()).catch((e: unknown) => e);
+    const resumed: unknown[] = [];
+    const c = client({ onResume: (i: unknown) => resumed.push(i) });
+    const messages = [{ role: 'user', content: 'Say hi' }];
+    // What the first agent sent ('ab'), then the second agent's answer: nothing twice.
+    expect(await collect(c, '/v1/chat/completions', { messages, max_tokens: 10 })).toBe('abHi!');
+    expect(contacted).toHaveLength(2);
+    expect(contacted[0]).not.toBe(contacted[1]);
+    expect(bodies[1]).toMatchObject({
+      messages: [...messages, { role: 'assistant', content: 'ab' }],
+      max_tokens: 8,
+      stream: true,
+    });
+    expect(resumed).toMatchObject([
+      { fromAgent: contacted[0]!.replace('.test', ''), textEvents: 2 },
+    ]);
+    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+  });
+
+  it('ends without resuming when the answer was whole and only the end marker was lost', async () => {
+    plan = ['break-after-finish'];
+    expect(await collect(client())).toBe('a');
+    expect(contacted).toHaveLength(1);
+    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+  });
+
+  it('gives up resuming after maxAttempts agents with an explicit error', async () => {
+    plan = ['break', 'break'];
+    const err = await collect(client({ maxAttempts: 2 })).catch((e: unknown) => e);
+    expect((err as TitanError).code).toBe('stream_broken');
+    expect(contacted).toHaveLength(2);
+    expect(bodies[1]).toMatchObject({ messages: [{ role: 'assistant', content: 'ab' }] });
+  });
+
+  it('ends a stream that breaks after tokens with an explicit error when resume is off', async () => {
+    plan = ['break'];
+    const err = await collect(client({ resume: false })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TitanError);
     expect((err as TitanError).code).toBe('stream_broken');
     expect(contacted).toHaveLength(1);
