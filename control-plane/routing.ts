@@ -75,7 +75,7 @@ export async function routeRequest(
     const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
     return (others.length > 0 ? others : all).map((v) => ({
       ...v,
-      state: effectiveState(v.state, v.lastHeartbeatAt, now, config),
+      state: effectiveState(v, now, config),
     }));
   };
   const decide = async (fresh: boolean) => {

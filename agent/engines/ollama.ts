@@ -172,7 +172,9 @@ function mapOllamaError(err: unknown, signal: AbortSignal): EngineError {
   const message = err instanceof Error ? err.message : String(err);
   if (status === 404) return new EngineError('model_not_found', message, { cause: err });
   if (status === 400) return new EngineError('invalid_request', message, { cause: err });
-  // Ollama answers 503 when its queue (OLLAMA_MAX_QUEUE) is full: back-pressure, not a failure.
+  // Ollama answers 503 when its queue (OLLAMA_MAX_QUEUE) is full: the client fails over at once,
+  // and the job counts against the agent's breaker (a 5xx, as in Envoy's outlier detection), so an
+  // overloaded Ollama sheds traffic for a cooldown instead of being handed every next request.
   if (status === 503 || status === 429) {
     return new EngineError('engine_unavailable', `Ollama is busy: ${message}`, { cause: err });
   }

@@ -85,7 +85,7 @@ export function infoRoutes(deps: Deps) {
         .map((a) => ({
           id: a.id,
           url: a.url,
-          state: effectiveState(a.state, a.lastHeartbeatAt, now, deps.config),
+          state: effectiveState(a, now, deps.config),
           breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,

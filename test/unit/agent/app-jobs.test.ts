@@ -1,5 +1,6 @@
 // Job lifecycle on the agent: capacity (429), client disconnects, mid-stream errors, draining.
 import { describe, expect, it } from 'vitest';
+import { EngineError } from '../../../agent/engines/engine.ts';
 import {
   chatBody,
   MODEL,
@@ -98,6 +99,20 @@ describe('client disconnect', () => {
     await pending.catch(() => undefined);
     await until(() => agent.reports.length === 1);
     expect(agent.reports[0]?.report.outcome).toBe('cancelled');
+    expect(agent.jobs.active).toBe(0);
+  });
+});
+
+describe('engine overloaded before the first token', () => {
+  it("answers 503 engine_unavailable (Ollama's full queue) and reports it as a failure", async () => {
+    const agent = await makeAgent({
+      engine: { failBeforeStart: new EngineError('engine_unavailable', 'Ollama is busy: 503') },
+    });
+    const res = await post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: 'engine_unavailable' } });
+    // Counted by the agent's breaker like Envoy's consecutive 5xx: overload sheds traffic.
+    expect(agent.reports[0]?.report).toMatchObject({ outcome: 'error' });
     expect(agent.jobs.active).toBe(0);
   });
 });
