@@ -48,14 +48,23 @@ export function createApp(deps: Deps) {
     return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAiErrorBody(err), 404);
   });
 
+  if (deps.metrics) app.use('*', deps.metrics.middleware);
+
   // Every client endpoint needs an API key (unless AUTH_MODE=development); inference paths also
   // pay the key's rate limit and concurrency quota.
   const limiter = deps.limiter ?? new RateLimiter();
   for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }
-  for (const path of ['/v1/models', '/api/tags', '/v1/status']) {
+  for (const path of ['/v1/models', '/api/tags', '/v1/status', '/metrics']) {
     app.use(path, requireClient(deps, limiter, { inference: false }));
+  }
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      const { contentType, body } = await metrics.render();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
   }
 
   app.route('/admin', adminRoutes(deps));

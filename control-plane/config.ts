@@ -88,7 +88,10 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
  * (written at least every LIVENESS_WRITE_INTERVAL), so silence is measured from the last write
  * plus that window: an agent is declared offline within HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL.
  */
-export function liveCutoff(config: ControlPlaneConfig, now: number): number {
+export function liveCutoff(
+  config: Pick<ControlPlaneConfig, 'heartbeatTimeoutMs' | 'livenessWriteIntervalMs'>,
+  now: number,
+): number {
   return now - config.heartbeatTimeoutMs - config.livenessWriteIntervalMs;
 }
 

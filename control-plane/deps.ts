@@ -1,4 +1,5 @@
 // Everything the runtime-agnostic app needs, injected by the Node or Workers entry point.
+import type { MiddlewareHandler } from 'hono';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Db } from './db.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -15,6 +16,12 @@ export interface BreakerPort {
 
 export const ALWAYS_CLOSED: BreakerPort = { admits: () => true };
 
+/** Prometheus metrics (Node): counts every request, renders the exposition text. */
+export interface MetricsPort {
+  middleware: MiddlewareHandler;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
 export interface Deps {
   db: Db;
   clock: Clock;
@@ -28,6 +35,8 @@ export interface Deps {
   breakers?: BreakerPort;
   /** Per-key request buckets; must outlive one request (createApp makes one if absent). */
   limiter?: RateLimiter;
+  /** Serves GET /metrics when present (the Node entry). */
+  metrics?: MetricsPort;
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;
 }

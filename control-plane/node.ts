@@ -11,6 +11,7 @@ import { createApp } from './app.ts';
 import { type ConfigSource, loadConfig, parseDuration } from './config.ts';
 import type { Db } from './db.ts';
 import { runMaintenance } from './maintenance.ts';
+import { createMetrics } from './metrics.ts';
 import { assertSafeBind, serveOptions } from './node-http.ts';
 import { loadOrCreatePrivateKey } from './node-keys.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -82,7 +83,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     limiter: new RateLimiter(),
     log,
   };
-  const app = createApp(deps);
+  const app = createApp({ ...deps, metrics: createMetrics(deps) });
 
   const maintenanceMs = parseDuration(env.MAINTENANCE_INTERVAL, 5_000, 'MAINTENANCE_INTERVAL');
   const timer = setInterval(() => {

@@ -1,6 +1,6 @@
 // Health derived without writes: an agent whose heartbeats are late, or whose memory is nearly
 // full, is degraded until it catches up.
-import type { ControlPlaneConfig } from '../config.ts';
+import { type ControlPlaneConfig, liveCutoff } from '../config.ts';
 
 /**
  * Free memory (VRAM on GPU agents, RAM on CPU ones) below this share of the total is memory
@@ -35,14 +35,21 @@ export interface HealthInputs {
 }
 
 /**
- * The state the scheduler and the status page use: a healthy agent that is late or under memory
- * pressure counts as degraded (the failure-rate kind of degraded is stored, see outcomes.ts).
+ * The state the scheduler and the status page use, derived when read: an agent silent past
+ * HEARTBEAT_TIMEOUT is offline before maintenance writes it so, and a healthy agent that is late
+ * or under memory pressure counts as degraded (the failure-rate kind of degraded is stored, see
+ * outcomes.ts).
  */
 export function effectiveState(
   agent: HealthInputs,
   now: number,
-  config: Pick<ControlPlaneConfig, 'livenessWriteIntervalMs' | 'heartbeatIntervalMs'>,
+  config: Pick<
+    ControlPlaneConfig,
+    'livenessWriteIntervalMs' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'
+  >,
 ): string {
+  const live = agent.state === 'healthy' || agent.state === 'degraded';
+  if (live && agent.lastHeartbeatAt <= liveCutoff(config, now)) return 'offline';
   if (agent.state !== 'healthy') return agent.state;
   const degraded = lateHeartbeat(agent.lastHeartbeatAt, now, config) || underMemoryPressure(agent);
   return degraded ? 'degraded' : 'healthy';

@@ -3,7 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveState } from '../../../../control-plane/breakers/health.ts';
 
-const config = { livenessWriteIntervalMs: 15_000, heartbeatIntervalMs: 5_000 };
+const config = {
+  livenessWriteIntervalMs: 15_000,
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 30_000,
+};
 const NOW = 1_000_000;
 const GiB = 2 ** 30;
 
@@ -12,6 +16,10 @@ describe('effectiveState', () => {
     { state: 'healthy', agoMs: 25_000, expected: 'healthy' },
     { state: 'healthy', agoMs: 25_001, expected: 'degraded' },
     { state: 'degraded', agoMs: 1_000, expected: 'degraded' },
+    // Silent past HEARTBEAT_TIMEOUT (+ the liveness write interval): offline before any write.
+    { state: 'healthy', agoMs: 44_999, expected: 'degraded' },
+    { state: 'healthy', agoMs: 45_000, expected: 'offline' },
+    { state: 'degraded', agoMs: 45_000, expected: 'offline' },
     { state: 'draining', agoMs: 40_000, expected: 'draining' },
     { state: 'offline', agoMs: 40_000, expected: 'offline' },
   ])('$state, last heartbeat written $agoMs ms ago → $expected', ({ state, agoMs, expected }) => {

@@ -1,0 +1,93 @@
+// GET /metrics on the Node control plane: agent and breaker states from the database, request
+// counts by route pattern, API key required outside development mode.
+import { describe, expect, it } from 'vitest';
+import { createApiKey } from '../../../control-plane/api-keys.ts';
+import { createApp } from '../../../control-plane/app.ts';
+import type { Db } from '../../../control-plane/db.ts';
+import { createMetrics } from '../../../control-plane/metrics.ts';
+import { openSqlite } from '../../../control-plane/node.ts';
+import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
+
+const json = { 'content-type': 'application/json' };
+
+async function setup(env: Record<string, string> = {}) {
+  const { db } = openSqlite(':memory:');
+  const clock = fakeClock();
+  const deps = await makeDeps(db as unknown as Db, clock, { BREAKER_FAILURES: '2', ...env });
+  const app = createApp({ ...deps, metrics: createMetrics(deps) });
+  for (const id of ['agent-a', 'agent-b']) {
+    const res = await app.request('/v1/agents/register', {
+      method: 'POST',
+      headers: { ...json, authorization: `Bearer ${JOIN_TOKEN}` },
+      body: JSON.stringify(registration(id)),
+    });
+    expect(res.status).toBe(200);
+  }
+  return { app, deps, clock };
+}
+
+/** The value of one sample line, e.g. `titan_agents{state="healthy"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('GET /metrics', () => {
+  it('shows agent health, breaker states and route requests', async () => {
+    const { app } = await setup();
+    // Two client-reported failures of agent-a's tickets open its breaker (BREAKER_FAILURES=2).
+    for (let i = 0; i < 2; i++) {
+      const r = await app.request('/v1/route', {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ model: MODEL, exclude: ['agent-b'] }),
+      });
+      const { ticket, agent } = (await r.json()) as { ticket: string; agent: { id: string } };
+      expect(agent.id).toBe('agent-a');
+      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const f = await app.request(`/v1/route/${jti}/failure`, {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${ticket}` },
+        body: JSON.stringify({ kind: 'connect' }),
+      });
+      expect(await f.json()).toEqual({ counted: true });
+    }
+    const res = await app.request('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(sample(text, 'titan_agents{state="healthy"}')).toBe(2);
+    expect(sample(text, 'titan_agents{state="offline"}')).toBe(0);
+    expect(sample(text, 'titan_agent_breaker_state{agent="agent-a",state="open"}')).toBe(1);
+    expect(sample(text, 'titan_agent_breaker_state{agent="agent-a",state="closed"}')).toBe(0);
+    expect(sample(text, 'titan_agent_breaker_state{agent="agent-b",state="closed"}')).toBe(1);
+    expect(sample(text, 'titan_agent_breaker_trips{agent="agent-a"}')).toBe(1);
+    expect(sample(text, 'titan_agent_slots{agent="agent-b",kind="max"}')).toBe(4);
+    expect(
+      sample(text, 'titan_http_requests_total{method="POST",route="/v1/route",status="200"}'),
+    ).toBe(2);
+    expect(
+      sample(
+        text,
+        'titan_http_requests_total{method="POST",route="/v1/route/:jti/failure",status="200"}',
+      ),
+    ).toBe(2);
+    expect(text).toContain('process_cpu_seconds_total');
+  });
+
+  it('an agent silent for HEARTBEAT_TIMEOUT counts as offline', async () => {
+    const { app, deps, clock } = await setup();
+    clock.advance(deps.config.heartbeatTimeoutMs + deps.config.livenessWriteIntervalMs);
+    const text = await (await app.request('/metrics')).text();
+    expect(sample(text, 'titan_agents{state="healthy"}')).toBe(0);
+    expect(sample(text, 'titan_agent_state{agent="agent-a",state="offline"}')).toBe(1);
+  });
+
+  it('needs an API key unless in development mode', async () => {
+    const { app, deps } = await setup({ AUTH_MODE: 'keys' });
+    expect((await app.request('/metrics')).status).toBe(401);
+    const { key } = await createApiKey(deps.db, { name: 'prometheus' }, deps.clock.now());
+    const res = await app.request('/metrics', { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+  });
+});
