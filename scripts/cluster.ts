@@ -20,9 +20,14 @@ export function startProcess(
   script: string,
   args: string[],
   env: Record<string, string>,
-  opts: { echo?: boolean } = {},
+  opts: {
+    echo?: boolean /** Run inside this network namespace (`ip netns exec`, root). */;
+    netns?: string;
+  } = {},
 ): Proc {
-  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+  const argv = [process.execPath, join(ROOT, script), ...args];
+  const [command, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+  const child = spawn(command!, rest, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
