@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResumeInfo, TitanClient } from '../../client/titan-client.ts';
 import {
@@ -164,6 +165,58 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     await restartAgent(victim);
     expect(tally.lost).toBe(0);
     expect(tally.completed).toBe(4);
+  });
+
+  it('client disconnects mid-stream: slot freed within seconds, job cancelled, no breaker failure', async () => {
+    const contacts: Contact[] = [];
+    const client = recordingClient(cluster.url, contacts);
+    const ctl = new AbortController();
+    let abortedAt = 0;
+    const stream = client.stream(
+      '/v1/chat/completions',
+      {
+        model: DEMO_MODEL,
+        messages: [{ role: 'user', content: 'Write a long story about a lighthouse.' }],
+        max_tokens: 400,
+      },
+      ctl.signal,
+    );
+    const ended = await (async () => {
+      for await (const _ of stream) {
+        abortedAt = Date.now();
+        ctl.abort();
+      }
+    })().catch((err: unknown) => err);
+    expect((ended as Error).name).toBe('AbortError');
+    const agentUrl = contacts.at(-1)?.origin ?? '';
+    const id = IDS[cluster.agentUrls.indexOf(agentUrl)]!;
+    const freedMs = await waitFor(
+      'slot freed on the agent and in the control plane',
+      async () => {
+        const agent = (await (await fetch(`${agentUrl}/v1/agent/status`)).json()) as {
+          activeJobs: number;
+        };
+        const s = (await (await fetch(`${cluster.url}/v1/status`)).json()) as {
+          agents: { id: string; slots: { reserved: number } }[];
+        };
+        const reserved = s.agents.find((a) => a.id === id)?.slots.reserved;
+        return agent.activeJobs === 0 && reserved === 0 ? Date.now() - abortedAt : undefined;
+      },
+      30_000,
+    );
+    // The agent's job report reached the control plane: the ticket is `cancelled`.
+    const db = new Database(join(dataDir, 'control-plane.db'), { readonly: true });
+    const outcome = await waitFor('job report', async () => {
+      const row = db
+        .prepare('select state from tickets where agent_id = ? order by issued_at desc limit 1')
+        .get(id) as { state: string } | undefined;
+      return row && row.state !== 'issued' && row.state !== 'running' ? row.state : undefined;
+    });
+    db.close();
+    const a = await agentStatus(cluster.url, id);
+    report['client disconnect'] = { ...emptyTally(), sent: 1, agent: id, freedMs, outcome };
+    expect(outcome).toBe('cancelled');
+    expect(a?.breaker).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
   });
 
   it('SIGSTOP an agent: requests time out on it and fail over; SIGCONT brings it back', async () => {

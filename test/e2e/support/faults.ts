@@ -85,7 +85,13 @@ export async function load(n: number, concurrency: number, one: () => Promise<vo
 export interface BreakerView {
   id: string;
   state: string;
-  breaker: { state: string; trips: number; openedAt: string | null; halfOpenInMs: number | null };
+  breaker: {
+    state: string;
+    trips: number;
+    consecutiveFailures: number;
+    openedAt: string | null;
+    halfOpenInMs: number | null;
+  };
 }
 
 export async function agentStatus(baseUrl: string, id: string): Promise<BreakerView | undefined> {
