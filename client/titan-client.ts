@@ -30,6 +30,8 @@ export interface TitanClientOptions {
    * a prefill (default true). Chat and raw-completion APIs only; see client/resume.ts.
    */
   resume?: boolean;
+  /** Resumes per stream at most (default 3). */
+  maxResumes?: number;
   /** Called when a broken stream is resumed on another agent. */
   onResume?: (info: ResumeInfo) => void;
   random?: () => number;
@@ -67,6 +69,7 @@ export class TitanClient {
       backoffBaseMs: 100,
       backoffMaxMs: 2_000,
       resume: true,
+      maxResumes: 3,
       onResume: () => undefined,
       random: Math.random,
       sleep: (ms) => new Promise((ok) => setTimeout(ok, ms)),
@@ -116,8 +119,10 @@ export class TitanClient {
     let generated = '';
     let textEvents = 0;
     let answered = false;
+    let resumes = 0;
     for (;;) {
       const sent = await this.send(path, request, signal, tried, deadline);
+      const textBefore = textEvents;
       if (!sent.response.ok) {
         const text = await sent.response.text();
         throw new TitanError('request_rejected', `HTTP ${sent.response.status}: ${text}`, {
@@ -170,13 +175,19 @@ export class TitanClient {
         // The whole answer arrived; only the end marker (usage, [DONE]) was lost with the agent.
         if (finished) return;
         const next = answered ? plan?.rest(generated, textEvents) : request;
-        if (!next || tried.length >= this.o.maxAttempts) {
+        // A stream that made progress earns a fresh set of attempts (the agent that broke stays
+        // excluded): maxAttempts bounds failures in a row, maxResumes the resumes in all.
+        const progressed = textEvents > textBefore;
+        if (progressed) tried.splice(0, tried.length, sent.agentId);
+        const resumable = !answered || resumes < this.o.maxResumes;
+        if (!next || !resumable || tried.length >= this.o.maxAttempts) {
           throw new TitanError('stream_broken', `stream from ${sent.agentId} broke: ${message}`, {
             agentId: sent.agentId,
             attempts: tried.length,
           });
         }
         if (answered) {
+          resumes++;
           request = { ...next, model: body.model, stream: true };
           this.o.onResume({ fromAgent: sent.agentId, textEvents, message });
         }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../control-plane/config.ts';
-import { emptyTally, recordingClient, streamOnce } from '../test/e2e/support/faults.ts';
+import { emptyTally, recordingClient, streamOnce, summarize } from '../test/e2e/support/faults.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
 import { startCluster, waitFor } from './cluster.ts';
 
@@ -12,11 +12,6 @@ const killEveryMs = parseDuration(process.env.CHAOS_KILL_EVERY, 20_000, 'CHAOS_K
 const restartAfterMs = parseDuration(process.env.CHAOS_RESTART_AFTER, 5_000, 'CHAOS_RESTART_AFTER');
 const concurrency = Number(process.env.CHAOS_CONCURRENCY ?? 4);
 const maxTokens = Number(process.env.CHAOS_MAX_TOKENS ?? 16);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'titan-chaos-'));
@@ -32,9 +27,12 @@ async function main() {
     joinToken: 'chaos-join-token',
     maxConcurrentJobs: 2,
   });
-  const client = recordingClient(cluster.url, [], { idleTimeoutMs: 15_000 });
+  let resumed = 0;
+  const client = recordingClient(cluster.url, [], {
+    idleTimeoutMs: 15_000,
+    onResume: () => resumed++,
+  });
   const tally = emptyTally();
-  const latencies: number[] = [];
   const kills: { agent: number; at: number }[] = [];
   const end = Date.now() + durationMs;
   const restarts: Promise<unknown>[] = [];
@@ -60,12 +58,7 @@ async function main() {
 
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (Date.now() < end) {
-        const started = performance.now();
-        const before = tally.completed;
-        await streamOnce(client, tally, maxTokens);
-        if (tally.completed > before) latencies.push(performance.now() - started);
-      }
+      while (Date.now() < end) await streamOnce(client, tally, maxTokens);
     }),
   );
   clearInterval(killer);
@@ -73,20 +66,12 @@ async function main() {
   await cluster.stop();
   await rm(dataDir, { recursive: true, force: true });
 
-  latencies.sort((a, b) => a - b);
   const completedShare = tally.completed / Math.max(1, tally.sent);
   const summary = {
-    sent: tally.sent,
-    completed: tally.completed,
-    explicitErrors: tally.explicit,
-    lost: tally.lost,
+    ...summarize(tally),
     completedPercent: Math.round(completedShare * 100_000) / 1000,
-    errorsByCode: tally.codes,
+    resumedOnAnotherAgent: resumed,
     kills: kills.length,
-    latencyMs: {
-      p50: Math.round(percentile(latencies, 50)),
-      p99: Math.round(percentile(latencies, 99)),
-    },
   };
   console.log(JSON.stringify(summary, null, 2));
   const ok = tally.lost === 0 && completedShare >= 0.999;

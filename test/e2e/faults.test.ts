@@ -22,24 +22,35 @@ import {
   load,
   recordingClient,
   streamOnce,
-  type Tally,
+  summarize,
 } from './support/faults.ts';
 import { freePort } from './support/ports.ts';
 
-/** The whole text of a streamed chat answer; `atPiece` runs once, at the n-th piece of text. */
+/**
+ * The whole text of a streamed chat answer. `atPiece` runs once, at the n-th piece of text;
+ * `gapMs` is the wait from then to the next piece (the time a resume took).
+ */
 async function chatText(
   client: TitanClient,
   body: { model: string } & Record<string, unknown>,
   atPiece?: { n: number; run: () => void },
-): Promise<string> {
+): Promise<{ text: string; gapMs: number }> {
   let text = '';
   let pieces = 0;
+  let ranAt = 0;
+  let gapMs = Number.NaN;
   for await (const e of client.stream('/v1/chat/completions', body)) {
     const piece = (e.choices as { delta?: { content?: string } }[])[0]?.delta?.content ?? '';
-    if (piece && ++pieces === atPiece?.n) atPiece.run();
+    if (!piece) continue;
+    pieces++;
+    if (atPiece && pieces === atPiece.n + 1) gapMs = performance.now() - ranAt;
+    if (pieces === atPiece?.n) {
+      ranAt = performance.now();
+      atPiece.run();
+    }
     text += piece;
   }
-  return text;
+  return { text, gapMs };
 }
 
 const COOLDOWN_MS = 10_000;
@@ -52,7 +63,7 @@ let cluster: Cluster;
 let dataDir: string;
 let cpPort: number;
 let restartedCp: Proc | undefined;
-const report: Record<string, Tally & Record<string, unknown>> = {};
+const report: Record<string, Record<string, unknown>> = {};
 
 const healthy = (id: string) =>
   waitFor(
@@ -139,7 +150,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
       max_tokens: 300,
       temperature: 0,
     };
-    const reference = await chatText(client, body);
+    const { text: reference } = await chatText(client, body);
     let victim = -1;
     const resumed = await chatText(client, body, {
       n: 20,
@@ -153,11 +164,12 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     expect(resumes[0]?.fromAgent).toBe(IDS[victim]);
     expect(resumes[0]?.textEvents).toBeGreaterThanOrEqual(20);
     // Every token once, in order: the text equals the uninterrupted answer.
-    expect(resumed).toBe(reference);
+    expect(resumed.text).toBe(reference);
     const tally = emptyTally();
     await load(4, 2, () => streamOnce(client, tally));
     report['kill -9 mid-stream'] = {
-      ...tally,
+      ...summarize(tally),
+      resumeGapMs: Math.round(resumed.gapMs),
       victim: IDS[victim],
       resumedAfterEvents: resumes[0]?.textEvents,
       answerChars: reference.length,
@@ -214,7 +226,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     });
     db.close();
     const a = await agentStatus(cluster.url, id);
-    report['client disconnect'] = { ...emptyTally(), sent: 1, agent: id, freedMs, outcome };
+    report['client disconnect'] = { agent: id, freedMs, outcome };
     expect(outcome).toBe('cancelled');
     expect(a?.breaker).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
   });
@@ -231,7 +243,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
       stopped.child.kill('SIGCONT');
     }
     const toStopped = contacts.filter((c) => c.origin === cluster.agentUrls[1]).length;
-    report.SIGSTOP = { ...tally, attemptsOnStoppedAgent: toStopped };
+    report.SIGSTOP = { ...summarize(tally), attemptsOnStoppedAgent: toStopped };
     expect(tally.lost).toBe(0);
     expect(tally.completed).toBe(8);
     await closeBreaker(cluster.url, 'agent-2', ['agent-1']);
@@ -268,7 +280,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
             c.origin === dead && (detected.by === 'offline' || c.at < detected.at + COOLDOWN_MS),
         ).length;
       report['kill -9 idle'] = {
-        ...tally,
+        ...summarize(tally),
         detectedBy: detected.by,
         detectMs: detected.at - killedAt,
         attemptsOnDeadAgent: contacts.filter((c) => c.origin === dead).length,
@@ -327,7 +339,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     await res.text();
     await Promise.all(IDS.map(carriesOn));
     await load(4, 2, () => streamOnce(client, tally));
-    report['control plane kill -9 + restart'] = { ...tally, recoveredMs };
+    report['control plane kill -9 + restart'] = { ...summarize(tally), recoveredMs };
     expect(tally.lost).toBe(0);
     expect(tally.completed).toBe(5);
   });

@@ -1,4 +1,6 @@
 // Fault-test helpers: a fetch that records which agent was contacted, request tallies, breakers.
+
+import { summarize as latencySummary } from '../../../bench/stats.ts';
 import { TitanClient, type TitanClientOptions, TitanError } from '../../../client/titan-client.ts';
 import { DEMO_MODEL, waitFor } from '../../../scripts/cluster.ts';
 
@@ -30,9 +32,24 @@ export interface Tally {
   /** Anything else: a silent truncation, an unexpected exception. Must stay 0. */
   lost: number;
   codes: Record<string, number>;
+  /** Milliseconds each request took, however it ended. */
+  latencies: number[];
 }
 
-export const emptyTally = (): Tally => ({ sent: 0, completed: 0, explicit: 0, lost: 0, codes: {} });
+export const emptyTally = (): Tally => ({
+  sent: 0,
+  completed: 0,
+  explicit: 0,
+  lost: 0,
+  codes: {},
+  latencies: [],
+});
+
+/** A tally for a report line: latencies as p50/p99 instead of every value. */
+export function summarize({ latencies, ...rest }: Tally) {
+  const { p50, p99 } = latencySummary(latencies);
+  return { ...rest, latencyMs: { p50: Math.round(p50), p99: Math.round(p99) } };
+}
 
 /** Streams one chat completion through the client and classifies how it ended. */
 export async function streamOnce(
@@ -42,6 +59,7 @@ export async function streamOnce(
   onFirstToken?: () => void,
 ): Promise<void> {
   tally.sent++;
+  const started = performance.now();
   let tokens = 0;
   let finished = false;
   try {
@@ -69,6 +87,8 @@ export async function streamOnce(
       tally.lost++;
       tally.codes[String(err)] = (tally.codes[String(err)] ?? 0) + 1;
     }
+  } finally {
+    tally.latencies.push(performance.now() - started);
   }
 }
 

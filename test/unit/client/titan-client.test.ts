@@ -185,12 +185,25 @@ describe('TitanClient failover', () => {
     expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
   });
 
-  it('gives up resuming after maxAttempts agents with an explicit error', async () => {
-    plan = ['break', 'break'];
-    const err = await collect(client({ maxAttempts: 2 })).catch((e: unknown) => e);
+  it('a stream that keeps making progress is resumed again, with a fresh set of attempts', async () => {
+    plan = ['break', 'break', 'ok'];
+    expect(await collect(client({ maxAttempts: 2 }))).toBe('ababHi!');
+    expect(contacted).toHaveLength(3);
+    expect(bodies[2]).toMatchObject({ messages: [{ role: 'assistant', content: 'abab' }] });
+  });
+
+  it('gives up after maxResumes resumes with an explicit error', async () => {
+    plan = ['break', 'break', 'break'];
+    const err = await collect(client({ maxResumes: 2 })).catch((e: unknown) => e);
     expect((err as TitanError).code).toBe('stream_broken');
-    expect(contacted).toHaveLength(2);
-    expect(bodies[1]).toMatchObject({ messages: [{ role: 'assistant', content: 'ab' }] });
+    expect(contacted).toHaveLength(3);
+  });
+
+  it('gives up when the agents after a break fail before any token (maxAttempts)', async () => {
+    plan = ['break', 'refuse', 'refuse'];
+    const err = await collect(client({ maxAttempts: 3 })).catch((e: unknown) => e);
+    expect((err as TitanError).code).toBe('agents_failed');
+    expect(contacted).toHaveLength(3);
   });
 
   it('ends a stream that breaks after tokens with an explicit error when resume is off', async () => {
