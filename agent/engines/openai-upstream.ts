@@ -114,9 +114,12 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       let completionTokens = 0;
       let promptTokens = 0;
       let finish: FinishReason | undefined;
+      const echo = new PrefillEcho(prefillOf(req));
       for await (const data of sseData(res.body)) {
         if (data === '[DONE]') {
           if (!finish) break;
+          const held = echo.flush();
+          if (held) yield { type: 'token', text: held };
           yield { type: 'done', finishReason: finish, promptTokens, completionTokens };
           return;
         }
@@ -126,11 +129,10 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
           throw new EngineError('engine_failure', `upstream: ${message ?? 'error'}`);
         }
         const choice = chunk.choices?.[0];
-        const text = choice?.delta?.content ?? choice?.text ?? '';
-        if (text) {
-          completionTokens++;
-          yield { type: 'token', text };
-        }
+        const raw = choice?.delta?.content ?? choice?.text ?? '';
+        if (raw) completionTokens++;
+        const text = echo.strip(raw);
+        if (text) yield { type: 'token', text };
         if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
         if (chunk.usage) {
           promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
@@ -149,6 +151,47 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
   async close(): Promise<void> {}
 }
 
+/** The text of a trailing assistant message: an answer the upstream is asked to continue. */
+function prefillOf(req: GenerateRequest): string {
+  const last = req.messages?.at(-1);
+  return last?.role === 'assistant' ? last.content : '';
+}
+
+/**
+ * Some servers (llama-server) stream a continued assistant message from its start, prefill
+ * included; others (vLLM with `continue_final_message`, Ollama) only the new text. Text is held
+ * back until it is known whether it begins with the prefill, which is then dropped, so a resumed
+ * stream never repeats what the client already has.
+ */
+export class PrefillEcho {
+  private held = '';
+  private done: boolean;
+
+  constructor(private readonly prefill: string) {
+    this.done = prefill === '';
+  }
+
+  strip(text: string): string {
+    if (this.done) return text;
+    this.held += text;
+    if (this.held.length < this.prefill.length && this.prefill.startsWith(this.held)) return '';
+    this.done = true;
+    const out = this.held.startsWith(this.prefill)
+      ? this.held.slice(this.prefill.length)
+      : this.held;
+    this.held = '';
+    return out;
+  }
+
+  /** What is still held at the end of the stream (a short answer that matched so far). */
+  flush(): string {
+    this.done = true;
+    const out = this.held;
+    this.held = '';
+    return out;
+  }
+}
+
 /** The OpenAI request the upstream gets; non-OpenAI knobs use vLLM/llama-server names. */
 export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
   const body: Record<string, unknown> = {
@@ -158,6 +201,12 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
   };
   if (req.messages) body.messages = req.messages;
   else body.prompt = req.prompt;
+  // vLLM and SGLang start a new assistant turn unless told to continue the last one; llama-server
+  // and Ollama continue it anyway and ignore these fields.
+  if (prefillOf(req)) {
+    body.continue_final_message = true;
+    body.add_generation_prompt = false;
+  }
   const fields: [string, unknown][] = [
     ['max_tokens', req.maxTokens],
     ['temperature', req.temperature],

@@ -102,6 +102,29 @@ describe('OpenAIUpstreamEngine', () => {
     ]);
   });
 
+  it.each([
+    ['echoes the prefill, merged with new text (llama-server)', ['1, 2, 3,', ' 4', ',']],
+    ['echoes the prefill in pieces', ['1, ', '2, 3', ', 4', ',']],
+    ['sends only the continuation (vLLM continue_final_message, Ollama)', [',', ' 4', ',']],
+  ])('continues an assistant prefill without repeating it: upstream %s', async (_n, pieces) => {
+    let seen: Record<string, unknown> = {};
+    const up = await upstream({
+      'POST /v1/chat/completions': (body, res) => {
+        seen = body;
+        sse(res, [...pieces.map((p) => delta(p)), delta('', 'stop'), '[DONE]']);
+      },
+    });
+    const engine = new OpenAIUpstreamEngine({ baseUrl: up.url });
+    const messages = [
+      { role: 'user' as const, content: 'Count.' },
+      { role: 'assistant' as const, content: '1, 2, 3' },
+    ];
+    const chunks = await collect(engine.generate({ model: 'm', messages }, { signal: signal() }));
+    const text = chunks.map((c) => (c.type === 'token' ? c.text : '')).join('');
+    expect(text).toBe(', 4,');
+    expect(seen).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+  });
+
   it('uses /v1/completions for a raw prompt and accepts a base URL that ends in /v1', async () => {
     const up = await upstream({
       'POST /v1/completions': (_b, res) =>
