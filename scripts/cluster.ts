@@ -15,6 +15,7 @@ export interface Proc {
   output: string[];
 }
 
+/** A Node script of this repository (bin/control-plane.mjs, bin/agent.mjs) as a child process. */
 export function startProcess(
   name: string,
   script: string,
@@ -22,7 +23,18 @@ export function startProcess(
   env: Record<string, string>,
   opts: { echo?: boolean } = {},
 ): Proc {
-  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+  return spawnProcess(name, process.execPath, [join(ROOT, script), ...args], env, opts);
+}
+
+/** Any executable (e.g. a llama-server under test) as a child process, its output kept. */
+export function spawnProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { echo?: boolean } = {},
+): Proc {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
