@@ -1,4 +1,5 @@
-// Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), e2e (real processes).
+// Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), e2e (real processes),
+// and ollama / llama-server (real upstream servers built from source, run by their own scripts).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -32,6 +33,18 @@ export default defineConfig({
           environment: 'node',
           fileParallelism: false,
           testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // Against a real llama.cpp `llama-server` built by scripts/build-llama-cpp.sh; run by
+        // scripts/test-llama-server.mjs (part of `npm test`) once the binary exists.
+        test: {
+          name: 'llama-server',
+          include: ['test/llama-server/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 120_000,
           hookTimeout: 300_000,
         },
       },

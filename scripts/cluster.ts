@@ -15,19 +15,32 @@ export interface Proc {
   output: string[];
 }
 
+/** A Node script of this repository (bin/control-plane.mjs, bin/agent.mjs) as a child process. */
 export function startProcess(
   name: string,
   script: string,
   args: string[],
   env: Record<string, string>,
   opts: {
-    echo?: boolean /** Run inside this network namespace (`ip netns exec`, root). */;
+    echo?: boolean;
+    /** Run inside this network namespace (`ip netns exec`, needs root). */
     netns?: string;
   } = {},
 ): Proc {
   const argv = [process.execPath, join(ROOT, script), ...args];
   const [command, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
-  const child = spawn(command!, rest, {
+  return spawnProcess(name, command as string, rest, env, opts);
+}
+
+/** Any executable (e.g. a llama-server under test) as a child process, its output kept. */
+export function spawnProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: { echo?: boolean } = {},
+): Proc {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
