@@ -36,7 +36,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
   private readonly fetchImpl: typeof fetch;
   private readonly api: string;
   private readonly origin: string;
-  /** False once `/metrics` answered 404: the upstream has none, stop asking. */
+  /** False once `/metrics` answered 404, or 501 (llama-server without --metrics): stop asking. */
   private metricsAvailable = true;
 
   constructor(private readonly options: OpenAIUpstreamOptions) {
@@ -75,7 +75,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       headers: this.headers(),
       signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 2000),
     });
-    if (res.status === 404) this.metricsAvailable = false;
+    if (res.status === 404 || res.status === 501) this.metricsAvailable = false;
     if (!res.ok) {
       await res.body?.cancel();
       return undefined;

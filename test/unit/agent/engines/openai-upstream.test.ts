@@ -200,7 +200,7 @@ describe('OpenAIUpstreamEngine', () => {
     expect(closed).toBe(true);
   });
 
-  it('lists models and reads load from /metrics; stops asking after a 404', async () => {
+  it('lists models and reads load from /metrics; stops asking after a 404 or 501', async () => {
     const up = await upstream({
       'GET /v1/models': (_b, res) =>
         res.end(JSON.stringify({ object: 'list', data: [{ id: 'a' }, { id: 'b' }] })),
@@ -216,5 +216,14 @@ describe('OpenAIUpstreamEngine', () => {
     expect(await none.load()).toBeUndefined();
     expect(await none.load()).toBeUndefined();
     expect(bare.hits).toEqual(['GET /metrics']);
+
+    // llama-server started without --metrics answers 501.
+    const off = await upstream({
+      'GET /metrics': (_b, res) => res.writeHead(501).end('{"error":"metrics disabled"}'),
+    });
+    const noMetrics = new OpenAIUpstreamEngine({ baseUrl: off.url });
+    expect(await noMetrics.load()).toBeUndefined();
+    expect(await noMetrics.load()).toBeUndefined();
+    expect(off.hits).toEqual(['GET /metrics']);
   });
 });
