@@ -77,6 +77,8 @@ export interface AgentProcess {
   readonly exited: Promise<ExitStatus>;
   /** Passes on a SIGINT/SIGTERM the supervisor received (the agent drains as it always does). */
   stop(signal: NodeJS.Signals): void;
+  /** Sends the signal itself: before the agent is up it may not listen on IPC yet. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 export interface SupervisorDeps {
@@ -96,6 +98,7 @@ export class Supervisor {
   private readonly policy: RestartPolicy;
   private readonly stopController = new AbortController();
   private child: AgentProcess | undefined;
+  private childReady = false;
   private stopSignal: NodeJS.Signals | undefined;
   /** What the last registration of an agent process of ours got. */
   private registered: { agentId: string; credential: string } | undefined;
@@ -116,10 +119,13 @@ export class Supervisor {
       this.deps.log.info(
         again
           ? 'supervisor: signal again, agent process exits without draining'
-          : 'supervisor: stopping the agent process (it drains)',
+          : this.childReady
+            ? 'supervisor: stopping the agent process (it drains)'
+            : 'supervisor: stopping the agent process (still starting)',
         { signal, pid: this.child.pid },
       );
-      this.child.stop(signal);
+      if (this.childReady) this.child.stop(signal);
+      else this.child.kill(signal);
     }
   }
 
@@ -128,18 +134,17 @@ export class Supervisor {
     const { log } = this.deps;
     for (;;) {
       if (this.stopSignal) return 0;
-      let ready = false;
+      this.childReady = false;
       const startedAt = this.deps.now();
       const child = this.deps.spawn((m) => {
         if (m.type === 'titan:registered')
           this.registered = { agentId: m.agentId, credential: m.credential };
-        else ready = true;
+        else this.childReady = true;
       });
       this.child = child;
       log.info('supervisor: agent process started', { pid: child.pid });
-      // A stop that raced the spawn.
-      if (this.stopSignal) child.stop(this.stopSignal);
       const exit = await child.exited;
+      const ready = this.childReady;
       this.child = undefined;
       const status = exitStatus(exit);
       // An exit code before the agent was up: configuration, port or model file; a restart
@@ -235,6 +240,9 @@ export function forkAgentProcess(
       // drain.
       if (child.connected) child.send(message, (err) => err && child.kill(signal));
       else child.kill(signal);
+    },
+    kill(signal) {
+      child.kill(signal);
     },
   };
 }

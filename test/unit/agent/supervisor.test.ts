@@ -82,6 +82,9 @@ class FakeProcess implements AgentProcess {
   stop(signal: NodeJS.Signals) {
     this.stops.push(signal);
   }
+  kill(signal: NodeJS.Signals) {
+    this.stops.push(`kill ${signal}` as NodeJS.Signals);
+  }
   registered(credential: string, agentId = 'agent-1') {
     this.onMessage({ type: 'titan:registered', agentId, credential });
   }
@@ -310,6 +313,17 @@ describe('Supervisor', () => {
     expect(await run).toBe(0);
     expect(h.procs).toHaveLength(1);
     expect(h.sleeps).toEqual([500]);
+  });
+
+  it('a stop while the agent is still starting sends the signal itself (no IPC listener yet)', async () => {
+    const h = harness();
+    const run = h.supervisor.run();
+    const p = await h.next();
+    h.supervisor.stop('SIGTERM');
+    expect(p.stops).toEqual(['kill SIGTERM']);
+    p.exit(null, 'SIGTERM');
+    expect(await run).toBe(143);
+    expect(h.procs).toHaveLength(1);
   });
 
   it('an agent that dies after a stop was asked for is not restarted', async () => {
