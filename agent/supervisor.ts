@@ -157,6 +157,11 @@ export class Supervisor {
         if (this.registered) await this.tellControlPlane(exit);
         return status;
       }
+      if (this.stopSignal && exit.signal === null) {
+        // It handled the stop itself (a second signal skips the drain: exit 1).
+        log.info('supervisor: agent process stopped', { exitCode: exit.code });
+        return status;
+      }
       if (status !== 0) {
         log.error('supervisor: agent process died', {
           pid: child.pid,

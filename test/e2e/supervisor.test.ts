@@ -150,7 +150,7 @@ describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
       body: JSON.stringify({
         model: DEMO_MODEL,
         messages: [{ role: 'user', content: 'Count from one to fifty.' }],
-        max_tokens: 96,
+        max_tokens: 40,
         stream: true,
       }),
     });

@@ -288,7 +288,7 @@ describe('Supervisor', () => {
     expect(h.announced).toEqual([]);
   });
 
-  it('a second signal is passed on too; an agent that then dies abnormally is still announced', async () => {
+  it('a second signal is passed on too; the agent exiting without draining is no crash', async () => {
     const h = harness();
     const run = h.supervisor.run();
     const p = await h.next();
@@ -297,8 +297,22 @@ describe('Supervisor', () => {
     h.supervisor.stop('SIGINT');
     h.supervisor.stop('SIGINT');
     expect(p.stops).toEqual(['SIGINT', 'SIGINT']);
-    p.exit(1); // exited without draining
+    p.exit(1); // exited without draining, as asked: no crash to announce
     expect(await run).toBe(1);
+    expect(h.procs).toHaveLength(1);
+    expect(h.announced).toEqual([]);
+    expect(h.logs.at(-1)).toMatchObject({ message: 'supervisor: agent process stopped' });
+  });
+
+  it('an agent killed by a signal while draining is announced, and not restarted', async () => {
+    const h = harness();
+    const run = h.supervisor.run();
+    const p = await h.next();
+    p.registered('tca-one');
+    p.ready();
+    h.supervisor.stop('SIGTERM');
+    p.exit(null, 'SIGSEGV');
+    expect(await run).toBe(139);
     expect(h.procs).toHaveLength(1);
     expect(h.announced.map((a) => a.credential)).toEqual(['tca-one']);
   });
