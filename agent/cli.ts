@@ -1,9 +1,18 @@
-// `agent start`: parses flags/env, starts the agent, prints one ready line, drains on SIGINT/SIGTERM.
+// `agent start`: parses flags/env, then by default supervises the agent in a child process
+// (agent/supervisor.ts, ADR 0007); with --no-supervise, or in that child, runs the agent here:
+// one ready line, drains on SIGINT/SIGTERM.
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, parseCommand, USAGE } from './config.ts';
-import { createLogger } from './log.ts';
-import { startAgent } from './server.ts';
+import {
+  type AgentConfig,
+  ConfigError,
+  parseCommand,
+  type SupervisorConfig,
+  USAGE,
+} from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import type { RunningAgent } from './server.ts';
+import { type ChildMessage, isParentMessage, SUPERVISED_ENV } from './supervisor.ts';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'models') {
@@ -34,38 +43,164 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { config } = parsed;
   const log = createLogger({ json: config.logFormat === 'json' });
-  let agent: Awaited<ReturnType<typeof startAgent>>;
-  try {
-    agent = await startAgent(config, { log });
-  } catch (err) {
-    log.error('agent failed to start', { error: err instanceof Error ? err.message : String(err) });
-    return 1;
-  }
-  const models = (await agent.engine.listModels().catch(() => [])).map((m) => m.name).join(',');
-  process.stdout.write(
-    `agent ${config.agentId} listening on ${agent.url} (engine ${agent.engine.kind}, model ${models || 'none'})\n`,
-  );
+  const channel = supervisorChannel();
+  if (channel) return runAgent(config, log, channel);
+  if (parsed.supervisor.enabled) return supervise(argv, config, parsed.supervisor, log);
+  return runAgent(config, log);
+}
 
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        log.warn('second signal: exiting without draining', { signal });
-        resolve(1);
-        return;
-      }
-      agent.shutdown(signal).then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+/** The IPC channel to our supervisor, when this process is the supervised agent. */
+interface SupervisorChannel {
+  send(message: ChildMessage): void;
+  onShutdown(listener: (signal: NodeJS.Signals) => void): void;
+  /** The supervisor is gone (killed): this process must not outlive it. */
+  onGone(listener: () => void): void;
+}
+
+function supervisorChannel(): SupervisorChannel | undefined {
+  if (process.env[SUPERVISED_ENV] !== '1' || typeof process.send !== 'function') return undefined;
+  delete process.env[SUPERVISED_ENV];
+  return {
+    send(message) {
+      if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+    },
+    onShutdown(listener) {
+      process.on('message', (m) => {
+        if (isParentMessage(m)) listener(m.signal);
+      });
+    },
+    onGone(listener) {
+      process.once('disconnect', listener);
+      // Died before we listened.
+      if (!process.connected) queueMicrotask(listener);
+    },
+  };
+}
+
+/**
+ * The agent in this process. Stop requests come from signals and, supervised, from the
+ * supervisor: the first drains, a second from the same source exits at once. A terminal's Ctrl-C
+ * or systemd signals both processes, so one SIGINT arrives here twice, once from each source.
+ */
+async function runAgent(
+  config: AgentConfig,
+  log: Logger,
+  channel?: SupervisorChannel,
+): Promise<number> {
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
   });
+  let agent: RunningAgent | undefined;
+  let draining = false;
+  const requests = { signal: 0, supervisor: 0 };
+  const onStop = (source: keyof typeof requests, signal: string) => {
+    requests[source]++;
+    if (requests[source] > 1) {
+      log.warn('second signal: exiting without draining', { signal });
+      finish(1);
+      return;
+    }
+    if (!agent) {
+      // Supervised only (unsupervised, a signal while starting ends the process as before).
+      log.info('stop requested while starting: exiting', { signal });
+      finish(0);
+      return;
+    }
+    if (draining) return;
+    draining = true;
+    agent.shutdown(signal).then(
+      () => finish(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+        finish(1);
+      },
+    );
+  };
+  const onSignals = () => {
+    process.on('SIGINT', (s) => onStop('signal', s));
+    process.on('SIGTERM', (s) => onStop('signal', s));
+  };
+  if (channel) {
+    onSignals();
+    channel.onShutdown((signal) => onStop('supervisor', signal));
+    channel.onGone(() => {
+      log.warn('supervisor gone: stopping the agent');
+      onStop('supervisor', 'supervisor gone');
+    });
+  }
+
+  const { startAgent } = await import('./server.ts');
+  startAgent(config, {
+    log,
+    ...(channel
+      ? {
+          onRegistered: (r) =>
+            channel.send({
+              type: 'titan:registered',
+              agentId: r.agentId,
+              credential: r.credential,
+            }),
+        }
+      : {}),
+  }).then(
+    async (running) => {
+      agent = running;
+      const models = (await running.engine.listModels().catch(() => []))
+        .map((m) => m.name)
+        .join(',');
+      process.stdout.write(
+        `agent ${config.agentId} listening on ${running.url} (engine ${running.engine.kind}, model ${models || 'none'})\n`,
+      );
+      channel?.send({ type: 'titan:ready', url: running.url });
+      if (!channel) onSignals();
+    },
+    (err: unknown) => {
+      log.error('agent failed to start', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      finish(1);
+    },
+  );
+  return done;
+}
+
+/** The default: the agent runs in a child process, restarted when it dies. */
+async function supervise(
+  argv: string[],
+  config: AgentConfig,
+  supervisorConfig: SupervisorConfig,
+  log: Logger,
+): Promise<number> {
+  const { Supervisor, forkAgentProcess } = await import('./supervisor.ts');
+  const { announceOffline } = await import('./control-plane-client.ts');
+  const { abortableDelay } = await import('./engines/async-queue.ts');
+  const { fetchTrusting } = await import('./tls.ts');
+  const supervisor = new Supervisor(supervisorConfig, {
+    spawn: (onMessage) => forkAgentProcess(argv, process.env, onMessage),
+    announceOffline: async ({ agentId, credential }, exit) => {
+      if (!config.controlPlaneUrl) return { ok: false, error: 'no control plane URL' };
+      try {
+        const cpFetch = config.controlPlaneCa ? fetchTrusting(config.controlPlaneCa) : undefined;
+        return await announceOffline({
+          baseUrl: config.controlPlaneUrl,
+          agentId,
+          credential,
+          body: { reason: 'agent process died', exitCode: exit.code, signal: exit.signal },
+          ...(cpFetch ? { fetch: cpFetch } : {}),
+        });
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    now: () => performance.now(),
+    sleep: abortableDelay,
+    log,
+  });
+  const onSignal = (signal: NodeJS.Signals) => supervisor.stop(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return supervisor.run();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

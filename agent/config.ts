@@ -90,6 +90,7 @@ const OPTIONS = {
   'model-base-url': { type: 'string' },
   'model-memory-limit': { type: 'string' },
   'admin-key': { type: 'string' },
+  'no-supervise': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -127,11 +128,32 @@ Options (environment variable in brackets):
   --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
   --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
+  --no-supervise             run the agent in this process, with no crash supervisor
+                             [AGENT_SUPERVISE=0] (default: supervised, see below)
+
+Supervision (ADR 0007): the agent runs in a child process; when it dies (a llama.cpp abort, an
+OOM kill) the control plane is told at once and it is restarted after AGENT_RESTART_DELAY_MS
+(500), doubling up to AGENT_RESTART_MAX_DELAY_MS (30000). More than AGENT_RESTART_LIMIT (5)
+crashes within AGENT_RESTART_WINDOW_MS (300000): give up, exit non-zero.
 
 Also: agent models ls|pull|rm (agent models --help)
 `;
 
-export type ParsedCommand = { command: 'help' } | { command: 'start'; config: AgentConfig };
+/** How `agent start` supervises the agent process (agent/supervisor.ts). */
+export interface SupervisorConfig {
+  /** false: `--no-supervise` / AGENT_SUPERVISE=0, the agent runs in this process. */
+  enabled: boolean;
+  /** Delay before the first restart; doubles with each crash in the window. */
+  restartDelayMs: number;
+  restartMaxDelayMs: number;
+  /** Restarts allowed within restartWindowMs; one more crash and the supervisor gives up. */
+  restartLimit: number;
+  restartWindowMs: number;
+}
+
+export type ParsedCommand =
+  | { command: 'help' }
+  | { command: 'start'; config: AgentConfig; supervisor: SupervisorConfig };
 
 export interface ConfigContext {
   env: Record<string, string | undefined>;
@@ -152,7 +174,30 @@ export function parseCommand(argv: string[], ctx: ConfigContext): ParsedCommand 
   if (command !== 'start' || rest.length > 0) {
     throw new ConfigError(`unknown command '${parsed.positionals.join(' ')}'`);
   }
-  return { command: 'start', config: resolveConfig(parsed.values, ctx) };
+  return {
+    command: 'start',
+    config: resolveConfig(parsed.values, ctx),
+    supervisor: resolveSupervisor(parsed.values['no-supervise'] === true, ctx.env),
+  };
+}
+
+function resolveSupervisor(
+  noSupervise: boolean,
+  env: Record<string, string | undefined>,
+): SupervisorConfig {
+  const raw = env.AGENT_SUPERVISE?.trim().toLowerCase() || undefined;
+  if (raw !== undefined && !['0', '1', 'true', 'false', 'yes', 'no', 'on', 'off'].includes(raw)) {
+    throw new ConfigError(`AGENT_SUPERVISE must be 1 or 0, got '${env.AGENT_SUPERVISE}'`);
+  }
+  const ms = (name: string, fallback: number, min: number) =>
+    integer(env[name] || String(fallback), name, min, 86_400_000);
+  return {
+    enabled: !noSupervise && !['0', 'false', 'no', 'off'].includes(raw ?? ''),
+    restartDelayMs: ms('AGENT_RESTART_DELAY_MS', 500, 0),
+    restartMaxDelayMs: ms('AGENT_RESTART_MAX_DELAY_MS', 30_000, 0),
+    restartLimit: integer(env.AGENT_RESTART_LIMIT || '5', 'AGENT_RESTART_LIMIT', 0, 1000),
+    restartWindowMs: ms('AGENT_RESTART_WINDOW_MS', 300_000, 1),
+  };
 }
 
 type Values = {

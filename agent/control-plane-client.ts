@@ -9,6 +9,8 @@ import {
   type HeartbeatRequest,
   heartbeatResponseSchema,
   type JobReport,
+  type OfflineRequest,
+  offlineResponseSchema,
   type RegisterRequest,
   type RegisterResponse,
   registerResponseSchema,
@@ -293,4 +295,46 @@ export class ControlPlaneClient {
     }
     return res.json();
   }
+}
+
+export type OfflineResult =
+  /** The control plane took the agent out of routing (or it already was). */
+  | { ok: true; changed: boolean }
+  /** Refused (401: not this agent's current credential; 404: unknown agent) or unreachable. */
+  | { ok: false; error: string; status?: number };
+
+/**
+ * `POST /v1/agents/:id/offline` with the agent's credential: the supervisor's word that the agent
+ * process died. Never throws; retries once on a transport error or a 5xx.
+ */
+export async function announceOffline(o: {
+  baseUrl: string;
+  agentId: string;
+  credential: string;
+  body: OfflineRequest;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  attempts?: number;
+}): Promise<OfflineResult> {
+  const url = `${o.baseUrl.replace(/\/+$/, '')}/v1/agents/${encodeURIComponent(o.agentId)}/offline`;
+  const attempts = o.attempts ?? 2;
+  let last: OfflineResult = { ok: false, error: 'not sent' };
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const res = await (o.fetch ?? fetch)(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${o.credential}` },
+        body: JSON.stringify(o.body),
+        signal: AbortSignal.timeout(o.timeoutMs ?? 2000),
+      });
+      if (res.ok)
+        return { ok: true, changed: offlineResponseSchema.parse(await res.json()).changed };
+      await res.body?.cancel();
+      last = { ok: false, error: `HTTP ${res.status}`, status: res.status };
+      if (res.status < 500) return last;
+    } catch (err) {
+      last = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  return last;
 }

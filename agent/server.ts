@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
+import type { RegisterResponse } from '../protocol/agent-api.ts';
 import { createAgentApp } from './app.ts';
 import { type AgentConfig, agentUrl } from './config.ts';
 import { ControlPlaneClient } from './control-plane-client.ts';
@@ -23,6 +24,8 @@ export interface StartOverrides {
   stats?: StatsCollector;
   fetch?: typeof fetch;
   log?: Logger;
+  /** Told of every registration (the supervisor learns the agent's credential this way). */
+  onRegistered?(registration: RegisterResponse): void;
 }
 
 export interface RunningAgent {
@@ -152,6 +155,7 @@ export async function startAgent(
         },
         `${registration.agentId}|${registration.issuer}|${jwksUrl}`,
       );
+      overrides.onRegistered?.(registration);
     },
     ...(cpFetch ? { fetch: cpFetch } : {}),
     log,

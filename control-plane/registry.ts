@@ -1,5 +1,5 @@
 // Registry queries: agents, the models they serve, and ticket slots reserved with guarded updates.
-import { and, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
 import { breakerColumns, fieldsOf } from './breakers/store.ts';
@@ -52,6 +52,24 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     .set({ state: 'lost', finishedAt: now })
     .where(and(eq(tickets.agentId, reg.id), inArray(tickets.state, ['issued', 'running'])));
   await replaceModels(db, reg.id, reg.models);
+}
+
+/**
+ * The agent's process died (its supervisor says so): offline at once, no slot reserved, its open
+ * tickets lost, as a registration or the liveness sweep would do. Breakers are left alone: a
+ * crash is not a failed request. Returns false when the agent was already offline (idempotent).
+ */
+export async function markAgentOffline(db: Db, id: string, now: number): Promise<boolean> {
+  const changed = await db
+    .update(agents)
+    .set({ state: 'offline', reservedJobs: 0, reportedJobs: 0 })
+    .where(and(eq(agents.id, id), ne(agents.state, 'offline')))
+    .returning({ id: agents.id });
+  await db
+    .update(tickets)
+    .set({ state: 'lost', finishedAt: now })
+    .where(and(eq(tickets.agentId, id), inArray(tickets.state, ['issued', 'running'])));
+  return changed.length === 1;
 }
 
 /** Rewrites an agent's model list only when it changed (memory within 5% counts as unchanged). */

@@ -103,6 +103,21 @@ export type JobReport = z.infer<typeof jobReportSchema>;
 
 export const jobReportResponseSchema = z.object({ released: z.boolean() });
 
+/**
+ * `POST /v1/agents/:id/offline`, sent by the agent's supervisor when the agent process died
+ * (ADR 0007). Only what the control plane logs; the agent's own credential authenticates it.
+ */
+export const offlineRequestSchema = z.object({
+  reason: z.string().max(200).optional(),
+  /** The dead process's exit code, or the signal that ended it. */
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().max(20).nullable().optional(),
+});
+export type OfflineRequest = z.infer<typeof offlineRequestSchema>;
+
+/** `changed`: false when the agent was already offline (the call is idempotent). */
+export const offlineResponseSchema = z.object({ offline: z.literal(true), changed: z.boolean() });
+
 /** Claims carried by a ticket (a JWT signed by the control plane). */
 export interface TicketClaims {
   iss: string;

@@ -26,6 +26,9 @@ async function main() {
     dataDir,
     joinToken: 'chaos-join-token',
     maxConcurrentJobs: 2,
+    // Whole agents are killed and restarted by this script (ADR 0004's figures): no supervisor,
+    // which would tell the control plane and restart the agent itself.
+    supervise: false,
   });
   let resumed = 0;
   const client = recordingClient(cluster.url, [], {

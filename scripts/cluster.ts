@@ -13,6 +13,8 @@ export interface Proc {
   child: ChildProcess;
   /** Everything the process printed, for assertions and post-mortems. */
   output: string[];
+  /** A supervised agent: the pid of the agent process it runs now (its supervisor logs each). */
+  agentPid?: number;
 }
 
 /** A Node script of this repository (bin/control-plane.mjs, bin/agent.mjs) as a child process. */
@@ -46,16 +48,26 @@ export function spawnProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc: Proc = { name, child, output: [] };
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString().split('\n')) {
-      if (!line) continue;
-      proc.output.push(line);
-      if (proc.output.length > 2000) proc.output.shift();
-      if (opts.echo) console.log(`[${name}] ${line}`);
-    }
+  const onLine = (line: string) => {
+    if (!line) return;
+    const started = /^supervisor: agent process started pid=(\d+)$/.exec(line);
+    if (started) proc.agentPid = Number(started[1]);
+    proc.output.push(line);
+    if (proc.output.length > 2000) proc.output.shift();
+    if (opts.echo) console.log(`[${name}] ${line}`);
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  // Whole lines only: a chunk may end mid-line (a pid cut in two must never be read as one).
+  const lines = (stream: NodeJS.ReadableStream | null) => {
+    let partial = '';
+    stream?.on('data', (buf: Buffer) => {
+      const parts = (partial + buf.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) onLine(line);
+    });
+    stream?.on('end', () => onLine(partial));
+  };
+  lines(child.stdout);
+  lines(child.stderr);
   return proc;
 }
 
@@ -97,6 +109,12 @@ export interface ClusterOptions {
   agentEnv?: Record<string, string>;
   /** Extra environment for agent i only. */
   perAgentEnv?: Record<string, string>[];
+  /**
+   * Run each agent under its crash supervisor, as `npx agent start` does (default true). false
+   * (AGENT_SUPERVISE=0): the agent is the process started, so killing or stopping it kills or
+   * stops the whole agent, with nobody to tell the control plane (a lost host, a hung agent).
+   */
+  supervise?: boolean;
 }
 
 export interface Cluster {
@@ -174,6 +192,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         SUPPORTED_MODELS: DEMO_MODEL,
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
         AGENT_STATE_DIR: join(o.dataDir, 'agents'),
+        ...(o.supervise === false ? { AGENT_SUPERVISE: '0' } : {}),
         ...o.agentEnv,
         ...o.perAgentEnv?.[i],
       },

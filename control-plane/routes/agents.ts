@@ -1,4 +1,4 @@
-// Agent-facing API: register, heartbeat, job reports.
+// Agent-facing API: register, heartbeat, job reports, and the supervisor's "this agent died".
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
@@ -6,6 +6,7 @@ import {
   AGENT_CREDENTIAL_HEADER,
   heartbeatRequestSchema,
   jobReportSchema,
+  offlineRequestSchema,
   registerRequestSchema,
 } from '../../protocol/agent-api.ts';
 import {
@@ -21,6 +22,7 @@ import { ApiError } from '../errors.ts';
 import {
   finishTicket,
   getAgent,
+  markAgentOffline,
   recordHeartbeat,
   replaceModels,
   upsertAgent,
@@ -118,6 +120,23 @@ export function agentRoutes(deps: Deps) {
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);
     return c.json({ released });
+  });
+
+  // The agent's supervisor: its process died (ADR 0007). Out of routing now, not after
+  // HEARTBEAT_TIMEOUT; the restarted process registers again.
+  app.post('/:id/offline', agentAuth, async (c) => {
+    const id = c.req.param('id');
+    const why = await readBody(c, offlineRequestSchema);
+    const changed = await markAgentOffline(db, id, clock.now());
+    deps.views?.invalidate();
+    log.warn('agent reported dead by its supervisor', {
+      agent: id,
+      reason: why.reason,
+      exitCode: why.exitCode ?? undefined,
+      signal: why.signal ?? undefined,
+      changed,
+    });
+    return c.json({ offline: true as const, changed });
   });
 
   return app;

@@ -193,6 +193,32 @@ export function breakersContract(runtime: string, target: ContractTarget) {
       expect(await late.json()).toEqual({ released: false });
     });
 
+    it("counts a supervisor's offline report as no breaker failure, of that agent or another", async () => {
+      for (let i = 0; i < 4; i++) await failOnce(); // one short of tripping
+      const held = await routeTo('agent-a');
+      const offline = await post(
+        '/v1/agents/agent-a/offline',
+        { reason: 'agent process died', signal: 'SIGABRT' },
+        { ...json, authorization: `Bearer ${credentials.get('agent-a') ?? ''}` },
+      );
+      expect(offline.status).toBe(200);
+      expect((await status('agent-a')).breaker).toMatchObject({
+        state: 'closed',
+        consecutiveFailures: 4,
+        trips: 0,
+      });
+      expect((await status('agent-b')).breaker).toMatchObject({
+        state: 'closed',
+        consecutiveFailures: 0,
+      });
+      // The lost ticket's agent report releases and counts nothing.
+      expect(await (await report('agent-a', held.jti, 'error')).json()).toEqual({
+        released: false,
+      });
+      expect((await status('agent-a')).breaker.consecutiveFailures).toBe(4);
+      expect((await routeTo('agent-b', ['agent-a'])).status).toBe(200);
+    });
+
     it('shows an agent with late heartbeats as degraded, still routable', async () => {
       clock.advance(25_001);
       expect((await status('agent-a')).state).toBe('degraded');

@@ -25,7 +25,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     const credentials = new Map<string, string>();
     /** Agent calls after registration carry that agent's credential instead of the join token. */
     const post = (path: string, body: unknown, headers: Record<string, string> = auth) => {
-      const agentId = /^\/v1\/agents\/([^/]+)\/(heartbeat|jobs)/.exec(path)?.[1];
+      const agentId = /^\/v1\/agents\/([^/]+)\/(heartbeat|jobs|offline)/.exec(path)?.[1];
       const credential = agentId ? credentials.get(agentId) : undefined;
       const h =
         headers === auth && credential
@@ -197,6 +197,88 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
         agents: { slots: { reserved: number; max: number } }[];
       };
       expect(status.agents.map((a) => a.slots.reserved)).toEqual([4, 4, 4, 4, 4]);
+    });
+
+    it('takes an agent out of routing at once when its supervisor reports it dead, idempotently', async () => {
+      await register('agent-a', { maxConcurrentJobs: 2 });
+      // A ticket in flight on agent-a when its process dies.
+      const inFlight = (await (await post('/v1/route', { model: MODEL }, {})).json()) as {
+        agent: { id: string };
+        ticket: string;
+      };
+      expect(inFlight.agent.id).toBe('agent-a');
+      const payload = inFlight.ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/');
+      const jti = JSON.parse(atob(payload)).jti as string;
+      await register('agent-b', { maxConcurrentJobs: 2 });
+      // Warm the scheduler's view cache while agent-a is still healthy.
+      expect((await post('/v1/route', { model: MODEL, debug: true }, {})).status).toBe(200);
+
+      const died = { reason: 'agent process died', exitCode: null, signal: 'SIGKILL' };
+      const offline = (headers: Record<string, string>, id = 'agent-a') =>
+        post(`/v1/agents/${id}/offline`, died, headers);
+      const json = { 'content-type': 'application/json' };
+      // Only agent-a's own credential may say agent-a died.
+      expect((await offline(json)).status).toBe(401);
+      expect((await offline({ ...auth })).status).toBe(401); // the join token is not enough
+      const bs = { ...json, authorization: `Bearer ${credentials.get('agent-b')}` };
+      expect((await offline(bs)).status).toBe(401);
+      expect((await offline(bs, 'ghost')).status).toBe(404);
+      const first = await post('/v1/agents/agent-a/offline', died);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toEqual({ offline: true, changed: true });
+      const again = await post('/v1/agents/agent-a/offline', died);
+      expect(again.status).toBe(200);
+      expect(await again.json()).toEqual({ offline: true, changed: false });
+
+      // At once (no clock advance): status says offline with no slot held; every route avoids it.
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: {
+          id: string;
+          state: string;
+          slots: { reserved: number };
+          breaker: { state: string; consecutiveFailures: number };
+        }[];
+      };
+      expect(status.agents.map((a) => [a.id, a.state, a.slots.reserved, a.breaker.state])).toEqual([
+        ['agent-a', 'offline', 0, 'closed'],
+        ['agent-b', 'healthy', 1, 'closed'],
+      ]);
+      expect(status.agents.every((a) => a.breaker.consecutiveFailures === 0)).toBe(true);
+      const routed = (await (await post('/v1/route', { model: MODEL }, {})).json()) as {
+        agent: { id: string };
+        fallbacks: { id: string }[];
+      };
+      expect(routed.agent.id).toBe('agent-b');
+      // Not even offered as a fallback: the scheduler's cached views were dropped.
+      expect(routed.fallbacks).toEqual([]);
+      // Even asking to avoid agent-b does not route to the dead agent-a.
+      const full = await post('/v1/route', { model: MODEL, exclude: ['agent-b'] }, {});
+      expect(full.status).toBe(503);
+      expect(((await full.json()) as { error: { message: string } }).error.message).toContain(
+        '1 offline',
+      );
+      // The dead process's ticket is lost: its late report releases nothing.
+      const late = await post(`/v1/agents/agent-a/jobs/${jti}`, {
+        outcome: 'success',
+        model: MODEL,
+        promptTokens: 1,
+        completionTokens: 1,
+        durationMs: 10,
+      });
+      expect(await late.json()).toEqual({ released: false });
+
+      // The restarted process registers again (with the credential it kept) and serves.
+      const back = await post(
+        '/v1/agents/register',
+        registration('agent-a', { maxConcurrentJobs: 2 }),
+        {
+          ...auth,
+          [AGENT_CREDENTIAL_HEADER]: credentials.get('agent-a') ?? '',
+        },
+      );
+      expect(back.status).toBe(200);
+      const toA = await post('/v1/route', { model: MODEL, exclude: ['agent-b'] }, {});
+      expect(((await toA.json()) as { agent: { id: string } }).agent.id).toBe('agent-a');
     });
 
     it('re-registers on heartbeat 404 and keeps liveness from coalesced heartbeats', async () => {

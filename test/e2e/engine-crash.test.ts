@@ -1,5 +1,7 @@
-// Crash isolation (ADR 0007): kill -9 the agent mid-stream; clients see an explicit error, never a
-// clean end, and the restarted agent re-registers with all its slots back.
+// Crash isolation (ADR 0007): kill -9 the agent process under its supervisor mid-stream (what a
+// llama.cpp abort() does). Clients see an explicit error, never a clean end; the supervisor tells
+// the control plane at once (offline, slots free, nothing routed there, long before
+// HEARTBEAT_TIMEOUT) and restarts the agent, which registers again and serves.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +38,8 @@ beforeAll(async () => {
     dataDir,
     joinToken: 'crash-join-token',
     maxConcurrentJobs: 2,
-    agentEnv: { CONTEXT_SIZE: '512' },
+    // The restart waits 3 s: long enough to see that nothing is routed to the dead agent.
+    agentEnv: { CONTEXT_SIZE: '512', AGENT_RESTART_DELAY_MS: '3000' },
   });
 });
 
@@ -46,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('engine crash', () => {
-  it('streams end with an error when the agent process dies; the restarted agent serves again', async () => {
+  it('streams end with an error when the agent process dies; the control plane knows at once; the supervisor restarts it', async () => {
     let started = 0;
     const seen = [false, false];
     const streams = [0, 1].map((i) =>
@@ -58,21 +61,50 @@ describe('engine crash', () => {
         (err: Error) => `error: ${err.message}`,
       ),
     );
+    const t0 = performance.now();
     await waitFor('both streams to start', async () => (started === 2 ? true : undefined));
-    const agent = cluster.agents[0];
-    if (!agent) throw new Error('no agent');
-    const exited = new Promise((ok) => agent.child.once('exit', ok));
-    agent.child.kill('SIGKILL'); // what a llama.cpp abort() inside the engine does to the process
-    await exited;
+    console.log(
+      `[engine-crash] both streams started after ${Math.round(performance.now() - t0)} ms`,
+    );
+    const supervisor = cluster.agents[0];
+    const pid = supervisor?.agentPid;
+    if (!supervisor || !pid) throw new Error('no supervised agent process');
+    expect((await agentStatus())?.slots.reserved).toBe(2);
+
+    const killedAt = performance.now();
+    process.kill(pid, 'SIGKILL'); // what a llama.cpp abort() inside the engine does to the process
+    let offline: AgentStatus | undefined;
+    while (!offline && performance.now() - killedAt < 10_000) {
+      const a = await agentStatus();
+      if (a?.state === 'offline') offline = a;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    const offlineMs = Math.round(performance.now() - killedAt);
+    console.log(`[engine-crash] kill -9 → offline in /v1/status: ${offlineMs} ms`);
+    // HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL would be 45 s.
+    expect(offline).toBeDefined();
+    expect(offlineMs).toBeLessThan(3000);
+    // Its slots are free at once, and nothing is routed there.
+    expect(offline?.slots.reserved).toBe(0);
+    const route = await fetch(`${cluster.url}/v1/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: DEMO_MODEL }),
+    });
+    expect(route.status).toBe(503);
+    expect(await route.text()).toContain('1 offline');
 
     // Never a clean `[DONE]`: the client sees the connection die (an error, or a stream
     // without its final event, which streamChat reports as `truncated`).
     const outcomes = await Promise.all(streams);
+    console.log(
+      `[engine-crash] streams ended ${Math.round(performance.now() - killedAt)} ms after the kill`,
+    );
     for (const o of outcomes) expect(o).not.toBe('completed');
     expect(outcomes.some((o) => o.startsWith('error'))).toBe(true);
 
-    // The supervisor (here the test) restarts it; registering gives every slot back at once.
-    cluster.startAgent(0);
+    // The supervisor (still the same process) restarts the agent; registering again gives every
+    // slot back.
     await waitFor(
       'agent re-registered with free slots',
       async () => {
@@ -80,7 +112,12 @@ describe('engine crash', () => {
         return a?.state === 'healthy' && a.slots.reserved === 0 ? true : undefined;
       },
       120_000,
+      [supervisor],
     );
+    console.log(
+      `[engine-crash] kill -9 → healthy again (restart delay 3 s): ${Math.round(performance.now() - killedAt)} ms`,
+    );
+    expect(supervisor.agentPid).not.toBe(pid);
     const after = await Promise.all(
       [0, 1].map((i) => streamChat(cluster.url, body(`Say hello ${i}.`, 8))),
     );

@@ -117,6 +117,11 @@ beforeAll(async () => {
     maxConcurrentJobs: 2,
     cpEnv,
     echo: process.env.FAULTS_ECHO === '1',
+    // Whole agents die or hang here (a lost host, a frozen process): nobody tells the control
+    // plane, which must find out from clients and breakers. Under its supervisor, kill -9 would
+    // hit the supervisor alone (its agent would drain and exit) and SIGSTOP would freeze nothing
+    // that serves. The supervised crash is test/e2e/supervisor.test.ts.
+    supervise: false,
   });
 });
 

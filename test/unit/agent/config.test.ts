@@ -126,6 +126,41 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['stop'], ctx())).toThrow(/unknown command/);
   });
 
+  it('supervises by default; --no-supervise or AGENT_SUPERVISE=0 runs the agent in process', () => {
+    const supervisor = (argv: string[], env: Record<string, string> = {}) => {
+      const parsed = parseCommand(['start', ...argv], ctx(env));
+      if (parsed.command !== 'start') throw new Error('expected start');
+      return parsed.supervisor;
+    };
+    expect(supervisor([])).toEqual({
+      enabled: true,
+      restartDelayMs: 500,
+      restartMaxDelayMs: 30_000,
+      restartLimit: 5,
+      restartWindowMs: 300_000,
+    });
+    expect(supervisor(['--no-supervise']).enabled).toBe(false);
+    expect(supervisor([], { AGENT_SUPERVISE: '0' }).enabled).toBe(false);
+    expect(supervisor([], { AGENT_SUPERVISE: 'false' }).enabled).toBe(false);
+    expect(supervisor(['--no-supervise'], { AGENT_SUPERVISE: '1' }).enabled).toBe(false);
+    expect(supervisor([], { AGENT_SUPERVISE: '1' }).enabled).toBe(true);
+    expect(
+      supervisor([], {
+        AGENT_RESTART_DELAY_MS: '100',
+        AGENT_RESTART_MAX_DELAY_MS: '800',
+        AGENT_RESTART_LIMIT: '2',
+        AGENT_RESTART_WINDOW_MS: '10000',
+      }),
+    ).toMatchObject({
+      restartDelayMs: 100,
+      restartMaxDelayMs: 800,
+      restartLimit: 2,
+      restartWindowMs: 10_000,
+    });
+    expect(() => supervisor([], { AGENT_SUPERVISE: 'maybe' })).toThrow(ConfigError);
+    expect(() => supervisor([], { AGENT_RESTART_LIMIT: '-1' })).toThrow(ConfigError);
+  });
+
   it('shows help for no command, help or --help', () => {
     expect(parseCommand([], ctx()).command).toBe('help');
     expect(parseCommand(['start', '--help'], ctx()).command).toBe('help');
