@@ -12,12 +12,13 @@ const killEveryMs = parseDuration(process.env.CHAOS_KILL_EVERY, 20_000, 'CHAOS_K
 const restartAfterMs = parseDuration(process.env.CHAOS_RESTART_AFTER, 5_000, 'CHAOS_RESTART_AFTER');
 const concurrency = Number(process.env.CHAOS_CONCURRENCY ?? 4);
 const maxTokens = Number(process.env.CHAOS_MAX_TOKENS ?? 16);
+const agentThreads = process.env.CHAOS_AGENT_THREADS ?? '1';
 
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'titan-chaos-'));
   const agentPorts = [await freePort(), await freePort(), await freePort()];
   console.log(
-    `chaos: 3 agents, ${concurrency} concurrent streams of ${maxTokens} tokens for ${durationMs / 1000} s, ` +
+    `chaos: 3 agents (THREADS=${agentThreads}), ${concurrency} concurrent streams of ${maxTokens} tokens for ${durationMs / 1000} s, ` +
       `kill -9 one agent every ${killEveryMs / 1000} s, restart after ${restartAfterMs / 1000} s`,
   );
   const cluster = await startCluster({
@@ -29,6 +30,9 @@ async function main() {
     // Whole agents are killed and restarted by this script (ADR 0004's figures): no supervisor,
     // which would tell the control plane and restart the agent itself.
     supervise: false,
+    // Three agents on a small host: llama.cpp's default of one thread per core makes them stall
+    // each other's thread barriers (docs/benchmarks.md, Engines), so one thread each.
+    agentEnv: { THREADS: agentThreads },
   });
   let resumed = 0;
   const client = recordingClient(cluster.url, [], {
