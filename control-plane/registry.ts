@@ -1,6 +1,6 @@
 // Registry queries: agents, the models they serve, and ticket slots reserved with guarded updates.
 import { and, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
-import type { AgentModel, AgentStats, JobReport } from '../protocol/agent-api.ts';
+import type { AgentModel, AgentStats, EngineLoad, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
 import { breakerColumns, fieldsOf } from './breakers/store.ts';
 import type { Db } from './db.ts';
@@ -108,6 +108,8 @@ export async function getAgent(db: Db, id: string): Promise<AgentRow | undefined
 
 export interface HeartbeatUpdate {
   stats: AgentStats;
+  /** The agent's queue and its engine's own load, kept with the stats for the status page. */
+  load?: { queuedJobs?: number | undefined; engine?: EngineLoad | undefined };
   reportedJobs: number;
   runningJobs: string[];
   draining: boolean;
@@ -141,7 +143,7 @@ export async function recordHeartbeat(
     await db
       .update(agents)
       .set({
-        stats: JSON.stringify(hb.stats),
+        stats: JSON.stringify(hb.load ? { ...hb.stats, load: hb.load } : hb.stats),
         ...memory,
         reportedJobs: hb.reportedJobs,
         lastHeartbeatAt: now,

@@ -93,6 +93,7 @@ export function agentRoutes(deps: Deps) {
       id,
       {
         stats: hb.stats,
+        load: { queuedJobs: hb.queuedJobs, engine: hb.engineLoad },
         reportedJobs: hb.activeJobs,
         runningJobs: hb.runningJobs,
         draining: hb.draining ?? false,

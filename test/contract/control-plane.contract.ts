@@ -318,6 +318,18 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await chat()).status).toBe(404);
     });
 
+    it("shows an agent's queue and engine load from its last written heartbeat", async () => {
+      await register('agent-a');
+      clock.advance(15_000); // LIVENESS_WRITE_INTERVAL: this heartbeat is written
+      const engineLoad = { running: 2, waiting: 1, kvCacheUsage: 0.25 };
+      const hb = heartbeat({ activeJobs: 2, queuedJobs: 3, engineLoad });
+      expect((await post('/v1/agents/agent-a/heartbeat', hb)).status).toBe(200);
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: { id: string; stats: { load?: unknown } }[];
+      };
+      expect(status.agents[0]?.stats.load).toEqual({ queuedJobs: 3, engine: engineLoad });
+    });
+
     it('lists live models in OpenAI and Ollama shapes and reports status', async () => {
       await register('agent-a');
       const models = (await (await app.request('/v1/models')).json()) as { data: { id: string }[] };
