@@ -224,9 +224,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         const status = (await res.json()) as {
           agents: { state: string }[];
         };
-        return status.agents.filter((a) => a.state === 'healthy').length >= agents.length
-          ? true
-          : undefined;
+        // Routable: an agent with little memory to spare starts out degraded, not healthy.
+        const routable = status.agents.filter(
+          (a) => a.state === 'healthy' || a.state === 'degraded',
+        );
+        return routable.length >= agents.length ? true : undefined;
       },
       180_000,
       all,

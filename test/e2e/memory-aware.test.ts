@@ -74,6 +74,7 @@ it('routes every request to the agent with memory to spare and says why', async 
   const status = (await (await fetch(`${cluster.url}/v1/status`)).json()) as {
     agents: {
       id: string;
+      state: string;
       lastExclusion: { reason: string } | null;
       lastScore: { score: number } | null;
     }[];
@@ -82,4 +83,7 @@ it('routes every request to the agent with memory to spare and says why', async 
     'memory pressure',
   );
   expect(status.agents.find((a) => a.id === 'agent-1')?.lastScore?.score).toBeGreaterThan(0);
+  // Memory pressure is also a health state: degraded, not offline.
+  expect(status.agents.find((a) => a.id === 'agent-2')?.state).toBe('degraded');
+  expect(status.agents.find((a) => a.id === 'agent-1')?.state).toBe('healthy');
 });
