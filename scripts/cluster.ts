@@ -115,6 +115,12 @@ export interface ClusterOptions {
    * stops the whole agent, with nobody to tell the control plane (a lost host, a hung agent).
    */
   supervise?: boolean;
+  /** Where the control plane listens (default 127.0.0.1; elsewhere it runs with INSECURE=1). */
+  cpHost?: string;
+  /** Agent i binds and advertises this address (default 127.0.0.1). */
+  agentHosts?: string[];
+  /** Agent i runs inside this network namespace (`ip netns exec`, root), if set. */
+  agentNetns?: (string | undefined)[];
 }
 
 export interface Cluster {
@@ -138,14 +144,17 @@ export async function stopProcess(p: Proc, signal: NodeJS.Signals = 'SIGTERM', g
 }
 
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
-  const url = `http://127.0.0.1:${o.cpPort}`;
+  const cpHost = o.cpHost ?? '127.0.0.1';
+  const url = `http://${cpHost}:${o.cpPort}`;
   const controlPlane = startProcess(
     'control-plane',
     'bin/control-plane.mjs',
     [],
     {
       PORT: String(o.cpPort),
-      HOST: '127.0.0.1',
+      HOST: cpHost,
+      // A test address off loopback (e.g. a veth pair to a network namespace) in development mode.
+      ...(cpHost === '127.0.0.1' ? {} : { INSECURE: '1' }),
       DATA_DIR: o.dataDir,
       JOIN_TOKEN: o.joinToken,
       HEARTBEAT_INTERVAL: '2s',
@@ -176,7 +185,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   }
   const statusHeaders: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 
-  const agentUrls = o.agentPorts.map((p) => `http://127.0.0.1:${p}`);
+  const hostOf = (i: number) => o.agentHosts?.[i] ?? '127.0.0.1';
+  const agentUrls = o.agentPorts.map((p, i) => `http://${hostOf(i)}:${p}`);
   const startAgent = (i: number) =>
     startProcess(
       `agent-${i + 1}`,
@@ -187,7 +197,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         JOIN_TOKEN: o.joinToken,
         AGENT_ID: `agent-${i + 1}`,
         PORT: String(o.agentPorts[i]),
-        PUBLIC_HOST: '127.0.0.1',
+        HOST: hostOf(i),
+        PUBLIC_HOST: hostOf(i),
         MODEL_PATH: DEMO_MODEL_PATH,
         SUPPORTED_MODELS: DEMO_MODEL,
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
@@ -196,7 +207,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         ...o.agentEnv,
         ...o.perAgentEnv?.[i],
       },
-      { echo: o.echo },
+      { echo: o.echo, ...(o.agentNetns?.[i] ? { netns: o.agentNetns[i] } : {}) },
     );
   const agents = o.agentPorts.map((_, i) => startAgent(i));
   all.push(...agents);

@@ -7,14 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResumeInfo } from '../../client/titan-client.ts';
-import {
-  DEMO_MODEL,
-  DEMO_MODEL_PATH,
-  type Proc,
-  startProcess,
-  stopProcess,
-  waitFor,
-} from '../../scripts/cluster.ts';
+import { type Cluster, startCluster, waitFor } from '../../scripts/cluster.ts';
 import {
   agentStatus,
   type Contact,
@@ -37,8 +30,8 @@ if (!netns && 'unavailable' in made) {
 
 let dataDir: string;
 let cpUrl: string;
-const procs: Proc[] = [];
-const agentUrls: string[] = [];
+let cluster: Cluster | undefined;
+let agentUrls: string[] = [];
 
 describe.skipIf(!netns)(
   'network partition (agent in a network namespace)',
@@ -47,65 +40,36 @@ describe.skipIf(!netns)(
     beforeAll(async () => {
       const ns = netns as Netns;
       dataDir = await mkdtemp(join(tmpdir(), 'titan-partition-'));
-      const cpPort = await freePort();
-      cpUrl = `http://${ns.hostIp}:${cpPort}`;
-      const cp = startProcess('control-plane', 'bin/control-plane.mjs', [], {
-        PORT: String(cpPort),
-        // The host's end of the veth pair, reachable from the namespace and from loopback agents.
-        HOST: ns.hostIp,
-        INSECURE: '1',
-        AUTH_MODE: 'development',
-        DATA_DIR: dataDir,
-        JOIN_TOKEN: JOIN,
-        HEARTBEAT_INTERVAL: '2s',
-        HEARTBEAT_TIMEOUT: '10s',
-        BREAKER_FAILURES: '3',
-        BREAKER_COOLDOWN: `${COOLDOWN_MS}ms`,
+      cluster = await startCluster({
+        cpPort: await freePort(),
+        agentPorts: [await freePort(), await freePort()],
+        dataDir,
+        joinToken: JOIN,
+        maxConcurrentJobs: 2,
+        // The host's end of the veth pair: reachable from the namespace and from loopback agents.
+        cpHost: ns.hostIp,
+        cpEnv: {
+          HEARTBEAT_TIMEOUT: '10s',
+          BREAKER_FAILURES: '3',
+          BREAKER_COOLDOWN: `${COOLDOWN_MS}ms`,
+        },
+        agentHosts: ['127.0.0.1', ns.nsIp],
+        agentNetns: [undefined, ns.name],
       });
-      procs.push(cp);
-      await waitFor(
-        'control plane',
-        async () => ((await fetch(`${cpUrl}/healthz`)).ok ? true : undefined),
-        60_000,
-        [cp],
-      );
-      const hosts = ['127.0.0.1', ns.nsIp];
-      for (const [i, host] of hosts.entries()) {
-        const port = await freePort();
-        agentUrls.push(`http://${host}:${port}`);
-        const agent = startProcess(
-          `agent-${i + 1}`,
-          'bin/agent.mjs',
-          ['start'],
-          {
-            CONTROL_PLANE_URL: cpUrl,
-            JOIN_TOKEN: JOIN,
-            AGENT_ID: `agent-${i + 1}`,
-            HOST: host,
-            PUBLIC_HOST: host,
-            PORT: String(port),
-            MODEL_PATH: DEMO_MODEL_PATH,
-            SUPPORTED_MODELS: DEMO_MODEL,
-            MAX_CONCURRENT_JOBS: '2',
-            AGENT_STATE_DIR: join(dataDir, 'agents'),
-          },
-          i === 1 ? { netns: ns.name } : {},
-        );
-        procs.push(agent);
-      }
+      cpUrl = cluster.url;
+      agentUrls = cluster.agentUrls;
       for (const id of ['agent-1', 'agent-2']) {
         await waitFor(
           `${id} healthy`,
           async () => ((await agentStatus(cpUrl, id))?.state === 'healthy' ? true : undefined),
           180_000,
-          procs,
         );
       }
     });
 
     afterAll(async () => {
       netns?.heal();
-      for (const p of procs.reverse()) await stopProcess(p);
+      await cluster?.stop();
       netns?.destroy();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     });
