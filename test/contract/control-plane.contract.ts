@@ -40,6 +40,12 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       }
       return res;
     };
+    /** A restarted agent process registering again with the credential it kept on disk. */
+    const reRegister = (id: string, extra = {}) =>
+      post('/v1/agents/register', registration(id, extra), {
+        ...auth,
+        [AGENT_CREDENTIAL_HEADER]: credentials.get(id) ?? '',
+      });
     const chat = (model = MODEL, path = '/v1/chat/completions') =>
       post(
         path,
@@ -164,14 +170,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(503);
       // The restarted process presents the credential it kept on disk.
-      const again = await post(
-        '/v1/agents/register',
-        registration('agent-a', { maxConcurrentJobs: 1 }),
-        {
-          ...auth,
-          [AGENT_CREDENTIAL_HEADER]: credentials.get('agent-a') ?? '',
-        },
-      );
+      const again = await reRegister('agent-a', { maxConcurrentJobs: 1 });
       expect(again.status).toBe(200);
       expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
     });
@@ -268,14 +267,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(await late.json()).toEqual({ released: false });
 
       // The restarted process registers again (with the credential it kept) and serves.
-      const back = await post(
-        '/v1/agents/register',
-        registration('agent-a', { maxConcurrentJobs: 2 }),
-        {
-          ...auth,
-          [AGENT_CREDENTIAL_HEADER]: credentials.get('agent-a') ?? '',
-        },
-      );
+      const back = await reRegister('agent-a', { maxConcurrentJobs: 2 });
       expect(back.status).toBe(200);
       const toA = await post('/v1/route', { model: MODEL, exclude: ['agent-b'] }, {});
       expect(((await toA.json()) as { agent: { id: string } }).agent.id).toBe('agent-a');
