@@ -113,7 +113,8 @@ Options (environment variable in brackets):
   --engine <kind>            force llama-cpp, ollama or openai [ENGINE]
   --upstream-url <url>       OpenAI-compatible server to front (ENGINE=openai) [UPSTREAM_URL]
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
-  --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores)
+  --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores; several
+                             agents on one host: give each its share)
   --log-format <plain|json>  [LOG_FORMAT] (default plain)
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
   --state-dir <dir>          keeps the agent credential across restarts [AGENT_STATE_DIR]

@@ -5,18 +5,19 @@ import { join } from 'node:path';
 import { parseDuration } from '../control-plane/config.ts';
 import { emptyTally, recordingClient, streamOnce, summarize } from '../test/e2e/support/faults.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
-import { startCluster, waitFor } from './cluster.ts';
+import { startCluster, threadsPerAgent, waitFor } from './cluster.ts';
 
 const durationMs = parseDuration(process.env.CHAOS_DURATION, 180_000, 'CHAOS_DURATION');
 const killEveryMs = parseDuration(process.env.CHAOS_KILL_EVERY, 20_000, 'CHAOS_KILL_EVERY');
 const restartAfterMs = parseDuration(process.env.CHAOS_RESTART_AFTER, 5_000, 'CHAOS_RESTART_AFTER');
 const concurrency = Number(process.env.CHAOS_CONCURRENCY ?? 4);
 const maxTokens = Number(process.env.CHAOS_MAX_TOKENS ?? 16);
-const agentThreads = process.env.CHAOS_AGENT_THREADS ?? '1';
 
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'titan-chaos-'));
   const agentPorts = [await freePort(), await freePort(), await freePort()];
+  // Three agents on one host share its cores (startCluster; THREADS in the environment overrides).
+  const agentThreads = process.env.THREADS ?? threadsPerAgent(agentPorts.length);
   console.log(
     `chaos: 3 agents (THREADS=${agentThreads}), ${concurrency} concurrent streams of ${maxTokens} tokens for ${durationMs / 1000} s, ` +
       `kill -9 one agent every ${killEveryMs / 1000} s, restart after ${restartAfterMs / 1000} s`,
@@ -30,9 +31,6 @@ async function main() {
     // Whole agents are killed and restarted by this script (ADR 0004's figures): no supervisor,
     // which would tell the control plane and restart the agent itself.
     supervise: false,
-    // Three agents on a small host: llama.cpp's default of one thread per core makes them stall
-    // each other's thread barriers (docs/benchmarks.md, Engines), so one thread each.
-    agentEnv: { THREADS: agentThreads },
   });
   let resumed = 0;
   const client = recordingClient(cluster.url, [], {

@@ -1,6 +1,7 @@
 // Starts a local cluster of real processes (control plane + agents) on loopback; used by
 // `npm start`, the end-to-end tests and the benchmarks.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -143,6 +144,16 @@ export async function stopProcess(p: Proc, signal: NodeJS.Signals = 'SIGTERM', g
   clearTimeout(timer);
 }
 
+/**
+ * CPU threads for each of `agents` llama.cpp agents sharing one host: its share of the cores, at
+ * least one. Each agent defaults to every core; two of them on one host then fight over the same
+ * cores (llama.cpp's threads wait for each other at every step), which made answers 5x slower
+ * here (8-token streams, 2 agents on 2 cores: p50 2.1 s with 2 threads each, 0.4 s with one).
+ */
+export function threadsPerAgent(agents: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, agents)));
+}
+
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const cpHost = o.cpHost ?? '127.0.0.1';
   const url = `http://${cpHost}:${o.cpPort}`;
@@ -187,6 +198,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
   const hostOf = (i: number) => o.agentHosts?.[i] ?? '127.0.0.1';
   const agentUrls = o.agentPorts.map((p, i) => `http://${hostOf(i)}:${p}`);
+  // The agents share this host's cores, unless THREADS is set (environment, agentEnv, perAgentEnv).
+  const threads: Record<string, string> = process.env.THREADS
+    ? {}
+    : { THREADS: String(threadsPerAgent(o.agentPorts.length)) };
   const startAgent = (i: number) =>
     startProcess(
       `agent-${i + 1}`,
@@ -203,6 +218,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         SUPPORTED_MODELS: DEMO_MODEL,
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
         AGENT_STATE_DIR: join(o.dataDir, 'agents'),
+        ...threads,
         ...(o.supervise === false ? { AGENT_SUPERVISE: '0' } : {}),
         ...o.agentEnv,
         ...o.perAgentEnv?.[i],
