@@ -54,6 +54,16 @@ export interface ControlPlaneClientOptions {
 
 type HeartbeatResult = 'ok' | 'unknown-agent' | 'failed';
 
+/** An error for a log line: fetch's bare "fetch failed" with its cause (ECONNREFUSED, …). */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+  const why = cause?.code ?? cause?.message;
+  return typeof why === 'string' && why && !err.message.includes(why)
+    ? `${err.message}: ${why}`
+    : err.message;
+}
+
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`);
@@ -73,6 +83,7 @@ export class ControlPlaneClient {
   private lastCredential: string | undefined;
   private intervalMs = 5000;
   private lastRttMs: number | undefined;
+  private lastHeartbeatError = '';
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: ControlPlaneClientOptions) {
@@ -100,25 +111,56 @@ export class ControlPlaneClient {
   /** The loop: runs until stop(). Exposed for tests. */
   async run(): Promise<void> {
     let failures = 0;
+    let missed = 0;
+    let delay = this.intervalMs;
     while (!this.stopping) {
       if (!this.current) {
         if (await this.register(failures)) {
           failures = 0;
+          missed = 0;
+          delay = this.intervalMs;
         } else {
           await this.sleep(this.backoffMs(failures++));
           continue;
         }
       }
-      await this.sleep(this.intervalMs);
+      await this.sleep(delay);
       if (this.stopping) break;
       const result = await this.heartbeat();
-      if (result === 'unknown-agent') {
+      if (this.stopping) break;
+      if (result === 'ok') {
+        if (missed > 0) this.log.info('heartbeats resumed', { failedBefore: missed });
+        missed = 0;
+        delay = this.intervalMs;
+      } else if (result === 'failed') {
+        delay = this.heartbeatDelayMs(++missed);
+        // One line for the first failure and every tenth after it: no log spam while the CP is down.
+        if (missed % 10 === 1) {
+          this.log.warn('heartbeat failed; retrying with backoff', {
+            error: this.lastHeartbeatError,
+            failures: missed,
+            nextInMs: delay,
+          });
+        }
+      } else {
         this.log.warn('control plane forgot this agent or its credential; registering again', {
           id: this.agentId,
         });
         this.current = undefined;
       }
     }
+  }
+
+  /**
+   * Wait before the next heartbeat after `missed` failed ones in a row: the interval, then
+   * doubling with jitter up to 3 intervals, never less than one. A control plane that restarts is
+   * not hit by every agent at once, and each agent is back within 3 intervals of its return (well
+   * inside HEARTBEAT_TIMEOUT, 6 intervals by default).
+   */
+  heartbeatDelayMs(missed: number): number {
+    if (missed === 0) return this.intervalMs;
+    const ceiling = this.intervalMs * Math.min(3, 2 ** missed);
+    return Math.round(Math.max(this.intervalMs, ceiling / 2 + (this.random() * ceiling) / 2));
   }
 
   /** Stops the loop and waits up to `timeoutMs` for queued job reports. */
@@ -205,7 +247,7 @@ export class ControlPlaneClient {
           url: this.options.baseUrl,
           ...(status === 401 ? { hint: 'join token rejected' } : {}),
           ...(status === 409 ? { hint: 'agent id held by another live agent' } : {}),
-          error: err instanceof Error ? err.message : String(err),
+          error: describeError(err),
           attempt: failures + 1,
         });
       }
@@ -240,11 +282,7 @@ export class ControlPlaneClient {
       if (err instanceof HttpStatusError && (err.status === 404 || err.status === 401)) {
         return 'unknown-agent';
       }
-      if (!this.stopping) {
-        this.log.warn('heartbeat failed', {
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
+      this.lastHeartbeatError = describeError(err);
       return 'failed';
     }
   }
@@ -261,7 +299,7 @@ export class ControlPlaneClient {
         await this.post(path, report, never);
         return;
       } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
+        lastError = describeError(err);
         const status = err instanceof HttpStatusError ? err.status : undefined;
         // A 4xx will not change on retry (except timeouts and rate limits).
         if (status !== undefined && status < 500 && ![401, 408, 429].includes(status)) break;
@@ -333,7 +371,7 @@ export async function announceOffline(o: {
       last = { ok: false, error: `HTTP ${res.status}`, status: res.status };
       if (res.status < 500) return last;
     } catch (err) {
-      last = { ok: false, error: err instanceof Error ? err.message : String(err) };
+      last = { ok: false, error: describeError(err) };
     }
   }
   return last;

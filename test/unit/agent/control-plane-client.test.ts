@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ControlPlaneClient,
   type ControlPlaneClientOptions,
+  describeError,
 } from '../../../agent/control-plane-client.ts';
 import type { LogFields } from '../../../agent/log.ts';
 import type { JobReport } from '../../../protocol/agent-api.ts';
@@ -17,7 +18,10 @@ interface Call {
 
 type Reply = Response | Error | ((call: Call) => Response | Error);
 
-/** A scripted control plane: replies per path kind, in order; the last one repeats. */
+/**
+ * A scripted control plane: replies per path kind, in order; the last one repeats. A reply given
+ * as a function is made afresh each time: a repeated Response's body can be read only once.
+ */
 function fakeControlPlane(script: Record<'register' | 'heartbeat' | 'job', Reply[]>) {
   const calls: Call[] = [];
   const fetchImpl = async (
@@ -144,7 +148,7 @@ describe('ControlPlaneClient', () => {
   it('heartbeats at the CP interval with load, running jobs and the previous RTT', async () => {
     const cp = fakeControlPlane({
       register: [registered()],
-      heartbeat: [json({ heartbeatIntervalMs: 2000 })],
+      heartbeat: [() => json({ heartbeatIntervalMs: 2000 })],
       job: [],
     });
     const { client, sleeps } = makeClient(cp, { stopAfterSleeps: 3 });
@@ -229,6 +233,54 @@ describe('ControlPlaneClient', () => {
     await client.run();
     expect(registrations).toHaveLength(1);
     expect(cp.calls.filter((c) => c.url.endsWith('/heartbeat'))).toHaveLength(2);
+  });
+
+  it('backs heartbeats off while they fail (jittered, at most 3 intervals), one log line per ten', async () => {
+    const refused = new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+    const ok = () => json({ heartbeatIntervalMs: 1000 });
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [...Array.from({ length: 12 }, () => refused), ok, refused, ok],
+      job: [],
+    });
+    const { client, sleeps, logs } = makeClient(cp, { stopAfterSleeps: 16 });
+    await client.run();
+    // random() is 0.5: after 1 failure 1000..2000 → 1500; after 2 or more 1500..3000 → 2250.
+    expect(sleeps).toEqual([
+      1000,
+      1500,
+      ...Array.from({ length: 11 }, () => 2250),
+      1000,
+      1500,
+      1000,
+    ]);
+    expect(cp.calls.filter((c) => c.url.endsWith('/register'))).toHaveLength(1);
+    const warned = logs.filter((l) => l.message.startsWith('heartbeat failed'));
+    expect(warned.map((l) => l.fields)).toEqual([
+      { error: 'fetch failed: ECONNREFUSED', failures: 1, nextInMs: 1500 },
+      { error: 'fetch failed: ECONNREFUSED', failures: 11, nextInMs: 2250 },
+      { error: 'fetch failed: ECONNREFUSED', failures: 1, nextInMs: 1500 },
+    ]);
+  });
+
+  it('never waits less than one interval nor more than three between heartbeats', () => {
+    const cp = fakeControlPlane({ register: [], heartbeat: [], job: [] });
+    for (const r of [0, 0.999]) {
+      const { client } = makeClient(cp, { extra: { random: () => r } });
+      const delays = [0, 1, 2, 3, 10, 60].map((n) => client.heartbeatDelayMs(n));
+      expect(delays[0]).toBe(5000); // the interval before registration tells another
+      for (const d of delays) expect(d).toBeGreaterThanOrEqual(5000);
+      for (const d of delays) expect(d).toBeLessThanOrEqual(15_000);
+    }
+  });
+
+  it('names the cause of a failed fetch in log lines', () => {
+    const cause = { code: 'ENETUNREACH' };
+    expect(describeError(new TypeError('fetch failed', { cause }))).toBe(
+      'fetch failed: ENETUNREACH',
+    );
+    expect(describeError(new Error('HTTP 500'))).toBe('HTTP 500');
+    expect(describeError('plain')).toBe('plain');
   });
 
   it('start() returns at once even when the control plane never answers', async () => {
