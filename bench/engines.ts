@@ -2,7 +2,7 @@
 // same prompts: node-llama-cpp in-process one sequence at a time, in-process batched, and the full
 // path (control plane 307 + agent stream) measured at the client.
 //   npx tsx bench/engines.ts [--levels 1,2,4,8] [--max-tokens 64] [--context 1024] [--threads n]
-//                            [--in-process-only] [--json out.json]
+//                            [--model file.gguf] [--in-process-only] [--json out.json]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +21,13 @@ const { values } = parseArgs({
     context: { type: 'string', default: '1024' },
     json: { type: 'string' },
     threads: { type: 'string' },
+    // Another GGUF of the demo model (e.g. a variant from scripts/make-quant-variants.sh).
+    model: { type: 'string' },
     'in-process-only': { type: 'boolean', default: false },
   },
 });
 const threads = values.threads ? Number(values.threads) : undefined;
+const modelPath = values.model ?? DEMO_MODEL_PATH;
 const levels = (values.levels ?? '1,2,4,8').split(',').map(Number);
 const maxTokens = Number(values['max-tokens']);
 const context = Number(values.context);
@@ -94,12 +97,12 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(' ');
 console.log(
-  `load average before: ${load()}; ${slots} slots, ${maxTokens} tokens/stream, ctx ${context}/seq`,
+  `load average before: ${load()}; ${modelPath}, ${slots} slots, ${maxTokens} tokens/stream, ctx ${context}/seq`,
 );
 
 // 1 + 2: in process.
 const engine = await LlamaCppEngine.create({
-  modelPath: DEMO_MODEL_PATH,
+  modelPath,
   modelName: DEMO_MODEL,
   sequences: slots,
   contextSizePerSequence: context,
@@ -127,7 +130,11 @@ async function fullPath() {
     dataDir,
     joinToken: 'bench-join-token',
     maxConcurrentJobs: slots,
-    agentEnv: { CONTEXT_SIZE: String(context), ...(threads ? { THREADS: String(threads) } : {}) },
+    agentEnv: {
+      CONTEXT_SIZE: String(context),
+      MODEL_PATH: modelPath,
+      ...(threads ? { THREADS: String(threads) } : {}),
+    },
   });
   try {
     await viaCluster(cluster.url, 0); // warm-up
