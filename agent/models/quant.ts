@@ -110,10 +110,15 @@ export interface Platform {
 /**
  * Preference order (smaller = preferred). On an ARM CPU, Q4_0 moves ahead of the other 4-bit
  * types: llama.cpp repacks it into the i8mm/dotprod layout at load, so it is the fastest 4-bit
- * type there at near-Q4_K_S quality.
+ * type there at near-Q4_K_S quality. On an x86-64 CPU it is repacked for the AVX2/AVX-512
+ * kernels too, and moves ahead of Q4_1, which is not: measured 1.9x the tokens/s of Q4_1 for the
+ * demo model (docs/benchmarks.md, Quantization). Q4_K is repacked there as well, so Q4_K_M keeps
+ * its place.
  */
 export function preferenceRank(quant: QuantType, platform?: Platform): number {
   const armCpu = platform?.cpuOnly && (platform.arch === 'arm64' || platform.arch === 'arm');
   if (armCpu && quant.name === 'Q4_0') return (quantByName('Q4_K_M')?.qualityRank ?? 8) - 0.5;
+  const x86Cpu = platform?.cpuOnly && platform.arch === 'x64';
+  if (x86Cpu && quant.name === 'Q4_0') return (quantByName('Q4_1')?.qualityRank ?? 10) - 0.5;
   return quant.qualityRank;
 }

@@ -192,6 +192,26 @@ describe('selectVariant', () => {
       'Q8_0',
     );
   });
+
+  it('prefers Q4_0 to Q4_1 on x86-64 CPUs (repacked kernels), never to Q4_K_M', () => {
+    const fours = candidates('1b').filter((c) => ['Q4_1', 'Q4_0'].includes(c.quant.name));
+    const x86 = { arch: 'x64', cpuOnly: true };
+    const roomy = 16 * GiB;
+    expect(selectVariant(fours, { availableBytes: roomy, platform: x86 }).chosen?.quant.name).toBe(
+      'Q4_0',
+    );
+    expect(selectVariant(fours, { availableBytes: roomy }).chosen?.quant.name).toBe('Q4_1');
+    expect(
+      selectVariant(fours, { availableBytes: roomy, platform: { arch: 'x64', cpuOnly: false } })
+        .chosen?.quant.name,
+    ).toBe('Q4_1');
+    const withKM = candidates('1b').filter((c) =>
+      ['Q4_K_M', 'Q4_1', 'Q4_0'].includes(c.quant.name),
+    );
+    expect(selectVariant(withKM, { availableBytes: roomy, platform: x86 }).chosen?.quant.name).toBe(
+      'Q4_K_M',
+    );
+  });
 });
 
 describe('quant table', () => {
