@@ -137,9 +137,11 @@ export class Supervisor {
       this.childReady = false;
       const startedAt = this.deps.now();
       const child = this.deps.spawn((m) => {
-        if (m.type === 'titan:registered')
+        if (m.type === 'titan:registered') {
           this.registered = { agentId: m.agentId, credential: m.credential };
-        else this.childReady = true;
+          // From here a crash can be reported with this registration's credential.
+          log.info('supervisor: agent registered', { agentId: m.agentId });
+        } else this.childReady = true;
       });
       this.child = child;
       log.info('supervisor: agent process started', { pid: child.pid });

@@ -47,6 +47,28 @@ const exited = (p: Proc) =>
     ? Promise.resolve(p.child.exitCode)
     : new Promise<number | null>((ok) => p.child.once('exit', (code) => ok(code)));
 
+/** How many registrations agent-1's supervisor has been told of (its log says each). */
+const registrationsKnown = (p: Proc | undefined) =>
+  p?.output.filter((l) => l.startsWith('supervisor: agent registered')).length ?? 0;
+
+/**
+ * Agent-1 healthy in the control plane and its supervisor told of that registration: the control
+ * plane reads healthy a moment before the agent process has the new credential and passes it on,
+ * and a crash in between can only be found by heartbeat timeout.
+ */
+async function agent1Registered(proc: Proc, known: number): Promise<void> {
+  await waitFor(
+    'agent-1 healthy, its supervisor told',
+    async () =>
+      (await agentStatus(cluster.url, 'agent-1'))?.state === 'healthy' &&
+      registrationsKnown(proc) > known
+        ? true
+        : undefined,
+    120_000,
+    [proc],
+  );
+}
+
 /** Kills agent-1's agent process (not its supervisor) and waits until the control plane says offline. */
 async function crashAgent1(): Promise<{ pid: number; offlineMs: number }> {
   const pid = cluster.agents[0]?.agentPid;
@@ -63,13 +85,7 @@ async function crashAgent1(): Promise<{ pid: number; offlineMs: number }> {
 
 async function restartAgent1(): Promise<Proc> {
   const proc = cluster.startAgent(0);
-  await waitFor(
-    'agent-1 healthy',
-    async () =>
-      (await agentStatus(cluster.url, 'agent-1'))?.state === 'healthy' ? true : undefined,
-    120_000,
-    [proc],
-  );
+  await agent1Registered(proc, 0);
   return proc;
 }
 
@@ -98,6 +114,7 @@ afterAll(async () => {
 describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
   it('kill -9 of the agent process: offline at once, nothing routed to it, restarted by its supervisor', async () => {
     const supervisor = cluster.agents[0]!;
+    await agent1Registered(supervisor, 0);
     const { pid, offlineMs } = await crashAgent1();
     console.log(`[supervisor] kill -9 → offline in /v1/status: ${offlineMs} ms`);
     expect(offlineMs).toBeLessThan(3000);
@@ -110,13 +127,7 @@ describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
     expect(tally.completed).toBe(4);
     expect(contacts.map((c) => c.origin)).toEqual(Array(4).fill(cluster.agentUrls[1]));
     // The supervisor brings it back by itself.
-    await waitFor(
-      'agent-1 back',
-      async () =>
-        (await agentStatus(cluster.url, 'agent-1'))?.state === 'healthy' ? true : undefined,
-      120_000,
-      [supervisor],
-    );
+    await agent1Registered(supervisor, 1);
     expect(supervisor.agentPid).not.toBe(pid);
     expect(supervisor.output.join('\n')).toContain(
       'supervisor: control plane told the agent is offline',
