@@ -1,6 +1,7 @@
-// Machine stats for register/heartbeat: CPU and RAM (systeminformation), GPU memory (nvidia-smi).
+// Machine stats for register/heartbeat: RAM and cores (systeminformation), CPU load (os.cpus()
+// tick counters), GPU memory (nvidia-smi).
 import { execFile } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, type CpuInfo, cpus } from 'node:os';
 import si from 'systeminformation';
 import type { AgentStats, GpuStats } from '../protocol/agent-api.ts';
 import { type Logger, silentLogger } from './log.ts';
@@ -116,14 +117,43 @@ export function createGpuProbe(
   };
 }
 
+/**
+ * CPU busy percent over all cores since the previous call (the first: since boot), from the tick
+ * counters of `os.cpus()`. Not systeminformation's `currentLoad()`: on Linux it runs
+ * `execSync('cat /proc/stat | grep cpu')` on every call, which holds the agent's event loop, and
+ * so every stream it serves, for 4–8 ms on an idle host and ~27 ms under load, once per
+ * heartbeat (ADR 0008).
+ */
+export function createCpuLoadMeter(read: () => readonly CpuInfo[] = cpus): () => number {
+  const totals = () => {
+    let busy = 0;
+    let all = 0;
+    for (const { times } of read()) {
+      const sum = times.user + times.nice + times.sys + times.irq + times.idle;
+      all += sum;
+      busy += sum - times.idle;
+    }
+    return { busy, all };
+  };
+  let last = { busy: 0, all: 0 };
+  return () => {
+    const now = totals();
+    const all = now.all - last.all;
+    const busy = now.busy - last.busy;
+    last = now;
+    return all > 0 ? Math.min(100, Math.max(0, (100 * busy) / all)) : 0;
+  };
+}
+
 export interface StatsCollector {
   collect(): Promise<AgentStats>;
 }
 
 export function createStatsCollector(
-  options: { gpus?: () => Promise<GpuStats[]>; log?: Logger } = {},
+  options: { gpus?: () => Promise<GpuStats[]>; cpuLoad?: () => number; log?: Logger } = {},
 ): StatsCollector {
   const gpus = options.gpus ?? createGpuProbe(options.log ? { log: options.log } : {});
+  const cpuLoad = options.cpuLoad ?? createCpuLoadMeter();
   let cores: Promise<number> | undefined;
   return {
     async collect() {
@@ -131,16 +161,11 @@ export function createStatsCollector(
         .cpu()
         .then((cpu) => cpu.cores || availableParallelism())
         .catch(() => availableParallelism());
-      const [cpuCores, mem, load, gpuList] = await Promise.all([
-        cores,
-        si.mem(),
-        si.currentLoad().catch(() => ({ currentLoad: 0 })),
-        gpus(),
-      ]);
-      const loadPercent = Number.isFinite(load.currentLoad) ? load.currentLoad : 0;
+      const loadPercent = cpuLoad();
+      const [cpuCores, mem, gpuList] = await Promise.all([cores, si.mem(), gpus()]);
       return {
         cpuCores: Math.max(1, Math.round(cpuCores)),
-        cpuLoadPercent: Math.min(100, Math.max(0, loadPercent)),
+        cpuLoadPercent: Number.isFinite(loadPercent) ? loadPercent : 0,
         memoryTotalBytes: mem.total,
         // "available" counts reclaimable page cache: what a model load can actually use.
         memoryFreeBytes: mem.available || mem.free,

@@ -1,7 +1,10 @@
-// GPU stats: nvidia-smi CSV parsing on a real H200 capture, and a probe that never spams errors.
+// Machine stats: nvidia-smi CSV parsing on a real H200 capture, a probe that never spams errors,
+// and CPU load from tick counters.
 import { readFileSync } from 'node:fs';
+import type { CpuInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
+  createCpuLoadMeter,
   createGpuProbe,
   createStatsCollector,
   NVIDIA_SMI_ARGS,
@@ -118,5 +121,43 @@ describe('createStatsCollector', () => {
     expect(agentStatsSchema.parse(stats)).toEqual(stats);
     expect(stats.memoryTotalBytes).toBeGreaterThan(0);
     expect(stats.memoryFreeBytes).toBeLessThanOrEqual(stats.memoryTotalBytes);
+  });
+
+  it('reports the CPU load its meter measured', async () => {
+    const stats = await createStatsCollector({
+      gpus: async () => [],
+      cpuLoad: () => 37.5,
+    }).collect();
+    expect(stats.cpuLoadPercent).toBe(37.5);
+  });
+});
+
+describe('createCpuLoadMeter', () => {
+  const core = (user: number, sys: number, idle: number): CpuInfo => ({
+    model: 'test',
+    speed: 0,
+    times: { user, nice: 0, sys, idle, irq: 0 },
+  });
+
+  it('gives the busy share of all cores between two calls, from tick counters', () => {
+    const snapshots = [
+      [core(100, 50, 850), core(0, 0, 1000)],
+      // +300 busy of +1000 on core 0, +100 busy of +1000 on core 1: 20% in all.
+      [core(350, 100, 1550), core(100, 0, 1900)],
+      [core(350, 100, 1550), core(100, 0, 1900)],
+    ];
+    let i = 0;
+    const meter = createCpuLoadMeter(() => snapshots[Math.min(i++, snapshots.length - 1)] ?? []);
+    expect(meter()).toBeCloseTo(7.5); // since boot: 150 busy of 2000
+    expect(meter()).toBeCloseTo(20);
+    expect(meter()).toBe(0); // no ticks passed
+  });
+
+  it('reads this machine: a share between 0 and 100', () => {
+    const meter = createCpuLoadMeter();
+    meter();
+    const load = meter();
+    expect(load).toBeGreaterThanOrEqual(0);
+    expect(load).toBeLessThanOrEqual(100);
   });
 });
