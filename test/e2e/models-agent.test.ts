@@ -1,7 +1,5 @@
 // An agent started with --catalog over real sockets: advertises base name + variants, pulls through /admin, loads on demand.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +10,11 @@ import { type RunningAgent, startAgent } from '../../agent/server.ts';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import { fixedStats, testAgentConfig } from '../unit/agent/agent-config.ts';
 import {
-  ISSUER,
+  type FakeControlPlane,
+  type ReceivedCall,
+  startFakeControlPlane,
+} from '../unit/agent/fake-control-plane.ts';
+import {
   makeSigningKey,
   parseSSE,
   type SigningKey,
@@ -23,59 +25,24 @@ import { type FileServer, startFileServer } from '../unit/agent/models/file-serv
 
 const BUNDLED = resolve(import.meta.dirname, '../../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf');
 let dir: string;
-let cp: {
-  url: string;
-  bodies: { path: string; body: { models?: AgentModel[] } }[];
-  close(): Promise<void>;
-};
+let cp: FakeControlPlane;
 let mirror: FileServer;
 let agent: RunningAgent;
 let key: SigningKey;
 
-async function fakeControlPlane(jwks: unknown): Promise<typeof cp> {
-  const bodies: typeof cp.bodies = [];
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => {
-      raw += c.toString();
-    });
-    req.on('end', () => {
-      const path = req.url ?? '';
-      if (path === '/.well-known/jwks.json') return void res.end(JSON.stringify(jwks));
-      bodies.push({ path, body: raw ? JSON.parse(raw) : {} });
-      res.setHeader('content-type', 'application/json');
-      if (path === '/v1/agents/register') {
-        res.end(
-          JSON.stringify({
-            agentId: 'agent-m',
-            credential: 'tca-credential-of-agent-m',
-            heartbeatIntervalMs: 100,
-            issuer: ISSUER,
-            jwksUrl: '/.well-known/jwks.json',
-          }),
-        );
-      } else if (path.endsWith('/heartbeat')) res.end(JSON.stringify({ heartbeatIntervalMs: 100 }));
-      else res.end(JSON.stringify({ released: true }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-const lastModels = () => cp.bodies.filter((b) => b.body.models).at(-1)?.body.models ?? [];
+/** The models a register or heartbeat call carried. */
+const modelsIn = (call: ReceivedCall | undefined) =>
+  (call?.body.models as AgentModel[] | undefined) ?? [];
+const lastModels = () => modelsIn(cp.received.filter((b) => b.body.models).at(-1));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'titan-agent-models-'));
   key = await makeSigningKey('m');
-  cp = await fakeControlPlane({ keys: [key.publicJwk] });
+  cp = await startFakeControlPlane({
+    jwks: { keys: [key.publicJwk] },
+    agentId: 'agent-m',
+    heartbeatIntervalMs: 100,
+  });
   mirror = await startFileServer({
     '/org/mirror-GGUF/resolve/main/mirror-Q4_1.gguf': { path: BUNDLED },
   });
@@ -108,7 +75,7 @@ beforeAll(async () => {
   const stats = fixedStats;
 
   agent = await startAgent(config, { stats, log: silentLogger });
-  await until(() => cp.bodies.some((b) => b.path === '/v1/agents/register'), 10_000);
+  await until(() => cp.received.some((b) => b.path === '/v1/agents/register'), 10_000);
 });
 
 afterAll(async () => {
@@ -120,8 +87,8 @@ afterAll(async () => {
 
 describe('agent with a model catalog', () => {
   it('registers the base name, its alias and each variant on disk, with estimated memory', () => {
-    const register = cp.bodies.find((b) => b.path === '/v1/agents/register');
-    const models = register?.body.models ?? [];
+    const register = cp.received.find((b) => b.path === '/v1/agents/register');
+    const models = modelsIn(register);
     expect(models.map((m) => m.name)).toEqual([
       'smollm2:135m-instruct',
       'smollm2:135m',

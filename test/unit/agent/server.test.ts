@@ -1,67 +1,25 @@
 // startAgent over real sockets: registers with a fake control plane, streams, disconnects, drains.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeEngine } from '../../../agent/engines/fake.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { type RunningAgent, startAgent } from '../../../agent/server.ts';
 import { fixedStats, testAgentConfig } from './agent-config.ts';
-import { ISSUER, MODEL, makeSigningKey, parseSSE, signTicket, until } from './helpers.ts';
-
-interface Received {
-  path: string;
-  auth: string | undefined;
-  body: Record<string, unknown>;
-}
+import { type ReceivedCall, startFakeControlPlane } from './fake-control-plane.ts';
+import { MODEL, makeSigningKey, parseSSE, signTicket, until } from './helpers.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fakeControlPlane(jwks: unknown) {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => {
-      raw += c.toString();
-    });
-    req.on('end', () => {
-      const path = req.url ?? '';
-      if (req.method === 'GET' && path === '/.well-known/jwks.json') {
-        res.end(JSON.stringify(jwks));
-        return;
-      }
-      received.push({ path, auth: req.headers.authorization, body: raw ? JSON.parse(raw) : {} });
-      res.setHeader('content-type', 'application/json');
-      if (path === '/v1/agents/register') {
-        res.end(
-          JSON.stringify({
-            agentId: 'agent-s',
-            credential: 'tca-credential-of-agent-s',
-            heartbeatIntervalMs: 50,
-            issuer: ISSUER,
-            jwksUrl: '/.well-known/jwks.json',
-          }),
-        );
-      } else if (path.endsWith('/heartbeat')) {
-        res.end(JSON.stringify({ heartbeatIntervalMs: 50 }));
-      } else {
-        res.end(JSON.stringify({ released: true }));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
-}
-
 async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
   const key = await makeSigningKey('srv');
-  const cp = await fakeControlPlane({ keys: [key.publicJwk] });
+  const cp = await startFakeControlPlane({
+    jwks: { keys: [key.publicJwk] },
+    agentId: 'agent-s',
+    heartbeatIntervalMs: 50,
+  });
+  cleanups.push(() => cp.close());
   const config = testAgentConfig({
     agentId: 'agent-s',
     controlPlaneUrl: cp.url,
@@ -90,7 +48,7 @@ async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
   return { agent, cp, chat };
 }
 
-const jobReports = (cp: { received: Received[] }) =>
+const jobReports = (cp: { received: ReceivedCall[] }) =>
   cp.received.filter((r) => r.path.includes('/jobs/')).map((r) => r.body.outcome);
 
 describe('startAgent', () => {
