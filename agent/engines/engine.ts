@@ -82,6 +82,16 @@ export class EngineError extends Error {
   }
 }
 
+/** The 404 for a model this agent does not serve (an OpenAI `model_not_found`). */
+export function modelNotServed(model: string): EngineError {
+  return new EngineError('model_not_found', `model '${model}' is not served here`);
+}
+
+/** Throws modelNotServed unless `models` (when given) lists `model`. */
+export function requireServed(models: readonly string[] | undefined, model: string): void {
+  if (models && !models.includes(model)) throw modelNotServed(model);
+}
+
 export function toEngineError(err: unknown, signal?: AbortSignal): EngineError {
   if (err instanceof EngineError) return err;
   if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) {

@@ -7,6 +7,7 @@ import {
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  requireServed,
   type SamplingOptions,
   toEngineError,
 } from './engine.ts';
@@ -90,9 +91,7 @@ export class OllamaEngine implements InferenceEngine {
   }
 
   private async *run(req: GenerateRequest, outer: AbortSignal): AsyncGenerator<GenerateChunk> {
-    if (this.options.models && !this.options.models.includes(req.model)) {
-      throw new EngineError('model_not_found', `model '${req.model}' is not served here`);
-    }
+    requireServed(this.options.models, req.model);
     // A client per stream whose fetch carries this stream's signal: aborting it (or the
     // iterator's own abort()) cancels exactly this request, never the others.
     const local = new AbortController();

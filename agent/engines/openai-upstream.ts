@@ -9,6 +9,7 @@ import {
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  requireServed,
   toEngineError,
 } from './engine.ts';
 import { engineLoadFromMetrics } from './prometheus.ts';
@@ -88,9 +89,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
   }
 
   private async *run(req: GenerateRequest, outer: AbortSignal): AsyncGenerator<GenerateChunk> {
-    if (this.options.models && !this.options.models.includes(req.model)) {
-      throw new EngineError('model_not_found', `model '${req.model}' is not served here`);
-    }
+    requireServed(this.options.models, req.model);
     // Aborted by the caller, or by the consumer leaving early (the finally below).
     const local = new AbortController();
     const signal = AbortSignal.any([outer, local.signal]);

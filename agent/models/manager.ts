@@ -8,6 +8,7 @@ import {
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  modelNotServed,
 } from '../engines/engine.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { CatalogModel, CatalogVariant, ModelCatalog } from './catalog.ts';
@@ -168,7 +169,7 @@ export class ModelManager implements InferenceEngine {
   /** The variant a request's model name means here (pinned, or the best that fits). */
   async resolve(name: string): Promise<CatalogVariant> {
     const hit = this.opts.catalog.resolve(name);
-    if (!hit) throw new EngineError('model_not_found', `model '${name}' is not served here`);
+    if (!hit) throw modelNotServed(name);
     await this.refresh();
     const sel = await this.choose(hit.model, hit.pin);
     const tag = sel.chosen?.tag;
