@@ -20,10 +20,15 @@ export interface FailureReport {
   message?: string;
 }
 
-export function jtiOf(ticket: string): string {
+/** A ticket's claims, read without verifying it (the agent verifies; the client only reads). */
+export function ticketClaims(ticket: string): Record<string, unknown> {
   const part = ticket.split('.')[1] ?? '';
-  const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { jti?: string };
-  return payload.jti ?? '';
+  return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+}
+
+export function jtiOf(ticket: string): string {
+  const { jti } = ticketClaims(ticket);
+  return typeof jti === 'string' ? jti : '';
 }
 
 export async function errorCode(res: Response): Promise<string | undefined> {

@@ -1,5 +1,6 @@
 // Breaker transitions in the database, through the HTTP API, on better-sqlite3 and on D1.
 import { beforeEach, describe, expect, it } from 'vitest';
+import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/app.ts';
 import type { Deps } from '../../control-plane/deps.ts';
 import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
@@ -34,10 +35,7 @@ export function breakersContract(runtime: string, target: ContractTarget) {
       if (res.status !== 200) return { status: res.status, jti: '', ticket: '' };
       const body = (await res.json()) as { ticket: string; agent: { id: string } };
       expect(body.agent.id).toBe(agent);
-      const payload = JSON.parse(
-        atob(body.ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')),
-      );
-      return { status: 200, jti: payload.jti as string, ticket: body.ticket };
+      return { status: 200, jti: jtiOf(body.ticket), ticket: body.ticket };
     };
     const report = (agent: string, jti: string, outcome: string) =>
       post(

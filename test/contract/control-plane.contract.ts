@@ -1,6 +1,7 @@
 // One contract suite for the control plane, run on better-sqlite3 (Node) and on D1 (workerd).
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/app.ts';
 import type { Db } from '../../control-plane/db.ts';
 import type { Deps } from '../../control-plane/deps.ts';
@@ -148,7 +149,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(full.headers.get('retry-after')).toBeTruthy();
 
       const { ticket } = (await first.json()) as { ticket: string };
-      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const jti = jtiOf(ticket);
       const report = {
         outcome: 'success',
         model: MODEL,
@@ -206,8 +207,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
         ticket: string;
       };
       expect(inFlight.agent.id).toBe('agent-a');
-      const payload = inFlight.ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/');
-      const jti = JSON.parse(atob(payload)).jti as string;
+      const jti = jtiOf(inFlight.ticket);
       await register('agent-b', { maxConcurrentJobs: 2 });
       // Warm the scheduler's view cache while agent-a is still healthy.
       expect((await post('/v1/route', { model: MODEL, debug: true }, {})).status).toBe(200);
@@ -339,7 +339,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       const before = await rowsWritten();
       const route = await post('/v1/route', { model: MODEL }, {});
       const { ticket } = (await route.json()) as { ticket: string };
-      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const jti = jtiOf(ticket);
       const report = {
         outcome: 'success',
         model: MODEL,

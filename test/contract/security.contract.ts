@@ -1,5 +1,6 @@
 // Security contract, on better-sqlite3 and on D1: join tokens, agent credentials, API keys, quotas.
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ticketClaims } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/app.ts';
 import type { Db } from '../../control-plane/db.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
@@ -10,11 +11,6 @@ export const ADMIN_KEY = 'test-admin-key';
 const json = { 'content-type': 'application/json' };
 const bearer = (secret: string) => ({ ...json, authorization: `Bearer ${secret}` });
 const chatBody = { model: MODEL, messages: [{ role: 'user', content: 'hi' }] };
-
-function claimsOf(ticket: string): Record<string, unknown> {
-  const part = ticket.split('.')[1] ?? '';
-  return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
-}
 
 export function securityContract(runtime: string, target: ContractTarget) {
   describe(`security contract (${runtime})`, () => {
@@ -169,7 +165,7 @@ export function securityContract(runtime: string, target: ContractTarget) {
         const ok = await post('/v1/route', chatBody, bearer(key));
         expect(ok.status).toBe(200);
         const { ticket } = (await ok.json()) as { ticket: string };
-        expect(claimsOf(ticket).sub).toBe(id);
+        expect(ticketClaims(ticket).sub).toBe(id);
         // x-api-key works too (Ollama clients set it with `headers`).
         expect((await post('/api/chat', chatBody, { ...json, 'x-api-key': key })).status).toBe(307);
 
@@ -230,7 +226,7 @@ export function securityContract(runtime: string, target: ContractTarget) {
           const res = await post(path, body);
           expect(res.status).toBe(307);
           const t = new URL(res.headers.get('location') ?? '').searchParams.get('ticket') ?? '';
-          return claimsOf(t);
+          return ticketClaims(t);
         };
         const asked = await ticketOf('/v1/chat/completions', { ...chatBody, max_tokens: 50 });
         expect(asked).toMatchObject({ max_tokens: 50, model: MODEL });

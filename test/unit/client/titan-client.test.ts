@@ -1,6 +1,7 @@
 // The TitanCompute client against the real control-plane app (SQLite) and scripted fake agents.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TitanClient, TitanError } from '../../../client/titan-client.ts';
+import { jtiOf } from '../../../client/wire.ts';
 import { createApp } from '../../../control-plane/app.ts';
 import type { Db } from '../../../control-plane/db.ts';
 import { openSqlite } from '../../../control-plane/node.ts';
@@ -269,7 +270,3 @@ describe('TitanClient failover', () => {
     expect((err as TitanError).code).toBe('no_agent_available');
   });
 });
-
-function jtiOf(ticket: string): string {
-  return JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
-}

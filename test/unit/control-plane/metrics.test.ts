@@ -1,6 +1,7 @@
 // GET /metrics on the Node control plane: agent and breaker states from the database, request
 // counts by route pattern, API key required outside development mode.
 import { describe, expect, it } from 'vitest';
+import { jtiOf } from '../../../client/wire.ts';
 import { createApiKey } from '../../../control-plane/api-keys.ts';
 import { createApp } from '../../../control-plane/app.ts';
 import type { Db } from '../../../control-plane/db.ts';
@@ -44,7 +45,7 @@ describe('GET /metrics', () => {
       });
       const { ticket, agent } = (await r.json()) as { ticket: string; agent: { id: string } };
       expect(agent.id).toBe('agent-a');
-      const jti = JSON.parse(atob(ticket.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).jti;
+      const jti = jtiOf(ticket);
       const f = await app.request(`/v1/route/${jti}/failure`, {
         method: 'POST',
         headers: { ...json, authorization: `Bearer ${ticket}` },
