@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-quantize (and, on request, other targets) from the llama.cpp sources that
-# the PyPI sdist of llama-cpp-python vendors: no GitHub access needed, only PyPI.
-#   scripts/build-llama-cpp.sh                    # llama-quantize
-#   scripts/build-llama-cpp.sh llama-server ...   # other targets, same build tree
-# Output: .cache/llama.cpp/build/bin/<target>. Override the version with LLAMA_CPP_PYTHON_VERSION.
+# Builds llama.cpp targets (llama-server, llama-quantize) from the llama.cpp sources that the PyPI
+# sdist of llama-cpp-python vendors: no GitHub access needed, only PyPI.
+#   scripts/build-llama-cpp.sh                      # llama-quantize
+#   scripts/build-llama-cpp.sh llama-server ...     # other targets, same build tree
+#   scripts/build-llama-cpp.sh --print-bin TARGET   # where TARGET is (or will be) built
+# Output: <cache>/llama.cpp/<version>/build/bin/<target>, where <cache> is scripts/cache-dir.sh
+# (outside the clone, per user) and <version> the pinned LLAMA_CPP_PYTHON_VERSION. Concurrent runs
+# wait for each other on a lock; an interrupted build resumes where it stopped.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/cache-dir.sh
+. "$here/cache-dir.sh"
 version="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
-dest="$root/.cache/llama.cpp"
+dest="$(titan_cache_dir)/llama.cpp/$version"
 jobs="${JOBS:-2}"
+
+if [ "${1:-}" = "--print-bin" ]; then
+  echo "$dest/build/bin/${2:?--print-bin needs a target}"
+  exit 0
+fi
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(llama-quantize)
 
 mkdir -p "$dest"
-# The physical path: CMake bakes its paths into the build tree, so reaching .cache through a
-# symlink (a git worktree sharing the main checkout's .cache) must not look like another tree,
-# which would rebuild everything.
-dest="$(cd "$dest" && pwd -P)"
+exec 9>"$dest.lock"
+if ! flock -n 9; then
+  echo "[llama.cpp] waiting for another build of $version to finish ($dest.lock)"
+  flock 9
+fi
 src="$dest/llama_cpp_python-$version/vendor/llama.cpp"
 if [ ! -f "$src/CMakeLists.txt" ]; then
   echo "[llama.cpp] pip download llama-cpp-python==$version (sdist, vendors llama.cpp)"

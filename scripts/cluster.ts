@@ -266,3 +266,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   }
   return cluster;
 }
+
+/** An environment variable that a runner script sets (e.g. the path of a binary it built). */
+export function requiredEnv(name: string, runner: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run these tests with \`${runner}\``);
+  return value;
+}

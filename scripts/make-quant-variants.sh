@@ -5,7 +5,7 @@
 #   scripts/make-quant-variants.sh [QUANT ...]   (default: Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 IQ4_XS Q3_K_M Q2_K)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-quantize="$root/.cache/llama.cpp/build/bin/llama-quantize"
+quantize="$("$root/scripts/build-llama-cpp.sh" --print-bin llama-quantize)"
 src="$root/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 [ -x "$quantize" ] || "$root/scripts/build-llama-cpp.sh" llama-quantize
 [ -f "$src" ] || node "$root/scripts/fetch-model.mjs"

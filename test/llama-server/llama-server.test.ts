@@ -17,7 +17,7 @@ import {
   DEMO_MODEL,
   DEMO_MODEL_PATH,
   type Proc,
-  ROOT,
+  requiredEnv,
   spawnProcess,
   startCluster,
   stopProcess,
@@ -25,7 +25,7 @@ import {
 } from '../../scripts/cluster.ts';
 import { freePort } from '../e2e/support/ports.ts';
 
-const LLAMA_SERVER_BIN = join(ROOT, '.cache', 'llama.cpp', 'build', 'bin', 'llama-server');
+const LLAMA_SERVER_BIN = requiredEnv('LLAMA_SERVER_BIN', 'npm run test:llama-server');
 /** llama-server slots (-np) and the agent's MAX_CONCURRENT_JOBS. */
 const SLOTS = 2;
 /** Total context (-c): SLOTS sequences of 1024 tokens each. */

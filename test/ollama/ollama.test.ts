@@ -11,7 +11,7 @@ import type { DoneChunk, GenerateRequest, InferenceEngine } from '../../agent/en
 import { OllamaEngine } from '../../agent/engines/ollama.ts';
 import { OpenAIUpstreamEngine } from '../../agent/engines/openai-upstream.ts';
 import { createTicketVerifier } from '../../agent/tickets.ts';
-import { DEMO_MODEL, DEMO_MODEL_PATH, ROOT, waitFor } from '../../scripts/cluster.ts';
+import { DEMO_MODEL, DEMO_MODEL_PATH, requiredEnv, waitFor } from '../../scripts/cluster.ts';
 import { freePort } from '../e2e/support/ports.ts';
 import {
   AGENT_ID,
@@ -23,7 +23,7 @@ import {
   signTicket,
 } from '../unit/agent/helpers.ts';
 
-const OLLAMA_BIN = join(ROOT, '.cache', 'ollama', 'bin', 'ollama');
+const OLLAMA_BIN = requiredEnv('OLLAMA_BIN', 'npm run test:ollama');
 let server: ChildProcess;
 let home: string;
 let host: string;
