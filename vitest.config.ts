@@ -1,4 +1,5 @@
-// Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), e2e (real processes),
+// Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), integration (the real
+// model in process), e2e (real processes),
 // and ollama / llama-server (real upstream servers built from source, run by their own scripts).
 import { defineConfig } from 'vitest/config';
 
@@ -13,6 +14,18 @@ export default defineConfig({
         },
       },
       './test/workers/vitest.config.ts',
+      {
+        // In-process, over real sockets and the real model: the agent's parts without a process
+        // boundary (e2e/ is for real processes only).
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+        },
+      },
       {
         test: {
           name: 'e2e',

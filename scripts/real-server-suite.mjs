@@ -35,7 +35,15 @@ export async function runRealServerSuite(suite) {
   const started = Date.now();
   const build = await runKeepingTail(
     'timeout',
-    ['--kill-after=30', suite.limitSeconds, 'nice', '-n', '10', suite.build.command, ...suite.build.args],
+    [
+      '--kill-after=30',
+      suite.limitSeconds,
+      'nice',
+      '-n',
+      '10',
+      suite.build.command,
+      ...suite.build.args,
+    ],
     process.env,
   );
   const seconds = Math.round((Date.now() - started) / 1000);
@@ -45,7 +53,9 @@ export async function runRealServerSuite(suite) {
         ? `timed out after ${suite.limitSeconds}s`
         : `exit ${build.status}${existsSync(suite.bin) ? '' : `, ${suite.bin} missing`}`;
     const required = process.env[suite.required] === '1';
-    console.log(`\n[test:${suite.name}] the build's last ${TAIL_LINES} lines:\n${build.tail.join('\n')}`);
+    console.log(
+      `\n[test:${suite.name}] the build's last ${TAIL_LINES} lines:\n${build.tail.join('\n')}`,
+    );
     console.log(
       `\n[test:${suite.name}] ${required ? 'FAILED' : 'NOT RUN'}: ${suite.name} could not be built (${why}). ` +
         (required

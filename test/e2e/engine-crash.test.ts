@@ -83,7 +83,13 @@ describe('engine crash', () => {
     console.log(`[engine-crash] kill -9 → offline in /v1/status: ${offlineMs} ms`);
     // HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL would be 45 s.
     expect(offline).toBeDefined();
-    expect(offlineMs).toBeLessThan(3000);
+    // Offline by the supervisor's word, not by a heartbeat timeout (how fast: bench, not a test).
+    await waitFor(
+      'the supervisor to report the exit',
+      async () =>
+        supervisor.output.some((l) => l.includes('control plane told the agent is offline')) ||
+        undefined,
+    );
     // Its slots are free at once, and nothing is routed there.
     expect(offline?.slots.reserved).toBe(0);
     const route = await fetch(`${cluster.url}/v1/route`, {
