@@ -1,33 +1,93 @@
-// `npm run bench [-- name…]`: runs the named benchmarks (default: all) one after another and prints
-// their Markdown tables. Each also runs alone: `npx tsx bench/<name>.ts`.
-import { spawnSync } from 'node:child_process';
+// `npm run bench -- <name> [args…]`: runs one benchmark (or, with no name, each in turn without
+// arguments), prints its Markdown tables and stores its raw output under bench/results/
+// (bench/results.ts). Each also runs alone: `npx tsx bench/<name>.ts`, which stores nothing.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { finishRun, startRun } from './results.ts';
 
-/** In-process benchmarks return their table; script benchmarks run in a fresh process of their own. */
-const BENCHES: Record<string, (() => Promise<string>) | { script: string }> = {
+interface ScriptBench {
+  script: string;
+  /** The flag through which the script writes its structured figures, if it has one. */
+  jsonFlag?: string;
+}
+
+/** In-process benchmarks return their tables; script benchmarks run in a fresh process of their own. */
+const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'scheduler-latency': async () => (await import('./scheduler-latency.ts')).benchSchedulerLatency(),
   'fleet-sim': async () => (await import('./fleet-sim/run.ts')).benchFleetSim(),
   quant: async () => (await import('./quant.ts')).benchQuant(),
-  engines: { script: 'engines.ts' },
+  tickets: { script: 'tickets.ts' },
+  engines: { script: 'engines.ts', jsonFlag: '--json' },
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length ? wanted : Object.keys(BENCHES);
-let failed = 0;
-for (const name of names) {
+/** Runs a script, passing its output through, and returns everything it printed. */
+function runScript(
+  path: string,
+  args: string[],
+): Promise<{ status: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c) => {
+      process.stdout.write(c);
+      output += c;
+    });
+    child.stderr.on('data', (c) => {
+      process.stderr.write(c);
+      output += c;
+    });
+    child.on('close', (status) => done({ status, output }));
+  });
+}
+
+/** The tables (and the lines after the first one) of a script's output. */
+function tablesOf(output: string): string {
+  const lines = output.split('\n');
+  const first = lines.findIndex((l) => l.startsWith('|'));
+  return first < 0 ? '' : lines.slice(first).join('\n').trim();
+}
+
+async function runBench(name: string, args: string[]): Promise<boolean> {
   const bench = BENCHES[name];
   if (!bench) {
     console.error(`unknown benchmark '${name}' (${Object.keys(BENCHES).join(', ')})`);
-    failed++;
-    continue;
+    return false;
   }
   console.log(`\n## ${name}  (${new Date().toISOString()}, node ${process.version})\n`);
+  const run = startRun(name);
+  const command = `npm run bench -- ${[name, ...args].join(' ')}`;
   if (typeof bench === 'function') {
-    console.log(await bench());
-    continue;
+    const tables = await bench();
+    console.log(tables);
+    console.log(`\nstored: ${finishRun(run, { tables, command })}`);
+    return true;
   }
-  const path = fileURLToPath(new URL(bench.script, import.meta.url));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path], { stdio: 'inherit' });
-  if (r.status !== 0) failed++;
+  const dir = await mkdtemp(join(tmpdir(), 'titan-bench-'));
+  try {
+    const json = join(dir, 'data.json');
+    const extra = bench.jsonFlag ? [bench.jsonFlag, json] : [];
+    const path = fileURLToPath(new URL(bench.script, import.meta.url));
+    const r = await runScript(path, [...args, ...extra]);
+    if (r.status !== 0) {
+      console.error(`${name} exited ${r.status}; nothing stored`);
+      return false;
+    }
+    const data = bench.jsonFlag ? JSON.parse(await readFile(json, 'utf8')) : undefined;
+    const stored = finishRun(run, { tables: tablesOf(r.output), data, output: r.output, command });
+    console.log(`\nstored: ${stored}`);
+    return true;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
+
+const [name, ...args] = process.argv.slice(2);
+if (name) process.exit((await runBench(name, args)) ? 0 : 1);
+let failed = 0;
+for (const each of Object.keys(BENCHES)) if (!(await runBench(each, []))) failed++;
 process.exit(failed ? 1 : 0);
