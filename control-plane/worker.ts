@@ -34,10 +34,12 @@ const log = jsonLogger({ svc: 'control-plane' });
 let cached: { settings: string; deps: Promise<Deps> } | undefined;
 let ephemeralKey: Promise<string> | undefined;
 
+// Only the default export may leave this module: workerd takes every named export for a handler.
+
 /** A missing secret: the Worker answers every request with this instead of serving. */
 class MissingSecretError extends Error {}
 
-export const MISSING_TICKET_KEY =
+const MISSING_TICKET_KEY =
   'The control plane is not configured: the TICKET_PRIVATE_KEY secret is missing. Set it with ' +
   '`titan-control-plane keys generate-ticket-key | npx wrangler secret put TICKET_PRIVATE_KEY` ' +
   '(docs/deploy-cloudflare.md), or set AUTH_MODE=development for a local ephemeral key.';
