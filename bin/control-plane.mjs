@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // Starts the Node control plane (TypeScript run through tsx, no build step), or runs an admin
-// command: `titan-control-plane keys|join-tokens create|revoke|list`.
+// command: `titan-control-plane agents|keys|join-tokens …` (see --help).
 import { register } from 'tsx/esm/api';
 
 register();
 const command = process.argv[2];
-if (command === 'keys' || command === 'join-tokens' || command === 'help' || command === '--help') {
-  const { runAdminCommand } = await import('../control-plane/admin-cli.ts');
+const admin = ['agents', 'keys', 'join-tokens', 'help', '--help', '-h'];
+if (admin.includes(command ?? '')) {
+  const { runAdminCommand, UsageError } = await import('../control-plane/admin-cli.ts');
   try {
-    console.log(JSON.stringify(await runAdminCommand(process.argv.slice(2), process.env), null, 2));
+    const out = await runAdminCommand(process.argv.slice(2), process.env);
+    console.log(typeof out === 'string' ? out.trimEnd() : JSON.stringify(out, null, 2));
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
-    process.exit(2);
+    process.exit(err instanceof UsageError ? 2 : 1);
   }
-} else {
+} else if (command === undefined || command === 'start') {
   const { startControlPlane } = await import('../control-plane/node.ts');
   const running = await startControlPlane(process.env);
   const stop = () =>
@@ -23,4 +25,7 @@ if (command === 'keys' || command === 'join-tokens' || command === 'help' || com
     );
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+} else {
+  console.error(`Unknown command '${command}' (see titan-control-plane --help)`);
+  process.exit(2);
 }

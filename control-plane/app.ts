@@ -11,7 +11,8 @@ import { clientRoutes, REDIRECTED_PATHS } from './routes/clients.ts';
 import { failureRoutes } from './routes/failures.ts';
 import { infoRoutes } from './routes/info.ts';
 
-function toApiError(err: unknown): ApiError {
+/** Any thrown error as the ApiError the client sees (unknown errors: a bare 500). */
+export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException && err.status === 413) {
     return new ApiError('payload_too_large', 'Request body too large');

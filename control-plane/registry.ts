@@ -1,5 +1,5 @@
 // Registry queries: agents, the models they serve, and ticket slots reserved with guarded updates.
-import { and, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, EngineLoad, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
 import { breakerColumns, fieldsOf } from './breakers/store.ts';
@@ -192,17 +192,34 @@ export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]
       latitude: agents.latitude,
       longitude: agents.longitude,
       breaker: breakerColumns,
+      drainedAt: agents.drainedAt,
     })
     .from(agentModels)
     .innerJoin(agents, eq(agents.id, agentModels.agentId))
     .where(eq(agentModels.model, model));
   return rows.map(
-    (r): AgentView => ({
+    ({ drainedAt, ...r }): AgentView => ({
       ...r,
+      // An operator's drain outranks the agent's own state: no new work either way.
+      state: drainedAt === null ? r.state : 'drained',
       accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
       breaker: fieldsOf(r.breaker),
     }),
   );
+}
+
+/**
+ * An operator drains an agent (no new tickets, running jobs finish) or undrains it. The mark
+ * survives heartbeats, re-registration and an offline spell; only the agent's removal clears it.
+ * Returns false when no such agent is registered.
+ */
+export async function setDrained(db: Db, id: string, drainedAt: number | null): Promise<boolean> {
+  const rows = await db
+    .update(agents)
+    .set({ drainedAt })
+    .where(eq(agents.id, id))
+    .returning({ id: agents.id });
+  return rows.length === 1;
 }
 
 /** Reserves one slot in a single guarded statement: never more than max_jobs, even under races. */
@@ -215,6 +232,7 @@ export async function reserveSlot(db: Db, agentId: string, liveAfter: number): P
         eq(agents.id, agentId),
         lt(agents.reservedJobs, agents.maxJobs),
         inArray(agents.state, [...ROUTABLE_STATES]),
+        isNull(agents.drainedAt),
         gt(agents.lastHeartbeatAt, liveAfter),
       ),
     )

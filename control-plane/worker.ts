@@ -6,6 +6,7 @@ import { createApp } from './app.ts';
 import { type ConfigSource, loadConfig } from './config.ts';
 import type { Db } from './db.ts';
 import type { Deps } from './deps.ts';
+import { ApiError, openAiErrorBody } from './errors.ts';
 import { runMaintenance } from './maintenance.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { jsonLogger, systemClock } from './runtime.ts';
@@ -30,15 +31,27 @@ function vars(env: WorkerEnv): ConfigSource {
 }
 
 const log = jsonLogger({ svc: 'control-plane' });
-let cached: { keyMaterial: string; deps: Promise<Deps> } | undefined;
+let cached: { settings: string; deps: Promise<Deps> } | undefined;
 let ephemeralKey: Promise<string> | undefined;
+
+// Only the default export may leave this module: workerd takes every named export for a handler.
+
+/** A missing secret: the Worker answers every request with this instead of serving. */
+class MissingSecretError extends Error {}
+
+const MISSING_TICKET_KEY =
+  'The control plane is not configured: the TICKET_PRIVATE_KEY secret is missing. Set it with ' +
+  '`titan-control-plane keys generate-ticket-key | npx wrangler secret put TICKET_PRIVATE_KEY` ' +
+  '(docs/deploy-cloudflare.md), or set AUTH_MODE=development for a local ephemeral key.';
 
 async function buildDeps(env: WorkerEnv): Promise<Deps> {
   const config = loadConfig(vars(env));
   const alg = (vars(env).TICKET_ALG || 'RS256') as TicketAlg;
   let pem = env.TICKET_PRIVATE_KEY?.replace(/\\n/g, '\n');
   if (!pem) {
-    // Only sensible for `wrangler dev`: every isolate would otherwise sign with its own key.
+    // Every isolate would sign with its own key, and tickets from one would fail against the
+    // JWKS served by another: only development mode (`wrangler dev`, one isolate) may do that.
+    if (config.authMode !== 'development') throw new MissingSecretError(MISSING_TICKET_KEY);
     log.warn('DEVELOPMENT MODE: no TICKET_PRIVATE_KEY secret, using an ephemeral key');
     ephemeralKey ??= generatePrivateKeyPem(alg);
     pem = await ephemeralKey;
@@ -69,9 +82,10 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
 }
 
 function depsFor(env: WorkerEnv): Promise<Deps> {
-  const keyMaterial = `${env.TICKET_PRIVATE_KEY}|${env.TICKET_PREVIOUS_KEY}`;
-  if (!cached || cached.keyMaterial !== keyMaterial) {
-    cached = { keyMaterial, deps: buildDeps(env) };
+  // Every var and secret, key material included: a change rebuilds (a missing secret too).
+  const settings = JSON.stringify(vars(env));
+  if (!cached || cached.settings !== settings) {
+    cached = { settings, deps: buildDeps(env) };
   }
   // Bindings can change between requests (tests, redeploys); the database handle follows them.
   return cached.deps.then((d) => ({
@@ -82,10 +96,20 @@ function depsFor(env: WorkerEnv): Promise<Deps> {
 
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    const deps = await depsFor(env);
+    let deps: Deps;
+    try {
+      deps = await depsFor(env);
+    } catch (err) {
+      if (!(err instanceof MissingSecretError)) throw err;
+      log.error('refusing to serve', { error: err.message });
+      return Response.json(openAiErrorBody(new ApiError('internal_error', err.message)), {
+        status: 500,
+      });
+    }
     return createApp(deps).fetch(request, env, ctx as never);
   },
   async scheduled(_controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext) {
+    // Without its secrets the Worker does no upkeep either; the error lands in the cron log.
     const deps = await depsFor(env);
     ctx.waitUntil(
       runMaintenance(deps.db, deps.config, deps.clock.now()).then((r) =>

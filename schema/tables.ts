@@ -49,6 +49,8 @@ export const agents = sqliteTable(
     /** Probes admitted in the current half-open spell, and when the last one was admitted. */
     breakerProbes: integer('breaker_probes').notNull().default(0),
     breakerProbeAt: integer('breaker_probe_at'),
+    /** Set by an operator (admin API `drain`): no new work until undrained, whatever the state. */
+    drainedAt: integer('drained_at'),
   },
   (t) => [index('agents_state_idx').on(t.state)],
 );

@@ -16,6 +16,8 @@ export interface Proc {
   output: string[];
   /** A supervised agent: the pid of the agent process it runs now (its supervisor logs each). */
   agentPid?: number;
+  /** Leads a process group of its own (a shell and what it starts): stopped as a whole. */
+  group?: boolean;
 }
 
 /** A Node script of this repository (bin/control-plane.mjs, bin/agent.mjs) as a child process. */
@@ -41,14 +43,15 @@ export function spawnProcess(
   command: string,
   args: string[],
   env: Record<string, string>,
-  opts: { echo?: boolean } = {},
+  opts: { echo?: boolean; cwd?: string; group?: boolean } = {},
 ): Proc {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
-  const proc: Proc = { name, child, output: [] };
+  const proc: Proc = { name, child, output: [], group: opts.group === true };
   const onLine = (line: string) => {
     if (!line) return;
     const started = /^supervisor: agent process started pid=(\d+)$/.exec(line);
@@ -136,12 +139,32 @@ export interface Cluster {
 }
 
 export async function stopProcess(p: Proc, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
+  if (p.group) return stopGroup(p, signal, graceMs);
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   const exited = new Promise<void>((ok) => p.child.once('exit', () => ok()));
   p.child.kill(signal);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** A process group (a shell and all it started, which may outlive it): signal, wait, then kill. */
+async function stopGroup(p: Proc, signal: NodeJS.Signals, graceMs: number) {
+  const pid = p.child.pid;
+  if (pid === undefined) return;
+  /** Signals the group; false once no process of it is left. */
+  const send = (s: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-pid, s);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!send(signal)) return;
+  const deadline = Date.now() + graceMs;
+  while (send(0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  send('SIGKILL');
 }
 
 /**

@@ -1,4 +1,5 @@
-// Admin API (Bearer ADMIN_KEY): create, list and revoke client API keys and agent join tokens.
+// Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), and
+// the fleet (routes/admin-agents.ts).
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
@@ -10,6 +11,7 @@ import { parseDuration } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { bearer, constantTimeEqual } from '../secrets.ts';
+import { adminAgentRoutes } from './admin-agents.ts';
 
 const name = z.string().min(1).max(100);
 const createKeyBody = z.strictObject({
@@ -24,7 +26,10 @@ const createJoinTokenBody = z.strictObject({
 });
 const idParam = z.string().min(1).max(64);
 
-function requireAdmin(deps: Deps) {
+/** What the admin API needs: the Node admin CLI serves it in-process over a local database. */
+export type AdminDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'views'>;
+
+function requireAdmin(deps: AdminDeps) {
   return createMiddleware(async (c, next) => {
     const adminKey = deps.config.adminKey;
     if (adminKey === undefined) {
@@ -39,7 +44,7 @@ function requireAdmin(deps: Deps) {
   });
 }
 
-export function adminRoutes(deps: Deps) {
+export function adminRoutes(deps: AdminDeps) {
   const { db, clock, log } = deps;
   const app = new Hono();
   app.use('*', requireAdmin(deps));
@@ -90,5 +95,6 @@ export function adminRoutes(deps: Deps) {
     log.info('join token revoked', { id });
     return c.json({ id, revoked: true });
   });
+  app.route('/agents', adminAgentRoutes(deps));
   return app;
 }

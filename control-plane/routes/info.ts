@@ -1,5 +1,5 @@
 // Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
-import { and, eq, gt, inArray } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { agentModels, agents } from '../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
@@ -23,6 +23,7 @@ async function liveModels(deps: Deps) {
     .where(
       and(
         inArray(agents.state, [...ROUTABLE_STATES]),
+        isNull(agents.drainedAt),
         gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
       ),
     );
@@ -85,7 +86,7 @@ export function infoRoutes(deps: Deps) {
         .map((a) => ({
           id: a.id,
           url: a.url,
-          state: effectiveState(a, now, deps.config),
+          state: a.drainedAt === null ? effectiveState(a, now, deps.config) : 'drained',
           breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,
@@ -123,6 +124,7 @@ export function infoRoutes(deps: Deps) {
       .where(
         and(
           inArray(agents.state, [...ROUTABLE_STATES]),
+          isNull(agents.drainedAt),
           gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
         ),
       )

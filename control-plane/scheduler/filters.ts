@@ -12,6 +12,7 @@ export function memoryNeeded(agent: AgentView): number {
 export const isLive: Filter = (agent, _req, ctx) => {
   if (agent.state === 'offline') return 'offline';
   if (agent.state === 'draining') return 'draining';
+  if (agent.state === 'drained') return 'drained by an operator';
   if (agent.lastHeartbeatAt <= ctx.liveAfter) {
     return `no heartbeat for ${Math.round((ctx.now - agent.lastHeartbeatAt) / 1000)} s`;
   }

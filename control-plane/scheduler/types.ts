@@ -5,7 +5,7 @@ import type { BreakerFields } from '../breakers/policy.ts';
 export interface AgentView {
   id: string;
   url: string;
-  /** healthy | degraded | offline | draining */
+  /** healthy | degraded | offline | draining | drained (by an operator) */
   state: string;
   lastHeartbeatAt: number;
   maxJobs: number;

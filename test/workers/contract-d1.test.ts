@@ -1,8 +1,9 @@
-// Runs the control-plane contract inside workerd against a real local D1 database.
+// Runs the control-plane, security and admin fleet contracts inside workerd on a real local D1.
 import { env } from 'cloudflare:test';
 import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from '../../control-plane/db.ts';
 import * as schema from '../../schema/tables.ts';
+import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
 import { securityContract } from '../contract/security.contract.ts';
 import { countingD1 } from './counting-d1.ts';
@@ -27,3 +28,4 @@ const target = {
 
 controlPlaneContract('Workers + D1', target);
 securityContract('Workers + D1', target);
+adminContract('Workers + D1', target);

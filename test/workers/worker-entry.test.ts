@@ -119,3 +119,32 @@ describe('client-distance routing on Workers', () => {
     expect(rtt['new-york']).toBeLessThan(0.5); // ~5,900 km: ~59 ms
   });
 });
+
+describe('a Worker without its ticket key', () => {
+  const withoutKey = (vars: Record<string, string>) =>
+    ({ ...workerEnv, TICKET_PRIVATE_KEY: undefined, ...vars }) as WorkerEnv;
+
+  it('refuses to serve in keys mode, naming the missing secret', async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request('https://cp.example/healthz'), withoutKey({}), ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { message: string; type: string } };
+    expect(body.error.type).toBe('server_error');
+    expect(body.error.message).toContain('TICKET_PRIVATE_KEY');
+  });
+
+  it('serves in development mode with an ephemeral key', async () => {
+    const ctx = createExecutionContext();
+    const env = withoutKey({ AUTH_MODE: 'development' });
+    const res = await worker.fetch(
+      new Request('https://cp.example/.well-known/jwks.json'),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    const { keys } = (await res.json()) as { keys: { kid: string }[] };
+    expect(keys).toHaveLength(1);
+  });
+});

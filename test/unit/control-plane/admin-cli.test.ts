@@ -1,12 +1,18 @@
-// The admin CLI on a real SQLite file: a created key authenticates, a revoked one does not.
+// The admin CLI on a real SQLite file (a created key authenticates, a revoked one does not; agents
+// drain and undrain), and the secrets it generates for a deployment.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLocalJWKSet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runAdminCommand } from '../../../control-plane/admin-cli.ts';
+import { createTicketVerifier } from '../../../agent/tickets.ts';
+import { ADMIN_KEY_PREFIX, runAdminCommand, UsageError } from '../../../control-plane/admin-cli.ts';
 import { findApiKey } from '../../../control-plane/api-keys.ts';
 import type { Db } from '../../../control-plane/db.ts';
 import { openSqlite } from '../../../control-plane/node.ts';
+import { loadAgentViews, upsertAgent } from '../../../control-plane/registry.ts';
+import { createTicketSigner, TICKET_ALGS } from '../../../control-plane/tickets.ts';
+import { MODEL, registration } from '../../contract/fixtures.ts';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -44,7 +50,7 @@ describe('titan-control-plane keys / join-tokens', () => {
     });
     expect(await check()).toBeUndefined();
     await expect(runAdminCommand(['keys', 'revoke', created.id], env)).rejects.toThrow(
-      /no live key/,
+      /404.*No live API key/,
     );
 
     const token = (await runAdminCommand(
@@ -58,5 +64,115 @@ describe('titan-control-plane keys / join-tokens', () => {
     expect(token.expiresAt).not.toBeNull();
     await expect(runAdminCommand(['keys', 'create'], env)).rejects.toThrow(/--name/);
     await expect(runAdminCommand(['nonsense'], env)).rejects.toThrow(/Usage/);
+  });
+});
+
+describe('titan-control-plane agents', () => {
+  it('drains and undrains an agent in the local database', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'titan-cli-'));
+    dirs.push(dir);
+    const env = { DATA_DIR: dir };
+    const path = join(dir, 'control-plane.db');
+    const open = openSqlite(path);
+    const reg = registration('gpu-1');
+    await upsertAgent(
+      open.db as unknown as Db,
+      { ...reg, maxJobs: reg.maxConcurrentJobs },
+      Date.now(),
+    );
+    open.sqlite.close();
+    const state = async () => {
+      const { db, sqlite } = openSqlite(path);
+      const views = await loadAgentViews(db as unknown as Db, MODEL);
+      sqlite.close();
+      return views.map((v) => v.state);
+    };
+
+    expect(await runAdminCommand(['agents', 'drain', 'gpu-1'], env)).toEqual({
+      id: 'gpu-1',
+      drained: true,
+    });
+    expect(await state()).toEqual(['drained']);
+    const listed = (await runAdminCommand(['agents', 'list'], env)) as {
+      agents: { id: string; state: string }[];
+    };
+    expect(listed.agents.map((a) => [a.id, a.state])).toEqual([['gpu-1', 'drained']]);
+    await runAdminCommand(['agents', 'undrain', 'gpu-1'], env);
+    expect(await state()).toEqual(['healthy']);
+    await expect(runAdminCommand(['agents', 'drain', 'ghost'], env)).rejects.toThrow(/404/);
+    await expect(runAdminCommand(['agents', 'drain'], env)).rejects.toThrow(UsageError);
+  });
+
+  it('needs ADMIN_KEY to call a remote control plane', async () => {
+    const call = runAdminCommand(['agents', 'list', '--url', 'http://127.0.0.1:9'], {});
+    await expect(call).rejects.toThrow(/ADMIN_KEY is not set/);
+  });
+
+  it('prints the usage for --help', async () => {
+    expect(await runAdminCommand(['--help'], {})).toMatch(/agents drain <id>/);
+    expect(await runAdminCommand(['keys', '--help'], {})).toMatch(/generate-ticket-key/);
+  });
+});
+
+describe('titan-control-plane keys generate-*', () => {
+  it.each(TICKET_ALGS)('prints a PKCS#8 %s key that signs tickets agents verify', async (alg) => {
+    const pem = (await runAdminCommand(
+      ['keys', 'generate-ticket-key', '--alg', alg],
+      {},
+    )) as string;
+    expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----\n?$/);
+    const signer = await createTicketSigner({ issuer: 'titancompute', privateKeyPem: pem, alg });
+    const now = Date.now();
+    const ticket = await signer.sign({
+      sub: 'key_test',
+      aud: 'gpu-1',
+      jti: 'jti-1',
+      model: MODEL,
+      maxTokens: 16,
+      issuedAtMs: now,
+      expiresAtMs: now + 60_000,
+    });
+    const verifier = createTicketVerifier({
+      audience: 'gpu-1',
+      issuer: 'titancompute',
+      keys: createLocalJWKSet(signer.jwks()),
+    });
+    expect(await verifier.verify(ticket)).toMatchObject({ jti: 'jti-1', model: MODEL });
+    // A second key is a different key: its tickets do not verify against the first JWKS.
+    const other = await createTicketSigner({
+      issuer: 'titancompute',
+      privateKeyPem: (await runAdminCommand(
+        ['keys', 'generate-ticket-key', '--alg', alg],
+        {},
+      )) as string,
+      alg,
+    });
+    const forged = await other.sign({
+      sub: 'key_test',
+      aud: 'gpu-1',
+      jti: 'jti-2',
+      model: MODEL,
+      maxTokens: 16,
+      issuedAtMs: now,
+      expiresAtMs: now + 60_000,
+    });
+    await expect(verifier.verify(forged)).rejects.toThrow();
+  });
+
+  it('defaults to RS256, the TICKET_ALG of wrangler.toml, and refuses unknown algorithms', async () => {
+    const pem = (await runAdminCommand(['keys', 'generate-ticket-key'], {})) as string;
+    await expect(
+      createTicketSigner({ issuer: 'titancompute', privateKeyPem: pem, alg: 'RS256' }),
+    ).resolves.toMatchObject({ alg: 'RS256' });
+    await expect(
+      runAdminCommand(['keys', 'generate-ticket-key', '--alg', 'HS256'], {}),
+    ).rejects.toThrow(UsageError);
+  });
+
+  it('prints a fresh high-entropy admin key each time', async () => {
+    const a = (await runAdminCommand(['keys', 'generate-admin-key'], {})) as string;
+    const b = (await runAdminCommand(['keys', 'generate-admin-key'], {})) as string;
+    expect(a).toMatch(new RegExp(`^${ADMIN_KEY_PREFIX}[A-Za-z0-9_-]{43}$`));
+    expect(a).not.toBe(b);
   });
 });

@@ -1,0 +1,52 @@
+// Admin API for the fleet (Bearer ADMIN_KEY, mounted under /admin): list agents, drain, undrain.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { agentModels, agents } from '../../schema/tables.ts';
+import { effectiveState } from '../breakers/health.ts';
+import { ApiError } from '../errors.ts';
+import { setDrained } from '../registry.ts';
+import type { AdminDeps } from './admin.ts';
+
+const idParam = z.string().min(1).max(128);
+
+export function adminAgentRoutes(deps: AdminDeps) {
+  const { db, clock, config, log } = deps;
+  const app = new Hono();
+
+  app.get('/', async (c) => {
+    const now = clock.now();
+    const [rows, models] = await Promise.all([
+      db.select().from(agents),
+      db.select({ agentId: agentModels.agentId, model: agentModels.model }).from(agentModels),
+    ]);
+    return c.json({
+      agents: rows
+        .sort((a, b) => a.id.localeCompare(b.id))
+        .map((a) => ({
+          id: a.id,
+          url: a.url,
+          state: a.drainedAt === null ? effectiveState(a, now, config) : 'drained',
+          drainedAt: a.drainedAt === null ? null : new Date(a.drainedAt).toISOString(),
+          engine: a.engine,
+          version: a.version,
+          models: models.filter((m) => m.agentId === a.id).map((m) => m.model),
+          slots: { reserved: a.reservedJobs, max: a.maxJobs },
+          lastHeartbeatAgoMs: now - a.lastHeartbeatAt,
+        })),
+    });
+  });
+
+  const mark = (drain: boolean) =>
+    app.post(`/:id/${drain ? 'drain' : 'undrain'}`, async (c) => {
+      const id = idParam.parse(c.req.param('id'));
+      if (!(await setDrained(db, id, drain ? clock.now() : null))) {
+        throw new ApiError('agent_not_found', `No agent '${id}'`);
+      }
+      deps.views?.invalidate();
+      log.info(drain ? 'agent drained' : 'agent undrained', { id });
+      return c.json({ id, drained: drain });
+    });
+  mark(true);
+  mark(false);
+  return app;
+}
