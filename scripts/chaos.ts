@@ -167,7 +167,12 @@ async function main() {
   log(tables);
   const ok = tally.lost === 0 && completedShare >= 0.999;
   log(ok ? 'chaos: PASS' : 'chaos: FAIL (goal: 0 lost, >= 99.9% completed)');
-  const path = finishRun(run, { tables, data: summary, output: output.join('\n') });
+  // The settings given in the environment are part of the command that reproduces the run.
+  const settings = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('CHAOS_') || k === 'THREADS')
+    .map(([k, v]) => `${k}=${v}`);
+  const command = [...settings.sort(), 'npm run chaos'].join(' ');
+  const path = finishRun(run, { tables, data: summary, output: output.join('\n'), command });
   console.log(`stored ${path}`);
   process.exit(ok ? 0 : 1);
 }
