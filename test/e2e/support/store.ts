@@ -24,11 +24,15 @@ export function faultsTable(scenarios: Record<string, Figures>): string {
       .join('; ');
     lines.push(
       `| ${name} | ${cell(sent)} | ${cell(completed)} | ${withDetail(explicit, codes)} | ` +
-        `${withDetail(lost, lostWhy)} | ${latencyMs ? `${latencyMs.p50} / ${latencyMs.p99}` : ''} | ${other} |`,
+        `${withDetail(lost, lostWhy)} | ${latency(latencyMs)} | ${other} |`,
     );
   }
   return lines.join('\n');
 }
+
+/** p50 / p99, or nothing where no request was timed. */
+const latency = (ms?: { p50: number; p99: number }) =>
+  ms && Number.isFinite(ms.p50) ? `${ms.p50} / ${ms.p99}` : '';
 
 export const storing = process.env.FAULTS_RESULTS === '1';
 

@@ -80,6 +80,9 @@ it('faultsTable: one row per scenario, explicit errors and lost requests with th
       offlineMs: 50,
     },
   });
+  expect(
+    faultsTable({ none: { sent: 0, latencyMs: { p50: Number.NaN, p99: Number.NaN } } }),
+  ).toContain('| none | 0 |  |  |  |  |  |');
   expect(t.split('\n')[2]).toBe(
     '| crash | 2 | 0 | 2 {"stream_broken":2} | 0 | 10 / 20 | offlineMs: 50 |',
   );
