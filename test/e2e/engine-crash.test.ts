@@ -1,5 +1,6 @@
 // Crash isolation (ADR 0007): kill -9 the agent process under its supervisor mid-stream (what a
-// llama.cpp abort() does). Clients see an explicit error, never a clean end; the supervisor tells
+// llama.cpp abort() does). The TitanCompute client sees an explicit error (a TitanError with its
+// code), never a clean end and never a silent one (support/faults.ts); the supervisor tells
 // the control plane at once (offline, slots free, nothing routed there, long before
 // HEARTBEAT_TIMEOUT) and restarts the agent, which registers again and serves.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,8 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, DEMO_MODEL, startCluster, waitFor } from '../../scripts/cluster.ts';
-import { streamChat } from '../../scripts/sse.ts';
+import {
+  classify,
+  count,
+  countRequest,
+  emptyTally,
+  type Outcome,
+  recordingClient,
+  referenceAnswer,
+  streamOnce,
+  streamText,
+  summarize,
+} from './support/faults.ts';
 import { freePort } from './support/ports.ts';
+import { startFaults, storeFaults } from './support/store.ts';
 
 let cluster: Cluster;
 let dataDir: string;
@@ -50,17 +63,25 @@ afterAll(async () => {
 
 describe('engine crash', () => {
   it('streams end with an error when the agent process dies; the control plane knows at once; the supervisor restarts it', async () => {
+    const run = startFaults('engine-crash');
+    const reference = await referenceAnswer(recordingClient(cluster.url, []), countRequest(8));
+    // One agent: there is nowhere to resume a broken stream, so the client must say it broke.
+    const client = recordingClient(cluster.url, [], { resume: false });
+    const tally = emptyTally();
     let started = 0;
-    const seen = [false, false];
-    const streams = [0, 1].map((i) =>
-      streamChat(cluster.url, body(`Write a very long story number ${i}.`, 400), () => {
-        if (!seen[i]) started++;
-        seen[i] = true;
-      }).then(
-        (r) => (r.sawDone ? 'completed' : 'truncated'),
-        (err: Error) => `error: ${err.message}`,
-      ),
-    );
+    const streams = [0, 1].map(async (i): Promise<Outcome> => {
+      tally.sent++;
+      const ended = await streamText(
+        client,
+        body(`Write a very long story number ${i}.`, 400),
+        (n) => {
+          if (n === 1) started++;
+        },
+      );
+      const outcome = classify(ended);
+      count(tally, outcome);
+      return outcome;
+    });
     const t0 = performance.now();
     await waitFor('both streams to start', async () => (started === 2 ? true : undefined));
     console.log(
@@ -100,14 +121,14 @@ describe('engine crash', () => {
     expect(route.status).toBe(503);
     expect(await route.text()).toContain('1 offline');
 
-    // Never a clean `[DONE]`: the client sees the connection die (an error, or a stream
-    // without its final event, which streamChat reports as `truncated`).
+    // Never a clean end, never a silent one: the client throws TitanError('stream_broken').
     const outcomes = await Promise.all(streams);
-    console.log(
-      `[engine-crash] streams ended ${Math.round(performance.now() - killedAt)} ms after the kill`,
-    );
-    for (const o of outcomes) expect(o).not.toBe('completed');
-    expect(outcomes.some((o) => o.startsWith('error'))).toBe(true);
+    const endedMs = Math.round(performance.now() - killedAt);
+    console.log(`[engine-crash] streams ended ${endedMs} ms after the kill`);
+    expect(outcomes).toEqual([
+      { kind: 'explicit', code: 'stream_broken' },
+      { kind: 'explicit', code: 'stream_broken' },
+    ]);
 
     // The supervisor (still the same process) restarts the agent; registering again gives every
     // slot back.
@@ -124,9 +145,21 @@ describe('engine crash', () => {
       `[engine-crash] kill -9 → healthy again (restart delay 3 s): ${Math.round(performance.now() - killedAt)} ms`,
     );
     expect(supervisor.agentPid).not.toBe(pid);
-    const after = await Promise.all(
-      [0, 1].map((i) => streamChat(cluster.url, body(`Say hello ${i}.`, 8))),
+    const healthyMs = Math.round(performance.now() - killedAt);
+    const after = emptyTally();
+    await Promise.all([0, 1].map(() => streamOnce(client, after, { maxTokens: 8, reference })));
+    const figures = {
+      ...summarize(tally),
+      offlineMs,
+      streamsEndedMs: endedMs,
+      healthyAgainMs: healthyMs,
+      restartDelayMs: 3000,
+    };
+    storeFaults(
+      run,
+      { 'kill -9 of the agent process mid-stream': figures, 'after the restart': summarize(after) },
+      'test/e2e/engine-crash.test.ts',
     );
-    for (const r of after) expect(r).toMatchObject({ sawDone: true });
+    expect(after).toMatchObject({ completed: 2, lost: 0 });
   }, 300_000);
 });

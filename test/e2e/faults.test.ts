@@ -1,10 +1,11 @@
-// Fault tests with real processes: kill -9, SIGSTOP and a control-plane restart; nothing is lost.
+// Fault tests with real processes: kill -9, SIGSTOP and a control-plane restart; nothing is lost
+// (support/faults.ts defines lost), and nothing is routed to a dead agent once it is detected.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResumeInfo, TitanClient } from '../../client/titan-client.ts';
+import type { ResumeInfo } from '../../client/titan-client.ts';
 import {
   type Cluster,
   DEMO_MODEL,
@@ -17,41 +18,23 @@ import {
 import {
   agentStatus,
   type Contact,
+  classify,
   closeBreaker,
+  count,
+  countRequest,
+  type Detection,
+  detection,
   emptyTally,
   load,
   recordingClient,
+  referenceAnswer,
+  routesAfterDetection,
   streamOnce,
+  streamText,
   summarize,
 } from './support/faults.ts';
 import { freePort } from './support/ports.ts';
-
-/**
- * The whole text of a streamed chat answer. `atPiece` runs once, at the n-th piece of text;
- * `gapMs` is the wait from then to the next piece (the time a resume took).
- */
-async function chatText(
-  client: TitanClient,
-  body: { model: string } & Record<string, unknown>,
-  atPiece?: { n: number; run: () => void },
-): Promise<{ text: string; gapMs: number }> {
-  let text = '';
-  let pieces = 0;
-  let ranAt = 0;
-  let gapMs = Number.NaN;
-  for await (const e of client.stream('/v1/chat/completions', body)) {
-    const piece = (e.choices as { delta?: { content?: string } }[])[0]?.delta?.content ?? '';
-    if (!piece) continue;
-    pieces++;
-    if (atPiece && pieces === atPiece.n + 1) gapMs = performance.now() - ranAt;
-    if (pieces === atPiece?.n) {
-      ranAt = performance.now();
-      atPiece.run();
-    }
-    text += piece;
-  }
-  return { text, gapMs };
-}
+import { type Figures, startFaults, storeFaults } from './support/store.ts';
 
 const COOLDOWN_MS = 10_000;
 const JOIN = 'faults-join-token';
@@ -63,7 +46,10 @@ let cluster: Cluster;
 let dataDir: string;
 let cpPort: number;
 let restartedCp: Proc | undefined;
-const report: Record<string, Record<string, unknown>> = {};
+const run = startFaults('faults');
+const report: Record<string, Figures> = {};
+/** Each request's unbroken greedy answer by max_tokens, taken while both agents are up. */
+const refs: Record<number, string> = {};
 
 const healthy = (id: string) =>
   waitFor(
@@ -123,10 +109,13 @@ beforeAll(async () => {
     // that serves. The supervised crash is test/e2e/supervisor.test.ts.
     supervise: false,
   });
+  const client = recordingClient(cluster.url, []);
+  for (const n of [8, 64]) refs[n] = await referenceAnswer(client, countRequest(n));
 });
 
 afterAll(async () => {
   console.log(`[faults] ${JSON.stringify(report, null, 1)}`);
+  storeFaults(run, report, 'test/e2e/faults.test.ts');
   for (const p of cluster?.agents ?? []) {
     if (p.child.exitCode !== null || p.child.signalCode !== null)
       console.log(
@@ -155,33 +144,49 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
       max_tokens: 300,
       temperature: 0,
     };
-    const { text: reference } = await chatText(client, body);
+    const reference = await referenceAnswer(client, body);
+    const tally = emptyTally();
     let victim = -1;
-    const resumed = await chatText(client, body, {
-      n: 20,
-      run: () => {
-        victim = cluster.agentUrls.indexOf(contacts.at(-1)?.origin ?? '');
-        cluster.agents[victim]?.child.kill('SIGKILL');
-      },
+    let dead: string | undefined;
+    let killedAt = 0;
+    let detecting: Promise<Detection> | undefined;
+    let gapMs = Number.NaN;
+    tally.sent++;
+    const resumed = await streamText(client, body, (n) => {
+      if (n === 21) gapMs = performance.now() - killedAt;
+      if (n !== 20) return;
+      dead = contacts.at(-1)?.origin;
+      victim = cluster.agentUrls.indexOf(dead ?? '');
+      killedAt = performance.now();
+      cluster.agents[victim]?.child.kill('SIGKILL');
+      detecting = detection(cluster.url, IDS[victim]!);
     });
+    // Every token once, in order: the text equals the uninterrupted answer.
+    count(tally, classify(resumed, reference));
     expect(victim).toBeGreaterThanOrEqual(0);
     expect(resumes).toHaveLength(1);
     expect(resumes[0]?.fromAgent).toBe(IDS[victim]);
     expect(resumes[0]?.textEvents).toBeGreaterThanOrEqual(20);
-    // Every token once, in order: the text equals the uninterrupted answer.
-    expect(resumed.text).toBe(reference);
-    const tally = emptyTally();
-    await load(4, 2, () => streamOnce(client, tally));
+    await load(4, 2, () => streamOnce(client, tally, { reference: refs[8] }));
+    const loadEnd = Date.now();
+    // Detected by its breaker (clients' reports) or, failing that, by missed heartbeats.
+    const detected = await (detecting as Promise<Detection>);
+    const routed = routesAfterDetection(contacts, dead, detected, loadEnd, COOLDOWN_MS);
     report['kill -9 mid-stream'] = {
       ...summarize(tally),
-      resumeGapMs: Math.round(resumed.gapMs),
+      resumeGapMs: Math.round(gapMs),
       victim: IDS[victim],
       resumedAfterEvents: resumes[0]?.textEvents,
       answerChars: reference.length,
+      detectedBy: detected.by,
+      detectedAfterLoad: detected.at > loadEnd,
+      routesToDeadAfterDetection: routed.total,
+      routesToDeadWhileExcluded: routed.whileExcluded,
     };
     await restartAgent(victim);
     expect(tally.lost).toBe(0);
-    expect(tally.completed).toBe(4);
+    expect(tally.completed).toBe(5);
+    expect(routed.whileExcluded).toBe(0);
   });
 
   it('client disconnects mid-stream: slot freed within seconds, job cancelled, no breaker failure', async () => {
@@ -243,7 +248,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     const stopped = cluster.agents[1]!;
     stopped.child.kill('SIGSTOP');
     try {
-      await load(8, 4, () => streamOnce(client, tally));
+      await load(8, 4, () => streamOnce(client, tally, { reference: refs[8] }));
     } finally {
       stopped.child.kill('SIGCONT');
     }
@@ -262,39 +267,29 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     const dead = cluster.agentUrls[0];
     cluster.agents[0]!.child.kill('SIGKILL');
     try {
-      // Concurrency above agent-2's 2 slots makes the scheduler pick the dead agent too.
-      await load(12, 6, () => streamOnce(client, tally));
       // Detected: breaker open (clients' reports) or, if it got too few requests, offline (silence).
-      const detected = await waitFor(
-        'agent-1 detected',
-        async () => {
-          const a = await agentStatus(cluster.url, 'agent-1');
-          if (a?.breaker.openedAt) return { at: Date.parse(a.breaker.openedAt), by: 'breaker' };
-          return a?.state === 'offline' ? { at: Date.now(), by: 'offline' } : undefined;
-        },
-        90_000,
-      );
-      const before = contacts.length;
-      await load(6, 4, () => streamOnce(client, tally));
+      const detecting = detection(cluster.url, 'agent-1');
+      // Concurrency above agent-2's 2 slots makes the scheduler pick the dead agent too.
+      await load(12, 6, () => streamOnce(client, tally, { reference: refs[8] }));
+      const detected = await detecting;
+      // A fresh batch once it is surely detected.
+      await load(6, 4, () => streamOnce(client, tally, { reference: refs[8] }));
+      const loadEnd = Date.now();
       const a1 = await agentStatus(cluster.url, 'agent-1');
-      // Contacts while the breaker was open (the ticket issued after the trip): none.
-      const afterDetection = contacts
-        .slice(before)
-        .filter(
-          (c) =>
-            c.origin === dead && (detected.by === 'offline' || c.at < detected.at + COOLDOWN_MS),
-        ).length;
+      // From detection through the end of both batches.
+      const routed = routesAfterDetection(contacts, dead, detected, loadEnd, COOLDOWN_MS);
       report['kill -9 idle'] = {
         ...summarize(tally),
         detectedBy: detected.by,
         detectMs: detected.at - killedAt,
-        attemptsOnDeadAgent: contacts.filter((c) => c.origin === dead).length,
-        routedToDeadAfterDetection: afterDetection,
+        routesToDeadAgent: contacts.filter((c) => c.origin === dead).length,
+        routesToDeadAfterDetection: routed.total,
+        routesToDeadWhileExcluded: routed.whileExcluded,
         breakerAfter: a1?.breaker.state,
       };
       expect(tally.lost).toBe(0);
       expect(tally.completed).toBe(18);
-      expect(afterDetection).toBe(0);
+      expect(routed.whileExcluded).toBe(0);
     } finally {
       await restartAgent(0);
     }
@@ -311,7 +306,11 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     });
     const old = (await route.json()) as { agent: { url: string }; ticket: string };
     const killedAt = Date.now();
-    await streamOnce(client, tally, 64, () => cluster.controlPlane.child.kill('SIGKILL'));
+    await streamOnce(client, tally, {
+      maxTokens: 64,
+      reference: refs[64],
+      onFirstToken: () => cluster.controlPlane.child.kill('SIGKILL'),
+    });
     expect(tally.completed).toBe(1);
     restartedCp = startProcess('control-plane-2', 'bin/control-plane.mjs', [], {
       PORT: String(cpPort),
@@ -343,7 +342,7 @@ describe('fault tests (real processes)', { timeout: 300_000 }, () => {
     expect(res.status).toBe(200);
     await res.text();
     await Promise.all(IDS.map(carriesOn));
-    await load(4, 2, () => streamOnce(client, tally));
+    await load(4, 2, () => streamOnce(client, tally, { reference: refs[8] }));
     report['control plane kill -9 + restart'] = { ...summarize(tally), recoveredMs };
     expect(tally.lost).toBe(0);
     expect(tally.completed).toBe(5);

@@ -12,13 +12,19 @@ import {
   agentStatus,
   type Contact,
   closeBreaker,
+  countRequest,
+  detection,
   emptyTally,
   recordingClient,
+  referenceAnswer,
+  routesAfterDetection,
+  routesTo,
   streamOnce,
   summarize,
 } from './support/faults.ts';
 import { createNetns, type Netns } from './support/netns.ts';
 import { freePort } from './support/ports.ts';
+import { startFaults, storeFaults } from './support/store.ts';
 
 const JOIN = 'partition-join-token';
 const COOLDOWN_MS = 10_000;
@@ -32,6 +38,8 @@ let dataDir: string;
 let cpUrl: string;
 let cluster: Cluster | undefined;
 let agentUrls: string[] = [];
+/** Each request's unbroken greedy answer by max_tokens, taken before the cut. */
+const refs: Record<number, string> = {};
 
 describe.skipIf(!netns)(
   'network partition (agent in a network namespace)',
@@ -65,6 +73,8 @@ describe.skipIf(!netns)(
           180_000,
         );
       }
+      const client = recordingClient(cpUrl, []);
+      for (const n of [8, 32]) refs[n] = await referenceAnswer(client, countRequest(n));
     });
 
     afterAll(async () => {
@@ -83,10 +93,10 @@ describe.skipIf(!netns)(
         idleTimeoutMs: 3_000,
         onResume: (r) => resumes.push(r),
       });
+      const run = startFaults('partition');
       const tally = emptyTally();
-      const timed = () => streamOnce(client, tally, 32);
-      const toCutAgent = (from = 0) =>
-        contacts.slice(from).filter((c) => c.origin === agentUrls[1]);
+      const timed = () => streamOnce(client, tally, { maxTokens: 32, reference: refs[32] });
+      const cut = agentUrls[1];
 
       const cutAt = Date.now();
       ns.cut();
@@ -94,26 +104,17 @@ describe.skipIf(!netns)(
       const running = Array.from({ length: 4 }, async () => {
         for (let i = 0; i < 4; i++) await timed();
       });
-      const detected = await waitFor(
-        'agent-2 detected',
-        async () => {
-          const a = await agentStatus(cpUrl, 'agent-2');
-          if (a?.breaker.openedAt) return { at: Date.parse(a.breaker.openedAt), by: 'breaker' };
-          return a?.state === 'offline' ? { at: Date.now(), by: 'offline' } : undefined;
-        },
-        90_000,
-      );
+      const detected = await detection(cpUrl, 'agent-2');
       await Promise.all(running);
-      const before = contacts.length;
+      // A fresh batch once it is surely detected.
       await Promise.all(
         Array.from({ length: 4 }, async () => {
           for (let i = 0; i < 2; i++) await timed();
         }),
       );
-      // After detection: nothing while the breaker is open or the agent offline.
-      const afterDetection = toCutAgent(before).filter(
-        (c) => detected.by === 'offline' || c.at < detected.at + COOLDOWN_MS,
-      ).length;
+      const loadEnd = Date.now();
+      // From detection through the end of both batches, before the heal.
+      const routed = routesAfterDetection(contacts, cut, detected, loadEnd, COOLDOWN_MS);
 
       const healedAt = Date.now();
       ns.heal();
@@ -122,34 +123,44 @@ describe.skipIf(!netns)(
       await closeBreaker(cpUrl, 'agent-2', ['agent-1']);
       const recoverMs = Date.now() - healedAt;
       const stateAfterHeal = (await agentStatus(cpUrl, 'agent-2'))?.state;
-      const beforeHealedLoad = contacts.length;
+      const healedLoadAt = Date.now();
       const healed = emptyTally();
       await Promise.all(
         Array.from({ length: 4 }, async () => {
-          for (let i = 0; i < 2; i++) await streamOnce(client, healed, 8);
+          for (let i = 0; i < 2; i++)
+            await streamOnce(client, healed, { maxTokens: 8, reference: refs[8] });
         }),
       );
-      const afterHeal = toCutAgent(beforeHealedLoad).length;
+      const afterHeal = routesTo(contacts, cut, healedLoadAt);
 
-      console.log(
-        `[partition] ${JSON.stringify({
-          duringFault: summarize(tally),
-          afterHeal: summarize(healed),
-          resumedOnAnotherAgent: resumes.length,
-          detectedBy: detected.by,
-          detectMs: detected.at - cutAt,
-          attemptsOnCutAgent: toCutAgent().length - afterHeal,
-          routedToCutAfterDetection: afterDetection,
-          recoverMs,
-          stateAfterHeal,
-          requestsToHealedAgent: afterHeal,
-        })}`,
+      const figures = {
+        duringFault: summarize(tally),
+        afterHeal: summarize(healed),
+        resumedOnAnotherAgent: resumes.length,
+        detectedBy: detected.by,
+        detectMs: detected.at - cutAt,
+        routesToCutAgent: routesTo(contacts, cut, cutAt, healedAt),
+        routesToCutAfterDetection: routed.total,
+        routesToCutWhileExcluded: routed.whileExcluded,
+        recoverMs,
+        stateAfterHeal,
+        routesToHealedAgent: afterHeal,
+      };
+      console.log(`[partition] ${JSON.stringify(figures)}`);
+      const { duringFault, afterHeal: healedTally, ...rest } = figures;
+      storeFaults(
+        run,
+        {
+          'cut off (during the fault)': { ...duringFault, ...rest },
+          'after the heal': healedTally,
+        },
+        'test/e2e/partition.test.ts',
       );
       expect(tally.lost).toBe(0);
       expect(tally.completed).toBe(tally.sent);
       expect(healed.lost).toBe(0);
       expect(healed.completed).toBe(healed.sent);
-      expect(afterDetection).toBe(0);
+      expect(routed.whileExcluded).toBe(0);
       expect(afterHeal).toBeGreaterThan(0);
     });
   },

@@ -17,12 +17,17 @@ import { sseData } from '../../scripts/sse.ts';
 import {
   agentStatus,
   type Contact,
+  countRequest,
   emptyTally,
   load,
   recordingClient,
+  referenceAnswer,
+  routesTo,
   streamOnce,
+  summarize,
 } from './support/faults.ts';
 import { freePort } from './support/ports.ts';
+import { startFaults, storeFaults } from './support/store.ts';
 
 let cluster: Cluster;
 let dataDir: string;
@@ -70,14 +75,24 @@ async function agent1Registered(proc: Proc, known: number): Promise<void> {
 }
 
 /** Kills agent-1's agent process (not its supervisor) and waits until the control plane says offline. */
-async function crashAgent1(): Promise<{ pid: number; offlineMs: number }> {
+async function crashAgent1(): Promise<{
+  pid: number;
+  offlineMs: number;
+  killedAt: number;
+  detectedAt: number;
+}> {
   const pid = cluster.agents[0]?.agentPid;
   if (!pid) throw new Error('agent-1 runs no agent process');
   const killedAt = performance.now();
   process.kill(pid, 'SIGKILL');
   for (;;) {
     if ((await agentStatus(cluster.url, 'agent-1'))?.state === 'offline')
-      return { pid, offlineMs: Math.round(performance.now() - killedAt) };
+      return {
+        pid,
+        offlineMs: Math.round(performance.now() - killedAt),
+        killedAt,
+        detectedAt: Date.now(),
+      };
     if (performance.now() - killedAt > 10_000) throw new Error('agent-1 never went offline');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -113,9 +128,11 @@ afterAll(async () => {
 
 describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
   it('kill -9 of the agent process: offline at once, nothing routed to it, restarted by its supervisor', async () => {
+    const run = startFaults('supervisor');
     const supervisor = cluster.agents[0]!;
     await agent1Registered(supervisor, 0);
-    const { pid, offlineMs } = await crashAgent1();
+    const reference = await referenceAnswer(recordingClient(cluster.url, []), countRequest(4));
+    const { pid, offlineMs, killedAt, detectedAt } = await crashAgent1();
     console.log(`[supervisor] kill -9 → offline in /v1/status: ${offlineMs} ms`);
     // Offline by the supervisor's word, not by a heartbeat timeout (how fast: bench, not a test).
     await waitFor(
@@ -128,12 +145,24 @@ describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
     const contacts: Contact[] = [];
     const client = recordingClient(cluster.url, contacts);
     const tally = emptyTally();
-    await load(4, 4, () => streamOnce(client, tally, 4));
+    await load(4, 4, () => streamOnce(client, tally, { maxTokens: 4, reference }));
+    const routedToDead = routesTo(contacts, cluster.agentUrls[0], detectedAt);
     expect((await agentStatus(cluster.url, 'agent-1'))?.state).toBe('offline');
-    expect(tally.completed).toBe(4);
-    expect(contacts.map((c) => c.origin)).toEqual(Array(4).fill(cluster.agentUrls[1]));
     // The supervisor brings it back by itself.
     await agent1Registered(supervisor, 1);
+    const figures = {
+      ...summarize(tally),
+      offlineMs,
+      routesToDeadAfterDetection: routedToDead,
+      healthyAgainMs: Math.round(performance.now() - killedAt),
+      restartDelayMs: 4000,
+    };
+    console.log(`[supervisor] ${JSON.stringify(figures)}`);
+    storeFaults(run, { 'kill -9 of the agent process': figures }, 'test/e2e/supervisor.test.ts');
+    expect(tally.lost).toBe(0);
+    expect(tally.completed).toBe(4);
+    expect(routedToDead).toBe(0);
+    expect(contacts.map((c) => c.origin)).toEqual(Array(4).fill(cluster.agentUrls[1]));
     expect(supervisor.agentPid).not.toBe(pid);
     expect(supervisor.output.join('\n')).toContain(
       'supervisor: control plane told the agent is offline',
