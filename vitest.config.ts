@@ -11,6 +11,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // A guard against hangs, not a speed limit: on a loaded 2-core CI host a test that reads
+          // the real model's header over HTTP took over vitest's default 5 s.
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
       './test/workers/vitest.config.ts',

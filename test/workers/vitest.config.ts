@@ -29,5 +29,8 @@ export default defineProject({
     name: 'workers',
     include: ['**/*.test.ts'],
     setupFiles: ['./apply-migrations.ts'],
+    // A guard against hangs, not a speed limit (a loaded 2-core CI host is slow to start workerd).
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
 });
