@@ -1,7 +1,7 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { requireClient } from './client-auth.ts';
+import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -53,6 +53,7 @@ export function createApp(deps: Deps) {
   // Every client endpoint needs an API key (unless AUTH_MODE=development); inference paths also
   // pay the key's rate limit and concurrency quota.
   const limiter = deps.limiter ?? new RateLimiter();
+  for (const path of REDIRECTED_PATHS) app.use(path, refuseRedirectedKeyHeader);
   for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }

@@ -166,8 +166,23 @@ export function securityContract(runtime: string, target: ContractTarget) {
         expect(ok.status).toBe(200);
         const { ticket } = (await ok.json()) as { ticket: string };
         expect(ticketClaims(ticket).sub).toBe(id);
-        // x-api-key works too (Ollama clients set it with `headers`).
-        expect((await post('/api/chat', chatBody, { ...json, 'x-api-key': key })).status).toBe(307);
+        // x-api-key works where nothing redirects; on redirected paths clients would resend it to
+        // the agent, so it is refused there (400, in each dialect's shape), even with Bearer too.
+        const xKey = { ...json, 'x-api-key': key };
+        expect((await post('/v1/route', chatBody, xKey)).status).toBe(200);
+        for (const path of [
+          '/v1/chat/completions',
+          '/v1/completions',
+          '/api/chat',
+          '/api/generate',
+        ]) {
+          const res = await post(path, chatBody, { ...xKey, authorization: `Bearer ${key}` });
+          expect(res.status, path).toBe(400);
+          const body = (await res.json()) as { error: unknown };
+          if (path.startsWith('/api/')) expect(body.error).toMatch(/Authorization: Bearer/);
+          else
+            expect(body.error).toMatchObject({ param: 'x-api-key', type: 'invalid_request_error' });
+        }
 
         expect((await admin(`/api-keys/${id}`, undefined, 'DELETE')).status).toBe(200);
         expect((await post('/v1/route', chatBody, bearer(key))).status).toBe(401);
