@@ -1,5 +1,6 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
 import { Hono } from 'hono';
+import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
 import type { JobDeps, JobReporter } from './http/job.ts';
@@ -52,6 +53,18 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
   };
 
   const app = new Hono();
+  // One body limit on every route (admin included), chunked bodies counted as they arrive.
+  app.use(
+    '*',
+    limitBody(
+      AGENT_MAX_BODY_BYTES,
+      () =>
+        new AgentHttpError(
+          'payload_too_large',
+          `request body exceeds ${AGENT_MAX_BODY_BYTES} bytes`,
+        ),
+    ),
+  );
 
   app.get('/healthz', (c) =>
     c.json({ status: jobs.draining ? 'draining' : 'ok' }, jobs.draining ? 503 : 200),

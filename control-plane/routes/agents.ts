@@ -1,6 +1,5 @@
 // Agent-facing API: register, heartbeat, job reports, and the supervisor's "this agent died".
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
   AGENT_CREDENTIAL_HEADER,
@@ -15,7 +14,7 @@ import {
   isValidJoinToken,
   requireAgentCredential,
 } from '../agent-credentials.ts';
-import { readBody } from '../body.ts';
+import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -34,15 +33,7 @@ const jtiParam = z.string().min(1).max(100);
 export function agentRoutes(deps: Deps) {
   const { db, clock, config, log } = deps;
   const app = new Hono();
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: 1024 * 1024,
-      onError: () => {
-        throw new ApiError('payload_too_large', 'Agent request body over 1 MiB');
-      },
-    }),
-  );
+  app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
 
   app.post('/register', async (c) => {
