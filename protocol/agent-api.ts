@@ -52,6 +52,11 @@ export const registerResponseSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive(),
   issuer: z.string(),
   jwksUrl: z.string(),
+  /**
+   * This registration's epoch (the control plane's clock, ms). Tickets carry the epoch of the
+   * registration they were issued under (`reg`); the agent refuses tickets of an earlier one.
+   */
+  registeredAt: z.number().int().nonnegative(),
 });
 export type RegisterResponse = z.infer<typeof registerResponseSchema>;
 
@@ -132,6 +137,11 @@ export interface TicketClaims {
   model: string;
   /** Most completion tokens the request may ask for (and the agent will generate). */
   max_tokens: number;
+  /**
+   * Epoch of the agent's registration the ticket was issued under (`registeredAt`, ms). An agent
+   * refuses tickets of an earlier registration: its replay memory did not survive the restart.
+   */
+  reg: number;
 }
 
 /** The JOSE `typ` header of every ticket (RFC 8725 §3.11: explicit typing). */

@@ -45,6 +45,7 @@ export function agentRoutes(deps: Deps) {
     }
     const reg = await readBody(c, registerRequestSchema);
     await assertMayClaimId(deps, reg.id, c.req.header(AGENT_CREDENTIAL_HEADER));
+    const registeredAt = clock.now();
     await upsertAgent(
       db,
       {
@@ -57,7 +58,7 @@ export function agentRoutes(deps: Deps) {
         stats: reg.stats,
         location: reg.location,
       },
-      clock.now(),
+      registeredAt,
     );
     const credential = await issueCredential(db, reg.id);
     deps.views?.invalidate();
@@ -73,6 +74,7 @@ export function agentRoutes(deps: Deps) {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       issuer: config.issuer,
       jwksUrl,
+      registeredAt,
     });
   });
 

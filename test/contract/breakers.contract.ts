@@ -261,6 +261,7 @@ export function breakersContract(runtime: string, target: ContractTarget) {
         maxTokens: 16,
         issuedAtMs: clock.now(),
         expiresAtMs: clock.now() + 60_000,
+        registration: 0,
       });
       expect((await clientReport(other.jti, forged)).status).toBe(401);
       expect((await status('agent-a')).breaker.consecutiveFailures).toBe(1);

@@ -50,6 +50,8 @@ async function mint(
     jti: randomUUID(),
     model: DEMO_MODEL,
     max_tokens: 16,
+    // The agents registered before this ticket was minted (same host clock).
+    reg: Date.now(),
     iat: now,
     nbf: now,
     exp: now + 60,

@@ -150,7 +150,12 @@ describe('a client that never reads its stream', () => {
     const reports: JobReport[] = [];
     const app = createAgentApp({
       engine,
-      tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
+      tickets: createTicketVerifier({
+        audience: AGENT_ID,
+        issuer: ISSUER,
+        keys: localKeys(key),
+        registeredAt: 0,
+      }),
       reportJob: (_jti, report) => reports.push(report),
       config: { agentId: AGENT_ID, maxConcurrentJobs: 1, streamStallTimeoutMs: 200 },
       jobs,
