@@ -18,6 +18,7 @@ import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
 import {
   finishTicket,
   getAgent,
@@ -44,7 +45,19 @@ export function agentRoutes(deps: Deps) {
       throw new ApiError('unauthorized', 'Missing or invalid join token');
     }
     const reg = await readBody(c, registerRequestSchema);
+    assertAgentUrl(reg.url, config.agentUrlHosts);
     await assertMayClaimId(deps, reg.id, c.req.header(AGENT_CREDENTIAL_HEADER));
+    await assertRoomForAgent(deps, reg.id);
+    const slots = boundedSlots(reg);
+    if (slots.flagged) {
+      log.warn('agent capacity claim clamped', {
+        agent: reg.id,
+        claimed: reg.maxConcurrentJobs,
+        allowed: slots.maxJobs,
+        cpuCores: reg.stats.cpuCores,
+        gpus: reg.stats.gpus.length,
+      });
+    }
     const registeredAt = clock.now();
     await upsertAgent(
       db,
@@ -53,7 +66,7 @@ export function agentRoutes(deps: Deps) {
         url: reg.url.replace(/\/+$/, ''),
         engine: reg.engine,
         version: reg.version,
-        maxJobs: reg.maxConcurrentJobs,
+        maxJobs: slots.maxJobs,
         models: reg.models,
         stats: reg.stats,
         location: reg.location,
@@ -75,6 +88,7 @@ export function agentRoutes(deps: Deps) {
       issuer: config.issuer,
       jwksUrl,
       registeredAt,
+      ...(slots.flagged ? { maxConcurrentJobs: slots.maxJobs } : {}),
     });
   });
 
