@@ -86,7 +86,11 @@ export function createTicketVerifier(
       } catch (err) {
         throw mapJoseError(err);
       }
-      const { jti, model, sub, exp, iat, nbf, max_tokens, reg } = payload;
+      const { jti, model, sub, exp, iat, nbf, max_tokens, reg, aud } = payload;
+      // Exactly one audience: jose accepts an array that contains ours, the protocol does not.
+      if (aud !== trust.audience) {
+        throw new TicketError('ticket_wrong_audience', 'a ticket names exactly one agent as aud');
+      }
       if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
         throw new TicketError('ticket_invalid', 'ticket jti is missing or malformed');
       }

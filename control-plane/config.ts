@@ -104,6 +104,18 @@ export function liveCutoff(
   return now - config.heartbeatTimeoutMs - config.livenessWriteIntervalMs;
 }
 
+/** Shortest ADMIN_KEY / JOIN_TOKEN not reported as weak (generated secrets are 43 characters). */
+export const MIN_SECRET_LENGTH = 24;
+
+/** Names of configured secrets shorter than MIN_SECRET_LENGTH, for a start-up warning. */
+export function weakSecrets(config: Pick<ControlPlaneConfig, 'adminKey' | 'joinToken'>): string[] {
+  const set: [string, string | undefined][] = [
+    ['ADMIN_KEY', config.adminKey],
+    ['JOIN_TOKEN', config.joinToken],
+  ];
+  return set.filter(([, v]) => v !== undefined && v.length < MIN_SECRET_LENGTH).map(([n]) => n);
+}
+
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value.trim() === '') return fallback;
   const n = Number(value);

@@ -8,6 +8,7 @@ import {
   remoteKeySource,
   TicketError,
 } from '../../../agent/tickets.ts';
+import { TICKET_TYPE } from '../../../protocol/agent-api.ts';
 import { AGENT_ID, ISSUER, localKeys, MODEL, makeSigningKey, signTicket } from './helpers.ts';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -148,6 +149,30 @@ describe('remoteKeySource', () => {
       registeredAt: 0,
     });
     expect(await codeOf(verifier.verify(await signTicket(key)))).toBe('keys_unavailable');
+  });
+});
+
+describe('exactly one audience', () => {
+  it('refuses an aud array, even one that names this agent', async () => {
+    const key = await makeSigningKey();
+    const verifier = createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys: localKeys(key),
+      registeredAt: 0,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const ticket = await new SignJWT({ model: MODEL, max_tokens: 16, reg: 1 })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: TICKET_TYPE })
+      .setIssuer(ISSUER)
+      .setAudience([AGENT_ID, 'agent-other'])
+      .setSubject('c')
+      .setJti('jti-aud-array')
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + 60)
+      .sign(key.privateKey);
+    expect(await codeOf(verifier.verify(ticket))).toBe('ticket_wrong_audience');
   });
 });
 
