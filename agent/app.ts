@@ -70,6 +70,8 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     c.json({ status: jobs.draining ? 'draining' : 'ok' }, jobs.draining ? 503 : 200),
   );
 
+  // Public, like /healthz: load and models, what a client or an operator may see. Ticket ids and
+  // client ids are never shown (the control plane's /v1/status, behind a key, has the rest).
   app.get('/v1/agent/status', async (c) => {
     const at = now();
     return c.json({
@@ -80,9 +82,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
       activeJobs: jobs.active,
       maxConcurrentJobs: jobs.capacity,
       queuedJobs: jobs.queued,
-      runningJobs: jobs
-        .jobs()
-        .map((j) => ({ jti: j.jti, model: j.model, ageMs: at - j.startedAt })),
+      runningJobs: jobs.jobs().map((j) => ({ model: j.model, ageMs: at - j.startedAt })),
       models: await deps.engine.listModels(),
     });
   });
