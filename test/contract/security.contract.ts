@@ -152,6 +152,13 @@ export function securityContract(runtime: string, target: ContractTarget) {
         expect((await tryRegister('rogue', { url: 'http://169.254.169.254' })).status).toBe(403);
         expect((await tryRegister('rogue', { url: 'http://[fe80::1]:8081' })).status).toBe(403);
         expect((await tryRegister('rogue', { url: 'http://10.0.0.5:8081/?a=1' })).status).toBe(400);
+        for (const url of [
+          'javascript:alert(1)',
+          'file:///etc/passwd',
+          'http://a\r\nSet-Cookie:x',
+        ]) {
+          expect((await tryRegister('rogue', { url })).status, url).toBe(400);
+        }
         expect((await tryRegister('plain', { url: 'http://10.0.0.5:8081' })).status).toBe(200);
       });
 
