@@ -1,5 +1,6 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
 import { Hono } from 'hono';
+import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
 import type { JobDeps, JobReporter } from './http/job.ts';
@@ -52,11 +53,25 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
   };
 
   const app = new Hono();
+  // One body limit on every route (admin included), chunked bodies counted as they arrive.
+  app.use(
+    '*',
+    limitBody(
+      AGENT_MAX_BODY_BYTES,
+      () =>
+        new AgentHttpError(
+          'payload_too_large',
+          `request body exceeds ${AGENT_MAX_BODY_BYTES} bytes`,
+        ),
+    ),
+  );
 
   app.get('/healthz', (c) =>
     c.json({ status: jobs.draining ? 'draining' : 'ok' }, jobs.draining ? 503 : 200),
   );
 
+  // Public, like /healthz: load and models, what a client or an operator may see. Ticket ids and
+  // client ids are never shown (the control plane's /v1/status, behind a key, has the rest).
   app.get('/v1/agent/status', async (c) => {
     const at = now();
     return c.json({
@@ -67,9 +82,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
       activeJobs: jobs.active,
       maxConcurrentJobs: jobs.capacity,
       queuedJobs: jobs.queued,
-      runningJobs: jobs
-        .jobs()
-        .map((j) => ({ jti: j.jti, model: j.model, ageMs: at - j.startedAt })),
+      runningJobs: jobs.jobs().map((j) => ({ model: j.model, ageMs: at - j.startedAt })),
       models: await deps.engine.listModels(),
     });
   });

@@ -152,6 +152,7 @@ export async function startAgent(
           audience: registration.agentId,
           issuer: registration.issuer,
           keys: remoteKeySource(jwksUrl, cpFetch ? { fetch: cpFetch } : {}),
+          registeredAt: registration.registeredAt,
         },
         `${registration.agentId}|${registration.issuer}|${jwksUrl}`,
       );

@@ -14,6 +14,7 @@ export type TicketErrorCode =
   | 'ticket_wrong_type'
   | 'ticket_not_yet_valid'
   | 'ticket_max_tokens_exceeded'
+  | 'ticket_before_registration'
   | 'verifier_not_ready'
   | 'keys_unavailable';
 
@@ -35,6 +36,12 @@ export interface TicketTrust {
   audience: string;
   issuer: string;
   keys: KeySource;
+  /**
+   * Epoch of this agent's current registration (`registeredAt` of the register answer, the
+   * control plane's clock). Tickets of an earlier registration are refused: the replay memory is
+   * per process, so a restart would otherwise accept every ticket it had already served.
+   */
+  registeredAt: number;
 }
 
 export interface TicketVerifier {
@@ -79,7 +86,11 @@ export function createTicketVerifier(
       } catch (err) {
         throw mapJoseError(err);
       }
-      const { jti, model, sub, exp, iat, nbf, max_tokens } = payload;
+      const { jti, model, sub, exp, iat, nbf, max_tokens, reg, aud } = payload;
+      // Exactly one audience: jose accepts an array that contains ours, the protocol does not.
+      if (aud !== trust.audience) {
+        throw new TicketError('ticket_wrong_audience', 'a ticket names exactly one agent as aud');
+      }
       if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
         throw new TicketError('ticket_invalid', 'ticket jti is missing or malformed');
       }
@@ -102,7 +113,25 @@ export function createTicketVerifier(
       ) {
         throw new TicketError('ticket_invalid', 'ticket claims are malformed');
       }
-      return { iss: trust.issuer, sub, aud: trust.audience, exp, nbf, iat, jti, model, max_tokens };
+      // Same clock on both sides (the control plane's): exact, no skew to allow for.
+      if (typeof reg !== 'number' || !Number.isSafeInteger(reg) || reg < trust.registeredAt) {
+        throw new TicketError(
+          'ticket_before_registration',
+          "ticket was issued before this agent's current registration; ask for a new one",
+        );
+      }
+      return {
+        iss: trust.issuer,
+        sub,
+        aud: trust.audience,
+        exp,
+        nbf,
+        iat,
+        jti,
+        model,
+        max_tokens,
+        reg,
+      };
     },
   };
 }
@@ -206,6 +235,7 @@ export function remoteKeySource(
 /** A verifier whose trust arrives later (from the register response); refuses until then. */
 export class DeferredTicketVerifier implements TicketVerifier {
   private inner: TicketVerifier | undefined;
+  private keys: KeySource | undefined;
   private trustKey = '';
 
   constructor(private readonly options: VerifyOptions = {}) {}
@@ -214,10 +244,13 @@ export class DeferredTicketVerifier implements TicketVerifier {
     return this.inner !== undefined;
   }
 
-  /** Installs new trust; keeps the current key cache when nothing changed. */
+  /**
+   * Installs new trust (every registration: its epoch changes); keeps the current key cache when
+   * audience, issuer and key source (`cacheKey`) are unchanged.
+   */
   setTrust(trust: TicketTrust, cacheKey = `${trust.audience}|${trust.issuer}`): void {
-    if (this.inner && cacheKey === this.trustKey) return;
-    this.inner = createTicketVerifier(trust, this.options);
+    if (!this.keys || cacheKey !== this.trustKey) this.keys = trust.keys;
+    this.inner = createTicketVerifier({ ...trust, keys: this.keys }, this.options);
     this.trustKey = cacheKey;
   }
 

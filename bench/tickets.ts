@@ -23,6 +23,7 @@ function input(i: number) {
     maxTokens: 4096,
     issuedAtMs: now,
     expiresAtMs: now + 60_000,
+    registration: 0,
   };
 }
 
@@ -50,6 +51,7 @@ for (const alg of ALGS) {
     audience: 'agent-1',
     issuer: 'titancompute',
     keys: createLocalJWKSet(signer.jwks()),
+    registeredAt: 0,
   });
   const tickets = await Promise.all(Array.from({ length: 256 }, (_, i) => signer.sign(input(i))));
   const sign1 = await rate((i) => signer.sign(input(i)), 1);

@@ -1,7 +1,9 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { requireClient } from './client-auth.ts';
+import { CONTROL_PLANE_MAX_BODY_BYTES } from '../protocol/body-limit.ts';
+import { limitBodyTo } from './body.ts';
+import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -50,10 +52,13 @@ export function createApp(deps: Deps) {
   });
 
   if (deps.metrics) app.use('*', deps.metrics.middleware);
+  // One body limit on every route, chunked bodies counted as they arrive (some routes set less).
+  app.use('*', limitBodyTo(CONTROL_PLANE_MAX_BODY_BYTES));
 
   // Every client endpoint needs an API key (unless AUTH_MODE=development); inference paths also
   // pay the key's rate limit and concurrency quota.
   const limiter = deps.limiter ?? new RateLimiter();
+  for (const path of REDIRECTED_PATHS) app.use(path, refuseRedirectedKeyHeader);
   for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }

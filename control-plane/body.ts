@@ -1,7 +1,16 @@
-// Reads and validates JSON request bodies, turning every failure into a 400 ApiError.
+// Request bodies: the size limit on every route (413) and JSON reading and validation (400).
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import { limitBody } from '../protocol/body-limit.ts';
 import { ApiError } from './errors.ts';
+
+/** The shared body limit with the control plane's 413 error. */
+export function limitBodyTo(maxBytes: number, what = 'Request body') {
+  return limitBody(
+    maxBytes,
+    () => new ApiError('payload_too_large', `${what} over ${maxBytes} bytes`),
+  );
+}
 
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -10,7 +19,8 @@ export async function readJson(c: Context): Promise<unknown> {
   let bytes: ArrayBuffer;
   try {
     bytes = await c.req.arrayBuffer();
-  } catch {
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
     throw new ApiError('invalid_request', 'Could not read the request body');
   }
   let text: string;

@@ -21,6 +21,24 @@ export function presentedKey(headers: { header(name: string): string | undefined
 }
 
 /**
+ * Refuses `x-api-key` on paths answered with a 307 to an agent. Clients (fetch, curl -L, the
+ * OpenAI and Ollama SDKs) drop `Authorization` on a cross-origin redirect but resend any other
+ * header, so a key in `x-api-key` would reach the agent. Checked in every auth mode: the header
+ * would leak whatever key the client holds.
+ */
+export const refuseRedirectedKeyHeader = createMiddleware(async (c, next) => {
+  if (c.req.header('x-api-key') !== undefined) {
+    throw new ApiError(
+      'invalid_request',
+      `x-api-key is not accepted on ${c.req.path}: this path redirects to an agent, and clients ` +
+        'resend x-api-key there. Send the key as Authorization: Bearer <key>',
+      { param: 'x-api-key' },
+    );
+  }
+  return next();
+});
+
+/**
  * Authenticates the client and, for requests that take an agent slot (`inference`), applies the
  * key's rate limit and concurrency quota. Sets `clientId` (the API key id, or 'anonymous').
  */
@@ -41,7 +59,7 @@ export function requireClient(deps: Deps, limiter: RateLimiter, opts: { inferenc
         'invalid_api_key',
         presented
           ? 'Invalid or revoked API key'
-          : 'An API key is required: Authorization: Bearer <key> (or x-api-key: <key>)',
+          : 'An API key is required: Authorization: Bearer <key>',
       );
     }
     c.set('clientId', key.id);

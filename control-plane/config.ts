@@ -33,6 +33,10 @@ export interface ControlPlaneConfig {
   maxConcurrentPerKey: number;
   /** Circuit breakers and health thresholds (BREAKER_*, see docs/adr/0004). */
   breaker: BreakerConfig;
+  /** Host patterns agent URLs must match (AGENT_URL_HOSTS, comma-separated, `*` wildcard). */
+  agentUrlHosts: string[];
+  /** Most live agents; registering a new id beyond it is refused (MAX_AGENTS, default 1024). */
+  maxAgents: number;
 }
 
 export type ConfigSource = Record<string, string | undefined>;
@@ -80,6 +84,11 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     rateLimitPerMinute: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600, 'RATE_LIMIT_PER_MINUTE'),
     maxConcurrentPerKey: positiveInt(env.MAX_CONCURRENT_PER_KEY, 32, 'MAX_CONCURRENT_PER_KEY'),
     breaker: loadBreakerConfig(env),
+    agentUrlHosts: (env.AGENT_URL_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== ''),
+    maxAgents: positiveInt(env.MAX_AGENTS, 1024, 'MAX_AGENTS'),
   };
 }
 
@@ -93,6 +102,18 @@ export function liveCutoff(
   now: number,
 ): number {
   return now - config.heartbeatTimeoutMs - config.livenessWriteIntervalMs;
+}
+
+/** Shortest ADMIN_KEY / JOIN_TOKEN not reported as weak (generated secrets are 43 characters). */
+export const MIN_SECRET_LENGTH = 24;
+
+/** Names of configured secrets shorter than MIN_SECRET_LENGTH, for a start-up warning. */
+export function weakSecrets(config: Pick<ControlPlaneConfig, 'adminKey' | 'joinToken'>): string[] {
+  const set: [string, string | undefined][] = [
+    ['ADMIN_KEY', config.adminKey],
+    ['JOIN_TOKEN', config.joinToken],
+  ];
+  return set.filter(([, v]) => v !== undefined && v.length < MIN_SECRET_LENGTH).map(([n]) => n);
 }
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {

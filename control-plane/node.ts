@@ -1,5 +1,5 @@
 // Node entry: better-sqlite3 + drizzle migrator, key file, @hono/node-server, maintenance timer.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
@@ -8,7 +8,13 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from '../schema/tables.ts';
 import { createApp } from './app.ts';
-import { type ConfigSource, loadConfig, parseDuration } from './config.ts';
+import {
+  type ConfigSource,
+  loadConfig,
+  MIN_SECRET_LENGTH,
+  parseDuration,
+  weakSecrets,
+} from './config.ts';
 import type { Db } from './db.ts';
 import { runMaintenance } from './maintenance.ts';
 import { createMetrics } from './metrics.ts';
@@ -25,8 +31,10 @@ export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '
 
 /** Opens (creating if needed) the SQLite database and applies every migration. */
 export function openSqlite(path: string) {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // Owner-only: the database holds only hashes of keys and credentials, but nobody else needs it.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const sqlite = new Database(path);
+  if (path !== ':memory:') chmodSync(path, 0o600);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
@@ -98,6 +106,9 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   timer.unref();
 
   const port = Number(env.PORT || 8080);
+  for (const name of weakSecrets(config)) {
+    log.warn(`${name} is shorter than ${MIN_SECRET_LENGTH} characters: use a generated secret`);
+  }
   if (config.authMode === 'development') {
     log.warn('DEVELOPMENT MODE: AUTH_MODE=development, clients need no API key');
     if (!config.joinToken) log.warn('DEVELOPMENT MODE: no JOIN_TOKEN set, any agent may register');

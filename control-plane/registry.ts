@@ -38,6 +38,8 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     latitude: reg.location?.latitude ?? null,
     longitude: reg.location?.longitude ?? null,
     lastHeartbeatAt: now,
+    // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
+    registeredAt: now,
     // A registration is a fresh agent process (start, or restart after a crash): nothing runs
     // there, so slots held by tickets of the old process are free again and those jobs are lost.
     reservedJobs: 0,
@@ -45,7 +47,7 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
   };
   await db
     .insert(agents)
-    .values({ id: reg.id, registeredAt: now, ...row })
+    .values({ id: reg.id, ...row })
     .onConflictDoUpdate({ target: agents.id, set: row });
   await db
     .update(tickets)
@@ -223,7 +225,15 @@ export async function setDrained(db: Db, id: string, drainedAt: number | null): 
 }
 
 /** Reserves one slot in a single guarded statement: never more than max_jobs, even under races. */
-export async function reserveSlot(db: Db, agentId: string, liveAfter: number): Promise<boolean> {
+/**
+ * Takes one slot of a live agent; returns the epoch of its current registration (for the
+ * ticket's `reg`), read in the same statement, or undefined when it has no free slot.
+ */
+export async function reserveSlot(
+  db: Db,
+  agentId: string,
+  liveAfter: number,
+): Promise<number | undefined> {
   const rows = await db
     .update(agents)
     .set({ reservedJobs: sql`${agents.reservedJobs} + 1` })
@@ -236,8 +246,8 @@ export async function reserveSlot(db: Db, agentId: string, liveAfter: number): P
         gt(agents.lastHeartbeatAt, liveAfter),
       ),
     )
-    .returning({ id: agents.id });
-  return rows.length === 1;
+    .returning({ registeredAt: agents.registeredAt });
+  return rows[0]?.registeredAt;
 }
 
 export async function releaseSlot(db: Db, agentId: string): Promise<void> {

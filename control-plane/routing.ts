@@ -98,22 +98,24 @@ export async function routeRequest(
       // A half-open breaker admits a few probes, counted atomically across isolates.
       const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
       if (probe && !(await claimProbe(db, agent.id, now, config.breaker))) continue;
-      if (!(await reserveSlot(db, agent.id, liveAfter))) {
+      const registration = await reserveSlot(db, agent.id, liveAfter);
+      if (registration === undefined) {
         if (probe) await releaseProbe(db, agent.id);
         continue;
       }
       deps.views?.adjustSlots(agent.id, 1);
-      return agent;
+      return { agent, registration };
     }
     return undefined;
   };
   let { all, cached, decision } = await decide(false);
-  let agent = all.length > 0 ? await reserveFirst(decision) : undefined;
-  if (!agent && cached) {
+  let reserved = all.length > 0 ? await reserveFirst(decision) : undefined;
+  if (!reserved && cached) {
     // Cached views found nobody free; the database has the last word.
     ({ all, decision } = await decide(true));
-    agent = await reserveFirst(decision);
+    reserved = await reserveFirst(decision);
   }
+  const agent = reserved?.agent;
   if (all.length === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
@@ -121,7 +123,7 @@ export async function routeRequest(
   }
   deps.scoreboard?.record(decision, req.model, now);
 
-  if (agent) {
+  if (agent && reserved) {
     const jti = deps.newId?.() ?? crypto.randomUUID();
     const expiresAt = now + req.ticketTtlMs;
     try {
@@ -146,6 +148,7 @@ export async function routeRequest(
       maxTokens: req.maxTokens,
       issuedAtMs: now,
       expiresAtMs: expiresAt,
+      registration: reserved.registration,
     });
     logDecision(deps, req.model, decision, agent.id);
     return {

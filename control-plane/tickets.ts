@@ -25,6 +25,8 @@ export interface TicketInput {
   maxTokens: number;
   issuedAtMs: number;
   expiresAtMs: number;
+  /** Epoch of the agent's current registration (`reg`): the agent refuses earlier ones. */
+  registration: number;
 }
 
 export interface TicketSigner {
@@ -87,7 +89,11 @@ export async function createTicketSigner(opts: {
     kid,
     async sign(input) {
       const iat = Math.floor(input.issuedAtMs / 1000);
-      return new SignJWT({ model: input.model, max_tokens: input.maxTokens })
+      return new SignJWT({
+        model: input.model,
+        max_tokens: input.maxTokens,
+        reg: input.registration,
+      })
         .setProtectedHeader({ alg, kid, typ: TICKET_TYPE })
         .setIssuer(opts.issuer)
         .setSubject(input.sub)

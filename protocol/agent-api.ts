@@ -3,22 +3,31 @@ import { z } from 'zod';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const gpuStatsSchema = z.object({
-  index: z.number().int().nonnegative(),
-  name: z.string().max(200),
-  memoryTotalBytes: z.number().nonnegative(),
-  memoryFreeBytes: z.number().nonnegative(),
-  utilizationPercent: z.number().min(0).max(100).optional(),
-});
+/** Free memory can never exceed total memory: a claim that it does is refused. */
+const freeWithinTotal = (m: { memoryTotalBytes: number; memoryFreeBytes: number }) =>
+  m.memoryFreeBytes <= m.memoryTotalBytes;
+const FREE_OVER_TOTAL = { error: 'memoryFreeBytes exceeds memoryTotalBytes' };
+
+export const gpuStatsSchema = z
+  .object({
+    index: z.number().int().nonnegative(),
+    name: z.string().max(200),
+    memoryTotalBytes: z.number().nonnegative(),
+    memoryFreeBytes: z.number().nonnegative(),
+    utilizationPercent: z.number().min(0).max(100).optional(),
+  })
+  .refine(freeWithinTotal, FREE_OVER_TOTAL);
 export type GpuStats = z.infer<typeof gpuStatsSchema>;
 
-export const agentStatsSchema = z.object({
-  cpuCores: z.number().int().positive(),
-  cpuLoadPercent: z.number().min(0).max(100),
-  memoryTotalBytes: z.number().nonnegative(),
-  memoryFreeBytes: z.number().nonnegative(),
-  gpus: z.array(gpuStatsSchema).max(64),
-});
+export const agentStatsSchema = z
+  .object({
+    cpuCores: z.number().int().positive().max(4096),
+    cpuLoadPercent: z.number().min(0).max(100),
+    memoryTotalBytes: z.number().nonnegative(),
+    memoryFreeBytes: z.number().nonnegative(),
+    gpus: z.array(gpuStatsSchema).max(64),
+  })
+  .refine(freeWithinTotal, FREE_OVER_TOTAL);
 export type AgentStats = z.infer<typeof agentStatsSchema>;
 
 export const agentModelSchema = z.object({
@@ -50,8 +59,15 @@ export const registerResponseSchema = z.object({
   /** This agent's own secret: `Authorization: Bearer <credential>` on heartbeats and job reports. */
   credential: z.string().min(16).max(200),
   heartbeatIntervalMs: z.number().int().positive(),
+  /** Present when the control plane clamped the agent's slot claim to what its stats support. */
+  maxConcurrentJobs: z.number().int().positive().optional(),
   issuer: z.string(),
   jwksUrl: z.string(),
+  /**
+   * This registration's epoch (the control plane's clock, ms). Tickets carry the epoch of the
+   * registration they were issued under (`reg`); the agent refuses tickets of an earlier one.
+   */
+  registeredAt: z.number().int().nonnegative(),
 });
 export type RegisterResponse = z.infer<typeof registerResponseSchema>;
 
@@ -132,6 +148,11 @@ export interface TicketClaims {
   model: string;
   /** Most completion tokens the request may ask for (and the agent will generate). */
   max_tokens: number;
+  /**
+   * Epoch of the agent's registration the ticket was issued under (`registeredAt`, ms). An agent
+   * refuses tickets of an earlier registration: its replay memory did not survive the restart.
+   */
+  reg: number;
 }
 
 /** The JOSE `typ` header of every ticket (RFC 8725 §3.11: explicit typing). */

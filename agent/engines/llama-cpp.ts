@@ -51,6 +51,30 @@ export interface LlamaCppEngineOptions {
 /** Defaults that apply when a request sets no sampling options (Ollama's defaults). */
 const DEFAULT_SAMPLING = { temperature: 0.8, topK: 40, topP: 0.9 } as const;
 
+/**
+ * Characters one prompt token can stand for, at most, in the vocabularies we serve (BPE and
+ * SentencePiece tokens of common GGUF models are far shorter; long whitespace runs included).
+ * A prompt longer than this many characters per context token cannot fit, whatever it says.
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+
+/**
+ * Refuses a prompt that cannot fit the context before it is tokenised: tokenising is synchronous
+ * in node-llama-cpp, so a 6 MiB prompt stalled the agent's event loop (/healthz included).
+ */
+export function assertPromptChars(req: GenerateRequest, contextSize: number): void {
+  const chars = req.messages
+    ? req.messages.reduce((n, m) => n + m.content.length, 0)
+    : (req.prompt ?? '').length;
+  const limit = contextSize * MAX_CHARS_PER_TOKEN;
+  if (chars > limit) {
+    throw new EngineError(
+      'invalid_request',
+      `prompt is ${chars} characters; a context of ${contextSize} tokens holds at most ${limit}`,
+    );
+  }
+}
+
 type StopReason = 'eogToken' | 'stopGenerationTrigger' | 'functionCalls' | 'maxTokens' | 'abort';
 
 export class LlamaCppEngine implements InferenceEngine {
@@ -153,6 +177,7 @@ export class LlamaCppEngine implements InferenceEngine {
     // Aborts when the caller's signal does, or when the consumer stops iterating early.
     const local = new AbortController();
     const signal = AbortSignal.any([outer, local.signal]);
+    assertPromptChars(req, this.contextSize);
     const history = req.messages ? toChatHistory(req.messages) : undefined;
     const promptTokenList: Token[] = history
       ? this.chatWrapper

@@ -36,6 +36,7 @@ const STATUS: Record<AgentErrorCode, ContentfulStatusCode> = {
   ticket_wrong_type: 401,
   ticket_not_yet_valid: 401,
   ticket_max_tokens_exceeded: 401,
+  ticket_before_registration: 401,
   verifier_not_ready: 503,
   keys_unavailable: 503,
   invalid_json: 400,

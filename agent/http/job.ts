@@ -14,9 +14,6 @@ import type { Job, JobTracker } from '../jobs.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import { AgentHttpError } from './errors.ts';
 
-/** Largest request body accepted (prompts are text; 8 MiB is far beyond any context window). */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
-
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -63,14 +60,8 @@ export async function admit<T extends { model: string }>(
     if (deps.jobs.draining) {
       throw new AgentHttpError('agent_draining', 'agent is shutting down');
     }
-    const declared = Number(c.req.header('content-length') ?? 0);
-    if (declared > MAX_BODY_BYTES) {
-      throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
-    }
+    // Over the app's body limit (agent/app.ts), this read fails with payload_too_large.
     const bytes = await c.req.arrayBuffer();
-    if (bytes.byteLength > MAX_BODY_BYTES) {
-      throw new AgentHttpError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
-    }
     let text: string;
     try {
       text = STRICT_UTF8.decode(bytes);

@@ -79,6 +79,9 @@ export const ollamaChatBody = z.looseObject({
       z.looseObject({
         role: z.enum(['system', 'user', 'assistant']),
         content: z.string(),
+        // No engine here takes images or tool calls: refused, never passed on unchecked.
+        images: z.array(z.never(), { error: 'images are not supported' }).max(0).nullish(),
+        tool_calls: z.array(z.never(), { error: 'tool calls are not supported' }).max(0).nullish(),
       }),
     )
     .max(4096)
@@ -168,7 +171,9 @@ function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): Sampl
 }
 
 export function fromOllamaChat(body: OllamaChatBody): GenerateRequest {
-  return { model: body.model, messages: body.messages, ...ollamaSamplingOptions(body) };
+  // Only role and content reach an engine or an upstream server; other fields stay here.
+  const messages: ChatMessage[] = body.messages.map((m) => ({ role: m.role, content: m.content }));
+  return { model: body.model, messages, ...ollamaSamplingOptions(body) };
 }
 
 /** Ollama's /api/generate applies the chat template unless `raw` is set. */

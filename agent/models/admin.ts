@@ -25,6 +25,14 @@ export type PullEvent =
 
 const modelBody = z.object({ model: z.string().min(1).max(200) });
 
+/**
+ * A request a reverse proxy forwarded: its socket peer is loopback, its client is not. Without
+ * AGENT_ADMIN_KEY, admin routes refuse these too.
+ */
+function proxied(header: (name: string) => string | undefined): boolean {
+  return ['forwarded', 'x-forwarded-for', 'x-real-ip'].some((h) => header(h) !== undefined);
+}
+
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || /^(::ffff:)?127\./.test(address);
@@ -51,7 +59,7 @@ export function createModelAdminApp(deps: ModelAdminDeps): Hono {
           401,
         );
       }
-    } else if (!isLoopback(remote(c))) {
+    } else if (!isLoopback(remote(c)) || proxied(c.req.header.bind(c.req))) {
       return c.json(
         {
           error: {

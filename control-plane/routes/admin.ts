@@ -1,12 +1,11 @@
 // Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), and
 // the fleet (routes/admin-agents.ts).
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { createJoinToken, listJoinTokens, revokeJoinToken } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.ts';
-import { readBody } from '../body.ts';
+import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -48,15 +47,7 @@ export function adminRoutes(deps: AdminDeps) {
   const { db, clock, log } = deps;
   const app = new Hono();
   app.use('*', requireAdmin(deps));
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: 16 * 1024,
-      onError: () => {
-        throw new ApiError('payload_too_large', 'Admin request body over 16 KiB');
-      },
-    }),
-  );
+  app.use('*', limitBodyTo(16 * 1024, 'Admin request body'));
 
   app.get('/api-keys', async (c) => c.json({ keys: await listApiKeys(db) }));
   app.post('/api-keys', async (c) => {

@@ -1,6 +1,5 @@
 // Agent-facing API: register, heartbeat, job reports, and the supervisor's "this agent died".
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
   AGENT_CREDENTIAL_HEADER,
@@ -15,10 +14,11 @@ import {
   isValidJoinToken,
   requireAgentCredential,
 } from '../agent-credentials.ts';
-import { readBody } from '../body.ts';
+import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
 import {
   finishTicket,
   getAgent,
@@ -34,15 +34,7 @@ const jtiParam = z.string().min(1).max(100);
 export function agentRoutes(deps: Deps) {
   const { db, clock, config, log } = deps;
   const app = new Hono();
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: 1024 * 1024,
-      onError: () => {
-        throw new ApiError('payload_too_large', 'Agent request body over 1 MiB');
-      },
-    }),
-  );
+  app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
 
   app.post('/register', async (c) => {
@@ -53,7 +45,20 @@ export function agentRoutes(deps: Deps) {
       throw new ApiError('unauthorized', 'Missing or invalid join token');
     }
     const reg = await readBody(c, registerRequestSchema);
+    assertAgentUrl(reg.url, config.agentUrlHosts);
     await assertMayClaimId(deps, reg.id, c.req.header(AGENT_CREDENTIAL_HEADER));
+    await assertRoomForAgent(deps, reg.id);
+    const slots = boundedSlots(reg);
+    if (slots.flagged) {
+      log.warn('agent capacity claim clamped', {
+        agent: reg.id,
+        claimed: reg.maxConcurrentJobs,
+        allowed: slots.maxJobs,
+        cpuCores: reg.stats.cpuCores,
+        gpus: reg.stats.gpus.length,
+      });
+    }
+    const registeredAt = clock.now();
     await upsertAgent(
       db,
       {
@@ -61,12 +66,12 @@ export function agentRoutes(deps: Deps) {
         url: reg.url.replace(/\/+$/, ''),
         engine: reg.engine,
         version: reg.version,
-        maxJobs: reg.maxConcurrentJobs,
+        maxJobs: slots.maxJobs,
         models: reg.models,
         stats: reg.stats,
         location: reg.location,
       },
-      clock.now(),
+      registeredAt,
     );
     const credential = await issueCredential(db, reg.id);
     deps.views?.invalidate();
@@ -82,6 +87,8 @@ export function agentRoutes(deps: Deps) {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       issuer: config.issuer,
       jwksUrl,
+      registeredAt,
+      ...(slots.flagged ? { maxConcurrentJobs: slots.maxJobs } : {}),
     });
   });
 

@@ -1,6 +1,5 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
@@ -17,8 +16,6 @@ export const REDIRECTED_PATHS = [
   '/api/generate',
 ] as const;
 
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
-
 const excludeSchema = z.array(z.string().max(100)).max(64).optional();
 
 /** Cloudflare puts the client's approximate location on request.cf (strings); Node has none. */
@@ -34,14 +31,8 @@ export function clientLocation(raw: Request): { latitude: number; longitude: num
 
 export function clientRoutes(deps: Deps) {
   const app = new Hono<ClientEnv>();
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError('payload_too_large', `Request body over ${MAX_BODY_BYTES} bytes`);
-    },
-  });
 
-  app.post('/v1/route', limit, async (c) => {
+  app.post('/v1/route', async (c) => {
     const raw = await readJson(c);
     const limits = inferenceLimits('route', raw, deps.config.maxTokensCap);
     /** `debug: true` returns the scheduler's breakdown: every candidate's scores, every exclusion. */
@@ -82,7 +73,7 @@ export function clientRoutes(deps: Deps) {
   });
 
   for (const path of REDIRECTED_PATHS) {
-    app.post(path, limit, async (c) => {
+    app.post(path, async (c) => {
       const raw = await readJson(c);
       const limits = inferenceLimits(dialectOf(path), raw, deps.config.maxTokensCap);
       const decision = await routeRequest(deps, {

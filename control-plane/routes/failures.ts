@@ -1,5 +1,5 @@
 // POST /v1/route/:jti/failure: a client reports that the agent its ticket named failed it.
-import { and, eq } from 'drizzle-orm';
+import { and, countDistinct, eq, gt, isNull, like } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
@@ -9,7 +9,6 @@ import { readBody } from '../body.ts';
 import { recordFailure } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { releaseSlot } from '../registry.ts';
 
 /** A stream may break long after its ticket expired: reports are taken this long after `exp`. */
 export const FAILURE_REPORT_GRACE_MS = 15 * 60_000;
@@ -23,6 +22,30 @@ export const failureReportSchema = z.object({
 export type FailureReport = z.infer<typeof failureReportSchema>;
 
 const jtiParam = z.string().min(1).max(100);
+
+/** What a client report writes in its ticket's `error`, so reports can be told from agents'. */
+const CLIENT_REPORT_PREFIX = 'client: ';
+/**
+ * Distinct clients (API keys) that must have reported an agent within the breaker window before
+ * client reports count against its breaker: one client alone (or one key's holder, attacking)
+ * never slows a healthy agent down. Agent job reports and missed heartbeats count on their own.
+ */
+export const CLIENT_REPORT_QUORUM = 2;
+
+/** Clients that reported a failure of `agentId` on tickets issued since `since`. */
+async function clientReporters(deps: Deps, agentId: string, since: number): Promise<number> {
+  const rows = await deps.db
+    .select({ n: countDistinct(tickets.client) })
+    .from(tickets)
+    .where(
+      and(
+        eq(tickets.agentId, agentId),
+        gt(tickets.issuedAt, since),
+        like(tickets.error, `${CLIENT_REPORT_PREFIX}%`),
+      ),
+    );
+  return rows[0]?.n ?? 0;
+}
 
 export function failureRoutes(deps: Deps) {
   const app = new Hono();
@@ -53,18 +76,22 @@ export function failureRoutes(deps: Deps) {
     }
     const report = await readBody(c, failureReportSchema);
     const agentId = claims.aud;
-    const error = `client: ${report.kind}${report.status ? ` ${report.status}` : ''}${
-      report.message ? `: ${report.message}` : ''
-    }`.slice(0, 2000);
-    // The agent never took the job (connect failure, hang): free the slot now, not at expiry.
-    const closed = await deps.db
+    const error =
+      `${CLIENT_REPORT_PREFIX}${report.kind}${report.status ? ` ${report.status}` : ''}${
+        report.message ? `: ${report.message}` : ''
+      }`.slice(0, 2000);
+    // The report is kept on the ticket, which stays open: closing it would free the key's quota
+    // and the agent's slot while the agent still honours the ticket (it cannot be told). The
+    // slot comes back with the agent's job report, its going offline or re-registering, or the
+    // ticket's expiry.
+    await deps.db
       .update(tickets)
-      .set({ state: 'error', finishedAt: now, error })
-      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), eq(tickets.state, 'issued')))
-      .returning({ jti: tickets.jti });
-    if (closed.length > 0) await releaseSlot(deps.db, agentId);
-    const counted = await recordFailure(deps, agentId, jti);
-    deps.log.warn('client failure report', { agent: agentId, jti, error, counted });
+      .set({ error })
+      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), isNull(tickets.error)));
+    const since = now - deps.config.breaker.windowMs;
+    const corroborated = (await clientReporters(deps, agentId, since)) >= CLIENT_REPORT_QUORUM;
+    const counted = corroborated && (await recordFailure(deps, agentId, jti));
+    deps.log.warn('client failure report', { agent: agentId, jti, error, counted, corroborated });
     return c.json({ counted });
   });
 

@@ -240,7 +240,8 @@ export function breakersContract(runtime: string, target: ContractTarget) {
     it('takes client failure reports authenticated by the ticket, once per ticket', async () => {
       const t = await routeTo('agent-a');
       const first = await clientReport(t.jti, t.ticket);
-      expect(await first.json()).toEqual({ counted: true });
+      // One client alone is no evidence against the agent (see the quorum test below).
+      expect(await first.json()).toEqual({ counted: false });
       expect(await (await clientReport(t.jti, t.ticket)).json()).toEqual({ counted: false });
       // The agent's own error report for the same ticket is not counted a second time.
       await report('agent-a', t.jti, 'error');
@@ -261,22 +262,77 @@ export function breakersContract(runtime: string, target: ContractTarget) {
         maxTokens: 16,
         issuedAtMs: clock.now(),
         expiresAtMs: clock.now() + 60_000,
+        registration: 0,
       });
       expect((await clientReport(other.jti, forged)).status).toBe(401);
       expect((await status('agent-a')).breaker.consecutiveFailures).toBe(1);
     });
 
-    it('opens on client connect failures alone and frees the slots they held', async () => {
-      for (let i = 0; i < 5; i++) {
-        const t = await routeTo('agent-a');
-        expect((await clientReport(t.jti, t.ticket)).status).toBe(200);
-      }
-      const s = (await (await app.request('/v1/status')).json()) as {
-        agents: { id: string; breaker: { state: string }; slots: { reserved: number } }[];
+    it("one client cannot open a healthy agent's breaker or free its quota by reporting failures", async () => {
+      // Keys mode over the same database: each key is a distinct client.
+      const keyed = createApp(
+        await makeDeps(deps.db, clock, {
+          AUTH_MODE: 'keys',
+          ADMIN_KEY: 'breaker-admin',
+          BREAKER_COOLDOWN: `${COOLDOWN}ms`,
+          BREAKER_PROBES: String(PROBES),
+        }),
+      );
+      const newKey = async (extra: Record<string, unknown>) => {
+        const res = await keyed.request('/admin/api-keys', {
+          method: 'POST',
+          headers: { ...json, authorization: 'Bearer breaker-admin' },
+          body: JSON.stringify({ name: 'k', ...extra }),
+        });
+        return ((await res.json()) as { key: string }).key;
       };
-      const a = s.agents.find((x) => x.id === 'agent-a');
-      expect(a?.breaker.state).toBe('open');
-      expect(a?.slots.reserved).toBe(0);
+      const as = (key: string) => ({ ...json, authorization: `Bearer ${key}` });
+      const route = async (key: string) => {
+        const res = await keyed.request('/v1/route', {
+          method: 'POST',
+          headers: as(key),
+          body: JSON.stringify({ model: MODEL, exclude: ['agent-b'] }),
+        });
+        if (res.status !== 200) return { status: res.status, jti: '', ticket: '' };
+        const { ticket } = (await res.json()) as { ticket: string };
+        return { status: 200, jti: jtiOf(ticket), ticket };
+      };
+      const reportAs = (t: { jti: string; ticket: string }) =>
+        keyed.request(`/v1/route/${t.jti}/failure`, {
+          method: 'POST',
+          headers: as(t.ticket),
+          body: JSON.stringify({ kind: 'connect' }),
+        });
+      const agentA = async () => {
+        const s = (await (await keyed.request('/v1/status', { headers: as(attacker) })).json()) as {
+          agents: { id: string; breaker: { state: string }; slots: { reserved: number } }[];
+        };
+        return s.agents.find((x) => x.id === 'agent-a');
+      };
+
+      // The attack: five "connect" reports on tickets never used, from one key.
+      const attacker = await newKey({});
+      for (let i = 0; i < 5; i++) {
+        const t = await route(attacker);
+        expect(t.status).toBe(200);
+        expect(await (await reportAs(t)).json()).toEqual({ counted: false });
+      }
+      expect((await agentA())?.breaker.state).toBe('closed');
+      // The tickets stay open (the agent would still honour them): their slots stay reserved.
+      expect((await agentA())?.slots.reserved).toBe(5);
+
+      // The quota attack: reporting the unused ticket does not buy a second one.
+      const single = await newKey({ maxConcurrent: 1 });
+      const held = await route(single);
+      expect(held.status).toBe(200);
+      expect((await route(single)).status).toBe(429);
+      expect((await reportAs(held)).status).toBe(200);
+      expect((await route(single)).status).toBe(429);
+
+      // Two clients reporting the same agent corroborate each other: from then on reports count.
+      const other = await newKey({});
+      const t = await route(other);
+      expect(await (await reportAs(t)).json()).toEqual({ counted: true });
     });
   });
 }

@@ -141,6 +141,66 @@ export function securityContract(runtime: string, target: ContractTarget) {
       });
     });
 
+    describe('registration policy', () => {
+      const tryRegister = (id: string, overrides: Record<string, unknown> = {}) =>
+        post('/v1/agents/register', { ...registration(id), ...overrides }, bearer(JOIN_TOKEN));
+
+      it('refuses agent URLs with credentials or a query, and link-local hosts', async () => {
+        const withUser = await tryRegister('rogue', { url: 'http://user:pass@169.254.169.254/x' });
+        expect(withUser.status).toBe(400);
+        expect(await withUser.json()).toMatchObject({ error: { param: 'url' } });
+        expect((await tryRegister('rogue', { url: 'http://169.254.169.254' })).status).toBe(403);
+        expect((await tryRegister('rogue', { url: 'http://[fe80::1]:8081' })).status).toBe(403);
+        expect((await tryRegister('rogue', { url: 'http://10.0.0.5:8081/?a=1' })).status).toBe(400);
+        for (const url of [
+          'javascript:alert(1)',
+          'file:///etc/passwd',
+          'http://a\r\nSet-Cookie:x',
+        ]) {
+          expect((await tryRegister('rogue', { url })).status, url).toBe(400);
+        }
+        expect((await tryRegister('plain', { url: 'http://10.0.0.5:8081' })).status).toBe(200);
+      });
+
+      it('keeps agent URLs to AGENT_URL_HOSTS when it is set', async () => {
+        await setup({ AGENT_URL_HOSTS: '10.0.*, *.gpu.internal' });
+        expect((await tryRegister('a', { url: 'http://10.0.3.4:8081' })).status).toBe(200);
+        expect((await tryRegister('b', { url: 'https://n1.gpu.internal' })).status).toBe(200);
+        const elsewhere = await tryRegister('c', { url: 'http://127.0.0.1:9000' });
+        expect(elsewhere.status).toBe(403);
+        expect(await elsewhere.json()).toMatchObject({ error: { code: 'forbidden' } });
+      });
+
+      it('caps live agents at MAX_AGENTS; registered agents may still register again', async () => {
+        await setup({ MAX_AGENTS: '2' });
+        const a = await register('agent-a');
+        expect(a.status).toBe(200);
+        expect((await register('agent-b')).status).toBe(200);
+        const third = await tryRegister('agent-c');
+        expect(third.status).toBe(403);
+        expect(JSON.stringify(await third.json())).toContain('MAX_AGENTS');
+        const again = await post('/v1/agents/register', registration('agent-a'), {
+          ...bearer(JOIN_TOKEN),
+          [AGENT_CREDENTIAL_HEADER]: a.credential,
+        });
+        expect(again.status).toBe(200);
+      });
+
+      it('clamps slot claims to what the stats support and refuses free memory over total', async () => {
+        const greedy = await tryRegister('greedy', { maxConcurrentJobs: 1024 });
+        expect(greedy.status).toBe(200);
+        // registration() claims 2 CPU cores and no GPU: 2 x SLOTS_PER_CPU_CORE slots at most.
+        expect(await greedy.json()).toMatchObject({ maxConcurrentJobs: 16 });
+        const status = await app.request('/v1/status', { headers: bearer((await newKey()).key) });
+        const { agents } = (await status.json()) as {
+          agents: { id: string; slots: { max: number } }[];
+        };
+        expect(agents.find((x) => x.id === 'greedy')?.slots.max).toBe(16);
+        const stats = { ...registration('x').stats, memoryTotalBytes: 8e9, memoryFreeBytes: 1e12 };
+        expect((await tryRegister('liar', { stats })).status).toBe(400);
+      });
+    });
+
     describe('clients', () => {
       it('needs an API key on every client endpoint; 401 without, with a bad or a revoked key', async () => {
         await register('agent-a');
@@ -166,8 +226,23 @@ export function securityContract(runtime: string, target: ContractTarget) {
         expect(ok.status).toBe(200);
         const { ticket } = (await ok.json()) as { ticket: string };
         expect(ticketClaims(ticket).sub).toBe(id);
-        // x-api-key works too (Ollama clients set it with `headers`).
-        expect((await post('/api/chat', chatBody, { ...json, 'x-api-key': key })).status).toBe(307);
+        // x-api-key works where nothing redirects; on redirected paths clients would resend it to
+        // the agent, so it is refused there (400, in each dialect's shape), even with Bearer too.
+        const xKey = { ...json, 'x-api-key': key };
+        expect((await post('/v1/route', chatBody, xKey)).status).toBe(200);
+        for (const path of [
+          '/v1/chat/completions',
+          '/v1/completions',
+          '/api/chat',
+          '/api/generate',
+        ]) {
+          const res = await post(path, chatBody, { ...xKey, authorization: `Bearer ${key}` });
+          expect(res.status, path).toBe(400);
+          const body = (await res.json()) as { error: unknown };
+          if (path.startsWith('/api/')) expect(body.error).toMatch(/Authorization: Bearer/);
+          else
+            expect(body.error).toMatchObject({ param: 'x-api-key', type: 'invalid_request_error' });
+        }
 
         expect((await admin(`/api-keys/${id}`, undefined, 'DELETE')).status).toBe(200);
         expect((await post('/v1/route', chatBody, bearer(key))).status).toBe(401);

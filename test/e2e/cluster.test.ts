@@ -27,6 +27,8 @@ async function mintTicket(claims: { aud: string; model?: string; expiresInMs?: n
     model: claims.model ?? DEMO_MODEL,
     issuedAtMs: now - 120_000,
     expiresAtMs: now + (claims.expiresInMs ?? 60_000),
+    // After the agents registered (same host clock): a current registration epoch.
+    registration: now,
   });
 }
 

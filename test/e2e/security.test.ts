@@ -2,6 +2,8 @@
 // agents, rogue agents, and API keys on the control plane.
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -48,6 +50,8 @@ async function mint(
     jti: randomUUID(),
     model: DEMO_MODEL,
     max_tokens: 16,
+    // The agents registered before this ticket was minted (same host clock).
+    reg: Date.now(),
     iat: now,
     nbf: now,
     exp: now + 60,
@@ -257,5 +261,62 @@ describe('API keys on a real control plane', () => {
     expect(done).toBe(true);
     const anonymous = new Ollama({ host: cluster.url });
     await expect(anonymous.list()).rejects.toThrow(/API key/);
+  });
+});
+
+/** A listener that registers as an agent with the join token and records what reaches it. */
+async function rogueListener(): Promise<{
+  url: string;
+  seen: IncomingHttpHeaders[];
+  server: Server;
+}> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    req.resume();
+    res.writeHead(200, json).end('{}');
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+}
+
+describe('attacks of the second review (issue 13)', () => {
+  it('an API key in x-api-key never follows the 307 to an agent', async () => {
+    const rogue = await rogueListener();
+    try {
+      const stats = { cpuCores: 4, cpuLoadPercent: 0, memoryTotalBytes: 8e9, memoryFreeBytes: 8e9 };
+      const reg = {
+        id: 'key-collector',
+        url: rogue.url,
+        maxConcurrentJobs: 4,
+        models: [{ name: 'bait-model', loaded: true }],
+        stats: { ...stats, gpus: [] },
+        engine: 'fake',
+        version: '0',
+      };
+      expect((await cpPost('/v1/agents/register', reg, auth(JOIN))).status).toBe(200);
+      const key = cluster.apiKey ?? '';
+      for (const path of ['/v1/chat/completions', '/api/chat']) {
+        // fetch follows the redirect, as the OpenAI and Ollama SDKs and `curl -L` do.
+        const res = await fetch(`${cluster.url}${path}`, {
+          method: 'POST',
+          headers: { ...json, 'x-api-key': key },
+          body: JSON.stringify(chat({ model: 'bait-model' })),
+        });
+        expect(res.status, path).toBe(400);
+        expect(JSON.stringify(await res.json()), path).toContain('Authorization: Bearer');
+      }
+      // With Authorization, the redirect is followed and the key stays behind.
+      const ok = await fetch(`${cluster.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: auth(key),
+        body: JSON.stringify(chat({ model: 'bait-model' })),
+      });
+      expect(ok.status).toBe(200);
+      expect(rogue.seen.length).toBe(1);
+      expect(JSON.stringify(rogue.seen)).not.toContain(key);
+    } finally {
+      rogue.server.close();
+    }
   });
 });

@@ -45,6 +45,18 @@ const PROMPTS = [
   'What is 2 + 2?',
 ];
 
+describe('oversized prompts', () => {
+  it('refuses a 6 MiB prompt by its length, before tokenising it', async () => {
+    const huge = 'word '.repeat((6 * 1024 * 1024) / 5);
+    // The character check names characters; the token check after tokenising names tokens.
+    await expect(run(chat(huge))).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringContaining('characters'),
+    });
+    expect((await run(chat('Say hi.', { maxTokens: 2 }))).done).toBeDefined();
+  });
+});
+
 describe('batched sequences', () => {
   it('parallel greedy requests each produce their own text (no cross-talk)', async () => {
     const greedy = { temperature: 0, maxTokens: 16 };

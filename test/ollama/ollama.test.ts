@@ -123,6 +123,7 @@ describe("OpenAI upstream engine against Ollama's /v1", () => {
       audience: AGENT_ID,
       issuer: ISSUER,
       keys: localKeys(key),
+      registeredAt: 0,
     });
     const engines = [
       new OpenAIUpstreamEngine({ baseUrl: `http://${host}` }),

@@ -29,6 +29,7 @@ describe('ticket signing in workerd', () => {
           maxTokens: 4096,
           issuedAtMs: now,
           expiresAtMs: now + 60_000,
+          registration: 0,
         });
       await sign(-1);
       // workerd's clock may only advance across I/O: a timer turn before each reading makes it

@@ -48,8 +48,13 @@ describe('capacity', () => {
     });
     expect(agent.reports.map((r) => r.report.outcome)).toEqual(['rejected']);
 
-    const status = await (await agent.app.request('/v1/agent/status')).json();
+    const status = (await (await agent.app.request('/v1/agent/status')).json()) as {
+      runningJobs: unknown[];
+    };
     expect(status).toMatchObject({ activeJobs: 1, maxConcurrentJobs: 1, engine: 'fake' });
+    // Public: which models run and for how long, never which tickets.
+    expect(status.runningJobs).toEqual([{ model: MODEL, ageMs: expect.any(Number) }]);
+    expect(JSON.stringify(status)).not.toContain(agent.jobs.jobs()[0]?.jti ?? 'no job');
 
     await reader.cancel();
     await until(() => agent.jobs.active === 0);

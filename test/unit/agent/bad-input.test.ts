@@ -98,6 +98,9 @@ describe('bad input on the agent', () => {
         400,
       ],
       [{ model: MODEL, messages: [], options: { num_predict: 300 } }, 401],
+      // Engines here take text only: images and tool calls are refused, not passed on.
+      [{ model: MODEL, messages: [{ role: 'user', content: 'x', images: ['aGk='] }] }, 400],
+      [{ model: MODEL, messages: [{ role: 'user', content: 'x', tool_calls: [{}] }] }, 400],
     ] as const) {
       const agent = await makeAgent();
       const res = await post(agent, '/api/chat', body, await agent.ticket());
@@ -105,6 +108,15 @@ describe('bad input on the agent', () => {
       expect(typeof json.error).toBe('string');
       await expectRejected(agent, res, JSON.stringify(body), status);
     }
+  });
+
+  it('Ollama chat messages reach the engine as role and content only', async () => {
+    const agent = await makeAgent();
+    const message = { role: 'user', content: 'hi', name: 'x', images: [], extra: { a: 1 } };
+    const body = { model: MODEL, messages: [message], stream: false };
+    const res = await post(agent, '/api/chat', body, await agent.ticket());
+    expect(res.status).toBe(200);
+    expect(agent.engine.requests[0]?.messages).toEqual([{ role: 'user', content: 'hi' }]);
   });
 
   it('an unknown model is a 404 model_not_found and a prompt over the context a 400 with counts', async () => {
@@ -150,7 +162,12 @@ describe('a client that never reads its stream', () => {
     const reports: JobReport[] = [];
     const app = createAgentApp({
       engine,
-      tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
+      tickets: createTicketVerifier({
+        audience: AGENT_ID,
+        issuer: ISSUER,
+        keys: localKeys(key),
+        registeredAt: 0,
+      }),
       reportJob: (_jti, report) => reports.push(report),
       config: { agentId: AGENT_ID, maxConcurrentJobs: 1, streamStallTimeoutMs: 200 },
       jobs,

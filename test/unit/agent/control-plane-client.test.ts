@@ -62,6 +62,7 @@ const registered = (agentId = 'agent-1') =>
     heartbeatIntervalMs: 1000,
     issuer: 'http://cp',
     jwksUrl: 'http://cp/jwks',
+    registeredAt: 1,
   });
 
 const stats = {

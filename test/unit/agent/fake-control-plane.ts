@@ -2,7 +2,7 @@
 // registration, heartbeats and job reports, and keeps every call it received.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ISSUER } from './helpers.ts';
+import { ISSUER, REGISTERED_AT } from './helpers.ts';
 
 export interface ReceivedCall {
   path: string;
@@ -43,6 +43,7 @@ export async function startFakeControlPlane(o: {
             heartbeatIntervalMs: o.heartbeatIntervalMs,
             issuer: ISSUER,
             jwksUrl: '/.well-known/jwks.json',
+            registeredAt: REGISTERED_AT,
           }),
         );
       } else if (path.endsWith('/heartbeat')) {

@@ -10,6 +10,8 @@ import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
 export const AGENT_ID = 'agent-test';
 export const ISSUER = 'http://cp.test';
 export const MODEL = 'fake-model';
+/** The registration epoch of test agents; tickets carry it as `reg` unless told otherwise. */
+export const REGISTERED_AT = 1_000;
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
@@ -43,6 +45,8 @@ export interface TicketOverrides {
   alg?: string;
   typ?: string | null;
   maxTokens?: number | null;
+  /** Registration epoch claim; default REGISTERED_AT, null: absent. */
+  reg?: number | null;
 }
 
 let counter = 0;
@@ -52,6 +56,7 @@ export async function signTicket(key: SigningKey, o: TicketOverrides = {}): Prom
   const claims: Record<string, unknown> = {};
   if (o.model !== null) claims.model = o.model ?? MODEL;
   if (o.maxTokens !== null) claims.max_tokens = o.maxTokens ?? 256;
+  if (o.reg !== null) claims.reg = o.reg ?? REGISTERED_AT;
   const typ = o.typ === null ? {} : { typ: o.typ ?? TICKET_TYPE };
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid, ...typ })
@@ -87,7 +92,12 @@ export async function makeAgent(
   const reports: TestAgent['reports'] = [];
   const app = createAgentApp({
     engine,
-    tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
+    tickets: createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys: localKeys(key),
+      registeredAt: REGISTERED_AT,
+    }),
     reportJob: (jti, report) => reports.push({ jti, report }),
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,

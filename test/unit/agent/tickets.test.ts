@@ -8,6 +8,7 @@ import {
   remoteKeySource,
   TicketError,
 } from '../../../agent/tickets.ts';
+import { TICKET_TYPE } from '../../../protocol/agent-api.ts';
 import { AGENT_ID, ISSUER, localKeys, MODEL, makeSigningKey, signTicket } from './helpers.ts';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -27,6 +28,7 @@ describe('createTicketVerifier', () => {
       audience: AGENT_ID,
       issuer: ISSUER,
       keys: localKeys(key),
+      registeredAt: 0,
     });
     const claims = await verifier.verify(await signTicket(key, { jti: 'abc', sub: 'key-7' }));
     expect(claims).toMatchObject({
@@ -46,6 +48,7 @@ describe('createTicketVerifier', () => {
         audience: AGENT_ID,
         issuer: ISSUER,
         keys: localKeys(key),
+        registeredAt: 0,
       });
       expect((await verifier.verify(await signTicket(key, { alg }))).model).toBe(MODEL);
     }
@@ -57,6 +60,7 @@ describe('createTicketVerifier', () => {
       audience: AGENT_ID,
       issuer: ISSUER,
       keys: localKeys(key),
+      registeredAt: 0,
     });
     expect(await codeOf(verifier.verify(await signTicket(key, { model: null })))).toBe(
       'ticket_invalid',
@@ -94,7 +98,7 @@ describe('createTicketVerifier', () => {
     const ticket = await signTicket(key, { expIn: 60 });
     const at = (offsetSec: number) =>
       createTicketVerifier(
-        { audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) },
+        { audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key), registeredAt: 0 },
         { clockToleranceSec: 300, now: () => Date.now() + offsetSec * 1000 },
       ).verify(ticket);
     expect(await codeOf(at(80))).toBe('ok');
@@ -118,7 +122,12 @@ describe('remoteKeySource', () => {
       fetch: fetchImpl,
       cooldownMs: 0,
     });
-    const verifier = createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys });
+    const verifier = createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys,
+      registeredAt: 0,
+    });
     await verifier.verify(await signTicket(first));
     await verifier.verify(await signTicket(first));
     expect(fetched).toEqual(['http://cp.test/.well-known/jwks.json']);
@@ -133,8 +142,37 @@ describe('remoteKeySource', () => {
       throw new TypeError('fetch failed');
     }) as typeof fetch;
     const keys = remoteKeySource('http://cp.test/jwks', { fetch: fetchImpl });
-    const verifier = createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys });
+    const verifier = createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys,
+      registeredAt: 0,
+    });
     expect(await codeOf(verifier.verify(await signTicket(key)))).toBe('keys_unavailable');
+  });
+});
+
+describe('exactly one audience', () => {
+  it('refuses an aud array, even one that names this agent', async () => {
+    const key = await makeSigningKey();
+    const verifier = createTicketVerifier({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys: localKeys(key),
+      registeredAt: 0,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const ticket = await new SignJWT({ model: MODEL, max_tokens: 16, reg: 1 })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: TICKET_TYPE })
+      .setIssuer(ISSUER)
+      .setAudience([AGENT_ID, 'agent-other'])
+      .setSubject('c')
+      .setJti('jti-aud-array')
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + 60)
+      .sign(key.privateKey);
+    expect(await codeOf(verifier.verify(ticket))).toBe('ticket_wrong_audience');
   });
 });
 
@@ -144,11 +182,39 @@ describe('DeferredTicketVerifier', () => {
     const verifier = new DeferredTicketVerifier();
     const ticket = await signTicket(key);
     expect(await codeOf(verifier.verify(ticket))).toBe('verifier_not_ready');
-    verifier.setTrust({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) });
+    verifier.setTrust({
+      audience: AGENT_ID,
+      issuer: ISSUER,
+      keys: localKeys(key),
+      registeredAt: 0,
+    });
     expect(verifier.ready).toBe(true);
     expect(await codeOf(verifier.verify(ticket))).toBe('ok');
-    verifier.setTrust({ audience: 'renamed', issuer: ISSUER, keys: localKeys(key) });
+    verifier.setTrust({
+      audience: 'renamed',
+      issuer: ISSUER,
+      keys: localKeys(key),
+      registeredAt: 0,
+    });
     expect(await codeOf(verifier.verify(ticket))).toBe('ticket_wrong_audience');
+  });
+
+  it('refuses tickets of an earlier registration once the agent registered again', async () => {
+    const key = await makeSigningKey();
+    const verifier = new DeferredTicketVerifier();
+    const trust = { audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) };
+    verifier.setTrust({ ...trust, registeredAt: 5_000 });
+    const before = await signTicket(key, { reg: 5_000 });
+    expect(await codeOf(verifier.verify(before))).toBe('ok');
+    // Re-registered (same process or a restarted one): epoch 9_000 from the control plane.
+    verifier.setTrust({ ...trust, registeredAt: 9_000 });
+    expect(await codeOf(verifier.verify(before))).toBe('ticket_before_registration');
+    expect(await codeOf(verifier.verify(await signTicket(key, { reg: null })))).toBe(
+      'ticket_before_registration',
+    );
+    // Issued under the new registration, or a later one the agent has not heard of yet: fine.
+    expect(await codeOf(verifier.verify(await signTicket(key, { reg: 9_000 })))).toBe('ok');
+    expect(await codeOf(verifier.verify(await signTicket(key, { reg: 12_000 })))).toBe('ok');
   });
 });
 

@@ -1,10 +1,12 @@
 // The TitanCompute client against the real control-plane app (SQLite) and scripted fake agents.
+import { like } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TitanClient, TitanError } from '../../../client/titan-client.ts';
-import { jtiOf } from '../../../client/wire.ts';
+import { jtiOf, ticketClaims } from '../../../client/wire.ts';
 import { createApp } from '../../../control-plane/app.ts';
 import type { Db } from '../../../control-plane/db.ts';
 import { openSqlite } from '../../../control-plane/node.ts';
+import { tickets } from '../../../schema/tables.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 
 const CP = 'http://cp.test';
@@ -33,6 +35,9 @@ const sse = (events: string[], thenFail = false) => {
 const token = (t: string) => JSON.stringify({ choices: [{ delta: { content: t } }] });
 
 let app: ReturnType<typeof createApp>;
+let database: Db;
+/** Each registered agent's credential (its job reports carry it). */
+const credentials = new Map<string, string>();
 let plan: Behaviour[];
 let contacted: string[];
 let bodies: Record<string, unknown>[];
@@ -95,11 +100,12 @@ const client = (over = {}) =>
     ...over,
   });
 
-async function breakerFailures(): Promise<Record<string, number>> {
-  const s = (await (await app.request('/v1/status')).json()) as {
-    agents: { id: string; breaker: { consecutiveFailures: number } }[];
-  };
-  return Object.fromEntries(s.agents.map((a) => [a.id, a.breaker.consecutiveFailures]));
+/** Failure reports the control plane took from the client, per agent (kept on the tickets). */
+async function clientReports(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = { 'agent-a': 0, 'agent-b': 0 };
+  const rows = await database.select().from(tickets).where(like(tickets.error, 'client: %'));
+  for (const r of rows) counts[r.agentId] = (counts[r.agentId] ?? 0) + 1;
+  return counts;
 }
 
 async function collect(
@@ -116,8 +122,8 @@ async function collect(
 }
 
 beforeEach(async () => {
-  const { db } = openSqlite(':memory:');
-  const deps = await makeDeps(db as unknown as Db, fakeClock(Date.now()));
+  database = openSqlite(':memory:').db as unknown as Db;
+  const deps = await makeDeps(database, fakeClock(Date.now()));
   app = createApp(deps);
   plan = [];
   contacted = [];
@@ -125,11 +131,12 @@ beforeEach(async () => {
   sleeps = [];
   routeAuth = [];
   for (const id of ['agent-a', 'agent-b']) {
-    await app.request('/v1/agents/register', {
+    const res = await app.request('/v1/agents/register', {
       method: 'POST',
       headers: { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify(registration(id, { url: `http://${id}.test` })),
     });
+    credentials.set(id, ((await res.json()) as { credential: string }).credential);
   }
 });
 
@@ -145,7 +152,7 @@ describe('TitanClient failover', () => {
     expect(contacted).toHaveLength(2);
     expect(contacted[0]).not.toBe(contacted[1]);
     const failed = contacted[0]!.replace('.test', '');
-    expect((await breakerFailures())[failed]).toBe(1);
+    expect((await clientReports())[failed]).toBe(1);
   });
 
   it('sends its API key to the control plane only, and the ticket to the agent', async () => {
@@ -156,7 +163,7 @@ describe('TitanClient failover', () => {
   it('fails over from a busy agent without counting it as a failure', async () => {
     plan = ['busy'];
     expect(await collect(client())).toBe('Hi!');
-    expect(Object.values(await breakerFailures())).toEqual([0, 0]);
+    expect(Object.values(await clientReports())).toEqual([0, 0]);
   });
 
   it('resumes a stream that breaks after tokens on another agent, from the text so far', async () => {
@@ -176,14 +183,14 @@ describe('TitanClient failover', () => {
     expect(resumed).toMatchObject([
       { fromAgent: contacted[0]!.replace('.test', ''), textEvents: 2 },
     ]);
-    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+    expect((await clientReports())[contacted[0]!.replace('.test', '')]).toBe(1);
   });
 
   it('ends without resuming when the answer was whole and only the end marker was lost', async () => {
     plan = ['break-after-finish'];
     expect(await collect(client())).toBe('a');
     expect(contacted).toHaveLength(1);
-    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+    expect((await clientReports())[contacted[0]!.replace('.test', '')]).toBe(1);
   });
 
   it('a stream that keeps making progress is resumed again, with a fresh set of attempts', async () => {
@@ -213,7 +220,7 @@ describe('TitanClient failover', () => {
     expect(err).toBeInstanceOf(TitanError);
     expect((err as TitanError).code).toBe('stream_broken');
     expect(contacted).toHaveLength(1);
-    expect((await breakerFailures())[contacted[0]!.replace('.test', '')]).toBe(1);
+    expect((await clientReports())[contacted[0]!.replace('.test', '')]).toBe(1);
   });
 
   it('returns 4xx answers to the caller without failover or report', async () => {
@@ -221,7 +228,7 @@ describe('TitanClient failover', () => {
     const res = await client().request('/v1/chat/completions', { model: MODEL });
     expect(res.response.status).toBe(400);
     expect(contacted).toHaveLength(1);
-    expect(Object.values(await breakerFailures())).toEqual([0, 0]);
+    expect(Object.values(await clientReports())).toEqual([0, 0]);
   });
 
   it('gives up after maxAttempts with an explicit error, backing off with jitter', async () => {
@@ -247,10 +254,22 @@ describe('TitanClient failover', () => {
     const c = client({
       sleep: async (ms: number) => {
         sleeps.push(ms);
-        await app.request(`/v1/route/${jtiOf(tickets[0]!)}/failure`, {
+        // The agent refuses the first ticket and reports it, which frees its slot.
+        const aud = String(ticketClaims(tickets[0]!).aud);
+        const jti = jtiOf(tickets[0]!);
+        await app.request(`/v1/agents/${aud}/jobs/${jti}`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${tickets[0]}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ kind: 'connect' }),
+          headers: {
+            authorization: `Bearer ${credentials.get(aud)}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            outcome: 'rejected',
+            model: MODEL,
+            promptTokens: 0,
+            completionTokens: 0,
+            durationMs: 1,
+          }),
         });
       },
     });

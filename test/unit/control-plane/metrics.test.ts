@@ -16,6 +16,7 @@ async function setup(env: Record<string, string> = {}) {
   const clock = fakeClock();
   const deps = await makeDeps(db as unknown as Db, clock, { BREAKER_FAILURES: '2', ...env });
   const app = createApp({ ...deps, metrics: createMetrics(deps) });
+  const credentials = new Map<string, string>();
   for (const id of ['agent-a', 'agent-b']) {
     const res = await app.request('/v1/agents/register', {
       method: 'POST',
@@ -23,8 +24,9 @@ async function setup(env: Record<string, string> = {}) {
       body: JSON.stringify(registration(id)),
     });
     expect(res.status).toBe(200);
+    credentials.set(id, ((await res.json()) as { credential: string }).credential);
   }
-  return { app, deps, clock };
+  return { app, deps, clock, credentials };
 }
 
 /** The value of one sample line, e.g. `titan_agents{state="healthy"}`. */
@@ -35,8 +37,8 @@ function sample(text: string, series: string): number | undefined {
 
 describe('GET /metrics', () => {
   it('shows agent health, breaker states and route requests', async () => {
-    const { app } = await setup();
-    // Two client-reported failures of agent-a's tickets open its breaker (BREAKER_FAILURES=2).
+    const { app, credentials } = await setup();
+    // Two failures agent-a reports for its tickets open its breaker (BREAKER_FAILURES=2).
     for (let i = 0; i < 2; i++) {
       const r = await app.request('/v1/route', {
         method: 'POST',
@@ -46,12 +48,18 @@ describe('GET /metrics', () => {
       const { ticket, agent } = (await r.json()) as { ticket: string; agent: { id: string } };
       expect(agent.id).toBe('agent-a');
       const jti = jtiOf(ticket);
-      const f = await app.request(`/v1/route/${jti}/failure`, {
+      const f = await app.request(`/v1/agents/agent-a/jobs/${jti}`, {
         method: 'POST',
-        headers: { ...json, authorization: `Bearer ${ticket}` },
-        body: JSON.stringify({ kind: 'connect' }),
+        headers: { ...json, authorization: `Bearer ${credentials.get('agent-a')}` },
+        body: JSON.stringify({
+          outcome: 'error',
+          model: MODEL,
+          promptTokens: 0,
+          completionTokens: 0,
+          durationMs: 1,
+        }),
       });
-      expect(await f.json()).toEqual({ counted: true });
+      expect(f.status).toBe(200);
     }
     const res = await app.request('/metrics');
     expect(res.status).toBe(200);
@@ -66,12 +74,6 @@ describe('GET /metrics', () => {
     expect(sample(text, 'titan_agent_slots{agent="agent-b",kind="max"}')).toBe(4);
     expect(
       sample(text, 'titan_http_requests_total{method="POST",route="/v1/route",status="200"}'),
-    ).toBe(2);
-    expect(
-      sample(
-        text,
-        'titan_http_requests_total{method="POST",route="/v1/route/:jti/failure",status="200"}',
-      ),
     ).toBe(2);
     expect(text).toContain('process_cpu_seconds_total');
   });

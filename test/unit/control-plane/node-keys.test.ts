@@ -3,6 +3,8 @@ import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { weakSecrets } from '../../../control-plane/config.ts';
+import { openSqlite } from '../../../control-plane/node.ts';
 import { loadOrCreatePrivateKey } from '../../../control-plane/node-keys.ts';
 import { createTicketSigner } from '../../../control-plane/tickets.ts';
 
@@ -48,4 +50,18 @@ it('prefers TICKET_PRIVATE_KEY from the environment, with escaped newlines', asy
   });
   expect(fromEnv.source).toBe('TICKET_PRIVATE_KEY');
   expect(fromEnv.pem).toBe(made.pem);
+});
+
+it('creates the data folder 0700 and the database 0600', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'titan-db-'));
+  const path = join(dir, 'data', 'control-plane.db');
+  openSqlite(path).sqlite.close();
+  expect((await stat(join(dir, 'data'))).mode & 0o777).toBe(0o700);
+  expect((await stat(path)).mode & 0o777).toBe(0o600);
+});
+
+it('names short admin keys and join tokens for a start-up warning', () => {
+  expect(weakSecrets({ adminKey: 'admin', joinToken: undefined })).toEqual(['ADMIN_KEY']);
+  expect(weakSecrets({ adminKey: 'x'.repeat(43), joinToken: 'join' })).toEqual(['JOIN_TOKEN']);
+  expect(weakSecrets({ adminKey: undefined, joinToken: 'y'.repeat(24) })).toEqual([]);
 });

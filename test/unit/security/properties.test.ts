@@ -85,6 +85,7 @@ describe('ticket parsing on the agent', async () => {
     audience: 'agent-1',
     issuer: 'cp',
     keys: createLocalJWKSet(signer.jwks()),
+    registeredAt: 0,
   });
   const now = Date.now();
   const valid = await signer.sign({
@@ -95,6 +96,7 @@ describe('ticket parsing on the agent', async () => {
     maxTokens: 64,
     issuedAtMs: now,
     expiresAtMs: now + 60_000,
+    registration: 0,
   });
 
   const rejects = async (token: string) => {

@@ -18,6 +18,7 @@ const ticketInput = (jti: string) => {
     maxTokens: 8,
     issuedAtMs: now,
     expiresAtMs: now + 60_000,
+    registration: 0,
   };
 };
 
@@ -46,6 +47,7 @@ describe('ticket key rotation', () => {
       audience: 'agent-1',
       issuer: 'cp',
       keys: remoteKeySource('http://cp/.well-known/jwks.json', { fetch: fakeFetch }),
+      registeredAt: 0,
     });
     const inFlight = await before.sign(ticketInput('old'));
     await verifier.verify(inFlight);

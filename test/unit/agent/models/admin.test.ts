@@ -77,6 +77,16 @@ describe('model admin routes', () => {
     expect((await setup().app.request('/models')).status).toBe(200);
   });
 
+  it('refuses requests a reverse proxy on the same host forwarded, unless a key is set', async () => {
+    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+      const headers = { [header]: '203.0.113.9' };
+      expect((await setup().app.request('/models', { headers })).status, header).toBe(403);
+    }
+    const keyed = setup({ adminKey: 's3cret' }).app;
+    const headers = { 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer s3cret' };
+    expect((await keyed.request('/models', { headers })).status).toBe(200);
+  });
+
   it('requires the admin key, from loopback too, once one is set', async () => {
     const { app } = setup({ adminKey: 's3cret' });
     expect((await app.request('/models')).status).toBe(401);
