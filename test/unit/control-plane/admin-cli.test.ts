@@ -131,11 +131,13 @@ describe('titan-control-plane keys generate-*', () => {
       maxTokens: 16,
       issuedAtMs: now,
       expiresAtMs: now + 60_000,
+      registration: now,
     });
     const verifier = createTicketVerifier({
       audience: 'gpu-1',
       issuer: 'titancompute',
       keys: createLocalJWKSet(signer.jwks()),
+      registeredAt: now,
     });
     expect(await verifier.verify(ticket)).toMatchObject({ jti: 'jti-1', model: MODEL });
     // A second key is a different key: its tickets do not verify against the first JWKS.
@@ -155,6 +157,7 @@ describe('titan-control-plane keys generate-*', () => {
       maxTokens: 16,
       issuedAtMs: now,
       expiresAtMs: now + 60_000,
+      registration: now,
     });
     await expect(verifier.verify(forged)).rejects.toThrow();
   });
