@@ -1,6 +1,7 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
 import { Hono } from 'hono';
 import type { InferenceEngine } from './engines/engine.ts';
+import { registerEmbeddingRoutes } from './http/embeddings.ts';
 import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
 import type { JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
@@ -76,6 +77,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
 
   registerOpenAIRoutes(app, jobDeps);
   registerOllamaRoutes(app, jobDeps);
+  registerEmbeddingRoutes(app, jobDeps);
 
   app.notFound((c) => {
     const err = new AgentHttpError('route_not_found', `no route for ${c.req.method} ${c.req.path}`);

@@ -15,6 +15,9 @@ export const REDIRECTED_PATHS = [
   '/v1/completions',
   '/api/chat',
   '/api/generate',
+  // Validated as their dialect's other paths are (model, no token fields): the agent checks input.
+  '/v1/embeddings',
+  '/api/embed',
 ] as const;
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
