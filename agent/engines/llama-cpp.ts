@@ -158,6 +158,9 @@ export class LlamaCppEngine implements InferenceEngine {
     if (req.model !== this.modelName) {
       throw new EngineError('model_not_found', `model '${req.model}' is not loaded here`);
     }
+    // First, and before a sequence is taken (no await may come between the check and acquire
+    // below): an unsupported schema is a 400, never an unconstrained answer.
+    const grammar = req.format ? await this.grammarFor(req.format) : undefined;
     if (this.pool.available === 0) {
       throw new EngineError('engine_unavailable', 'no free context sequence');
     }
@@ -171,8 +174,6 @@ export class LlamaCppEngine implements InferenceEngine {
           .contextText.tokenize(this.model.tokenizer)
       : this.model.tokenize(req.prompt ?? '');
     const promptTokens = promptTokenList.length;
-    // Before a sequence is taken: an unsupported schema is a 400, never an unconstrained answer.
-    const grammar = req.format ? await this.grammarFor(req.format) : undefined;
     const { sequence, reusable } = this.pool.acquire(promptTokenList);
     const queue = new AsyncQueue<GenerateChunk>();
     let running: Promise<void> | undefined;
