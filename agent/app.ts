@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import type { InferenceEngine } from './engines/engine.ts';
+import { registerEmbeddingRoutes } from './http/embeddings.ts';
 import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
 import type { JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
@@ -89,6 +90,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
 
   registerOpenAIRoutes(app, jobDeps);
   registerOllamaRoutes(app, jobDeps);
+  registerEmbeddingRoutes(app, jobDeps);
 
   app.notFound((c) => {
     const err = new AgentHttpError('route_not_found', `no route for ${c.req.method} ${c.req.path}`);

@@ -63,6 +63,8 @@ function ollamaOptions(body: Body, events: number): Body | undefined {
  */
 export function resumePlan(path: string, body: Body): ResumePlan | undefined {
   if (typeof body.n === 'number' && body.n !== 1) return undefined;
+  // A grammar starts at the answer's first character: a continued JSON answer would not parse.
+  if (isSet(body.response_format) || isSet(body.format)) return undefined;
   switch (path) {
     case '/v1/chat/completions':
       return {
@@ -109,4 +111,10 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
     default:
       return undefined;
   }
+}
+
+/** A structured-output field that asks for a constraint (not absent, null, "" or type text). */
+function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false;
+  return !(typeof value === 'object' && (value as Body).type === 'text');
 }

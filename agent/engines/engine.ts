@@ -23,8 +23,19 @@ export interface SamplingOptions {
   stop?: string[];
 }
 
+/** A JSON Schema object as the client sent it (OpenAI `json_schema.schema`, Ollama `format`). */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * Structured output: any JSON value (`response_format: json_object`, Ollama `format: "json"`),
+ * or JSON matching `schema` (`json_schema`, Ollama `format: {…}`).
+ */
+export type ResponseFormat =
+  | { type: 'json' }
+  | { type: 'json_schema'; schema: JsonSchema; name?: string; strict?: boolean };
+
 /** A chat request (template from the model) or a raw completion of `prompt`. */
-export type GenerateRequest = SamplingOptions & { model: string } & (
+export type GenerateRequest = SamplingOptions & { model: string; format?: ResponseFormat } & (
     | { messages: ChatMessage[]; prompt?: undefined }
     | { prompt: string; messages?: undefined }
   );
@@ -52,6 +63,19 @@ export interface GenerateOptions {
   signal: AbortSignal;
 }
 
+/** Texts to embed, one vector each, in order. */
+export interface EmbedRequest {
+  model: string;
+  input: string[];
+  /** Vector length asked for (OpenAI/Ollama `dimensions`); engines that cannot honour it refuse. */
+  dimensions?: number;
+}
+
+export interface EmbedResult {
+  embeddings: number[][];
+  promptTokens: number;
+}
+
 export interface InferenceEngine {
   readonly kind: string;
   listModels(): Promise<AgentModel[]>;
@@ -60,6 +84,8 @@ export interface InferenceEngine {
   /** The engine's own view of its load (queue, KV cache), for heartbeats; undefined if unknown. */
   load?(): Promise<EngineLoad | undefined>;
   generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk>;
+  /** Embeddings (`/v1/embeddings`, `/api/embed`); absent where the engine has none. */
+  embed?(req: EmbedRequest, opts: GenerateOptions): Promise<EmbedResult>;
   close(): Promise<void>;
 }
 

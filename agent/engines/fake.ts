@@ -2,6 +2,8 @@
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import { abortableDelay } from './async-queue.ts';
 import {
+  type EmbedRequest,
+  type EmbedResult,
   EngineError,
   type GenerateChunk,
   type GenerateOptions,
@@ -23,6 +25,8 @@ export interface FakeEngineOptions {
   omitDone?: boolean;
 }
 
+export const FAKE_EMBEDDING_SIZE = 4;
+
 export class FakeEngine implements InferenceEngine {
   readonly kind = 'fake';
   /** Generations currently running. */
@@ -31,6 +35,8 @@ export class FakeEngine implements InferenceEngine {
   aborted = 0;
   /** Every request received, in order. */
   readonly requests: GenerateRequest[] = [];
+  /** Every embedding request received, in order. */
+  readonly embedRequests: EmbedRequest[] = [];
   closed = false;
 
   constructor(private readonly options: FakeEngineOptions = {}) {}
@@ -80,6 +86,26 @@ export class FakeEngine implements InferenceEngine {
     } finally {
       this.active--;
     }
+  }
+
+  /** Vectors of FAKE_EMBEDDING_SIZE numbers derived from each text's characters. */
+  async embed(req: EmbedRequest): Promise<EmbedResult> {
+    this.embedRequests.push(req);
+    const models = this.options.models ?? ['fake-model'];
+    if (!models.includes(req.model)) {
+      throw new EngineError('model_not_found', `model '${req.model}' not found`);
+    }
+    if (this.options.failBeforeStart) throw this.options.failBeforeStart;
+    const embeddings = req.input.map((text) => {
+      const v = new Array<number>(FAKE_EMBEDDING_SIZE).fill(0);
+      for (const [i, ch] of [...text].entries()) {
+        const slot = i % FAKE_EMBEDDING_SIZE;
+        v[slot] = (v[slot] ?? 0) + (ch.codePointAt(0) ?? 0) / 128;
+      }
+      return v;
+    });
+    const promptTokens = req.input.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
+    return { embeddings, promptTokens };
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,14 @@ import { availableParallelism } from 'node:os';
 import {
   type ChatHistoryItem,
   type ChatWrapper,
+  type GbnfJsonSchema,
   getLlama,
   type Llama,
   LlamaChat,
   LlamaCompletion,
   type LlamaContext,
+  type LlamaEmbeddingContext,
+  type LlamaGrammar,
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
@@ -19,13 +22,17 @@ import { AsyncQueue } from './async-queue.ts';
 import {
   type ChatMessage,
   type DoneChunk,
+  type EmbedRequest,
+  type EmbedResult,
   EngineError,
   type GenerateChunk,
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  type ResponseFormat,
   toEngineError,
 } from './engine.ts';
+import { toGrammarSchema } from './json-schema.ts';
 import { SequencePool } from './sequence-pool.ts';
 
 export interface LlamaCppEngineOptions {
@@ -88,11 +95,14 @@ export class LlamaCppEngine implements InferenceEngine {
     /** Resolved once from the GGUF: resolving per request costs ~300 ms. */
     private readonly chatWrapper: ChatWrapper,
     private readonly ownsLlama: boolean,
+    private readonly threads: number,
   ) {
     this.pool = new SequencePool(context);
   }
 
   private readonly pool: SequencePool;
+  /** Created on the first embedding request; one sequence, requests take turns. */
+  private embedding: Promise<LlamaEmbeddingContext> | undefined;
 
   /** Loads the model from disk; never builds or downloads llama.cpp binaries. */
   static async create(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
@@ -133,6 +143,7 @@ export class LlamaCppEngine implements InferenceEngine {
         options.modelName,
         chatWrapper,
         !options.llama,
+        threads,
       );
     } catch (err) {
       // A shared Llama stays up: free only what this call loaded.
@@ -171,6 +182,9 @@ export class LlamaCppEngine implements InferenceEngine {
     if (req.model !== this.modelName) {
       throw new EngineError('model_not_found', `model '${req.model}' is not loaded here`);
     }
+    // First, and before a sequence is taken (no await may come between the check and acquire
+    // below): an unsupported schema is a 400, never an unconstrained answer.
+    const grammar = req.format ? await this.grammarFor(req.format) : undefined;
     if (this.pool.available === 0) {
       throw new EngineError('engine_unavailable', 'no free context sequence');
     }
@@ -211,6 +225,7 @@ export class LlamaCppEngine implements InferenceEngine {
         ...repeatPenalty(req),
         ...(req.seed !== undefined ? { seed: req.seed } : {}),
         ...(req.stop?.length ? { customStopTriggers: req.stop } : {}),
+        ...(grammar ? { grammar } : {}),
         onTextChunk: (text: string) => {
           if (text) queue.push({ type: 'token', text });
         },
@@ -262,7 +277,59 @@ export class LlamaCppEngine implements InferenceEngine {
     }
   }
 
+  /** A grammar that only admits JSON (matching the schema, when there is one). */
+  private async grammarFor(format: ResponseFormat): Promise<LlamaGrammar> {
+    if (format.type === 'json') return this.llama.getGrammarFor('json');
+    const schema = toGrammarSchema(format.schema);
+    try {
+      return await this.llama.createGrammarForJsonSchema<GbnfJsonSchema>(schema);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new EngineError('invalid_request', `unsupported JSON schema: ${message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * One vector per input from the model's embedding output (llama.cpp's pooling for the model;
+   * a chat model like the demo one gives usable but not retrieval-trained vectors).
+   */
+  async embed(req: EmbedRequest, opts: GenerateOptions): Promise<EmbedResult> {
+    if (req.model !== this.modelName) {
+      throw new EngineError('model_not_found', `model '${req.model}' is not loaded here`);
+    }
+    const size = this.model.embeddingVectorSize;
+    if (req.dimensions !== undefined && req.dimensions !== size) {
+      throw new EngineError(
+        'invalid_request',
+        `dimensions: this model's embeddings have ${size} dimensions`,
+      );
+    }
+    this.embedding ??= this.model.createEmbeddingContext({
+      contextSize: this.contextSize,
+      threads: this.threads,
+    });
+    const context = await this.embedding;
+    const embeddings: number[][] = [];
+    let promptTokens = 0;
+    for (const [i, text] of req.input.entries()) {
+      if (opts.signal.aborted) throw new EngineError('aborted', 'embedding aborted');
+      const tokens = context.calculateInputLength(text);
+      if (tokens >= this.contextSize) {
+        throw new EngineError(
+          'invalid_request',
+          `input[${i}] is ${tokens} tokens; the context holds ${this.contextSize}`,
+        );
+      }
+      promptTokens += tokens;
+      embeddings.push([...(await context.getEmbeddingFor(text)).vector]);
+    }
+    return { embeddings, promptTokens };
+  }
+
   async close(): Promise<void> {
+    if (this.embedding) await (await this.embedding.catch(() => undefined))?.dispose();
     await this.context.dispose();
     await this.model.dispose();
     if (this.ownsLlama) await this.llama.dispose();

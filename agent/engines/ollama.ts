@@ -2,11 +2,14 @@
 import { type ChatResponse, type GenerateResponse, Ollama, type Options } from 'ollama';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import {
+  type EmbedRequest,
+  type EmbedResult,
   EngineError,
   type GenerateChunk,
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  type ResponseFormat,
   requireServed,
   type SamplingOptions,
   toEngineError,
@@ -106,16 +109,24 @@ export class OllamaEngine implements InferenceEngine {
         }),
     });
     const options = toOllamaOptions(req);
+    const format = req.format ? { format: toOllamaFormat(req.format) } : {};
     let stream: AsyncIterable<ChatResponse | GenerateResponse> & { abort(): void };
     try {
       stream = req.messages
-        ? await client.chat({ model: req.model, messages: req.messages, stream: true, options })
+        ? await client.chat({
+            model: req.model,
+            messages: req.messages,
+            stream: true,
+            options,
+            ...format,
+          })
         : await client.generate({
             model: req.model,
             prompt: req.prompt,
             raw: true,
             stream: true,
             options,
+            ...format,
           });
     } catch (err) {
       throw mapOllamaError(err, signal);
@@ -146,7 +157,38 @@ export class OllamaEngine implements InferenceEngine {
     throw new EngineError('stream_incomplete', 'Ollama stream ended without a done message');
   }
 
+  /** Ollama's `/api/embed`, one call for the whole batch. */
+  async embed(req: EmbedRequest, opts: GenerateOptions): Promise<EmbedResult> {
+    requireServed(this.options.models, req.model);
+    const base = this.fetchImpl;
+    const client = new Ollama({
+      host: this.options.host,
+      fetch: (input, init) => base(input, { ...init, signal: opts.signal }),
+    });
+    try {
+      const res = await client.embed({
+        model: req.model,
+        input: req.input,
+        ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
+      });
+      if (res.embeddings.length !== req.input.length) {
+        throw new EngineError(
+          'engine_failure',
+          `Ollama returned ${res.embeddings.length} embeddings for ${req.input.length} inputs`,
+        );
+      }
+      return { embeddings: res.embeddings, promptTokens: res.prompt_eval_count ?? 0 };
+    } catch (err) {
+      throw mapOllamaError(err, opts.signal);
+    }
+  }
+
   async close(): Promise<void> {}
+}
+
+/** Ollama's `format`: "json" or the JSON schema itself. */
+export function toOllamaFormat(format: ResponseFormat): string | object {
+  return format.type === 'json' ? 'json' : format.schema;
 }
 
 export function toOllamaOptions(req: SamplingOptions): Partial<Options> {

@@ -3,12 +3,15 @@
 import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
 import { sseData } from '../../protocol/sse.ts';
 import {
+  type EmbedRequest,
+  type EmbedResult,
   EngineError,
   type FinishReason,
   type GenerateChunk,
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  type ResponseFormat,
   requireServed,
   toEngineError,
 } from './engine.ts';
@@ -147,6 +150,48 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
     }
   }
 
+  /** The upstream's `/v1/embeddings`, always as floats (the agent encodes base64 itself). */
+  async embed(req: EmbedRequest, opts: GenerateOptions): Promise<EmbedResult> {
+    requireServed(this.options.models, req.model);
+    const body = {
+      model: req.model,
+      input: req.input,
+      encoding_format: 'float',
+      ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
+    };
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.api}/embeddings`, {
+        method: 'POST',
+        headers: this.headers(true),
+        body: JSON.stringify(body),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (opts.signal.aborted)
+        throw new EngineError('aborted', 'embedding aborted', { cause: err });
+      throw new EngineError('engine_unavailable', `upstream unreachable: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    if (!res.ok) throw await upstreamError(res);
+    const parsed = (await res.json().catch(() => ({}))) as {
+      data?: { index?: number; embedding?: unknown }[];
+      usage?: { prompt_tokens?: number };
+    };
+    const data = [...(parsed.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    const embeddings = data.map((d) => d.embedding);
+    const valid = (e: unknown): e is number[] =>
+      Array.isArray(e) && e.every((x) => typeof x === 'number');
+    if (embeddings.length !== req.input.length || !embeddings.every(valid)) {
+      throw new EngineError(
+        'engine_failure',
+        `upstream returned ${embeddings.length} float embeddings for ${req.input.length} inputs`,
+      );
+    }
+    return { embeddings, promptTokens: parsed.usage?.prompt_tokens ?? 0 };
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -219,7 +264,21 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
     ['stop', req.stop?.length ? req.stop : undefined],
   ];
   for (const [name, value] of fields) if (value !== undefined) body[name] = value;
+  if (req.format) body.response_format = toResponseFormat(req.format);
   return body;
+}
+
+/** OpenAI's `response_format` for a structured-output request. */
+export function toResponseFormat(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json') return { type: 'json_object' };
+  return {
+    type: 'json_schema',
+    json_schema: {
+      name: format.name ?? 'response',
+      schema: format.schema,
+      ...(format.strict !== undefined ? { strict: format.strict } : {}),
+    },
+  };
 }
 
 /** Maps the upstream's refusal to our codes: 429/503 are back-pressure, never our failure. */

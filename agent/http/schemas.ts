@@ -1,6 +1,12 @@
 // Request bodies of the OpenAI and Ollama inference routes (zod), mapped to GenerateRequest.
 import { z } from 'zod';
-import type { ChatMessage, GenerateRequest, SamplingOptions } from '../engines/engine.ts';
+import type {
+  ChatMessage,
+  EmbedRequest,
+  GenerateRequest,
+  ResponseFormat,
+  SamplingOptions,
+} from '../engines/engine.ts';
 import { AgentHttpError } from './errors.ts';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -12,7 +18,31 @@ const openAIMessage = z.looseObject({
 
 const stopField = z.union([z.string(), z.array(z.string()).max(16)]).nullish();
 
+const jsonSchema = z.record(z.string(), z.unknown(), {
+  error: 'a JSON schema must be an object',
+});
+
+/** OpenAI structured outputs; `text` is the default (no constraint). */
+const responseFormat = z
+  .discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('text') }),
+    z.looseObject({ type: z.literal('json_object') }),
+    z.looseObject({
+      type: z.literal('json_schema'),
+      json_schema: z.looseObject({
+        name: z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64 characters'),
+        description: z.string().nullish(),
+        schema: jsonSchema.nullish(),
+        strict: z.boolean().nullish(),
+      }),
+    }),
+  ])
+  .nullish();
+
 const openAISampling = {
+  response_format: responseFormat,
   model: z.string().min(1).max(200),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
@@ -70,6 +100,12 @@ const ollamaCommon = {
   model: z.string().min(1).max(200),
   stream: z.boolean().nullish(),
   options: ollamaOptions,
+  // Ollama: "json", a JSON schema, or "" for none.
+  format: z
+    .union([z.enum(['json', '']), jsonSchema], {
+      error: 'format must be "json" or a JSON schema object',
+    })
+    .nullish(),
 };
 
 export const ollamaChatBody = z.looseObject({
@@ -97,6 +133,32 @@ export const ollamaGenerateBody = z.looseObject({
 });
 export type OllamaGenerateBody = z.infer<typeof ollamaGenerateBody>;
 
+/** Embedding input: one text or a batch of texts (token-id arrays are not accepted). */
+const embedInput = z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048)], {
+  error: 'input must be a non-empty string or a list of 1 to 2048 non-empty strings',
+});
+
+export const openAIEmbeddingBody = z.looseObject({
+  model: z.string().min(1).max(200),
+  input: embedInput,
+  encoding_format: z.enum(['float', 'base64']).nullish(),
+  dimensions: z.number().int().positive().max(65536).nullish(),
+  user: z.string().nullish(),
+});
+export type OpenAIEmbeddingBody = z.infer<typeof openAIEmbeddingBody>;
+
+export const ollamaEmbedBody = z.looseObject({
+  model: z.string().min(1).max(200),
+  input: embedInput,
+  dimensions: z.number().int().positive().max(65536).nullish(),
+});
+export type OllamaEmbedBody = z.infer<typeof ollamaEmbedBody>;
+
+export function fromEmbedding(body: OpenAIEmbeddingBody | OllamaEmbedBody): EmbedRequest {
+  const input = typeof body.input === 'string' ? [body.input] : body.input;
+  return { model: body.model, input, ...defined({ dimensions: body.dimensions ?? undefined }) };
+}
+
 /** Parses `body` or throws a 400 naming the first offending field. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -115,6 +177,25 @@ function stopList(stop: string | string[] | null | undefined): string[] | undefi
 
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+type OpenAIResponseFormat = z.infer<typeof responseFormat>;
+
+function fromResponseFormat(rf: OpenAIResponseFormat): { format?: ResponseFormat } {
+  if (!rf || rf.type === 'text') return {};
+  if (rf.type === 'json_object' || !rf.json_schema.schema) return { format: { type: 'json' } };
+  const { name, schema, strict } = rf.json_schema;
+  return {
+    format: { type: 'json_schema', schema, name, ...defined({ strict: strict ?? undefined }) },
+  };
+}
+
+function fromOllamaFormat(format: string | Record<string, unknown> | null | undefined) {
+  if (format === 'json') return { format: { type: 'json' } as ResponseFormat };
+  if (typeof format === 'object' && format !== null) {
+    return { format: { type: 'json_schema', schema: format } as ResponseFormat };
+  }
+  return {};
 }
 
 function openAISamplingOptions(body: OpenAIChatBody | OpenAICompletionBody): SamplingOptions {
@@ -143,13 +224,25 @@ export function fromOpenAIChat(body: OpenAIChatBody): GenerateRequest {
     content: textOf(m.content),
   }));
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-  return { model: body.model, messages, ...openAISamplingOptions(body), ...defined({ maxTokens }) };
+  return {
+    model: body.model,
+    messages,
+    ...openAISamplingOptions(body),
+    ...defined({ maxTokens }),
+    ...fromResponseFormat(body.response_format),
+  };
 }
 
 export function fromOpenAICompletion(body: OpenAICompletionBody): GenerateRequest {
   const prompt = typeof body.prompt === 'string' ? body.prompt : (body.prompt[0] ?? '');
   const maxTokens = body.max_tokens ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS;
-  return { model: body.model, prompt, ...openAISamplingOptions(body), maxTokens };
+  return {
+    model: body.model,
+    prompt,
+    ...openAISamplingOptions(body),
+    maxTokens,
+    ...fromResponseFormat(body.response_format),
+  };
 }
 
 function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): SamplingOptions {
@@ -173,12 +266,17 @@ function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): Sampl
 export function fromOllamaChat(body: OllamaChatBody): GenerateRequest {
   // Only role and content reach an engine or an upstream server; other fields stay here.
   const messages: ChatMessage[] = body.messages.map((m) => ({ role: m.role, content: m.content }));
-  return { model: body.model, messages, ...ollamaSamplingOptions(body) };
+  return {
+    model: body.model,
+    messages,
+    ...ollamaSamplingOptions(body),
+    ...fromOllamaFormat(body.format),
+  };
 }
 
 /** Ollama's /api/generate applies the chat template unless `raw` is set. */
 export function fromOllamaGenerate(body: OllamaGenerateBody): GenerateRequest {
-  const sampling = ollamaSamplingOptions(body);
+  const sampling = { ...ollamaSamplingOptions(body), ...fromOllamaFormat(body.format) };
   if (body.raw) return { model: body.model, prompt: body.prompt, ...sampling };
   const messages: ChatMessage[] = [];
   if (body.system) messages.push({ role: 'system', content: body.system });

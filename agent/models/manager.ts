@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import {
+  type EmbedRequest,
+  type EmbedResult,
   EngineError,
   type GenerateChunk,
   type GenerateOptions,
@@ -183,7 +185,29 @@ export class ModelManager implements InferenceEngine {
   }
 
   async *generate(req: GenerateRequest, opts: GenerateOptions): AsyncGenerator<GenerateChunk> {
-    const variant = await this.resolve(req.model);
+    const { loaded, tag } = await this.use(req.model);
+    try {
+      yield* loaded.engine.generate({ ...req, model: tag }, opts);
+    } finally {
+      this.done(loaded);
+    }
+  }
+
+  async embed(req: EmbedRequest, opts: GenerateOptions): Promise<EmbedResult> {
+    const { loaded, tag } = await this.use(req.model);
+    try {
+      if (!loaded.engine.embed) {
+        throw new EngineError('invalid_request', `model '${req.model}' does not serve embeddings`);
+      }
+      return await loaded.engine.embed({ ...req, model: tag }, opts);
+    } finally {
+      this.done(loaded);
+    }
+  }
+
+  /** The loaded engine for `model`, marked in use until done() is called. */
+  private async use(model: string) {
+    const variant = await this.resolve(model);
     // Marked in use in the same tick it is seen loaded; a concurrent load may evict it between
     // ensureLoaded() resolving and here, so look again (twice at most).
     let loaded: Slot['loaded'];
@@ -193,12 +217,12 @@ export class ModelManager implements InferenceEngine {
     if (!loaded) throw new EngineError('engine_unavailable', `${variant.tag} keeps being unloaded`);
     loaded.inUse++;
     loaded.lastUsed = this.clock();
-    try {
-      yield* loaded.engine.generate({ ...req, model: variant.tag }, opts);
-    } finally {
-      loaded.inUse--;
-      loaded.lastUsed = this.clock();
-    }
+    return { loaded, tag: variant.tag };
+  }
+
+  private done(loaded: NonNullable<Slot['loaded']>): void {
+    loaded.inUse--;
+    loaded.lastUsed = this.clock();
   }
 
   /** Loads a variant (once, even when asked concurrently), unloading idle LRU models to make room. */

@@ -14,6 +14,9 @@ export const REDIRECTED_PATHS = [
   '/v1/completions',
   '/api/chat',
   '/api/generate',
+  // Validated as their dialect's other paths are (model, no token fields): the agent checks input.
+  '/v1/embeddings',
+  '/api/embed',
 ] as const;
 
 const excludeSchema = z.array(z.string().max(100)).max(64).optional();

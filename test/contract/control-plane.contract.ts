@@ -95,6 +95,28 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(payload.jti).toBeTruthy();
     });
 
+    it('redirects the embedding paths of both dialects with a ticket for the model', async () => {
+      await register('agent-a');
+      for (const path of ['/v1/embeddings', '/api/embed']) {
+        const res = await post(
+          path,
+          { model: MODEL, input: ['a', 'b'] },
+          { 'content-type': 'application/json' },
+        );
+        expect(res.status).toBe(307);
+        const location = new URL(res.headers.get('location') ?? '');
+        expect(location.origin).toBe(registration('agent-a').url);
+        expect(location.pathname).toBe(path);
+        expect(location.searchParams.get('ticket')).toBeTruthy();
+      }
+      const unknown = await post(
+        '/v1/embeddings',
+        { model: 'no-such-model', input: 'a' },
+        { 'content-type': 'application/json' },
+      );
+      expect(unknown.status).toBe(404);
+    });
+
     it('redirects Ollama paths and answers the native route call with JSON', async () => {
       await register('agent-a');
       const ollama = await chat(MODEL, '/api/chat');

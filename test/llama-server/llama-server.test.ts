@@ -245,6 +245,26 @@ describe('an ENGINE=openai agent in front of llama-server, through the 307', () 
     expect(legacy.usage?.completion_tokens).toBeGreaterThan(0);
   });
 
+  it("passes response_format json_schema through to llama-server's grammar", async () => {
+    const schema = {
+      type: 'object',
+      properties: { city: { type: 'string' }, coastal: { type: 'boolean' } },
+      required: ['city', 'coastal'],
+      additionalProperties: false,
+    };
+    const chat = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: [{ role: 'user', content: 'Describe a city as JSON.' }],
+      max_tokens: 100,
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 'city', schema, strict: true } },
+    });
+    const content = chat.choices[0]?.message.content ?? '';
+    const parsed = JSON.parse(content) as Record<string, unknown>;
+    expect(typeof parsed.city, content).toBe('string');
+    expect(typeof parsed.coastal, content).toBe('boolean');
+  });
+
   it('honours max_tokens and stop sequences', async () => {
     const limited = await client.chat.completions.create({
       model: DEMO_MODEL,

@@ -152,3 +152,42 @@ describe("OpenAI upstream engine against Ollama's /v1", () => {
     }
   }, 300_000);
 });
+
+describe('structured outputs and embeddings against ollama serve', () => {
+  const CITY = {
+    type: 'object',
+    properties: { city: { type: 'string' }, coastal: { type: 'boolean' } },
+    required: ['city', 'coastal'],
+  };
+  const valid = (text: string) => {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return typeof parsed.city === 'string' && typeof parsed.coastal === 'boolean';
+  };
+  const ask = { messages: [{ role: 'user' as const, content: 'Describe a city as JSON.' }] };
+  const engines = () => [
+    new OllamaEngine({ host: `http://${host}` }),
+    new OpenAIUpstreamEngine({ baseUrl: `http://${host}/v1` }),
+  ];
+
+  it('a json_schema answer validates, and json mode gives JSON, on both engines', async () => {
+    for (const engine of engines()) {
+      const schema = { type: 'json_schema' as const, schema: CITY, name: 'city' };
+      const r = await run(engine, { ...ask, format: schema, maxTokens: 100, temperature: 0 });
+      expect(valid(r.text), `${engine.kind}: ${r.text}`).toBe(true);
+      const json = await run(engine, { ...ask, format: { type: 'json' }, maxTokens: 100 });
+      expect(() => JSON.parse(json.text), `${engine.kind}: ${json.text}`).not.toThrow();
+    }
+  }, 300_000);
+
+  it('embeds a batch on both engines: same size, deterministic', async () => {
+    const signal = new AbortController().signal;
+    for (const engine of engines()) {
+      const a = await engine.embed?.({ model: DEMO_MODEL, input: ['hello', 'world'] }, { signal });
+      const b = await engine.embed?.({ model: DEMO_MODEL, input: ['hello'] }, { signal });
+      expect(a?.embeddings).toHaveLength(2);
+      expect(a?.embeddings[0]?.length).toBeGreaterThan(0);
+      expect(a?.embeddings[1]).toHaveLength(a?.embeddings[0]?.length ?? -1);
+      expect(b?.embeddings[0]).toEqual(a?.embeddings[0]);
+    }
+  }, 300_000);
+});

@@ -219,3 +219,78 @@ describe('engine selection', () => {
     ).toBe('llama-cpp');
   });
 });
+
+describe('OllamaEngine structured outputs and embeddings', () => {
+  const SCHEMA = { type: 'object', properties: { a: { type: 'string' } } };
+  const done = { model: 'm', done: true, done_reason: 'stop', prompt_eval_count: 1, eval_count: 1 };
+
+  it('sends format "json" or the schema itself on /api/chat and /api/generate', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const host = await fakeOllama({
+      'POST /api/chat': (body, res) => {
+        seen.push(body);
+        ndjson(res, [{ ...done, message: { role: 'assistant', content: '{}' } }]);
+      },
+      'POST /api/generate': (body, res) => {
+        seen.push(body);
+        ndjson(res, [{ ...done, response: '{}' }]);
+      },
+    });
+    const engine = new OllamaEngine({ host });
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    await drain(
+      engine.generate({ model: 'm', messages, format: { type: 'json' } }, { signal: signal() }),
+    );
+    await drain(
+      engine.generate(
+        { model: 'm', prompt: 'x', format: { type: 'json_schema', schema: SCHEMA } },
+        { signal: signal() },
+      ),
+    );
+    await drain(engine.generate({ model: 'm', messages }, { signal: signal() }));
+    expect(seen.map((b) => b.format)).toEqual(['json', SCHEMA, undefined]);
+  });
+
+  it('embeds a batch through /api/embed', async () => {
+    let seen: Record<string, unknown> = {};
+    const host = await fakeOllama({
+      'POST /api/embed': (body, res) => {
+        seen = body;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            model: 'm',
+            embeddings: [
+              [1, 2],
+              [3, 4],
+            ],
+            prompt_eval_count: 4,
+          }),
+        );
+      },
+    });
+    const engine = new OllamaEngine({ host });
+    const result = await engine.embed({ model: 'm', input: ['a', 'b'] }, { signal: signal() });
+    expect(seen).toMatchObject({ model: 'm', input: ['a', 'b'] });
+    expect(result).toEqual({
+      embeddings: [
+        [1, 2],
+        [3, 4],
+      ],
+      promptTokens: 4,
+    });
+  });
+
+  it("maps Ollama's 400 (not an embedding model) to invalid_request", async () => {
+    const host = await fakeOllama({
+      'POST /api/embed': (_body, res) => {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end('{"error":"this model does not support embeddings"}');
+      },
+    });
+    const engine = new OllamaEngine({ host });
+    await expect(
+      engine.embed({ model: 'm', input: ['a'] }, { signal: signal() }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});

@@ -227,3 +227,101 @@ describe('OpenAIUpstreamEngine', () => {
     expect(off.hits).toEqual(['GET /metrics']);
   });
 });
+
+describe('OpenAIUpstreamEngine structured outputs and embeddings', () => {
+  const SCHEMA = { type: 'object', properties: { a: { type: 'string' } } };
+
+  it('passes response_format through: json_object and json_schema with name and strict', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const up = await upstream({
+      'POST /v1/chat/completions': (body, res) => {
+        seen.push(body);
+        sse(res, [delta('{}', 'stop'), '[DONE]']);
+      },
+    });
+    const engine = new OpenAIUpstreamEngine({ baseUrl: up.url });
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    await collect(
+      engine.generate({ model: 'm', messages, format: { type: 'json' } }, { signal: signal() }),
+    );
+    await collect(
+      engine.generate(
+        {
+          model: 'm',
+          messages,
+          format: { type: 'json_schema', schema: SCHEMA, name: 'p', strict: true },
+        },
+        { signal: signal() },
+      ),
+    );
+    await collect(
+      engine.generate(
+        { model: 'm', messages, format: { type: 'json_schema', schema: SCHEMA } },
+        { signal: signal() },
+      ),
+    );
+    expect(seen.map((b) => b.response_format)).toEqual([
+      { type: 'json_object' },
+      { type: 'json_schema', json_schema: { name: 'p', schema: SCHEMA, strict: true } },
+      { type: 'json_schema', json_schema: { name: 'response', schema: SCHEMA } },
+    ]);
+  });
+
+  it('embeds through /v1/embeddings as floats, ordered by index, with usage', async () => {
+    let seen: Record<string, unknown> = {};
+    const up = await upstream({
+      'POST /v1/embeddings': (body, res) => {
+        seen = body;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            object: 'list',
+            data: [
+              { object: 'embedding', index: 1, embedding: [0, 1] },
+              { object: 'embedding', index: 0, embedding: [1, 0] },
+            ],
+            usage: { prompt_tokens: 5, total_tokens: 5 },
+          }),
+        );
+      },
+    });
+    const engine = new OpenAIUpstreamEngine({ baseUrl: up.url, apiKey: 'k' });
+    const result = await engine.embed(
+      { model: 'm', input: ['a', 'b'], dimensions: 2 },
+      { signal: signal() },
+    );
+    expect(seen).toEqual({
+      model: 'm',
+      input: ['a', 'b'],
+      encoding_format: 'float',
+      dimensions: 2,
+    });
+    expect(result).toEqual({
+      embeddings: [
+        [1, 0],
+        [0, 1],
+      ],
+      promptTokens: 5,
+    });
+  });
+
+  it("maps the upstream's 400 to invalid_request and a short batch to engine_failure", async () => {
+    const up = await upstream({
+      'POST /v1/embeddings': (body, res) => {
+        if ((body.input as string[]).length > 1) {
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ data: [{ index: 0, embedding: [1] }] }));
+          return;
+        }
+        res.writeHead(400).end('{"error":{"message":"model is not an embedding model"}}');
+      },
+    });
+    const engine = new OpenAIUpstreamEngine({ baseUrl: up.url });
+    await expect(
+      engine.embed({ model: 'm', input: ['a'] }, { signal: signal() }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(
+      engine.embed({ model: 'm', input: ['a', 'b'] }, { signal: signal() }),
+    ).rejects.toMatchObject({ code: 'engine_failure' });
+  });
+});

@@ -1,0 +1,97 @@
+// Embedding routes: OpenAI /v1/embeddings and Ollama /api/embed, one engine call per request.
+import type { Hono } from 'hono';
+import type { TicketClaims } from '../../protocol/agent-api.ts';
+import {
+  type EmbedRequest,
+  type EmbedResult,
+  EngineError,
+  toEngineError,
+} from '../engines/engine.ts';
+import type { Job } from '../jobs.ts';
+import { admit, type JobDeps } from './job.ts';
+import { fromEmbedding, ollamaEmbedBody, openAIEmbeddingBody, parseBody } from './schemas.ts';
+
+const MS_TO_NS = 1_000_000;
+
+export function registerEmbeddingRoutes(app: Hono, deps: JobDeps): void {
+  app.post('/v1/embeddings', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) =>
+      parseBody(openAIEmbeddingBody, raw),
+    );
+    const request = fromEmbedding(body);
+    const result = await runEmbedding(deps, claims, slot, request, c.req.raw.signal);
+    const base64 = body.encoding_format === 'base64';
+    return c.json({
+      object: 'list',
+      data: result.embeddings.map((vector, index) => ({
+        object: 'embedding',
+        index,
+        embedding: base64 ? float32Base64(vector) : vector,
+      })),
+      model: body.model,
+      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+    });
+  });
+
+  app.post('/api/embed', async (c) => {
+    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(ollamaEmbedBody, raw));
+    const result = await runEmbedding(deps, claims, slot, fromEmbedding(body), c.req.raw.signal);
+    return c.json({
+      model: body.model,
+      embeddings: result.embeddings,
+      total_duration: Math.round(Math.max(0, deps.now() - slot.startedAt) * MS_TO_NS),
+      load_duration: 0,
+      prompt_eval_count: result.promptTokens,
+    });
+  });
+}
+
+/** Runs the engine's embed, then releases the slot and reports the job exactly once. */
+async function runEmbedding(
+  deps: JobDeps,
+  claims: TicketClaims,
+  slot: Job,
+  request: EmbedRequest,
+  clientSignal: AbortSignal,
+): Promise<EmbedResult> {
+  const report = (
+    outcome: 'success' | 'rejected' | 'error' | 'cancelled',
+    tokens = 0,
+    error?: string,
+  ) =>
+    deps.reportJob(claims.jti, {
+      outcome,
+      model: claims.model,
+      promptTokens: tokens,
+      completionTokens: 0,
+      durationMs: Math.max(0, deps.now() - slot.startedAt),
+      ...(error ? { error: error.slice(0, 2000) } : {}),
+    });
+  try {
+    if (!deps.engine.embed) {
+      throw new EngineError('invalid_request', `the ${deps.engine.kind} engine has no embeddings`);
+    }
+    const result = await deps.engine.embed(request, { signal: clientSignal });
+    report('success', result.promptTokens);
+    return result;
+  } catch (err) {
+    const failure = toEngineError(err, clientSignal);
+    if (failure.code === 'aborted') report('cancelled');
+    else if (failure.code === 'invalid_request' || failure.code === 'model_not_found') {
+      report('rejected', 0, failure.message);
+    } else report('error', 0, failure.message);
+    throw failure;
+  } finally {
+    deps.jobs.release(slot);
+  }
+}
+
+/** OpenAI's `encoding_format: "base64"`: little-endian float32s, base64-encoded. */
+export function float32Base64(vector: readonly number[]): string {
+  const view = new DataView(new ArrayBuffer(vector.length * 4));
+  for (const [i, v] of vector.entries()) view.setFloat32(i * 4, v, true);
+  const bytes = new Uint8Array(view.buffer);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}

@@ -1,0 +1,158 @@
+// Structured outputs and embeddings with the real openai and ollama clients, through the
+// control plane's 307, on an agent running the embedded engine and the demo model.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ollama } from 'ollama';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type Cluster, DEMO_MODEL, startCluster } from '../../scripts/cluster.ts';
+import { freePort } from './support/ports.ts';
+
+let cluster: Cluster;
+let dataDir: string;
+let client: OpenAI;
+
+const CITY = {
+  type: 'object',
+  properties: {
+    city: { type: 'string', maxLength: 30 },
+    population: { type: 'integer' },
+    coastal: { type: 'boolean' },
+  },
+  required: ['city', 'population', 'coastal'],
+  additionalProperties: false,
+};
+const validCity = z.fromJSONSchema(CITY as z.core.JSONSchema.JSONSchema);
+const question = [{ role: 'user' as const, content: 'Describe a city as JSON.' }];
+
+const cosine = (a: number[], b: number[]) => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (const [i, x] of a.entries()) {
+    const y = b[i] ?? 0;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return dot / Math.sqrt(na * nb);
+};
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'titan-e2e-api-'));
+  cluster = await startCluster({
+    cpPort: await freePort(),
+    agentPorts: [await freePort()],
+    dataDir,
+    joinToken: 'e2e-join-token',
+    maxConcurrentJobs: 2,
+  });
+  client = new OpenAI({ baseURL: `${cluster.url}/v1`, apiKey: 'not-needed', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('structured outputs through the 307', () => {
+  it('openai json_schema: the answer parses and validates, streamed and not', async () => {
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'city', schema: CITY, strict: true },
+    };
+    const whole = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: question,
+      max_tokens: 120,
+      response_format,
+    });
+    const content = whole.choices[0]?.message.content ?? '';
+    expect(whole.choices[0]?.finish_reason).toBe('stop');
+    expect(validCity.safeParse(JSON.parse(content)).success, content).toBe(true);
+
+    const stream = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: question,
+      max_tokens: 120,
+      response_format,
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(validCity.safeParse(JSON.parse(text)).success, text).toBe(true);
+  });
+
+  it('openai json_object and ollama format give JSON', async () => {
+    const whole = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: question,
+      max_tokens: 120,
+      response_format: { type: 'json_object' },
+    });
+    expect(() => JSON.parse(whole.choices[0]?.message.content ?? '')).not.toThrow();
+
+    const ollama = new Ollama({ host: cluster.url });
+    const chat = await ollama.chat({
+      model: DEMO_MODEL,
+      messages: question,
+      format: CITY,
+      options: { num_predict: 120 },
+    });
+    expect(validCity.safeParse(JSON.parse(chat.message.content)).success).toBe(true);
+  });
+
+  it('an unsupported schema is a 400 naming the keyword, in each dialect', async () => {
+    const schema = { type: 'object', properties: { n: { type: 'number', minimum: 3 } } };
+    const err = await client.chat.completions
+      .create({
+        model: DEMO_MODEL,
+        messages: question,
+        response_format: { type: 'json_schema', json_schema: { name: 'n', schema } },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain("'minimum'");
+
+    const res = await fetch(`${cluster.url}/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: DEMO_MODEL, messages: question, format: schema }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain("'minimum'");
+  });
+});
+
+describe('embeddings through the 307', () => {
+  it('openai client: a batch with the model dimension, cosine(a, a) = 1, base64 = float', async () => {
+    const texts = ['The cat sat on the mat.', 'Quarterly revenue grew.', 'The cat sat on the mat.'];
+    const res = await client.embeddings.create({ model: DEMO_MODEL, input: texts });
+    expect(res.data.map((d) => d.index)).toEqual([0, 1, 2]);
+    const [a, b, a2] = res.data.map((d) => d.embedding);
+    expect(a).toHaveLength(576);
+    expect(b).toHaveLength(576);
+    expect(cosine(a ?? [], a2 ?? [])).toBeCloseTo(1, 6);
+    expect(cosine(a ?? [], b ?? [])).toBeLessThan(0.9999);
+    expect(res.usage.prompt_tokens).toBeGreaterThan(0);
+
+    // The openai client asks for base64 by default when no format is given and decodes it;
+    // asking for float explicitly must give the same vector.
+    const floats = await client.embeddings.create({
+      model: DEMO_MODEL,
+      input: texts[0] ?? '',
+      encoding_format: 'float',
+    });
+    const decoded = floats.data[0]?.embedding ?? [];
+    expect(decoded.map((x) => Math.fround(x))).toEqual(a?.map((x) => Math.fround(x)));
+  });
+
+  it('ollama client: /api/embed', async () => {
+    const ollama = new Ollama({ host: cluster.url });
+    const res = await ollama.embed({ model: DEMO_MODEL, input: ['hello', 'world'] });
+    expect(res.embeddings).toHaveLength(2);
+    expect(res.embeddings[0]).toHaveLength(576);
+  });
+});
