@@ -1,98 +1,15 @@
-// Request bodies of the OpenAI and Ollama inference routes (zod), mapped to GenerateRequest.
-import { z } from 'zod';
+// Request bodies of the OpenAI and Ollama inference routes (schemas in protocol/), mapped to
+// GenerateRequest.
+import type { z } from 'zod';
+import {
+  type OllamaChatBody,
+  type OllamaGenerateBody,
+  OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+  type OpenAIChatBody,
+  type OpenAICompletionBody,
+} from '../../protocol/inference.ts';
 import type { ChatMessage, GenerateRequest, SamplingOptions } from '../engines/engine.ts';
 import { AgentHttpError } from './errors.ts';
-
-const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
-
-const openAIMessage = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(textPart), z.null()]),
-});
-
-const stopField = z.union([z.string(), z.array(z.string()).max(16)]).nullish();
-
-const openAISampling = {
-  model: z.string().min(1).max(200),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  top_k: z.number().int().min(-1).nullish(),
-  // vLLM/llama-server extensions to the OpenAI schema.
-  min_p: z.number().min(0).max(1).nullish(),
-  repetition_penalty: z.number().positive().max(10).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  seed: z.number().int().nullish(),
-  stop: stopField,
-  n: z.literal(1).nullish(),
-  // Not applied by the engines, but a malformed one is still the client's error.
-  logit_bias: z
-    .record(z.string().regex(/^\d{1,9}$/), z.number().min(-100).max(100))
-    .refine((m) => Object.keys(m).length <= 300, 'at most 300 entries')
-    .nullish(),
-};
-
-export const openAIChatBody = z.looseObject({
-  ...openAISampling,
-  messages: z.array(openAIMessage).min(1).max(4096),
-  max_completion_tokens: z.number().int().positive().nullish(),
-});
-export type OpenAIChatBody = z.infer<typeof openAIChatBody>;
-
-export const openAICompletionBody = z.looseObject({
-  ...openAISampling,
-  prompt: z.union([z.string(), z.array(z.string()).length(1)]),
-});
-export type OpenAICompletionBody = z.infer<typeof openAICompletionBody>;
-
-/** OpenAI's documented default for the legacy completions endpoint. */
-export const OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
-
-const ollamaOptions = z
-  .looseObject({
-    num_predict: z.number().int().nullish(),
-    temperature: z.number().min(0).nullish(),
-    top_p: z.number().min(0).max(1).nullish(),
-    top_k: z.number().int().nullish(),
-    min_p: z.number().min(0).max(1).nullish(),
-    repeat_penalty: z.number().positive().max(10).nullish(),
-    frequency_penalty: z.number().min(-2).max(2).nullish(),
-    presence_penalty: z.number().min(-2).max(2).nullish(),
-    seed: z.number().int().nullish(),
-    stop: stopField,
-  })
-  .nullish();
-
-const ollamaCommon = {
-  model: z.string().min(1).max(200),
-  stream: z.boolean().nullish(),
-  options: ollamaOptions,
-};
-
-export const ollamaChatBody = z.looseObject({
-  ...ollamaCommon,
-  messages: z
-    .array(
-      z.looseObject({
-        role: z.enum(['system', 'user', 'assistant']),
-        content: z.string(),
-      }),
-    )
-    .max(4096)
-    .default([]),
-});
-export type OllamaChatBody = z.infer<typeof ollamaChatBody>;
-
-export const ollamaGenerateBody = z.looseObject({
-  ...ollamaCommon,
-  prompt: z.string().default(''),
-  system: z.string().nullish(),
-  raw: z.boolean().nullish(),
-});
-export type OllamaGenerateBody = z.infer<typeof ollamaGenerateBody>;
 
 /** Parses `body` or throws a 400 naming the first offending field. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -139,6 +139,25 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(status.agents).toHaveLength(0);
     });
 
+    it('validates the whole body before reserving: 400 for a body without messages, no slot taken', async () => {
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      for (const body of [
+        { model: MODEL },
+        { model: MODEL, messages: [] },
+        { model: MODEL, messages: [{ role: 'user', content: 5 }] },
+      ]) {
+        const res = await post('/v1/chat/completions', body, {
+          'content-type': 'application/json',
+        });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: { code: 'invalid_request' } });
+      }
+      const noPrompt = await post('/api/generate', { model: MODEL, prompt: 5 }, {});
+      expect(noPrompt.status).toBe(400);
+      // The one slot is still free.
+      expect((await chat()).status).toBe(307);
+    });
+
     it('reserves slots atomically and releases them once per job report', async () => {
       await register('agent-a', { maxConcurrentJobs: 2 });
       const first = await post('/v1/route', { model: MODEL }, {});
