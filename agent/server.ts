@@ -93,6 +93,7 @@ export async function startAgent(
     engine,
     tickets,
     reportJob: (jti, report) => client?.reportJob(jti, report),
+    confirmAdmission: async (jti) => client?.confirmAdmission(jti) ?? 'unconfirmed',
     config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,

@@ -1,6 +1,6 @@
 // Periodic upkeep (Node timer / Workers cron): expire unused tickets, mark silent agents offline,
 // remove agents that stayed offline.
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt } from 'drizzle-orm';
 import { agentModels, agents, tickets } from '../schema/tables.ts';
 import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
@@ -16,25 +16,17 @@ export async function runMaintenance(
   config: ControlPlaneConfig,
   now: number,
 ): Promise<MaintenanceResult> {
-  // 1. Tickets never used before they expired give their slot back.
+  // 1. Tickets never used before they expired are closed (their lease lapsed long ago).
   const expired = await db
     .update(tickets)
     .set({ state: 'expired', finishedAt: now })
     .where(and(eq(tickets.state, 'issued'), lt(tickets.expiresAt, now)))
     .returning({ agentId: tickets.agentId });
-  const perAgent = new Map<string, number>();
-  for (const t of expired) perAgent.set(t.agentId, (perAgent.get(t.agentId) ?? 0) + 1);
-  for (const [agentId, n] of perAgent) {
-    await db
-      .update(agents)
-      .set({ reservedJobs: sql`max(${agents.reservedJobs} - ${n}, 0)` })
-      .where(eq(agents.id, agentId));
-  }
 
-  // 2. Agents silent past the liveness cutoff are offline; their open jobs are lost with them.
+  // 2. Agents silent past the liveness cutoff are offline; their leases are lost with them.
   const offline = await db
     .update(agents)
-    .set({ state: 'offline', reservedJobs: 0 })
+    .set({ state: 'offline' })
     .where(
       and(
         inArray(agents.state, ['healthy', 'degraded', 'draining']),

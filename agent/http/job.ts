@@ -23,12 +23,20 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 /** Sends a job report to the control plane; must return at once (fire-and-forget). */
 export type JobReporter = (jti: string, report: JobReport) => void;
 
+/**
+ * The control plane's answer to "this agent admitted ticket jti" (its slot lease): `refused` stops
+ * the job; `unconfirmed` (no answer in time, not registered) lets it run on the agent's own word.
+ */
+export type Admission = 'admitted' | 'refused' | 'unconfirmed';
+export type AdmissionConfirmer = (jti: string) => Promise<Admission>;
+
 export interface JobDeps {
   engine: InferenceEngine;
   tickets: TicketVerifier;
   replay: ReplayGuard;
   jobs: JobTracker;
   reportJob: JobReporter;
+  confirmAdmission: AdmissionConfirmer;
   now: () => number;
   /** A streamed write the client does not take within this long drops the stream. */
   stallTimeoutMs: number;
@@ -109,6 +117,14 @@ export async function admit<T extends { model: string }>(
       throw new AgentHttpError(
         'agent_busy',
         `agent is at capacity (${deps.jobs.capacity} jobs in flight, ${deps.jobs.queued} queued)`,
+      );
+    }
+    // The control plane confirms the slot lease it issued with the ticket, or refuses it.
+    if ((await deps.confirmAdmission(claims.jti)) === 'refused') {
+      deps.jobs.release(slot);
+      throw new AgentHttpError(
+        'ticket_refused',
+        'the control plane refused this ticket (unknown, already closed, or not used within its claim window and its slot given away); route the request again',
       );
     }
     return { claims, body, slot };

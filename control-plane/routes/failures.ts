@@ -9,7 +9,6 @@ import { readBody } from '../body.ts';
 import { recordFailure } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { releaseSlot } from '../registry.ts';
 
 /** A stream may break long after its ticket expired: reports are taken this long after `exp`. */
 export const FAILURE_REPORT_GRACE_MS = 15 * 60_000;
@@ -56,13 +55,11 @@ export function failureRoutes(deps: Deps) {
     const error = `client: ${report.kind}${report.status ? ` ${report.status}` : ''}${
       report.message ? `: ${report.message}` : ''
     }`.slice(0, 2000);
-    // The agent never took the job (connect failure, hang): free the slot now, not at expiry.
-    const closed = await deps.db
+    // The agent never took the job (connect failure, hang): closing the ticket ends its lease.
+    await deps.db
       .update(tickets)
       .set({ state: 'error', finishedAt: now, error })
-      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), eq(tickets.state, 'issued')))
-      .returning({ jti: tickets.jti });
-    if (closed.length > 0) await releaseSlot(deps.db, agentId);
+      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), eq(tickets.state, 'issued')));
     const counted = await recordFailure(deps, agentId, jti);
     deps.log.warn('client failure report', { agent: agentId, jti, error, counted });
     return c.json({ counted });

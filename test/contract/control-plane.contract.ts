@@ -353,12 +353,13 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await app.request('/healthz')).status).toBe(200);
     });
 
-    it('counts the rows one routed request writes (route + job report)', async () => {
+    it('counts the rows one routed request writes (route + admission + job report)', async () => {
       await register('agent-a');
       const before = await rowsWritten();
       const route = await post('/v1/route', { model: MODEL }, {});
       const { ticket } = (await route.json()) as { ticket: string };
       const jti = jtiOf(ticket);
+      expect((await post(`/v1/agents/agent-a/jobs/${jti}/admitted`, {})).status).toBe(200);
       const report = {
         outcome: 'success',
         model: MODEL,

@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from '../../control-plane/db.ts';
 import * as schema from '../../schema/tables.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
+import { leasesContract } from '../contract/leases.contract.ts';
 import { securityContract } from '../contract/security.contract.ts';
 import { countingD1 } from './counting-d1.ts';
 
@@ -26,4 +27,5 @@ const target = {
 };
 
 controlPlaneContract('Workers + D1', target);
+leasesContract('Workers + D1', target);
 securityContract('Workers + D1', target);

@@ -63,6 +63,36 @@ describe('capacity', () => {
   });
 });
 
+describe('admission confirmed by the control plane', () => {
+  it('stops a job whose ticket the control plane refuses with 409, freeing the slot', async () => {
+    const asked: string[] = [];
+    const agent = await makeAgent({
+      maxConcurrentJobs: 1,
+      confirmAdmission: async (jti) => {
+        asked.push(jti);
+        return 'refused';
+      },
+    });
+    const ticket = await agent.ticket();
+    const res = await post(agent, '/v1/chat/completions', chatBody(), ticket);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: { code: 'ticket_refused' } });
+    expect(asked).toHaveLength(1);
+    expect(agent.jobs.active).toBe(0);
+    expect(agent.engine.requests).toHaveLength(0);
+    expect(agent.reports.map((r) => r.report.outcome)).toEqual(['rejected']);
+  });
+
+  it('runs a job the control plane confirms or does not answer for', async () => {
+    for (const verdict of ['admitted', 'unconfirmed'] as const) {
+      const agent = await makeAgent({ confirmAdmission: async () => verdict });
+      const res = await post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+      expect(res.status).toBe(200);
+      expect(agent.reports.map((r) => r.report.outcome)).toEqual(['success']);
+    }
+  });
+});
+
 describe('client disconnect', () => {
   it('aborts the generation, frees the slot and reports cancelled (SSE)', async () => {
     const agent = await makeAgent({ engine: slowTokens, maxConcurrentJobs: 1 });

@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { createAgentApp } from '../../../agent/app.ts';
 import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
+import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
 import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
@@ -78,7 +79,12 @@ export interface TestAgent {
 let sharedKey: Promise<SigningKey> | undefined;
 
 export async function makeAgent(
-  options: { engine?: FakeEngineOptions; maxConcurrentJobs?: number; maxQueue?: number } = {},
+  options: {
+    engine?: FakeEngineOptions;
+    maxConcurrentJobs?: number;
+    maxQueue?: number;
+    confirmAdmission?: AdmissionConfirmer;
+  } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
   const key = await sharedKey;
@@ -89,6 +95,7 @@ export async function makeAgent(
     engine,
     tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
     reportJob: (jti, report) => reports.push({ jti, report }),
+    ...(options.confirmAdmission ? { confirmAdmission: options.confirmAdmission } : {}),
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,
   });

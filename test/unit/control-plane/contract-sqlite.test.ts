@@ -1,13 +1,17 @@
-// Runs the control-plane contract on Node with a real better-sqlite3 database per test.
+// Runs the control-plane and lease contracts on Node with a real better-sqlite3 database per test.
 
 import type { Db } from '../../../control-plane/db.ts';
 import { openSqlite } from '../../../control-plane/node.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
+import { leasesContract } from '../../contract/leases.contract.ts';
 
-controlPlaneContract('Node + better-sqlite3', {
+const target = {
   async freshDb() {
     const { db, sqlite } = openSqlite(':memory:');
     const total = () => (sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
     return { db: db as unknown as Db, rowsWritten: async () => total() };
   },
-});
+};
+
+controlPlaneContract('Node + better-sqlite3', target);
+leasesContract('Node + better-sqlite3', target);

@@ -1,0 +1,170 @@
+// Slot leases on better-sqlite3 and on D1: claim window, confirmation, heartbeat reconciliation,
+// release when the agent goes offline or registers again.
+import { beforeEach, describe, expect, it } from 'vitest';
+import { jtiOf } from '../../client/wire.ts';
+import { createApp } from '../../control-plane/app.ts';
+import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
+import type { ContractTarget } from './control-plane.contract.ts';
+import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
+
+const json = { 'content-type': 'application/json' };
+const report = {
+  outcome: 'success',
+  model: MODEL,
+  promptTokens: 1,
+  completionTokens: 1,
+  durationMs: 5,
+};
+
+export function leasesContract(runtime: string, target: ContractTarget) {
+  describe(`slot leases (${runtime})`, () => {
+    let clock: ReturnType<typeof fakeClock>;
+    let app: ReturnType<typeof createApp>;
+    let credential = '';
+
+    const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
+      app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
+    const asAgent = (path: string, body: unknown) =>
+      post(`/v1/agents/agent-a${path}`, body, { ...json, authorization: `Bearer ${credential}` });
+    const register = async (slots: number, headers: Record<string, string> = {}) => {
+      const res = await post(
+        '/v1/agents/register',
+        registration('agent-a', { maxConcurrentJobs: slots }),
+        {
+          ...json,
+          authorization: `Bearer ${JOIN_TOKEN}`,
+          ...headers,
+        },
+      );
+      expect(res.status).toBe(200);
+      credential = ((await res.json()) as { credential: string }).credential;
+    };
+    /** A redirect (307) for a chat request: its jti, or null when refused (status kept). */
+    const redirect = async () => {
+      const res = await post('/v1/chat/completions', {
+        model: MODEL,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      if (res.status !== 307)
+        return { status: res.status, retryAfter: res.headers.get('retry-after') };
+      const ticket = new URL(res.headers.get('location') ?? '').searchParams.get('ticket') ?? '';
+      return { status: 307, jti: jtiOf(ticket) };
+    };
+    const admit = (jti: string | undefined) => asAgent(`/jobs/${jti}/admitted`, {});
+    const reserved = async () => {
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: { slots: { reserved: number } }[];
+      };
+      return status.agents[0]?.slots.reserved;
+    };
+
+    beforeEach(async () => {
+      clock = fakeClock();
+      const deps = await makeDeps((await target.freshDb()).db, clock, { LEASE_CLAIM_WINDOW: '3s' });
+      app = createApp(deps);
+    });
+
+    it('gives an unconfirmed lease back after the claim window, with no sweep', async () => {
+      await register(2);
+      expect((await redirect()).status).toBe(307);
+      expect((await redirect()).status).toBe(307);
+      const full = await redirect();
+      expect(full).toMatchObject({ status: 503, retryAfter: '1' });
+      expect(await reserved()).toBe(2);
+      clock.advance(2_999);
+      expect((await redirect()).status).toBe(503);
+      clock.advance(2);
+      expect(await reserved()).toBe(0);
+      expect((await redirect()).status).toBe(307);
+      expect((await redirect()).status).toBe(307);
+      expect((await redirect()).status).toBe(503);
+    });
+
+    it('holds a confirmed lease past the claim window until the job report', async () => {
+      await register(1);
+      const { jti } = await redirect();
+      const ok = await admit(jti);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ admitted: true });
+      // Confirming twice is harmless.
+      expect((await admit(jti)).status).toBe(200);
+      clock.advance(10_000);
+      expect(await reserved()).toBe(1);
+      expect((await redirect()).status).toBe(503);
+      expect(await (await asAgent(`/jobs/${jti}`, report)).json()).toEqual({ released: true });
+      expect(await reserved()).toBe(0);
+      expect((await redirect()).status).toBe(307);
+    });
+
+    it('refuses to confirm an unknown, finished, or lapsed ticket whose slot was taken', async () => {
+      await register(1);
+      const unknown = await admit('no-such-ticket');
+      expect(unknown.status).toBe(409);
+      expect(await unknown.json()).toMatchObject({ error: { code: 'lease_refused' } });
+
+      const first = await redirect();
+      await asAgent(`/jobs/${first.jti}`, { ...report, outcome: 'cancelled' });
+      expect((await admit(first.jti)).status).toBe(409);
+
+      // Lapsed, and the slot went to another ticket: refused.
+      const lapsed = await redirect();
+      clock.advance(3_001);
+      const taker = await redirect();
+      expect(taker.status).toBe(307);
+      const refused = await admit(lapsed.jti);
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        'claim window',
+      );
+      // Lapsed with the slot still free: taken again.
+      clock.advance(3_001);
+      expect((await admit(taker.jti)).status).toBe(200);
+      expect(await reserved()).toBe(1);
+    });
+
+    it('reconciles leases with the jobs the heartbeat lists, after a grace of one interval', async () => {
+      await register(2);
+      const a = await redirect();
+      const b = await redirect();
+      expect((await admit(a.jti)).status).toBe(200);
+      // b is confirmed by the heartbeat that lists it (an admission call that was lost).
+      const hb = (running: (string | undefined)[]) =>
+        asAgent('/heartbeat', heartbeat({ activeJobs: running.length, runningJobs: running }));
+      expect((await hb([a.jti, b.jti])).status).toBe(200);
+      clock.advance(10_000);
+      expect(await reserved()).toBe(2);
+      // a finished without a report reaching us: the next heartbeat no longer lists it.
+      expect((await hb([b.jti])).status).toBe(200);
+      expect(await reserved()).toBe(1);
+      // A job admitted just now is not yet in a heartbeat built before it: kept for one interval.
+      const c = await redirect();
+      expect((await admit(c.jti)).status).toBe(200);
+      expect((await hb([b.jti])).status).toBe(200);
+      expect(await reserved()).toBe(2);
+      clock.advance(5_001);
+      expect((await hb([b.jti])).status).toBe(200);
+      expect(await reserved()).toBe(1);
+    });
+
+    it('releases every lease at once when the agent is reported offline or registers again', async () => {
+      await register(2);
+      for (const { jti } of [await redirect(), await redirect()]) {
+        expect((await admit(jti)).status).toBe(200);
+      }
+      expect((await redirect()).status).toBe(503);
+      const died = { reason: 'agent process died', exitCode: null, signal: 'SIGKILL' };
+      expect((await asAgent('/offline', died)).status).toBe(200);
+      expect(await reserved()).toBe(0);
+
+      // The restarted process registers again, then takes two leases; a further restart frees them.
+      await register(2, { [AGENT_CREDENTIAL_HEADER]: credential });
+      for (const { jti } of [await redirect(), await redirect()]) {
+        expect((await admit(jti)).status).toBe(200);
+      }
+      expect(await reserved()).toBe(2);
+      await register(2, { [AGENT_CREDENTIAL_HEADER]: credential });
+      expect(await reserved()).toBe(0);
+      expect((await redirect()).status).toBe(307);
+    });
+  });
+}
