@@ -1,14 +1,22 @@
 // Slot leases: the ticket row IS the lease (docs/adr/0009). An agent's reserved slots are its open
-// tickets, counted, never a counter: `running` (the agent confirmed it), or `issued` and still
-// inside its claim window. An unconfirmed lease lapses by itself; nothing has to release it.
+// tickets, counted, never a counter: not yet closed, and confirmed by the agent (admitted_at set)
+// or still inside the claim window. An unconfirmed lease lapses by itself; nothing releases it.
+// Confirming writes admitted_at, a column in no index, so it costs D1 one row; the ticket's state
+// (in three indexes) changes once, at the job report.
 import { sql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { ROUTABLE_STATES } from './registry.ts';
 
-/** SQL: the open leases of the agent `agentIdSql` at `now` (tickets aliased `l`). */
+/** SQL: ticket `t` (an alias) holds its slot at `now`. `running` is a confirmation by heartbeat. */
+function holds(t: string, now: number) {
+  const c = (name: string) => sql.raw(`${t}.${name}`);
+  return sql`${c('state')} IN ('issued', 'running')
+    AND (${c('admitted_at')} IS NOT NULL OR ${c('state')} = 'running' OR ${c('claim_until')} > ${now})`;
+}
+
+/** SQL: the number of open leases of the agent `agentIdSql` at `now`. */
 export function openLeasesOf(agentIdSql: ReturnType<typeof sql>, now: number) {
-  return sql`(SELECT count(*) FROM tickets l WHERE l.agent_id = ${agentIdSql}
-    AND (l.state = 'running' OR (l.state = 'issued' AND l.claim_until > ${now})))`;
+  return sql`(SELECT count(*) FROM tickets l WHERE l.agent_id = ${agentIdSql} AND ${holds('l', now)})`;
 }
 
 export interface LeaseRequest {
@@ -46,9 +54,9 @@ export async function takeLease(db: Db, t: LeaseRequest, liveAfter: number): Pro
 export type Confirmation = 'admitted' | 'unknown' | 'finished' | 'lapsed';
 
 /**
- * The agent admitted the ticket's job: its lease becomes `running` (held until the job report,
- * or until a heartbeat no longer lists it). A lease that lapsed is taken again if the agent still
- * has a free slot by the control plane's count; otherwise the confirmation is refused.
+ * The agent admitted the ticket's job: its lease is held until the job report, or until a
+ * heartbeat no longer lists it. A lease that lapsed is taken again if the agent still has a free
+ * slot by the control plane's count; otherwise the confirmation is refused.
  */
 export async function confirmLease(
   db: Db,
@@ -57,24 +65,29 @@ export async function confirmLease(
   now: number,
 ): Promise<Confirmation> {
   const rows = await db.all<{ jti: string }>(sql`
-    UPDATE tickets SET state = 'running', admitted_at = ${now}
-    WHERE jti = ${jti} AND agent_id = ${agentId}
-      AND (state = 'running' OR (state = 'issued' AND (claim_until > ${now}
+    UPDATE tickets SET admitted_at = coalesce(admitted_at, ${now})
+    WHERE jti = ${jti} AND agent_id = ${agentId} AND state IN ('issued', 'running')
+      AND (${holds('tickets', now)}
         OR ${openLeasesOf(sql`${agentId}`, now)}
-          < (SELECT a.max_jobs FROM agents a WHERE a.id = ${agentId}))))
+          < (SELECT a.max_jobs FROM agents a WHERE a.id = ${agentId}))
     RETURNING jti`);
   if (rows.length === 1) return 'admitted';
   const found = await db.all<{ state: string }>(
     sql`SELECT state FROM tickets WHERE jti = ${jti} AND agent_id = ${agentId}`,
   );
   const state = found[0]?.state;
-  return state === undefined ? 'unknown' : state === 'issued' ? 'lapsed' : 'finished';
+  return state === undefined
+    ? 'unknown'
+    : state === 'issued' || state === 'running'
+      ? 'lapsed'
+      : 'finished';
 }
 
 /**
- * Heartbeat reconciliation: the agent's list of running jobs is the truth. Issued tickets it
- * lists become running; running ones it no longer lists, admitted more than `graceMs` ago (a
- * heartbeat built just before the admission would not list it yet), are lost and free their slot.
+ * Heartbeat reconciliation: the agent's list of running jobs is the truth. Tickets it lists are
+ * confirmed (if the admission call was lost); confirmed ones it no longer lists, admitted more
+ * than `graceMs` ago (a heartbeat built just before the admission would not list it yet), are
+ * lost and free their slot.
  */
 export async function reconcileLeases(
   db: Db,
@@ -90,15 +103,17 @@ export async function reconcileLeases(
   let confirmed = 0;
   if (runningJobs.length > 0) {
     const rows = await db.all<{ jti: string }>(sql`
-      UPDATE tickets SET state = 'running', admitted_at = ${now}
-      WHERE agent_id = ${agentId} AND state = 'issued' AND jti IN (${listed})
+      UPDATE tickets SET admitted_at = ${now}
+      WHERE agent_id = ${agentId} AND state IN ('issued', 'running') AND admitted_at IS NULL
+        AND jti IN (${listed})
       RETURNING jti`);
     confirmed = rows.length;
   }
   const released = await db.all<{ jti: string }>(sql`
     UPDATE tickets SET state = 'lost', finished_at = ${now},
       error = 'the agent no longer lists this job in its heartbeat'
-    WHERE agent_id = ${agentId} AND state = 'running'
+    WHERE agent_id = ${agentId} AND state IN ('issued', 'running')
+      AND (admitted_at IS NOT NULL OR state = 'running')
       AND coalesce(admitted_at, issued_at) < ${now - graceMs}
       ${runningJobs.length > 0 ? sql`AND jti NOT IN (${listed})` : sql``}
     RETURNING jti`);
@@ -108,8 +123,6 @@ export async function reconcileLeases(
 /** Open leases per agent right now (status page, metrics). */
 export async function leaseCounts(db: Db, now: number): Promise<Map<string, number>> {
   const rows = await db.all<{ agent_id: string; n: number }>(sql`
-    SELECT agent_id, count(*) AS n FROM tickets
-    WHERE state = 'running' OR (state = 'issued' AND claim_until > ${now})
-    GROUP BY agent_id`);
+    SELECT agent_id, count(*) AS n FROM tickets t WHERE ${holds('t', now)} GROUP BY agent_id`);
   return new Map(rows.map((r) => [r.agent_id, Number(r.n)]));
 }

@@ -1,6 +1,6 @@
 // Periodic upkeep (Node timer / Workers cron): expire unused tickets, mark silent agents offline,
 // remove agents that stayed offline.
-import { and, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt } from 'drizzle-orm';
 import { agentModels, agents, tickets } from '../schema/tables.ts';
 import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
@@ -16,11 +16,12 @@ export async function runMaintenance(
   config: ControlPlaneConfig,
   now: number,
 ): Promise<MaintenanceResult> {
-  // 1. Tickets never used before they expired are closed (their lease lapsed long ago).
+  // 1. Tickets never used before they expired are closed (their lease lapsed long ago); admitted
+  // ones run on past their ticket's expiry, until the job report.
   const expired = await db
     .update(tickets)
     .set({ state: 'expired', finishedAt: now })
-    .where(and(eq(tickets.state, 'issued'), lt(tickets.expiresAt, now)))
+    .where(and(eq(tickets.state, 'issued'), isNull(tickets.admittedAt), lt(tickets.expiresAt, now)))
     .returning({ agentId: tickets.agentId });
 
   // 2. Agents silent past the liveness cutoff are offline; their leases are lost with them.

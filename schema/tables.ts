@@ -78,11 +78,11 @@ export const tickets = sqliteTable(
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     /**
-     * The ticket is its agent's slot lease (control-plane/leases.ts): an `issued` ticket holds the
-     * slot until then (issued_at + LEASE_CLAIM_WINDOW) unless the agent confirms it (`running`).
+     * The ticket is its agent's slot lease (control-plane/leases.ts): an unconfirmed ticket holds
+     * the slot until then (issued_at + LEASE_CLAIM_WINDOW).
      */
     claimUntil: integer('claim_until').notNull().default(0),
-    /** When the agent confirmed admission (the lease became `running`). */
+    /** When the agent confirmed admission: the lease is held until the job report. */
     admittedAt: integer('admitted_at'),
     finishedAt: integer('finished_at'),
     promptTokens: integer('prompt_tokens'),

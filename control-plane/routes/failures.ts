@@ -1,5 +1,5 @@
 // POST /v1/route/:jti/failure: a client reports that the agent its ticket named failed it.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
@@ -59,7 +59,15 @@ export function failureRoutes(deps: Deps) {
     await deps.db
       .update(tickets)
       .set({ state: 'error', finishedAt: now, error })
-      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), eq(tickets.state, 'issued')));
+      .where(
+        and(
+          eq(tickets.jti, jti),
+          eq(tickets.agentId, agentId),
+          eq(tickets.state, 'issued'),
+          // An admitted job is the agent's to report.
+          isNull(tickets.admittedAt),
+        ),
+      );
     const counted = await recordFailure(deps, agentId, jti);
     deps.log.warn('client failure report', { agent: agentId, jti, error, counted });
     return c.json({ counted });

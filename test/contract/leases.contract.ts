@@ -3,6 +3,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/app.ts';
+import type { Deps } from '../../control-plane/deps.ts';
+import { runMaintenance } from '../../control-plane/maintenance.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
@@ -20,6 +22,7 @@ export function leasesContract(runtime: string, target: ContractTarget) {
   describe(`slot leases (${runtime})`, () => {
     let clock: ReturnType<typeof fakeClock>;
     let app: ReturnType<typeof createApp>;
+    let deps: Deps;
     let credential = '';
 
     const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
@@ -60,7 +63,7 @@ export function leasesContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      const deps = await makeDeps((await target.freshDb()).db, clock, { LEASE_CLAIM_WINDOW: '3s' });
+      deps = await makeDeps((await target.freshDb()).db, clock, { LEASE_CLAIM_WINDOW: '3s' });
       app = createApp(deps);
     });
 
@@ -91,6 +94,12 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       clock.advance(10_000);
       expect(await reserved()).toBe(1);
       expect((await redirect()).status).toBe(503);
+      // A stream outliving its ticket keeps its slot through the expiry sweep.
+      clock.advance(60_000);
+      const hb = heartbeat({ activeJobs: 1, runningJobs: [jti] });
+      expect((await asAgent('/heartbeat', hb)).status).toBe(200);
+      await runMaintenance(deps.db, deps.config, clock.now());
+      expect(await reserved()).toBe(1);
       expect(await (await asAgent(`/jobs/${jti}`, report)).json()).toEqual({ released: true });
       expect(await reserved()).toBe(0);
       expect((await redirect()).status).toBe(307);
