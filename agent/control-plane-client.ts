@@ -206,10 +206,14 @@ export class ControlPlaneClient {
     }
   }
 
-  /** Queues a job report: sent in the background with retries, then dropped with a log line. */
-  reportJob(jti: string, report: JobReport): void {
+  /**
+   * Queues a job report: sent in the background with retries, then dropped with a log line. The
+   * promise settles when it was delivered or dropped; it never rejects.
+   */
+  reportJob(jti: string, report: JobReport): Promise<void> {
     const sending = this.sendReport(jti, report).finally(() => this.pendingReports.delete(sending));
     this.pendingReports.add(sending);
+    return sending;
   }
 
   async flushReports(timeoutMs: number): Promise<void> {

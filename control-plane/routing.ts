@@ -165,7 +165,9 @@ export async function routeRequest(
     'no_agent_available',
     `No agent can take a request for '${req.model}' now: ${why}`,
     {
-      retryAfterSeconds: decision.excluded.every((e) => e.filter === 'slots') ? 1 : 5,
+      // Slots free up within a claim window or a job: a short wait. No capacity at all: longer.
+      retryAfterSeconds:
+        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === 'slots') ? 1 : 5,
     },
   );
 }

@@ -20,8 +20,15 @@ export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Sends a job report to the control plane; must return at once (fire-and-forget). */
-export type JobReporter = (jti: string, report: JobReport) => void;
+/**
+ * Sends a job report to the control plane in the background; the promise (if any) settles when
+ * it was delivered or given up. A finished job waits for it (at most REPORT_WAIT_MS) before its
+ * final chunk leaves, so the client's next request finds the slot free.
+ */
+export type JobReporter = (jti: string, report: JobReport) => void | Promise<void>;
+
+/** Longest a finished job holds its final chunk back for the report's delivery. */
+export const REPORT_WAIT_MS = 1000;
 
 /**
  * The control plane's answer to "this agent admitted ticket jti" (its slot lease): `refused` stops
@@ -237,6 +244,7 @@ export class InferenceJob {
       const first = this.pending;
       this.pending = undefined;
       if (first) {
+        if (first.type === 'done') await this.finish(iterator);
         yield first;
         if (first.type === 'done') return;
       }
@@ -246,8 +254,12 @@ export class InferenceJob {
           throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
         }
         this.record(next.value);
+        if (next.value.type === 'done') {
+          await this.finish(iterator);
+          yield next.value;
+          return;
+        }
         yield next.value;
-        if (next.value.type === 'done') return;
       }
     } catch (err) {
       failure = toEngineError(err, this.signal);
@@ -280,7 +292,26 @@ export class InferenceJob {
     }
   }
 
-  private settle(failure: EngineError | undefined): void {
+  /**
+   * The engine is done: free the slot and report, the job's last acts, before the final chunk
+   * leaves; a closed-loop client's next request then never races the report (docs/adr/0009).
+   */
+  private async finish(iterator: AsyncIterator<GenerateChunk>): Promise<void> {
+    // Its cleanup (freeing the context sequence) must finish before the slot is released.
+    await iterator.return?.().catch(() => undefined);
+    const delivered = this.settle(undefined);
+    if (!delivered) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      delivered.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, REPORT_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private settle(failure: EngineError | undefined): void | Promise<void> {
     if (this.settled) return;
     this.settled = true;
     this.detach();
@@ -302,6 +333,6 @@ export class InferenceJob {
     if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
     if (outcome !== 'success' && outcome !== 'cancelled' && failure)
       report.error = failure.message.slice(0, 2000);
-    this.deps.reportJob(this.claims.jti, report);
+    return this.deps.reportJob(this.claims.jti, report);
   }
 }

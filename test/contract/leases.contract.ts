@@ -83,6 +83,23 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       expect((await redirect()).status).toBe(503);
     });
 
+    it('answers exhaustion with 503 and Retry-After: 1, even beside an offline agent', async () => {
+      await register(1);
+      const other = registration('agent-b', { maxConcurrentJobs: 1 });
+      const b = await post('/v1/agents/register', other, {
+        ...json,
+        authorization: `Bearer ${JOIN_TOKEN}`,
+      });
+      const bCredential = ((await b.json()) as { credential: string }).credential;
+      const died = { reason: 'agent process died', exitCode: null, signal: 'SIGKILL' };
+      await post('/v1/agents/agent-b/offline', died, {
+        ...json,
+        authorization: `Bearer ${bCredential}`,
+      });
+      expect((await redirect()).status).toBe(307);
+      expect(await redirect()).toMatchObject({ status: 503, retryAfter: '1' });
+    });
+
     it('holds a confirmed lease past the claim window until the job report', async () => {
       await register(1);
       const { jti } = await redirect();

@@ -93,6 +93,41 @@ describe('admission confirmed by the control plane', () => {
   });
 });
 
+describe('settling before the final chunk', () => {
+  it('frees the slot and delivers the report before [DONE] leaves', async () => {
+    let deliver = () => {};
+    const delivered = new Promise<void>((resolve) => {
+      deliver = resolve;
+    });
+    const agent = await makeAgent({
+      engine: { tokens: ['a ', 'b ', 'c '] },
+      maxConcurrentJobs: 1,
+      onReport: () => delivered,
+    });
+    const res = await post(
+      agent,
+      '/v1/chat/completions',
+      chatBody({ stream: true }),
+      await agent.ticket(),
+    );
+    expect(res.status).toBe(200);
+    let text = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const part of res.body ?? []) text += decoder.decode(part, { stream: true });
+    })();
+    await until(() => agent.reports.length === 1);
+    expect(agent.reports[0]?.report.outcome).toBe('success');
+    expect(agent.jobs.active).toBe(0);
+    // The report is not delivered yet: the final chunk is held back.
+    expect(text).not.toContain('[DONE]');
+    expect(text).not.toContain('"finish_reason":"stop"');
+    deliver();
+    await reading;
+    expect(parseSSE(text).at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('client disconnect', () => {
   it('aborts the generation, frees the slot and reports cancelled (SSE)', async () => {
     const agent = await makeAgent({ engine: slowTokens, maxConcurrentJobs: 1 });

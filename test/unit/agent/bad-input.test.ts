@@ -151,7 +151,9 @@ describe('a client that never reads its stream', () => {
     const app = createAgentApp({
       engine,
       tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
-      reportJob: (_jti, report) => reports.push(report),
+      reportJob: (_jti, report) => {
+        reports.push(report);
+      },
       config: { agentId: AGENT_ID, maxConcurrentJobs: 1, streamStallTimeoutMs: 200 },
       jobs,
     });

@@ -84,6 +84,8 @@ export async function makeAgent(
     maxConcurrentJobs?: number;
     maxQueue?: number;
     confirmAdmission?: AdmissionConfirmer;
+    /** Called with each report; its promise is the report's delivery. */
+    onReport?: (report: JobReport) => Promise<void>;
   } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
@@ -94,7 +96,10 @@ export async function makeAgent(
   const app = createAgentApp({
     engine,
     tickets: createTicketVerifier({ audience: AGENT_ID, issuer: ISSUER, keys: localKeys(key) }),
-    reportJob: (jti, report) => reports.push({ jti, report }),
+    reportJob: (jti, report) => {
+      reports.push({ jti, report });
+      return options.onReport?.(report);
+    },
     ...(options.confirmAdmission ? { confirmAdmission: options.confirmAdmission } : {}),
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,
