@@ -1,5 +1,5 @@
 // Slot leases on better-sqlite3 and on D1: claim window, confirmation, heartbeat reconciliation,
-// release when the agent goes offline or registers again.
+// release when the agent goes offline or registers again, and retention of ticket history.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/app.ts';
@@ -23,6 +23,7 @@ export function leasesContract(runtime: string, target: ContractTarget) {
     let clock: ReturnType<typeof fakeClock>;
     let app: ReturnType<typeof createApp>;
     let deps: Deps;
+    let rowsWritten: () => Promise<number>;
     let credential = '';
 
     const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
@@ -63,7 +64,9 @@ export function leasesContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      deps = await makeDeps((await target.freshDb()).db, clock, { LEASE_CLAIM_WINDOW: '3s' });
+      const fresh = await target.freshDb();
+      rowsWritten = fresh.rowsWritten;
+      deps = await makeDeps(fresh.db, clock, { LEASE_CLAIM_WINDOW: '3s' });
       app = createApp(deps);
     });
 
@@ -191,6 +194,39 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       await register(2, { [AGENT_CREDENTIAL_HEADER]: credential });
       expect(await reserved()).toBe(0);
       expect((await redirect()).status).toBe(307);
+    });
+
+    it('deletes closed tickets past TICKET_RETENTION in bounded batches, oldest first', async () => {
+      await register(4);
+      const jobs = async () => {
+        const { jti } = await redirect();
+        await asAgent(`/jobs/${jti}`, report);
+        return jti;
+      };
+      await jobs();
+      await jobs();
+      await jobs();
+      const open = await redirect(); // never used: expired by the sweep, then history
+      clock.advance(3_600_000);
+      await register(4, { [AGENT_CREDENTIAL_HEADER]: credential });
+      await jobs(); // an hour younger: kept
+      // A day later the agent is long gone; this run only retires it (nothing is old enough yet).
+      clock.advance(23 * 3_600_000);
+      const first = await runMaintenance(deps.db, deps.config, clock.now(), 2);
+      expect(first.ticketsDeleted).toBe(0);
+      clock.advance(120_000);
+      const before = await rowsWritten();
+      const runs = [];
+      for (let i = 0; i < 3; i++) {
+        runs.push((await runMaintenance(deps.db, deps.config, clock.now(), 2)).ticketsDeleted);
+      }
+      expect(runs).toEqual([2, 2, 0]);
+      const perTicket = ((await rowsWritten()) - before) / 4;
+      console.log(`[write budget] ${runtime}: ${perTicket} rows written to delete one ticket`);
+      expect(perTicket).toBeGreaterThanOrEqual(1);
+      expect(open.status).toBe(307);
+      clock.advance(3_600_000);
+      expect((await runMaintenance(deps.db, deps.config, clock.now(), 2)).ticketsDeleted).toBe(1);
     });
   });
 }
