@@ -4,7 +4,7 @@ import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { registerEmbeddingRoutes } from './http/embeddings.ts';
 import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
-import type { JobDeps, JobReporter } from './http/job.ts';
+import type { AdmissionConfirmer, JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
 import { registerOpenAIRoutes } from './http/openai.ts';
 import { DEFAULT_STALL_TIMEOUT_MS } from './http/stall.ts';
@@ -27,6 +27,8 @@ export interface AgentAppDeps {
   tickets: TicketVerifier;
   /** Fire-and-forget job reports to the control plane (default: dropped). */
   reportJob?: JobReporter;
+  /** Confirms each admission with the control plane (default: nobody to ask, runs unconfirmed). */
+  confirmAdmission?: AdmissionConfirmer;
   clock?: { now(): number };
   config: AgentAppConfig;
   /** Shared with the heartbeat loop; created from config.maxConcurrentJobs when absent. */
@@ -49,6 +51,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     replay: deps.replay ?? new ReplayGuard(now),
     jobs,
     reportJob: deps.reportJob ?? (() => {}),
+    confirmAdmission: deps.confirmAdmission ?? (async () => 'unconfirmed'),
     now,
     stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
   };

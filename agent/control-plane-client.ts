@@ -17,6 +17,7 @@ import {
 } from '../protocol/agent-api.ts';
 import type { CredentialStore } from './credential-store.ts';
 import { abortableDelay } from './engines/async-queue.ts';
+import type { Admission } from './http/job.ts';
 import { type Logger, silentLogger } from './log.ts';
 
 export interface AgentIdentity {
@@ -47,6 +48,8 @@ export interface ControlPlaneClientOptions {
   log?: Logger;
   backoff?: { initialMs?: number; maxMs?: number };
   requestTimeoutMs?: number;
+  /** How long an admission waits for the control plane's confirmation (default 1 s). */
+  admissionTimeoutMs?: number;
   /** Attempts per job report before it is dropped (default 4). */
   reportAttempts?: number;
   reportRetryDelayMs?: number;
@@ -175,10 +178,42 @@ export class ControlPlaneClient {
     return this.current !== undefined && (await this.heartbeat()) === 'ok';
   }
 
-  /** Queues a job report: sent in the background with retries, then dropped with a log line. */
-  reportJob(jti: string, report: JobReport): void {
+  /**
+   * Confirms a ticket's slot lease as the job is admitted. Only a 409 (the control plane refuses
+   * the ticket) stops the job; no answer within admissionTimeoutMs, or none at all (partition,
+   * not registered yet), lets it run on the agent's own capacity check.
+   */
+  async confirmAdmission(jti: string): Promise<Admission> {
+    if (!this.current) return 'unconfirmed';
+    const path = `/v1/agents/${encodeURIComponent(this.agentId)}/jobs/${encodeURIComponent(jti)}/admitted`;
+    try {
+      // Not tied to the loop's stop: a request being admitted during shutdown still asks.
+      await this.post(
+        path,
+        {},
+        new AbortController().signal,
+        undefined,
+        this.options.admissionTimeoutMs ?? 1000,
+      );
+      return 'admitted';
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 409) return 'refused';
+      this.log.warn("admission not confirmed; running on the agent's own word", {
+        jti,
+        error: describeError(err),
+      });
+      return 'unconfirmed';
+    }
+  }
+
+  /**
+   * Queues a job report: sent in the background with retries, then dropped with a log line. The
+   * promise settles when it was delivered or dropped; it never rejects.
+   */
+  reportJob(jti: string, report: JobReport): Promise<void> {
     const sending = this.sendReport(jti, report).finally(() => this.pendingReports.delete(sending));
     this.pendingReports.add(sending);
+    return sending;
   }
 
   async flushReports(timeoutMs: number): Promise<void> {
@@ -313,6 +348,7 @@ export class ControlPlaneClient {
     body: unknown,
     signal: AbortSignal,
     extraHeaders?: Record<string, string>,
+    timeoutMs = this.options.requestTimeoutMs ?? 5000,
   ): Promise<unknown> {
     const url = `${this.options.baseUrl.replace(/\/+$/, '')}${path}`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -325,7 +361,7 @@ export class ControlPlaneClient {
       method: 'POST',
       headers,
       body: JSON.stringify(body),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
     });
     if (!res.ok) {
       await res.body?.cancel();

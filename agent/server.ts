@@ -93,6 +93,7 @@ export async function startAgent(
     engine,
     tickets,
     reportJob: (jti, report) => client?.reportJob(jti, report),
+    confirmAdmission: async (jti) => client?.confirmAdmission(jti) ?? 'unconfirmed',
     config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,
@@ -176,6 +177,11 @@ export async function startAgent(
       const idle = await jobs.waitIdle(config.drainTimeoutMs);
       if (!idle) log.warn('drain timeout: abandoning in-flight jobs', { activeJobs: jobs.active });
       await controlPlane.stop(2000);
+      // A finished job frees its slot and reports before its final chunk leaves: give those last
+      // writes a moment before cutting whatever connections are left.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
       await engine.close();

@@ -18,6 +18,10 @@ export interface ControlPlaneConfig {
   loadWriteIntervalMs: number;
   /** How long a process reuses agent views it read for a decision (VIEW_CACHE_TTL; 0 = never). */
   viewCacheTtlMs: number;
+  /** An issued ticket holds its slot this long unless the agent confirms it (LEASE_CLAIM_WINDOW). */
+  leaseClaimWindowMs: number;
+  /** Closed tickets (the job history) are deleted this long after they expired (TICKET_RETENTION). */
+  ticketRetentionMs: number;
   /** Lifetime of tickets returned by POST /v1/route (TOKEN_TTL, default 300s). */
   routeTicketTtlMs: number;
   /** Lifetime of tickets placed in a 307 Location URL (at most 60s). */
@@ -76,6 +80,8 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     ),
     loadWriteIntervalMs: parseDuration(env.LOAD_WRITE_INTERVAL, 10_000, 'LOAD_WRITE_INTERVAL'),
     viewCacheTtlMs: parseDuration(env.VIEW_CACHE_TTL, 1_000, 'VIEW_CACHE_TTL'),
+    leaseClaimWindowMs: parseDuration(env.LEASE_CLAIM_WINDOW, 3_000, 'LEASE_CLAIM_WINDOW'),
+    ticketRetentionMs: parseDuration(env.TICKET_RETENTION, 24 * 3_600_000, 'TICKET_RETENTION'),
     routeTicketTtlMs: parseDuration(env.TOKEN_TTL, 300_000, 'TOKEN_TTL'),
     urlTicketTtlMs,
     maxTokensCap: positiveInt(env.MAX_TOKENS, 4096, 'MAX_TOKENS'),

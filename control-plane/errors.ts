@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   invalid_api_key: 401,
   forbidden: 403,
   agent_id_taken: 409,
+  lease_refused: 409,
   rate_limit_exceeded: 429,
   concurrency_limit_exceeded: 429,
   not_found: 404,

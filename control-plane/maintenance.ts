@@ -1,6 +1,6 @@
 // Periodic upkeep (Node timer / Workers cron): expire unused tickets, mark silent agents offline,
-// remove agents that stayed offline.
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+// remove agents that stayed offline, delete ticket history past its retention.
+import { and, eq, inArray, isNull, lt } from 'drizzle-orm';
 import { agentModels, agents, tickets } from '../schema/tables.ts';
 import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
@@ -9,32 +9,32 @@ export interface MaintenanceResult {
   expiredTickets: number;
   agentsMarkedOffline: number;
   agentsRemoved: number;
+  ticketsDeleted: number;
 }
+
+/** Ticket rows deleted per run at most: one run stays short, and a backlog drains over runs. */
+export const RETENTION_BATCH = 500;
+/** Final states: the ticket's lease is over and the row is only history. */
+const CLOSED_STATES = ['success', 'error', 'cancelled', 'rejected', 'expired', 'lost'];
 
 export async function runMaintenance(
   db: Db,
   config: ControlPlaneConfig,
   now: number,
+  batch = RETENTION_BATCH,
 ): Promise<MaintenanceResult> {
-  // 1. Tickets never used before they expired give their slot back.
+  // 1. Tickets never used before they expired are closed (their lease lapsed long ago); admitted
+  // ones run on past their ticket's expiry, until the job report.
   const expired = await db
     .update(tickets)
     .set({ state: 'expired', finishedAt: now })
-    .where(and(eq(tickets.state, 'issued'), lt(tickets.expiresAt, now)))
+    .where(and(eq(tickets.state, 'issued'), isNull(tickets.admittedAt), lt(tickets.expiresAt, now)))
     .returning({ agentId: tickets.agentId });
-  const perAgent = new Map<string, number>();
-  for (const t of expired) perAgent.set(t.agentId, (perAgent.get(t.agentId) ?? 0) + 1);
-  for (const [agentId, n] of perAgent) {
-    await db
-      .update(agents)
-      .set({ reservedJobs: sql`max(${agents.reservedJobs} - ${n}, 0)` })
-      .where(eq(agents.id, agentId));
-  }
 
-  // 2. Agents silent past the liveness cutoff are offline; their open jobs are lost with them.
+  // 2. Agents silent past the liveness cutoff are offline; their leases are lost with them.
   const offline = await db
     .update(agents)
-    .set({ state: 'offline', reservedJobs: 0 })
+    .set({ state: 'offline' })
     .where(
       and(
         inArray(agents.state, ['healthy', 'degraded', 'draining']),
@@ -75,9 +75,31 @@ export async function runMaintenance(
       ),
     );
   }
+  // 4. Closed tickets past TICKET_RETENTION are deleted, oldest first, `batch` per run
+  // (tickets_state_expires_idx finds them without a scan).
+  const old = db
+    .select({ jti: tickets.jti })
+    .from(tickets)
+    .where(
+      and(
+        inArray(tickets.state, CLOSED_STATES),
+        lt(tickets.expiresAt, now - config.ticketRetentionMs),
+      ),
+    )
+    .orderBy(tickets.expiresAt)
+    .limit(batch);
+  // No RETURNING: D1 reports the rows written (deletes and their index entries) only for run().
+  const deleted = changes(await db.delete(tickets).where(inArray(tickets.jti, old)));
   return {
     expiredTickets: expired.length,
     agentsMarkedOffline: offline.length,
     agentsRemoved: removed.length,
+    ticketsDeleted: deleted,
   };
+}
+
+/** Rows a statement changed: better-sqlite3 says `changes`, D1 `meta.changes`. */
+function changes(result: unknown): number {
+  const r = result as { changes?: number; meta?: { changes?: number } };
+  return r.changes ?? r.meta?.changes ?? 0;
 }

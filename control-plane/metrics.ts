@@ -9,6 +9,7 @@ import { effectiveState } from './breakers/health.ts';
 import { phaseOf } from './breakers/policy.ts';
 import { fieldsOf } from './breakers/store.ts';
 import type { Deps, MetricsPort } from './deps.ts';
+import { leaseCounts } from './leases.ts';
 
 const AGENT_STATES = ['healthy', 'degraded', 'offline', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
@@ -52,7 +53,10 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'clock' | 'config'>): Metr
   /** Sets the agent gauges from the database: one read per scrape. */
   async function refresh() {
     const now = deps.clock.now();
-    const rows = await deps.db.select().from(agents);
+    const [rows, leases] = await Promise.all([
+      deps.db.select().from(agents),
+      leaseCounts(deps.db, now),
+    ]);
     for (const m of [byState, agentState, breakerState, trips, failures, slots]) m.reset();
     for (const s of AGENT_STATES) byState.set({ state: s }, 0);
     for (const a of rows) {
@@ -66,7 +70,7 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'clock' | 'config'>): Metr
       }
       trips.set({ agent: a.id }, fields.trips);
       failures.set({ agent: a.id }, fields.failures);
-      slots.set({ agent: a.id, kind: 'reserved' }, a.reservedJobs);
+      slots.set({ agent: a.id, kind: 'reserved' }, leases.get(a.id) ?? 0);
       slots.set({ agent: a.id, kind: 'max' }, a.maxJobs);
     }
   }

@@ -98,7 +98,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     runMaintenance(deps.db, config, systemClock.now())
       .then((r) => {
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
-        if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved)
+        if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved || r.ticketsDeleted)
           log.info('maintenance', { ...r });
       })
       .catch((err: unknown) => log.error('maintenance failed', { error: String(err) }));

@@ -1,5 +1,5 @@
-// Registry queries: agents, the models they serve, and ticket slots reserved with guarded updates.
-import { and, eq, gt, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
+// Registry queries: agents, the models they serve, and their tickets (slot leases: leases.ts).
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { AgentModel, AgentStats, EngineLoad, JobReport } from '../protocol/agent-api.ts';
 import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
 import { breakerColumns, fieldsOf } from './breakers/store.ts';
@@ -11,6 +11,7 @@ import {
   schedulingMemory,
   type WriteReason,
 } from './heartbeats.ts';
+import { openLeasesOf, reconcileLeases } from './leases.ts';
 import type { AgentView } from './scheduler/types.ts';
 
 export const ROUTABLE_STATES = ['healthy', 'degraded'] as const;
@@ -40,15 +41,14 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
     lastHeartbeatAt: now,
     // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
     registeredAt: now,
-    // A registration is a fresh agent process (start, or restart after a crash): nothing runs
-    // there, so slots held by tickets of the old process are free again and those jobs are lost.
-    reservedJobs: 0,
     reportedJobs: 0,
   };
   await db
     .insert(agents)
     .values({ id: reg.id, ...row })
     .onConflictDoUpdate({ target: agents.id, set: row });
+  // A registration is a fresh agent process (start, or restart after a crash): nothing runs
+  // there, so the leases of the old process are released and those jobs are lost.
   await db
     .update(tickets)
     .set({ state: 'lost', finishedAt: now })
@@ -64,7 +64,7 @@ export async function upsertAgent(db: Db, reg: AgentRegistration, now: number): 
 export async function markAgentOffline(db: Db, id: string, now: number): Promise<boolean> {
   const changed = await db
     .update(agents)
-    .set({ state: 'offline', reservedJobs: 0, reportedJobs: 0 })
+    .set({ state: 'offline', reportedJobs: 0 })
     .where(and(eq(agents.id, id), ne(agents.state, 'offline')))
     .returning({ id: agents.id });
   await db
@@ -127,8 +127,8 @@ export async function recordHeartbeat(
   id: string,
   hb: HeartbeatUpdate,
   now: number,
-  policy: CoalescingPolicy,
-): Promise<{ written: WriteReason } | null> {
+  policy: CoalescingPolicy & { heartbeatIntervalMs: number },
+): Promise<{ written: WriteReason; leasesChanged: boolean } | null> {
   const stored = await getAgent(db, id);
   if (!stored) return null;
   // An offline agent that heartbeats again is back; draining is the agent's own word.
@@ -152,29 +152,16 @@ export async function recordHeartbeat(
         rttMs,
         // SQLite rewrites an index whose column is assigned, even to the same value: D1 bills it.
         ...(state !== stored.state ? { state } : {}),
-        // An agent coming back from offline lost its reservations when it went offline.
-        ...(stored.state === 'offline' ? { reservedJobs: 0 } : {}),
       })
       .where(eq(agents.id, id));
   }
-  if (hb.runningJobs.length > 0) {
-    // Streams outliving their ticket's expiry keep their slot until the job report.
-    await db
-      .update(tickets)
-      .set({ state: 'running' })
-      .where(
-        and(
-          eq(tickets.agentId, id),
-          eq(tickets.state, 'issued'),
-          inArray(tickets.jti, hb.runningJobs),
-        ),
-      );
-  }
-  return { written };
+  // The agent's list of running jobs is the truth about its leases.
+  const leases = await reconcileLeases(db, id, hb.runningJobs, now, policy.heartbeatIntervalMs);
+  return { written, leasesChanged: leases.confirmed + leases.released > 0 };
 }
 
-/** Every agent that lists `model`, in any state, as the scheduler's view. */
-export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]> {
+/** Every agent that lists `model`, in any state, as the scheduler's view at `now`. */
+export async function loadAgentViews(db: Db, model: string, now: number): Promise<AgentView[]> {
   // Only the columns the scheduler reads: the stats JSON stays in the database.
   const rows = await db
     .select({
@@ -183,7 +170,7 @@ export async function loadAgentViews(db: Db, model: string): Promise<AgentView[]
       state: agents.state,
       lastHeartbeatAt: agents.lastHeartbeatAt,
       maxJobs: agents.maxJobs,
-      reservedJobs: agents.reservedJobs,
+      reservedJobs: sql<number>`${openLeasesOf(sql`${agents.id}`, now)}`.mapWith(Number),
       accelerator: agents.accelerator,
       memoryFreeBytes: agents.memoryFreeBytes,
       memoryTotalBytes: agents.memoryTotalBytes,
@@ -224,55 +211,8 @@ export async function setDrained(db: Db, id: string, drainedAt: number | null): 
   return rows.length === 1;
 }
 
-/** Reserves one slot in a single guarded statement: never more than max_jobs, even under races. */
 /**
- * Takes one slot of a live agent; returns the epoch of its current registration (for the
- * ticket's `reg`), read in the same statement, or undefined when it has no free slot.
- */
-export async function reserveSlot(
-  db: Db,
-  agentId: string,
-  liveAfter: number,
-): Promise<number | undefined> {
-  const rows = await db
-    .update(agents)
-    .set({ reservedJobs: sql`${agents.reservedJobs} + 1` })
-    .where(
-      and(
-        eq(agents.id, agentId),
-        lt(agents.reservedJobs, agents.maxJobs),
-        inArray(agents.state, [...ROUTABLE_STATES]),
-        isNull(agents.drainedAt),
-        gt(agents.lastHeartbeatAt, liveAfter),
-      ),
-    )
-    .returning({ registeredAt: agents.registeredAt });
-  return rows[0]?.registeredAt;
-}
-
-export async function releaseSlot(db: Db, agentId: string): Promise<void> {
-  await db
-    .update(agents)
-    .set({ reservedJobs: sql`max(${agents.reservedJobs} - 1, 0)` })
-    .where(eq(agents.id, agentId));
-}
-
-export async function insertTicket(
-  db: Db,
-  t: {
-    jti: string;
-    agentId: string;
-    model: string;
-    client: string;
-    issuedAt: number;
-    expiresAt: number;
-  },
-): Promise<void> {
-  await db.insert(tickets).values({ ...t, state: 'issued' });
-}
-
-/**
- * Closes a ticket with the agent's job report and frees its slot. Idempotent: a second report,
+ * Closes a ticket with the agent's job report, which ends its lease. Idempotent: a second report,
  * or a report after the ticket expired, releases nothing.
  */
 export async function finishTicket(
@@ -302,7 +242,6 @@ export async function finishTicket(
     )
     .returning({ jti: tickets.jti });
   if (closed.length === 0) return false;
-  await releaseSlot(db, agentId);
   if (report.outcome === 'success' && report.completionTokens > 0 && report.durationMs > 0) {
     const tps = (report.completionTokens * 1000) / report.durationMs;
     // Exponentially weighted average, alpha 0.2: steady but quick to follow a slowing agent.

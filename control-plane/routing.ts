@@ -1,4 +1,4 @@
-// Picks an agent for a request (scheduler policy), reserves its slot in the database and signs
+// Picks an agent for a request (scheduler policy), takes a slot lease (the ticket row) and signs
 // the ticket; logs every decision with its reasons.
 import { effectiveState } from './breakers/health.ts';
 import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
@@ -6,7 +6,8 @@ import { claimProbe, releaseProbe } from './breakers/store.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import { insertTicket, loadAgentViews, releaseSlot, reserveSlot } from './registry.ts';
+import { takeLease } from './leases.ts';
+import { loadAgentViews } from './registry.ts';
 import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
@@ -69,7 +70,7 @@ export async function routeRequest(
   const load = async (fresh: boolean) =>
     deps.views
       ? deps.views.get(db, req.model, now, fresh)
-      : { views: await loadAgentViews(db, req.model), cached: false };
+      : { views: await loadAgentViews(db, req.model, now), cached: false };
   /** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
   const prepare = (all: AgentView[]) => {
     const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
@@ -91,14 +92,25 @@ export async function routeRequest(
     });
     return { all, cached, decision };
   };
-  /** Walks the ranking until one guarded UPDATE reserves a slot (and, half-open, a probe). */
+  const jti = deps.newId?.() ?? crypto.randomUUID();
+  const expiresAt = now + req.ticketTtlMs;
+  /** Walks the ranking until one guarded INSERT takes a lease (and, half-open, a probe). */
   const reserveFirst = async (d: Decision) => {
     for (const choice of d.ranked) {
       const agent = choice.agent;
       // A half-open breaker admits a few probes, counted atomically across isolates.
       const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
       if (probe && !(await claimProbe(db, agent.id, now, config.breaker))) continue;
-      const registration = await reserveSlot(db, agent.id, liveAfter);
+      const lease = {
+        jti,
+        agentId: agent.id,
+        model: req.model,
+        client: req.client,
+        issuedAt: now,
+        expiresAt,
+        claimUntil: now + config.leaseClaimWindowMs,
+      };
+      const registration = await takeLease(db, lease, liveAfter);
       if (registration === undefined) {
         if (probe) await releaseProbe(db, agent.id);
         continue;
@@ -124,22 +136,6 @@ export async function routeRequest(
   deps.scoreboard?.record(decision, req.model, now);
 
   if (agent && reserved) {
-    const jti = deps.newId?.() ?? crypto.randomUUID();
-    const expiresAt = now + req.ticketTtlMs;
-    try {
-      await insertTicket(db, {
-        jti,
-        agentId: agent.id,
-        model: req.model,
-        client: req.client,
-        issuedAt: now,
-        expiresAt,
-      });
-    } catch (err) {
-      await releaseSlot(db, agent.id);
-      deps.views?.adjustSlots(agent.id, -1);
-      throw err;
-    }
     const ticket = await deps.signer.sign({
       sub: req.client,
       aud: agent.id,
@@ -172,7 +168,9 @@ export async function routeRequest(
     'no_agent_available',
     `No agent can take a request for '${req.model}' now: ${why}`,
     {
-      retryAfterSeconds: decision.excluded.every((e) => e.filter === 'slots') ? 1 : 5,
+      // Slots free up within a claim window or a job: a short wait. No capacity at all: longer.
+      retryAfterSeconds:
+        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === 'slots') ? 1 : 5,
     },
   );
 }

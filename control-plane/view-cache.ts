@@ -1,5 +1,5 @@
 // A short-lived in-process copy of the scheduler's agent views, so a decision does not re-read a
-// thousand rows. It only steers the ranking: the guarded UPDATE that reserves a slot is still the
+// thousand rows. It only steers the ranking: the guarded INSERT that takes a lease is still the
 // truth, and a decision that finds nobody on cached data is retried on fresh data.
 import type { Db } from './db.ts';
 import { loadAgentViews } from './registry.ts';
@@ -20,7 +20,7 @@ export class ViewCache {
     const hit = this.byModel.get(model);
     if (!fresh && hit && now - hit.at < this.ttlMs && now >= hit.at)
       return { views: hit.views, cached: true };
-    const views = await loadAgentViews(db, model);
+    const views = await loadAgentViews(db, model, now);
     if (this.ttlMs > 0) this.byModel.set(model, { at: now, views });
     return { views, cached: false };
   }

@@ -10,8 +10,6 @@ export const agents = sqliteTable(
     engine: text('engine').notNull(),
     version: text('version').notNull(),
     maxJobs: integer('max_jobs').notNull(),
-    /** Slots reserved by issued tickets and not yet released (the scheduler's truth). */
-    reservedJobs: integer('reserved_jobs').notNull().default(0),
     /** Jobs the agent itself said it was running at its last heartbeat. */
     reportedJobs: integer('reported_jobs').notNull().default(0),
     /** healthy | degraded | offline | draining */
@@ -81,6 +79,13 @@ export const tickets = sqliteTable(
     state: text('state').notNull().default('issued'),
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
+    /**
+     * The ticket is its agent's slot lease (control-plane/leases.ts): an unconfirmed ticket holds
+     * the slot until then (issued_at + LEASE_CLAIM_WINDOW).
+     */
+    claimUntil: integer('claim_until').notNull().default(0),
+    /** When the agent confirmed admission: the lease is held until the job report. */
+    admittedAt: integer('admitted_at'),
     finishedAt: integer('finished_at'),
     promptTokens: integer('prompt_tokens'),
     completionTokens: integer('completion_tokens'),
@@ -92,7 +97,7 @@ export const tickets = sqliteTable(
   },
   (t) => [
     index('tickets_state_expires_idx').on(t.state, t.expiresAt),
-    index('tickets_agent_idx').on(t.agentId),
+    index('tickets_agent_state_idx').on(t.agentId, t.state),
     index('tickets_client_state_idx').on(t.client, t.state),
   ],
 );

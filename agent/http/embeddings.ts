@@ -1,6 +1,7 @@
 // Embedding routes: OpenAI /v1/embeddings and Ollama /api/embed, one engine call per request.
 import type { Hono } from 'hono';
 import type { TicketClaims } from '../../protocol/agent-api.ts';
+import { ollamaEmbedBody, openAIEmbeddingBody } from '../../protocol/inference.ts';
 import {
   type EmbedRequest,
   type EmbedResult,
@@ -8,8 +9,8 @@ import {
   toEngineError,
 } from '../engines/engine.ts';
 import type { Job } from '../jobs.ts';
-import { admit, type JobDeps } from './job.ts';
-import { fromEmbedding, ollamaEmbedBody, openAIEmbeddingBody, parseBody } from './schemas.ts';
+import { admit, awaitReport, type JobDeps } from './job.ts';
+import { fromEmbedding, parseBody } from './schemas.ts';
 
 const MS_TO_NS = 1_000_000;
 
@@ -46,7 +47,11 @@ export function registerEmbeddingRoutes(app: Hono, deps: JobDeps): void {
   });
 }
 
-/** Runs the engine's embed, then releases the slot and reports the job exactly once. */
+/**
+ * Runs the engine's embed, then releases the slot and reports the job exactly once; a success
+ * waits for the report's delivery (at most REPORT_WAIT_MS) before its answer leaves, so the
+ * client's next request finds the slot free (docs/adr/0009).
+ */
 async function runEmbedding(
   deps: JobDeps,
   claims: TicketClaims,
@@ -54,12 +59,18 @@ async function runEmbedding(
   request: EmbedRequest,
   clientSignal: AbortSignal,
 ): Promise<EmbedResult> {
+  let released = false;
+  const release = () => {
+    if (!released) deps.jobs.release(slot);
+    released = true;
+  };
   const report = (
     outcome: 'success' | 'rejected' | 'error' | 'cancelled',
     tokens = 0,
     error?: string,
-  ) =>
-    deps.reportJob(claims.jti, {
+  ) => {
+    release();
+    return deps.reportJob(claims.jti, {
       outcome,
       model: claims.model,
       promptTokens: tokens,
@@ -67,12 +78,13 @@ async function runEmbedding(
       durationMs: Math.max(0, deps.now() - slot.startedAt),
       ...(error ? { error: error.slice(0, 2000) } : {}),
     });
+  };
   try {
     if (!deps.engine.embed) {
       throw new EngineError('invalid_request', `the ${deps.engine.kind} engine has no embeddings`);
     }
     const result = await deps.engine.embed(request, { signal: clientSignal });
-    report('success', result.promptTokens);
+    await awaitReport(report('success', result.promptTokens));
     return result;
   } catch (err) {
     const failure = toEngineError(err, clientSignal);
@@ -82,7 +94,7 @@ async function runEmbedding(
     } else report('error', 0, failure.message);
     throw failure;
   } finally {
-    deps.jobs.release(slot);
+    release();
   }
 }
 

@@ -12,6 +12,7 @@ export type AgentErrorCode =
   | 'model_not_found'
   | 'route_not_found'
   | 'agent_busy'
+  | 'ticket_refused'
   | 'agent_draining'
   | 'engine_unavailable'
   | 'engine_failure'
@@ -47,6 +48,8 @@ const STATUS: Record<AgentErrorCode, ContentfulStatusCode> = {
   model_not_found: 404,
   route_not_found: 404,
   agent_busy: 429,
+  // The control plane refused to confirm the ticket's slot lease (docs/adr/0009).
+  ticket_refused: 409,
   agent_draining: 503,
   engine_unavailable: 503,
   engine_failure: 500,

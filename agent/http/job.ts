@@ -17,8 +17,35 @@ import { AgentHttpError } from './errors.ts';
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Sends a job report to the control plane; must return at once (fire-and-forget). */
-export type JobReporter = (jti: string, report: JobReport) => void;
+/**
+ * Sends a job report to the control plane in the background; the promise (if any) settles when
+ * it was delivered or given up. A finished job waits for it (at most REPORT_WAIT_MS) before its
+ * final chunk leaves, so the client's next request finds the slot free.
+ */
+export type JobReporter = (jti: string, report: JobReport) => void | Promise<void>;
+
+/** Longest a finished job holds its final chunk back for the report's delivery. */
+export const REPORT_WAIT_MS = 1000;
+
+/** Waits for a job report's delivery, at most REPORT_WAIT_MS; a failed delivery is not an error. */
+export async function awaitReport(delivered: void | Promise<void>): Promise<void> {
+  if (!delivered) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    delivered.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, REPORT_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/**
+ * The control plane's answer to "this agent admitted ticket jti" (its slot lease): `refused` stops
+ * the job; `unconfirmed` (no answer in time, not registered) lets it run on the agent's own word.
+ */
+export type Admission = 'admitted' | 'refused' | 'unconfirmed';
+export type AdmissionConfirmer = (jti: string) => Promise<Admission>;
 
 export interface JobDeps {
   engine: InferenceEngine;
@@ -26,6 +53,7 @@ export interface JobDeps {
   replay: ReplayGuard;
   jobs: JobTracker;
   reportJob: JobReporter;
+  confirmAdmission: AdmissionConfirmer;
   now: () => number;
   /** A streamed write the client does not take within this long drops the stream. */
   stallTimeoutMs: number;
@@ -100,6 +128,14 @@ export async function admit<T extends { model: string }>(
       throw new AgentHttpError(
         'agent_busy',
         `agent is at capacity (${deps.jobs.capacity} jobs in flight, ${deps.jobs.queued} queued)`,
+      );
+    }
+    // The control plane confirms the slot lease it issued with the ticket, or refuses it.
+    if ((await deps.confirmAdmission(claims.jti)) === 'refused') {
+      deps.jobs.release(slot);
+      throw new AgentHttpError(
+        'ticket_refused',
+        'the control plane refused this ticket (unknown, already closed, or not used within its claim window and its slot given away); route the request again',
       );
     }
     return { claims, body, slot };
@@ -212,6 +248,7 @@ export class InferenceJob {
       const first = this.pending;
       this.pending = undefined;
       if (first) {
+        if (first.type === 'done') await this.finish(iterator);
         yield first;
         if (first.type === 'done') return;
       }
@@ -221,8 +258,12 @@ export class InferenceJob {
           throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
         }
         this.record(next.value);
+        if (next.value.type === 'done') {
+          await this.finish(iterator);
+          yield next.value;
+          return;
+        }
         yield next.value;
-        if (next.value.type === 'done') return;
       }
     } catch (err) {
       failure = toEngineError(err, this.signal);
@@ -255,7 +296,17 @@ export class InferenceJob {
     }
   }
 
-  private settle(failure: EngineError | undefined): void {
+  /**
+   * The engine is done: free the slot and report, the job's last acts, before the final chunk
+   * leaves; a closed-loop client's next request then never races the report (docs/adr/0009).
+   */
+  private async finish(iterator: AsyncIterator<GenerateChunk>): Promise<void> {
+    // Its cleanup (freeing the context sequence) must finish before the slot is released.
+    await iterator.return?.().catch(() => undefined);
+    await awaitReport(this.settle(undefined));
+  }
+
+  private settle(failure: EngineError | undefined): void | Promise<void> {
     if (this.settled) return;
     this.settled = true;
     this.detach();
@@ -277,6 +328,6 @@ export class InferenceJob {
     if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
     if (outcome !== 'success' && outcome !== 'cancelled' && failure)
       report.error = failure.message.slice(0, 2000);
-    this.deps.reportJob(this.claims.jti, report);
+    return this.deps.reportJob(this.claims.jti, report);
   }
 }

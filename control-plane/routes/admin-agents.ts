@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { agentModels, agents } from '../../schema/tables.ts';
 import { effectiveState } from '../breakers/health.ts';
 import { ApiError } from '../errors.ts';
+import { leaseCounts } from '../leases.ts';
 import { setDrained } from '../registry.ts';
 import type { AdminDeps } from './admin.ts';
 
@@ -15,9 +16,10 @@ export function adminAgentRoutes(deps: AdminDeps) {
 
   app.get('/', async (c) => {
     const now = clock.now();
-    const [rows, models] = await Promise.all([
+    const [rows, models, leases] = await Promise.all([
       db.select().from(agents),
       db.select({ agentId: agentModels.agentId, model: agentModels.model }).from(agentModels),
+      leaseCounts(db, now),
     ]);
     return c.json({
       agents: rows
@@ -30,7 +32,7 @@ export function adminAgentRoutes(deps: AdminDeps) {
           engine: a.engine,
           version: a.version,
           models: models.filter((m) => m.agentId === a.id).map((m) => m.model),
-          slots: { reserved: a.reservedJobs, max: a.maxJobs },
+          slots: { reserved: leases.get(a.id) ?? 0, max: a.maxJobs },
           lastHeartbeatAgoMs: now - a.lastHeartbeatAt,
         })),
     });

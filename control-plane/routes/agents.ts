@@ -1,4 +1,5 @@
-// Agent-facing API: register, heartbeat, job reports, and the supervisor's "this agent died".
+// Agent-facing API: register, heartbeat, admissions, job reports, and the supervisor's "this agent
+// died".
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
@@ -18,6 +19,7 @@ import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { confirmLease } from '../leases.ts';
 import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
 import {
   finishTicket,
@@ -112,8 +114,24 @@ export function agentRoutes(deps: Deps) {
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
     const modelsChanged = await replaceModels(db, id, hb.models);
-    if (known.written || modelsChanged) deps.views?.invalidate();
+    if (known.written || known.leasesChanged || modelsChanged) deps.views?.invalidate();
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
+  });
+
+  // The agent admitted a ticket's job: its lease is confirmed (running) until the job report. One
+  // row written per job, the same as the heartbeat would write (docs/adr/0009), but at once.
+  app.post('/:id/jobs/:jti/admitted', agentAuth, async (c) => {
+    const id = c.req.param('id');
+    const jti = jtiParam.parse(c.req.param('jti'));
+    const result = await confirmLease(db, id, jti, clock.now());
+    if (result === 'admitted') return c.json({ admitted: true as const });
+    const why = {
+      unknown: 'this control plane issued no such ticket to this agent',
+      finished: 'the ticket was already closed (reported, cancelled, expired or lost)',
+      lapsed: 'the ticket was not confirmed within its claim window and the slot was taken since',
+    } satisfies Record<Exclude<typeof result, 'admitted'>, string>;
+    log.warn('admission refused', { agent: id, jti, reason: result });
+    throw new ApiError('lease_refused', `Admission of ticket ${jti} refused: ${why[result]}`);
   });
 
   app.post('/:id/jobs/:jti', agentAuth, async (c) => {

@@ -14,7 +14,7 @@ export const REDIRECTED_PATHS = [
   '/v1/completions',
   '/api/chat',
   '/api/generate',
-  // Validated as their dialect's other paths are (model, no token fields): the agent checks input.
+  // Validated whole like the others (model, input); no token fields.
   '/v1/embeddings',
   '/api/embed',
 ] as const;

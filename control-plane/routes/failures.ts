@@ -82,8 +82,8 @@ export function failureRoutes(deps: Deps) {
       }`.slice(0, 2000);
     // The report is kept on the ticket, which stays open: closing it would free the key's quota
     // and the agent's slot while the agent still honours the ticket (it cannot be told). The
-    // slot comes back with the agent's job report, its going offline or re-registering, or the
-    // ticket's expiry.
+    // lease ends with the agent's job report, its going offline or re-registering, or, never
+    // confirmed by the agent, at the end of its claim window (control-plane/leases.ts).
     await deps.db
       .update(tickets)
       .set({ error })

@@ -8,6 +8,7 @@ import { breakerStatus } from '../breakers/policy.ts';
 import { fieldsOf } from '../breakers/store.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
+import { leaseCounts } from '../leases.ts';
 import { ROUTABLE_STATES } from '../registry.ts';
 
 async function liveModels(deps: Deps) {
@@ -71,9 +72,10 @@ export function infoRoutes(deps: Deps) {
 
   app.get('/v1/status', async (c) => {
     const now = deps.clock.now();
-    const [agentRows, modelRows] = await Promise.all([
+    const [agentRows, modelRows, leases] = await Promise.all([
       deps.db.select().from(agents),
       deps.db.select().from(agentModels),
+      leaseCounts(deps.db, now),
     ]);
     return c.json({
       scheduler: deps.scheduler.name,
@@ -90,7 +92,7 @@ export function infoRoutes(deps: Deps) {
           breaker: breakerStatus(fieldsOf(a), now, deps.config.breaker),
           engine: a.engine,
           version: a.version,
-          slots: { reserved: a.reservedJobs, reported: a.reportedJobs, max: a.maxJobs },
+          slots: { reserved: leases.get(a.id) ?? 0, reported: a.reportedJobs, max: a.maxJobs },
           lastHeartbeatAgoMs: now - a.lastHeartbeatAt,
           rttMs: a.rttMs,
           tokensPerSecond: a.tokensPerSecond,

@@ -1,44 +1,26 @@
-// What the control plane checks in an inference body before routing it: model and token limits.
-import { z } from 'zod';
+// What the control plane checks in an inference body before routing it: the dialect's whole schema
+// (protocol/inference.ts, the same the agent applies) and the service's token cap.
+import type { z } from 'zod';
+import {
+  OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+  ollamaChatBody,
+  ollamaEmbedBody,
+  ollamaGenerateBody,
+  openAIChatBody,
+  openAICompletionBody,
+  openAIEmbeddingBody,
+  routeBody,
+} from '../../protocol/inference.ts';
 import { ApiError } from '../errors.ts';
 
-/** Highest value any count field may carry; beyond it a request is nonsense, not big. */
-const MAX_COUNT = 1_000_000;
-/** OpenAI's documented default for the legacy completions endpoint. */
-const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
-
-const model = z.string().min(1).max(200);
-const tokens = z.number().int().min(1).max(MAX_COUNT);
-const stop = z.union([z.string().max(1000), z.array(z.string().max(1000)).max(16)]).nullish();
-
-const openAIBody = z.looseObject({
-  model,
-  max_tokens: tokens.nullish(),
-  max_completion_tokens: tokens.nullish(),
-  n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
-  stop,
-  stream: z.boolean().nullish(),
-  logit_bias: z
-    .record(z.string().regex(/^\d{1,9}$/, 'token ids are integers'), z.number().min(-100).max(100))
-    .refine((m) => Object.keys(m).length <= 300, 'at most 300 entries')
-    .nullish(),
-});
-
-const ollamaBody = z.looseObject({
-  model,
-  stream: z.boolean().nullish(),
-  options: z
-    .looseObject({
-      // Ollama: -1 = unlimited, -2 = fill the context; both mean "as many as allowed".
-      num_predict: z.number().int().min(-2).max(MAX_COUNT).nullish(),
-      stop,
-    })
-    .nullish(),
-});
-
-const routeBody = z.looseObject({ model, max_tokens: tokens.nullish() });
-
-export type InferenceDialect = 'openai-chat' | 'openai-completion' | 'ollama' | 'route';
+export type InferenceDialect =
+  | 'openai-chat'
+  | 'openai-completion'
+  | 'ollama-chat'
+  | 'ollama-generate'
+  | 'openai-embedding'
+  | 'ollama-embed'
+  | 'route';
 
 export interface InferenceLimits {
   model: string;
@@ -56,31 +38,39 @@ function fail(error: z.ZodError): never {
   );
 }
 
+function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const r = schema.safeParse(raw);
+  if (!r.success) fail(r.error);
+  return r.data;
+}
+
 function requested(dialect: InferenceDialect, raw: unknown): { model: string; ask?: number } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ApiError('invalid_request', 'The request body must be a JSON object');
   }
-  if (dialect === 'ollama') {
-    const r = ollamaBody.safeParse(raw);
-    if (!r.success) fail(r.error);
-    const n = r.data.options?.num_predict;
-    return n !== undefined && n !== null && n > 0 ? { model: r.data.model, ask: n } : r.data;
+  if (dialect === 'ollama-chat' || dialect === 'ollama-generate') {
+    const body = parse(dialect === 'ollama-chat' ? ollamaChatBody : ollamaGenerateBody, raw);
+    const n = body.options?.num_predict;
+    return n !== undefined && n !== null && n > 0 ? { model: body.model, ask: n } : body;
+  }
+  if (dialect === 'openai-embedding' || dialect === 'ollama-embed') {
+    // No tokens are generated: the ticket allows the cap, the agent checks the input's length.
+    return parse(dialect === 'ollama-embed' ? ollamaEmbedBody : openAIEmbeddingBody, raw);
   }
   if (dialect === 'route') {
-    const r = routeBody.safeParse(raw);
-    if (!r.success) fail(r.error);
-    return { model: r.data.model, ...(r.data.max_tokens ? { ask: r.data.max_tokens } : {}) };
+    const body = parse(routeBody, raw);
+    return { model: body.model, ...(body.max_tokens ? { ask: body.max_tokens } : {}) };
   }
-  const r = openAIBody.safeParse(raw);
-  if (!r.success) fail(r.error);
-  const ask =
-    r.data.max_completion_tokens ??
-    r.data.max_tokens ??
-    (dialect === 'openai-completion' ? COMPLETIONS_DEFAULT_MAX_TOKENS : undefined);
-  return { model: r.data.model, ...(ask ? { ask } : {}) };
+  if (dialect === 'openai-completion') {
+    const body = parse(openAICompletionBody, raw);
+    return { model: body.model, ask: body.max_tokens ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS };
+  }
+  const body = parse(openAIChatBody, raw);
+  const ask = body.max_completion_tokens ?? body.max_tokens;
+  return { model: body.model, ...(ask ? { ask } : {}) };
 }
 
-/** Validates the fields the control plane relies on; throws a 400 ApiError naming the field. */
+/** Validates the body against its dialect's schema; throws a 400 ApiError naming the field. */
 export function inferenceLimits(
   dialect: InferenceDialect,
   raw: unknown,
@@ -88,7 +78,7 @@ export function inferenceLimits(
 ): InferenceLimits {
   const { model, ask } = requested(dialect, raw);
   if (ask !== undefined && ask > maxTokensCap) {
-    const param = dialect === 'ollama' ? 'options.num_predict' : 'max_tokens';
+    const param = dialect.startsWith('ollama') ? 'options.num_predict' : 'max_tokens';
     throw new ApiError(
       'invalid_request',
       `'${param}' is ${ask}; this service allows at most ${maxTokensCap} tokens per request`,
@@ -99,7 +89,10 @@ export function inferenceLimits(
 }
 
 export function dialectOf(path: string): InferenceDialect {
-  if (path.startsWith('/api/')) return 'ollama';
+  if (path === '/api/chat') return 'ollama-chat';
+  if (path === '/api/embed') return 'ollama-embed';
+  if (path === '/v1/embeddings') return 'openai-embedding';
+  if (path.startsWith('/api/')) return 'ollama-generate';
   if (path === '/v1/completions') return 'openai-completion';
   if (path === '/v1/route') return 'route';
   return 'openai-chat';

@@ -115,6 +115,13 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
         { 'content-type': 'application/json' },
       );
       expect(unknown.status).toBe(404);
+      // The whole body is checked before a slot is taken, as for the other dialects.
+      const empty = await post(
+        '/api/embed',
+        { model: MODEL, input: [] },
+        { 'content-type': 'application/json' },
+      );
+      expect(empty.status).toBe(400);
     });
 
     it('redirects Ollama paths and answers the native route call with JSON', async () => {
@@ -159,6 +166,25 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(rogue.status).toBe(401);
       const status = (await (await app.request('/v1/status')).json()) as { agents: unknown[] };
       expect(status.agents).toHaveLength(0);
+    });
+
+    it('validates the whole body before reserving: 400 for a body without messages, no slot taken', async () => {
+      await register('agent-a', { maxConcurrentJobs: 1 });
+      for (const body of [
+        { model: MODEL },
+        { model: MODEL, messages: [] },
+        { model: MODEL, messages: [{ role: 'user', content: 5 }] },
+      ]) {
+        const res = await post('/v1/chat/completions', body, {
+          'content-type': 'application/json',
+        });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: { code: 'invalid_request' } });
+      }
+      const noPrompt = await post('/api/generate', { model: MODEL, prompt: 5 }, {});
+      expect(noPrompt.status).toBe(400);
+      // The one slot is still free.
+      expect((await chat()).status).toBe(307);
     });
 
     it('reserves slots atomically and releases them once per job report', async () => {
@@ -356,12 +382,13 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await app.request('/healthz')).status).toBe(200);
     });
 
-    it('counts the rows one routed request writes (route + job report)', async () => {
+    it('counts the rows one routed request writes (route + admission + job report)', async () => {
       await register('agent-a');
       const before = await rowsWritten();
       const route = await post('/v1/route', { model: MODEL }, {});
       const { ticket } = (await route.json()) as { ticket: string };
       const jti = jtiOf(ticket);
+      expect((await post(`/v1/agents/agent-a/jobs/${jti}/admitted`, {})).status).toBe(200);
       const report = {
         outcome: 'success',
         model: MODEL,
@@ -375,7 +402,8 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       const perRequest = (await rowsWritten()) - before;
       console.log(`[write budget] ${runtime}: ${perRequest} rows written per routed request`);
       expect(perRequest).toBeGreaterThanOrEqual(4);
-      expect(perRequest).toBeLessThanOrEqual(12);
+      // ADR 0003: 7 rows on D1, 4 on SQLite (lease insert, admission, report, tokens/s).
+      expect(perRequest).toBeLessThanOrEqual(7);
     });
 
     it.each([

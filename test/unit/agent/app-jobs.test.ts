@@ -68,6 +68,71 @@ describe('capacity', () => {
   });
 });
 
+describe('admission confirmed by the control plane', () => {
+  it('stops a job whose ticket the control plane refuses with 409, freeing the slot', async () => {
+    const asked: string[] = [];
+    const agent = await makeAgent({
+      maxConcurrentJobs: 1,
+      confirmAdmission: async (jti) => {
+        asked.push(jti);
+        return 'refused';
+      },
+    });
+    const ticket = await agent.ticket();
+    const res = await post(agent, '/v1/chat/completions', chatBody(), ticket);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: { code: 'ticket_refused' } });
+    expect(asked).toHaveLength(1);
+    expect(agent.jobs.active).toBe(0);
+    expect(agent.engine.requests).toHaveLength(0);
+    expect(agent.reports.map((r) => r.report.outcome)).toEqual(['rejected']);
+  });
+
+  it('runs a job the control plane confirms or does not answer for', async () => {
+    for (const verdict of ['admitted', 'unconfirmed'] as const) {
+      const agent = await makeAgent({ confirmAdmission: async () => verdict });
+      const res = await post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+      expect(res.status).toBe(200);
+      expect(agent.reports.map((r) => r.report.outcome)).toEqual(['success']);
+    }
+  });
+});
+
+describe('settling before the final chunk', () => {
+  it('frees the slot and delivers the report before [DONE] leaves', async () => {
+    let deliver = () => {};
+    const delivered = new Promise<void>((resolve) => {
+      deliver = resolve;
+    });
+    const agent = await makeAgent({
+      engine: { tokens: ['a ', 'b ', 'c '] },
+      maxConcurrentJobs: 1,
+      onReport: () => delivered,
+    });
+    const res = await post(
+      agent,
+      '/v1/chat/completions',
+      chatBody({ stream: true }),
+      await agent.ticket(),
+    );
+    expect(res.status).toBe(200);
+    let text = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const part of res.body ?? []) text += decoder.decode(part, { stream: true });
+    })();
+    await until(() => agent.reports.length === 1);
+    expect(agent.reports[0]?.report.outcome).toBe('success');
+    expect(agent.jobs.active).toBe(0);
+    // The report is not delivered yet: the final chunk is held back.
+    expect(text).not.toContain('[DONE]');
+    expect(text).not.toContain('"finish_reason":"stop"');
+    deliver();
+    await reading;
+    expect(parseSSE(text).at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('client disconnect', () => {
   it('aborts the generation, frees the slot and reports cancelled (SSE)', async () => {
     const agent = await makeAgent({ engine: slowTokens, maxConcurrentJobs: 1 });

@@ -168,7 +168,9 @@ describe('a client that never reads its stream', () => {
         keys: localKeys(key),
         registeredAt: 0,
       }),
-      reportJob: (_jti, report) => reports.push(report),
+      reportJob: (_jti, report) => {
+        reports.push(report);
+      },
       config: { agentId: AGENT_ID, maxConcurrentJobs: 1, streamStallTimeoutMs: 200 },
       jobs,
     });

@@ -352,3 +352,31 @@ describe('job reports', () => {
     expect(second.logs).toHaveLength(1);
   });
 });
+
+describe('admission confirmations', () => {
+  it('maps 200 to admitted, 409 to refused, and anything else (or no registration) to unconfirmed', async () => {
+    const before = fakeControlPlane({ register: [], heartbeat: [], job: [] });
+    expect(await makeClient(before).client.confirmAdmission('jti-0')).toBe('unconfirmed');
+    expect(before.calls).toHaveLength(0);
+
+    const cp = fakeControlPlane({
+      register: [registered()],
+      heartbeat: [],
+      job: [
+        json({ admitted: true }),
+        json({ error: { code: 'lease_refused' } }, 409),
+        json({}, 503),
+        new TypeError('fetch failed'),
+      ],
+    });
+    const { client, logs } = makeClient(cp, { stopAfterSleeps: 1 });
+    await client.run();
+    expect(await client.confirmAdmission('jti-1')).toBe('admitted');
+    expect(cp.calls.at(-1)?.url).toBe('http://cp/v1/agents/agent-1/jobs/jti-1/admitted');
+    expect(cp.calls.at(-1)?.auth).toMatch(/^Bearer /);
+    expect(await client.confirmAdmission('jti-2')).toBe('refused');
+    expect(await client.confirmAdmission('jti-3')).toBe('unconfirmed');
+    expect(await client.confirmAdmission('jti-4')).toBe('unconfirmed');
+    expect(logs.filter((l) => l.message.startsWith('admission not confirmed'))).toHaveLength(2);
+  });
+});

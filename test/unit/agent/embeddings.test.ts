@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../agent/engines/engine.ts';
 import { FAKE_EMBEDDING_SIZE, FakeEngine } from '../../../agent/engines/fake.ts';
 import { float32Base64 } from '../../../agent/http/embeddings.ts';
-import { MODEL, makeAgent, post } from './helpers.ts';
+import { MODEL, makeAgent, post, until } from './helpers.ts';
 
 interface OpenAIEmbeddings {
   object: string;
@@ -136,5 +136,28 @@ describe('POST /api/embed', () => {
 describe('float32Base64', () => {
   it('encodes little-endian float32', () => {
     expect(float32Base64([1, -2])).toBe(btoa(String.fromCharCode(0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0)));
+  });
+});
+
+describe('settling before the answer', () => {
+  it('frees the slot and delivers the report before the embeddings leave', async () => {
+    let deliver = () => {};
+    const delivered = new Promise<void>((resolve) => {
+      deliver = resolve;
+    });
+    const agent = await makeAgent({ maxConcurrentJobs: 1, onReport: () => delivered });
+    let answered = false;
+    const answer = post(agent, '/api/embed', { model: MODEL, input: 'one' }, await agent.ticket());
+    void answer.then(() => {
+      answered = true;
+    });
+    await until(() => agent.reports.length === 1);
+    expect(agent.reports[0]?.report.outcome).toBe('success');
+    expect(agent.jobs.active).toBe(0);
+    // The report is not delivered yet: the answer is held back.
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    deliver();
+    expect((await answer).status).toBe(200);
   });
 });

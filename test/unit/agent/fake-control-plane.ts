@@ -1,5 +1,5 @@
 // A control plane over a real socket for tests that start a real agent: serves the JWKS, accepts
-// registration, heartbeats and job reports, and keeps every call it received.
+// registration, heartbeats, admissions and job reports, and keeps every call it received.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ISSUER, REGISTERED_AT } from './helpers.ts';
@@ -48,6 +48,8 @@ export async function startFakeControlPlane(o: {
         );
       } else if (path.endsWith('/heartbeat')) {
         res.end(JSON.stringify({ heartbeatIntervalMs: o.heartbeatIntervalMs }));
+      } else if (path.endsWith('/admitted')) {
+        res.end(JSON.stringify({ admitted: true }));
       } else {
         res.end(JSON.stringify({ released: true }));
       }

@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { createAgentApp } from '../../../agent/app.ts';
 import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
+import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
 import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
@@ -83,7 +84,14 @@ export interface TestAgent {
 let sharedKey: Promise<SigningKey> | undefined;
 
 export async function makeAgent(
-  options: { engine?: FakeEngineOptions; maxConcurrentJobs?: number; maxQueue?: number } = {},
+  options: {
+    engine?: FakeEngineOptions;
+    maxConcurrentJobs?: number;
+    maxQueue?: number;
+    confirmAdmission?: AdmissionConfirmer;
+    /** Called with each report; its promise is the report's delivery. */
+    onReport?: (report: JobReport) => Promise<void>;
+  } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
   const key = await sharedKey;
@@ -98,7 +106,11 @@ export async function makeAgent(
       keys: localKeys(key),
       registeredAt: REGISTERED_AT,
     }),
-    reportJob: (jti, report) => reports.push({ jti, report }),
+    reportJob: (jti, report) => {
+      reports.push({ jti, report });
+      return options.onReport?.(report);
+    },
+    ...(options.confirmAdmission ? { confirmAdmission: options.confirmAdmission } : {}),
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,
   });

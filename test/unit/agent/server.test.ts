@@ -49,7 +49,11 @@ async function setup(engine: FakeEngine, drainTimeoutMs = 5000) {
 }
 
 const jobReports = (cp: { received: ReceivedCall[] }) =>
-  cp.received.filter((r) => r.path.includes('/jobs/')).map((r) => r.body.outcome);
+  cp.received
+    .filter((r) => r.path.includes('/jobs/') && !r.path.endsWith('/admitted'))
+    .map((r) => r.body.outcome);
+const admissions = (cp: { received: ReceivedCall[] }) =>
+  cp.received.filter((r) => r.path.endsWith('/admitted')).map((r) => r.path);
 
 describe('startAgent', () => {
   it('registers with its real URL, verifies tickets from the JWKS and reports the job', async () => {
@@ -67,6 +71,9 @@ describe('startAgent', () => {
     expect(parseSSE(await res.text()).at(-1)).toBe('[DONE]');
     await until(() => jobReports(cp).length === 1);
     expect(jobReports(cp)).toEqual(['success']);
+    // The admission was confirmed with the control plane, with the agent's credential.
+    expect(admissions(cp)).toHaveLength(1);
+    expect(admissions(cp)[0]).toMatch(/^\/v1\/agents\/agent-s\/jobs\/[^/]+\/admitted$/);
     await until(() => cp.received.some((r) => r.path === '/v1/agents/agent-s/heartbeat'));
   });
 
@@ -96,5 +103,8 @@ describe('startAgent', () => {
     expect(engine.closed).toBe(true);
     await expect(chat()).rejects.toThrow();
     expect(jobReports(cp)).toEqual(['success']);
+    // The admission was confirmed with the control plane, with the agent's credential.
+    expect(admissions(cp)).toHaveLength(1);
+    expect(admissions(cp)[0]).toMatch(/^\/v1\/agents\/agent-s\/jobs\/[^/]+\/admitted$/);
   });
 });

@@ -83,7 +83,7 @@ describe('titan-control-plane agents', () => {
     open.sqlite.close();
     const state = async () => {
       const { db, sqlite } = openSqlite(path);
-      const views = await loadAgentViews(db as unknown as Db, MODEL);
+      const views = await loadAgentViews(db as unknown as Db, MODEL, Date.now());
       sqlite.close();
       return views.map((v) => v.state);
     };

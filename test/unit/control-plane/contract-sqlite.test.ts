@@ -1,9 +1,11 @@
-// Runs the control-plane and admin fleet contracts on Node, a fresh better-sqlite3 database per test.
+// Runs the control-plane, admin fleet and lease contracts on Node, a fresh better-sqlite3 database
+// per test.
 
 import type { Db } from '../../../control-plane/db.ts';
 import { openSqlite } from '../../../control-plane/node.ts';
 import { adminContract } from '../../contract/admin.contract.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
+import { leasesContract } from '../../contract/leases.contract.ts';
 
 const target = {
   async freshDb() {
@@ -15,3 +17,4 @@ const target = {
 
 controlPlaneContract('Node + better-sqlite3', target);
 adminContract('Node + better-sqlite3', target);
+leasesContract('Node + better-sqlite3', target);

@@ -3,12 +3,7 @@ import fc from 'fast-check';
 import { createLocalJWKSet } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AgentHttpError } from '../../../agent/http/errors.ts';
-import {
-  ollamaChatBody,
-  openAIChatBody,
-  openAICompletionBody,
-  parseBody,
-} from '../../../agent/http/schemas.ts';
+import { parseBody } from '../../../agent/http/schemas.ts';
 import { createTicketVerifier, TicketError } from '../../../agent/tickets.ts';
 import { ApiError } from '../../../control-plane/errors.ts';
 import { createTicketSigner, generatePrivateKeyPem } from '../../../control-plane/tickets.ts';
@@ -16,9 +11,20 @@ import {
   type InferenceDialect,
   inferenceLimits,
 } from '../../../control-plane/validation/inference.ts';
+import {
+  ollamaChatBody,
+  openAIChatBody,
+  openAICompletionBody,
+} from '../../../protocol/inference.ts';
 
 const CAP = 4096;
-const dialects: InferenceDialect[] = ['openai-chat', 'openai-completion', 'ollama', 'route'];
+const dialects: InferenceDialect[] = [
+  'openai-chat',
+  'openai-completion',
+  'ollama-chat',
+  'ollama-generate',
+  'route',
+];
 const anyJson = fc.oneof(fc.jsonValue(), fc.object(), fc.constant(null));
 
 describe('control-plane request validation', () => {
@@ -45,7 +51,7 @@ describe('control-plane request validation', () => {
         fc.integer({ min: 1, max: 2 * CAP }),
         fc.constantFrom('max_tokens', 'max_completion_tokens'),
         (model, asked, field) => {
-          const body = { model, messages: [], [field]: asked };
+          const body = { model, messages: [{ role: 'user', content: 'hi' }], [field]: asked };
           if (asked > CAP) {
             expect(() => inferenceLimits('openai-chat', body, CAP)).toThrow(ApiError);
           } else {
