@@ -201,8 +201,20 @@ describe('tickets and errors', () => {
       const err = (await res.json()) as { error: { message: string } };
       expect(err.error.message.length, name).toBeGreaterThan(0);
     }
-    // The control: the same request with a good ticket is served.
-    expect((await post(agent, valid)).status).toBe(200);
+    // Well signed but never issued: the control plane holds no lease for it, so the agent's
+    // admission is refused (leases, docs/adr/0009).
+    const unissued = await post(agent, valid);
+    expect(unissued.status).toBe(409);
+    expect(await unissued.json()).toMatchObject({ error: { code: 'ticket_refused' } });
+    // The control: the same request with a ticket the control plane issued is served.
+    const route = (await (
+      await fetch(`${cluster.url}/v1/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: DEMO_MODEL }),
+      })
+    ).json()) as { agent: { url: string }; ticket: string };
+    expect((await post(route.agent.url, route.ticket)).status).toBe(200);
   });
 
   it('an unknown model gets a 404 JSON error from the control plane, not a redirect', async () => {

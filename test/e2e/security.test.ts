@@ -149,8 +149,16 @@ describe('tickets against a real agent', () => {
         error: { code, type: 'authentication_error' },
       });
     }
-    // The control: the same request with a good ticket is served.
-    expect((await agentPost(0, chat(), valid)).status).toBe(200);
+    // Well signed but never issued: the control plane holds no lease for it, so the agent's
+    // admission is refused (leases, docs/adr/0009).
+    const unissued = await agentPost(0, chat(), valid);
+    expect(unissued.status).toBe(409);
+    expect(await unissued.json()).toMatchObject({ error: { code: 'ticket_refused' } });
+    // The control: the same request with a ticket the control plane issued is served.
+    const route = await cpPost('/v1/route', { model: DEMO_MODEL }, auth(cluster.apiKey ?? ''));
+    const issued = (await route.json()) as { agent: { url: string }; ticket: string };
+    const agent = cluster.agentUrls.indexOf(new URL(issued.agent.url).origin);
+    expect((await agentPost(agent, chat(), issued.ticket)).status).toBe(200);
   });
 
   it('a URL ticket from the control plane works once, on its own agent only', async () => {
