@@ -1,10 +1,11 @@
 // The embedded llama.cpp engine on the real model: batching without cross-talk, sampling knobs,
 // stop sequences, max_tokens, prefix reuse, and cancellation that frees sequences.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DoneChunk, GenerateRequest } from '../../agent/engines/engine.ts';
+import type { GenerateRequest } from '../../agent/engines/engine.ts';
 import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
 import { commonPrefix } from '../../agent/engines/sequence-pool.ts';
 import { DEMO_MODEL, DEMO_MODEL_PATH } from '../../scripts/cluster.ts';
+import { generateAll } from './support/generate.ts';
 
 let engine: LlamaCppEngine;
 const SLOTS = 4;
@@ -22,18 +23,8 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function run(req: Omit<GenerateRequest, 'model'>, signal = new AbortController().signal) {
-  let text = '';
-  let done: DoneChunk | undefined;
-  for await (const c of engine.generate({ model: DEMO_MODEL, ...req } as GenerateRequest, {
-    signal,
-  })) {
-    if (c.type === 'token') text += c.text;
-    else done = c;
-  }
-  if (!done) throw new Error('no done chunk');
-  return { text, done };
-}
+const run = (req: Omit<GenerateRequest, 'model'>, signal?: AbortSignal) =>
+  generateAll(engine, req, signal);
 
 const chat = (content: string, extra: Partial<GenerateRequest> = {}) =>
   ({ messages: [{ role: 'user', content }], ...extra }) as Omit<GenerateRequest, 'model'>;

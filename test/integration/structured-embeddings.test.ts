@@ -2,9 +2,10 @@
 // embeddings (the model's dimension, deterministic, batch = one by one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { DoneChunk, GenerateRequest } from '../../agent/engines/engine.ts';
+import type { GenerateRequest } from '../../agent/engines/engine.ts';
 import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
 import { DEMO_MODEL, DEMO_MODEL_PATH } from '../../scripts/cluster.ts';
+import { generateAll } from './support/generate.ts';
 
 /** SmolLM2-135M's hidden size (GGUF `llama.embedding_length`). */
 const DEMO_EMBEDDING_SIZE = 576;
@@ -24,19 +25,7 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function run(req: Omit<GenerateRequest, 'model'>) {
-  let text = '';
-  let done: DoneChunk | undefined;
-  const signal = new AbortController().signal;
-  for await (const c of engine.generate({ model: DEMO_MODEL, ...req } as GenerateRequest, {
-    signal,
-  })) {
-    if (c.type === 'token') text += c.text;
-    else done = c;
-  }
-  if (!done) throw new Error('no done chunk');
-  return { text, done };
-}
+const run = (req: Omit<GenerateRequest, 'model'>) => generateAll(engine, req);
 
 const PERSON = {
   type: 'object',
