@@ -99,7 +99,9 @@ const heartbeatsSince = (t: number) =>
     .filter((c) => c.at >= t && c.path.endsWith('/heartbeat'))
     .map((c) => c.body as HeartbeatRequest);
 const jobReportsSince = (t: number) =>
-  calls.filter((c) => c.at >= t && c.path.includes('/jobs/')).map((c) => c.body as JobReport);
+  calls
+    .filter((c) => c.at >= t && c.path.includes('/jobs/') && !c.path.endsWith('/admitted'))
+    .map((c) => c.body as JobReport);
 
 /** llama-server's own /metrics, parsed (llamacpp:* names). */
 async function llamaMetrics(): Promise<Map<string, number>> {

@@ -174,7 +174,15 @@ describe('structured outputs and embeddings against ollama serve', () => {
       const schema = { type: 'json_schema' as const, schema: CITY, name: 'city' };
       const r = await run(engine, { ...ask, format: schema, maxTokens: 100, temperature: 0 });
       expect(valid(r.text), `${engine.kind}: ${r.text}`).toBe(true);
-      const json = await run(engine, { ...ask, format: { type: 'json' }, maxTokens: 100 });
+      // Greedy, with room to finish: a sampled answer may ramble past max_tokens, and JSON cut
+      // off there is not a format failure.
+      const json = await run(engine, {
+        messages: [{ role: 'user', content: 'Reply with a JSON object whose only key is "city".' }],
+        format: { type: 'json' },
+        maxTokens: 200,
+        temperature: 0,
+      });
+      expect(json.done?.finishReason, `${engine.kind}: ${json.text}`).toBe('stop');
       expect(() => JSON.parse(json.text), `${engine.kind}: ${json.text}`).not.toThrow();
     }
   }, 300_000);
