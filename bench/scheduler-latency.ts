@@ -3,16 +3,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseDuration } from '../control-plane/config.ts';
-import type { Db } from '../control-plane/db.ts';
-import type { Deps } from '../control-plane/deps.ts';
-import { openSqlite } from '../control-plane/node.ts';
-import { finishTicket, upsertAgent } from '../control-plane/registry.ts';
-import { routeRequest } from '../control-plane/routing.ts';
-import { silentLogger, systemClock } from '../control-plane/runtime.ts';
-import { mcdaPolicy } from '../control-plane/scheduler/index.ts';
-import type { TicketSigner } from '../control-plane/tickets.ts';
-import { ViewCache } from '../control-plane/view-cache.ts';
+import { loadConfig, parseDuration } from '../control-plane/core/config.ts';
+import type { Db } from '../control-plane/core/db.ts';
+import type { Deps } from '../control-plane/core/deps.ts';
+import { finishTicket, upsertAgent } from '../control-plane/core/registry.ts';
+import { routeRequest } from '../control-plane/core/routing.ts';
+import { silentLogger, systemClock } from '../control-plane/core/runtime.ts';
+import { mcdaPolicy } from '../control-plane/core/scheduler/index.ts';
+import type { TicketSigner } from '../control-plane/core/tickets.ts';
+import { ViewCache } from '../control-plane/core/view-cache.ts';
+import { openSqlite } from '../control-plane/node/sqlite.ts';
 import { summarize, table } from './stats.ts';
 
 const MODEL = 'smollm2:135m';

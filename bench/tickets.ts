@@ -8,7 +8,7 @@ import {
   generatePrivateKeyPem,
   type TicketAlg,
   type TicketSigner,
-} from '../control-plane/tickets.ts';
+} from '../control-plane/core/tickets.ts';
 
 const seconds = Number(process.argv[2] ?? 2);
 const ALGS: TicketAlg[] = ['RS256', 'ES256', 'EdDSA'];

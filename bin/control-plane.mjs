@@ -7,7 +7,7 @@ register();
 const command = process.argv[2];
 const admin = ['agents', 'keys', 'join-tokens', 'help', '--help', '-h'];
 if (admin.includes(command ?? '')) {
-  const { runAdminCommand, UsageError } = await import('../control-plane/admin-cli.ts');
+  const { runAdminCommand, UsageError } = await import('../control-plane/node/admin-cli.ts');
   try {
     const out = await runAdminCommand(process.argv.slice(2), process.env);
     console.log(typeof out === 'string' ? out.trimEnd() : JSON.stringify(out, null, 2));
@@ -16,7 +16,7 @@ if (admin.includes(command ?? '')) {
     process.exit(err instanceof UsageError ? 2 : 1);
   }
 } else if (command === undefined || command === 'start') {
-  const { startControlPlane } = await import('../control-plane/node.ts');
+  const { startControlPlane } = await import('../control-plane/node/main.ts');
   const running = await startControlPlane(process.env);
   const stop = () =>
     running.close().then(

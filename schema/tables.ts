@@ -32,7 +32,7 @@ export const agents = sqliteTable(
     lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
     /** SHA-256 (hex) of the agent's credential; heartbeats and job reports must carry it. */
     credentialHash: text('credential_hash'),
-    /** Circuit breaker (control-plane/breakers): 'closed' or 'open' (half-open is derived). */
+    /** Circuit breaker (control-plane/core/breakers): 'closed' or 'open' (half-open is derived). */
     breakerState: text('breaker_state').notNull().default('closed'),
     /** Consecutive failures counted while closed. */
     breakerFailures: integer('breaker_failures').notNull().default(0),
@@ -80,7 +80,7 @@ export const tickets = sqliteTable(
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     /**
-     * The ticket is its agent's slot lease (control-plane/leases.ts): an unconfirmed ticket holds
+     * The ticket is its agent's slot lease (control-plane/core/leases.ts): an unconfirmed ticket holds
      * the slot until then (issued_at + LEASE_CLAIM_WINDOW).
      */
     claimUntil: integer('claim_until').notNull().default(0),

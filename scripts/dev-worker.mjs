@@ -28,9 +28,9 @@ function ticketAlg() {
 
 async function writeDevVars() {
   register();
-  const { runAdminCommand } = await import('../control-plane/admin-cli.ts');
-  const { JOIN_TOKEN_PREFIX } = await import('../control-plane/agent-credentials.ts');
-  const { newSecret } = await import('../control-plane/secrets.ts');
+  const { runAdminCommand } = await import('../control-plane/node/admin-cli.ts');
+  const { JOIN_TOKEN_PREFIX } = await import('../control-plane/core/agent-credentials.ts');
+  const { newSecret } = await import('../control-plane/core/secrets.ts');
   const pem = await runAdminCommand(['keys', 'generate-ticket-key', '--alg', ticketAlg()], {});
   const adminKey = await runAdminCommand(['keys', 'generate-admin-key'], {});
   const lines = [

@@ -7,9 +7,9 @@ import {
   powerOfTwoPolicy,
   randomPolicy,
   roundRobinPolicy,
-} from '../../control-plane/scheduler/baselines.ts';
-import { mcdaPolicy } from '../../control-plane/scheduler/mcda.ts';
-import type { Policy } from '../../control-plane/scheduler/types.ts';
+} from '../../control-plane/core/scheduler/baselines.ts';
+import { mcdaPolicy } from '../../control-plane/core/scheduler/mcda.ts';
+import type { Policy } from '../../control-plane/core/scheduler/types.ts';
 import { table } from '../stats.ts';
 import { capacityRps, fleet } from './fleet.ts';
 import { lineChartSvg } from './plot.ts';

@@ -1,6 +1,6 @@
 // A time-stepped simulation of one policy routing Poisson arrivals over the simulated fleet.
-// The policies are the real ones from control-plane/scheduler, fed AgentViews built from sim state.
-import type { AgentView, Policy } from '../../control-plane/scheduler/types.ts';
+// The policies are the real ones from control-plane/core/scheduler, fed AgentViews built from sim state.
+import type { AgentView, Policy } from '../../control-plane/core/scheduler/types.ts';
 import { summarize } from '../stats.ts';
 import {
   BASE_DECODE_TPS,

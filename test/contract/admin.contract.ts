@@ -1,6 +1,6 @@
 // Admin fleet contract, on better-sqlite3 and on D1: list agents, drain and undrain them.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../control-plane/app.ts';
+import { createApp } from '../../control-plane/core/app.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';

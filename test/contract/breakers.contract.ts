@@ -1,9 +1,9 @@
 // Breaker transitions in the database, through the HTTP API, on better-sqlite3 and on D1.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
-import { createApp } from '../../control-plane/app.ts';
-import type { Deps } from '../../control-plane/deps.ts';
-import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
+import { createApp } from '../../control-plane/core/app.ts';
+import type { Deps } from '../../control-plane/core/deps.ts';
+import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/core/tickets.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';

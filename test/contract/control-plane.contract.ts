@@ -2,10 +2,10 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
-import { createApp } from '../../control-plane/app.ts';
-import type { Db } from '../../control-plane/db.ts';
-import type { Deps } from '../../control-plane/deps.ts';
-import { runMaintenance } from '../../control-plane/maintenance.ts';
+import { createApp } from '../../control-plane/core/app.ts';
+import type { Db } from '../../control-plane/core/db.ts';
+import type { Deps } from '../../control-plane/core/deps.ts';
+import { runMaintenance } from '../../control-plane/core/maintenance.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
 

@@ -1,13 +1,13 @@
 // Shared test fixtures: a fake clock, agent registration bodies, and deps over any drizzle DB.
 
-import { loadConfig } from '../../control-plane/config.ts';
-import type { Db } from '../../control-plane/db.ts';
-import type { Deps } from '../../control-plane/deps.ts';
-import { silentLogger } from '../../control-plane/runtime.ts';
-import { mcdaPolicy } from '../../control-plane/scheduler/index.ts';
-import { Scoreboard } from '../../control-plane/scoreboard.ts';
-import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/tickets.ts';
-import { ViewCache } from '../../control-plane/view-cache.ts';
+import { loadConfig } from '../../control-plane/core/config.ts';
+import type { Db } from '../../control-plane/core/db.ts';
+import type { Deps } from '../../control-plane/core/deps.ts';
+import { silentLogger } from '../../control-plane/core/runtime.ts';
+import { mcdaPolicy } from '../../control-plane/core/scheduler/index.ts';
+import { Scoreboard } from '../../control-plane/core/scoreboard.ts';
+import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/core/tickets.ts';
+import { ViewCache } from '../../control-plane/core/view-cache.ts';
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
 
 export const JOIN_TOKEN = 'test-join-token';

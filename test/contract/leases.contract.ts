@@ -3,11 +3,11 @@
 import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
-import { createApp } from '../../control-plane/app.ts';
-import type { Deps } from '../../control-plane/deps.ts';
-import { takeLease } from '../../control-plane/leases.ts';
-import { runMaintenance } from '../../control-plane/maintenance.ts';
-import { setDrained } from '../../control-plane/registry.ts';
+import { createApp } from '../../control-plane/core/app.ts';
+import type { Deps } from '../../control-plane/core/deps.ts';
+import { takeLease } from '../../control-plane/core/leases.ts';
+import { runMaintenance } from '../../control-plane/core/maintenance.ts';
+import { setDrained } from '../../control-plane/core/registry.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';

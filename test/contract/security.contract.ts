@@ -1,8 +1,8 @@
 // Security contract, on better-sqlite3 and on D1: join tokens, agent credentials, API keys, quotas.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ticketClaims } from '../../client/wire.ts';
-import { createApp } from '../../control-plane/app.ts';
-import type { Db } from '../../control-plane/db.ts';
+import { createApp } from '../../control-plane/core/app.ts';
+import type { Db } from '../../control-plane/core/db.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';

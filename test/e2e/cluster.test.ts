@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTicketSigner } from '../../control-plane/tickets.ts';
+import { createTicketSigner } from '../../control-plane/core/tickets.ts';
 import { type Cluster, DEMO_MODEL, startCluster, waitFor } from '../../scripts/cluster.ts';
 import { sseData, streamChat } from '../../scripts/sse.ts';
 import { freePort } from './support/ports.ts';

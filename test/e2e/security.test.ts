@@ -17,7 +17,7 @@ import {
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishedJwk } from '../../control-plane/tickets.ts';
+import { publishedJwk } from '../../control-plane/core/tickets.ts';
 import { TICKET_TYPE } from '../../protocol/agent-api.ts';
 import { type Cluster, DEMO_MODEL, startCluster } from '../../scripts/cluster.ts';
 import { freePort } from './support/ports.ts';

@@ -1,7 +1,7 @@
 // Runs the circuit-breaker contract inside workerd against a real local D1 database.
 import { env } from 'cloudflare:test';
 import { drizzle } from 'drizzle-orm/d1';
-import type { Db } from '../../control-plane/db.ts';
+import type { Db } from '../../control-plane/core/db.ts';
 import * as schema from '../../schema/tables.ts';
 import { breakersContract } from '../contract/breakers.contract.ts';
 

@@ -1,7 +1,7 @@
 // Runs the control-plane, security and admin fleet contracts inside workerd on a real local D1.
 import { env } from 'cloudflare:test';
 import { drizzle } from 'drizzle-orm/d1';
-import type { Db } from '../../control-plane/db.ts';
+import type { Db } from '../../control-plane/core/db.ts';
 import * as schema from '../../schema/tables.ts';
 import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';

@@ -4,7 +4,7 @@ import {
   createTicketSigner,
   generatePrivateKeyPem,
   type TicketAlg,
-} from '../../control-plane/tickets.ts';
+} from '../../control-plane/core/tickets.ts';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 const ALGS: TicketAlg[] = ['RS256', 'ES256', 'EdDSA'];

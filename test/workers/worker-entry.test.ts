@@ -7,7 +7,7 @@ import {
 } from 'cloudflare:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import worker, { type WorkerEnv } from '../../control-plane/worker.ts';
+import worker, { type WorkerEnv } from '../../control-plane/worker/main.ts';
 import { JOIN_TOKEN, MODEL, registration } from '../contract/fixtures.ts';
 
 const workerEnv = env as unknown as WorkerEnv;

@@ -3,9 +3,9 @@ import { like } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TitanClient, TitanError } from '../../../client/titan-client.ts';
 import { jtiOf, ticketClaims } from '../../../client/wire.ts';
-import { createApp } from '../../../control-plane/app.ts';
-import type { Db } from '../../../control-plane/db.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
+import { createApp } from '../../../control-plane/core/app.ts';
+import type { Db } from '../../../control-plane/core/db.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { tickets } from '../../../schema/tables.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 

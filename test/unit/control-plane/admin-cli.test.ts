@@ -6,12 +6,16 @@ import { join } from 'node:path';
 import { createLocalJWKSet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTicketVerifier } from '../../../agent/tickets.ts';
-import { ADMIN_KEY_PREFIX, runAdminCommand, UsageError } from '../../../control-plane/admin-cli.ts';
-import { findApiKey } from '../../../control-plane/api-keys.ts';
-import type { Db } from '../../../control-plane/db.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
-import { loadAgentViews, upsertAgent } from '../../../control-plane/registry.ts';
-import { createTicketSigner, TICKET_ALGS } from '../../../control-plane/tickets.ts';
+import { findApiKey } from '../../../control-plane/core/api-keys.ts';
+import type { Db } from '../../../control-plane/core/db.ts';
+import { loadAgentViews, upsertAgent } from '../../../control-plane/core/registry.ts';
+import { createTicketSigner, TICKET_ALGS } from '../../../control-plane/core/tickets.ts';
+import {
+  ADMIN_KEY_PREFIX,
+  runAdminCommand,
+  UsageError,
+} from '../../../control-plane/node/admin-cli.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { MODEL, registration } from '../../contract/fixtures.ts';
 
 const dirs: string[] = [];

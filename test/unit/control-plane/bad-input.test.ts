@@ -1,8 +1,8 @@
 // Bad input against every public control-plane endpoint: right status, shaped JSON, no slot taken.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../../control-plane/app.ts';
-import type { Db } from '../../../control-plane/db.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
+import { createApp } from '../../../control-plane/core/app.ts';
+import type { Db } from '../../../control-plane/core/db.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;

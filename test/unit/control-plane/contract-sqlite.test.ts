@@ -1,8 +1,8 @@
 // Runs the control-plane, admin fleet and lease contracts on Node, a fresh better-sqlite3 database
 // per test.
 
-import type { Db } from '../../../control-plane/db.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
+import type { Db } from '../../../control-plane/core/db.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { adminContract } from '../../contract/admin.contract.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
 import { leasesContract } from '../../contract/leases.contract.ts';

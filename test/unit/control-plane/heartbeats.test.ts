@@ -6,7 +6,7 @@ import {
   type StoredLoad,
   sameMemory,
   schedulingMemory,
-} from '../../../control-plane/heartbeats.ts';
+} from '../../../control-plane/core/heartbeats.ts';
 
 const GiB = 2 ** 30;
 const policy = { livenessWriteIntervalMs: 15_000, loadWriteIntervalMs: 10_000 };

@@ -2,11 +2,11 @@
 // counts by route pattern, API key required outside development mode.
 import { describe, expect, it } from 'vitest';
 import { jtiOf } from '../../../client/wire.ts';
-import { createApiKey } from '../../../control-plane/api-keys.ts';
-import { createApp } from '../../../control-plane/app.ts';
-import type { Db } from '../../../control-plane/db.ts';
-import { createMetrics } from '../../../control-plane/metrics.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
+import { createApiKey } from '../../../control-plane/core/api-keys.ts';
+import { createApp } from '../../../control-plane/core/app.ts';
+import type { Db } from '../../../control-plane/core/db.ts';
+import { createMetrics } from '../../../control-plane/node/metrics.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 
 const json = { 'content-type': 'application/json' };

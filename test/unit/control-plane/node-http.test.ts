@@ -4,8 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startControlPlane } from '../../../control-plane/node.ts';
-import { assertSafeBind, isLoopback } from '../../../control-plane/node-http.ts';
+import { assertSafeBind, isLoopback } from '../../../control-plane/node/http.ts';
+import { startControlPlane } from '../../../control-plane/node/main.ts';
 
 describe('serving without API keys', () => {
   it('knows loopback addresses', () => {

@@ -3,10 +3,10 @@ import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { weakSecrets } from '../../../control-plane/config.ts';
-import { openSqlite } from '../../../control-plane/node.ts';
-import { loadOrCreatePrivateKey } from '../../../control-plane/node-keys.ts';
-import { createTicketSigner } from '../../../control-plane/tickets.ts';
+import { weakSecrets } from '../../../control-plane/core/config.ts';
+import { createTicketSigner } from '../../../control-plane/core/tickets.ts';
+import { loadOrCreatePrivateKey } from '../../../control-plane/node/keys.ts';
+import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 
 let dir: string | undefined;
 afterEach(async () => {

@@ -14,7 +14,7 @@ it('bundles the Worker with wrangler deploy --dry-run', { timeout: 120_000 }, as
     await run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     });
-    const bundle = await readFile(join(outdir, 'worker.js'), 'utf8');
+    const bundle = await readFile(join(outdir, 'main.js'), 'utf8');
     expect(bundle).toContain('/.well-known/jwks.json');
     expect(bundle).not.toContain('better-sqlite3');
     expect(bundle).not.toContain('node-llama-cpp');

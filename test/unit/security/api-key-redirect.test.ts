@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane } from '../../../control-plane/node.ts';
+import { startControlPlane } from '../../../control-plane/node/main.ts';
 import { MODEL, registration } from '../../contract/fixtures.ts';
 
 const json = { 'content-type': 'application/json' };

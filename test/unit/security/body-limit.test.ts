@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlPlane } from '../../../control-plane/node.ts';
+import { startControlPlane } from '../../../control-plane/node/main.ts';
 import {
   AGENT_MAX_BODY_BYTES,
   CONTROL_PLANE_MAX_BODY_BYTES,

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { AgentHttpError } from '../../../agent/http/errors.ts';
 import { parseBody } from '../../../agent/http/schemas.ts';
 import { createTicketVerifier, TicketError } from '../../../agent/tickets.ts';
-import { ApiError } from '../../../control-plane/errors.ts';
-import { createTicketSigner, generatePrivateKeyPem } from '../../../control-plane/tickets.ts';
+import { ApiError } from '../../../control-plane/core/errors.ts';
+import { createTicketSigner, generatePrivateKeyPem } from '../../../control-plane/core/tickets.ts';
 import {
   type InferenceDialect,
   inferenceLimits,
-} from '../../../control-plane/validation/inference.ts';
+} from '../../../control-plane/core/validation/inference.ts';
 import {
   ollamaChatBody,
   openAIChatBody,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeEngine } from '../../../agent/engines/fake.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { type RunningAgent, startAgent } from '../../../agent/server.ts';
-import { startControlPlane } from '../../../control-plane/node.ts';
+import { startControlPlane } from '../../../control-plane/node/main.ts';
 import { fixedStats, testAgentConfig } from '../agent/agent-config.ts';
 import { until } from '../agent/helpers.ts';
 

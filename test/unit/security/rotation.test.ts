@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTicketVerifier, remoteKeySource } from '../../../agent/tickets.ts';
-import { startControlPlane } from '../../../control-plane/node.ts';
-import { createTicketSigner, generatePrivateKeyPem } from '../../../control-plane/tickets.ts';
+import { createTicketSigner, generatePrivateKeyPem } from '../../../control-plane/core/tickets.ts';
+import { startControlPlane } from '../../../control-plane/node/main.ts';
 
 const ticketInput = (jti: string) => {
   const now = Date.now();

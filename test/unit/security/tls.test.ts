@@ -10,7 +10,7 @@ import { FakeEngine } from '../../../agent/engines/fake.ts';
 import type { Logger } from '../../../agent/log.ts';
 import { type RunningAgent, startAgent } from '../../../agent/server.ts';
 import { fetchTrusting } from '../../../agent/tls.ts';
-import { type RunningControlPlane, startControlPlane } from '../../../control-plane/node.ts';
+import { type RunningControlPlane, startControlPlane } from '../../../control-plane/node/main.ts';
 import { fixedStats, testAgentConfig } from '../agent/agent-config.ts';
 import { until } from '../agent/helpers.ts';
 

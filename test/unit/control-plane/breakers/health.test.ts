@@ -1,7 +1,7 @@
 // Late heartbeats or memory pressure make a healthy agent degraded (derived, no write); other
 // states are kept.
 import { describe, expect, it } from 'vitest';
-import { effectiveState } from '../../../../control-plane/breakers/health.ts';
+import { effectiveState } from '../../../../control-plane/core/breakers/health.ts';
 
 const config = {
   livenessWriteIntervalMs: 15_000,

@@ -12,7 +12,7 @@ import {
   onFailure,
   onSuccess,
   phaseOf,
-} from '../../../../control-plane/breakers/policy.ts';
+} from '../../../../control-plane/core/breakers/policy.ts';
 
 const T0 = 1_000_000;
 const fail = (

@@ -5,8 +5,8 @@ import {
   hasFreeSlot,
   isLive,
   memoryFits,
-} from '../../../../control-plane/scheduler/filters.ts';
-import type { AgentView, Filter } from '../../../../control-plane/scheduler/types.ts';
+} from '../../../../control-plane/core/scheduler/filters.ts';
+import type { AgentView, Filter } from '../../../../control-plane/core/scheduler/types.ts';
 import { ctx, GiB, NOW, view } from './view.ts';
 
 const req = { model: 'm' };

@@ -1,9 +1,9 @@
 // The MCDA policy: weighted choice, explanations, weights parsing, and properties under fast-check.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPolicy } from '../../../../control-plane/scheduler/index.ts';
-import { mcdaPolicy, parseWeights } from '../../../../control-plane/scheduler/mcda.ts';
-import type { AgentView } from '../../../../control-plane/scheduler/types.ts';
+import { createPolicy } from '../../../../control-plane/core/scheduler/index.ts';
+import { mcdaPolicy, parseWeights } from '../../../../control-plane/core/scheduler/mcda.ts';
+import type { AgentView } from '../../../../control-plane/core/scheduler/types.ts';
 import { ctx, GiB, NOW, view } from './view.ts';
 
 const req = { model: 'm' };

@@ -7,12 +7,12 @@ import {
   poolStats,
   rttScore,
   slotsScore,
-} from '../../../../control-plane/scheduler/scorers.ts';
+} from '../../../../control-plane/core/scheduler/scorers.ts';
 import type {
   AgentView,
   PlacementRequest,
   Scorer,
-} from '../../../../control-plane/scheduler/types.ts';
+} from '../../../../control-plane/core/scheduler/types.ts';
 import { GiB, view } from './view.ts';
 
 const req: PlacementRequest = { model: 'm' };

@@ -1,5 +1,8 @@
 // A factory for AgentView test data.
-import type { AgentView, SchedulerContext } from '../../../../control-plane/scheduler/types.ts';
+import type {
+  AgentView,
+  SchedulerContext,
+} from '../../../../control-plane/core/scheduler/types.ts';
 
 export const NOW = 1_000_000;
 export const GiB = 2 ** 30;

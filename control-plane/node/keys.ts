@@ -1,7 +1,7 @@
 // Node key material: TICKET_PRIVATE_KEY from the environment, else a key file made once with 0600.
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { generatePrivateKeyPem, type TicketAlg } from './tickets.ts';
+import { generatePrivateKeyPem, type TicketAlg } from '../core/tickets.ts';
 
 export async function loadOrCreatePrivateKey(opts: {
   envPem: string | undefined;

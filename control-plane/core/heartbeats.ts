@@ -1,6 +1,6 @@
 // Heartbeat write coalescing: a heartbeat reaches the database only when it changes something the
 // scheduler uses, or when liveness must be refreshed. The budget behind it is docs/adr/0003.
-import type { AgentStats } from '../protocol/agent-api.ts';
+import type { AgentStats } from '../../protocol/agent-api.ts';
 
 /** Free/total memory the scheduler plans with: VRAM summed over GPUs, else RAM. */
 export function schedulingMemory(stats: AgentStats) {

@@ -1,7 +1,7 @@
 // Client authentication: API key (Bearer or x-api-key), per-key rate limit and concurrency quota.
 import { and, count, eq, inArray } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import { tickets } from '../schema/tables.ts';
+import { tickets } from '../../schema/tables.ts';
 import { findApiKey } from './api-keys.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';

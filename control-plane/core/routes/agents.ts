@@ -8,7 +8,7 @@ import {
   jobReportSchema,
   offlineRequestSchema,
   registerRequestSchema,
-} from '../../protocol/agent-api.ts';
+} from '../../../protocol/agent-api.ts';
 import {
   assertMayClaimId,
   issueCredential,

@@ -1,8 +1,8 @@
 // What a join token lets an agent register: a plain agent URL on an allowed host, room under the
 // live-agent cap, and a slot count its own hardware stats can support.
 import { and, count, gt, ne } from 'drizzle-orm';
-import type { RegisterRequest } from '../protocol/agent-api.ts';
-import { agents } from '../schema/tables.ts';
+import type { RegisterRequest } from '../../protocol/agent-api.ts';
+import { agents } from '../../schema/tables.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';

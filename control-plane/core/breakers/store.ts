@@ -1,7 +1,7 @@
 // Breaker rows in the database: compare-and-set transitions and atomic probe places (ADR 0004).
 import { and, count, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { agents, tickets } from '../../schema/tables.ts';
+import { agents, tickets } from '../../../schema/tables.ts';
 import type { Db } from '../db.ts';
 import type { BreakerConfig, BreakerFields } from './policy.ts';
 

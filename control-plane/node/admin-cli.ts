@@ -4,15 +4,15 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
-import { toApiError } from './app.ts';
-import { loadConfig } from './config.ts';
-import type { Db } from './db.ts';
-import { openAiErrorBody } from './errors.ts';
-import { openSqlite } from './node.ts';
-import { adminRoutes } from './routes/admin.ts';
-import { silentLogger } from './runtime.ts';
-import { newSecret } from './secrets.ts';
-import { generatePrivateKeyPem, TICKET_ALGS, type TicketAlg } from './tickets.ts';
+import { toApiError } from '../core/app.ts';
+import { loadConfig } from '../core/config.ts';
+import type { Db } from '../core/db.ts';
+import { openAiErrorBody } from '../core/errors.ts';
+import { adminRoutes } from '../core/routes/admin.ts';
+import { silentLogger } from '../core/runtime.ts';
+import { newSecret } from '../core/secrets.ts';
+import { generatePrivateKeyPem, TICKET_ALGS, type TicketAlg } from '../core/tickets.ts';
+import { openSqlite } from './sqlite.ts';
 
 export const ADMIN_USAGE = `Usage:
   titan-control-plane [start]                       run the Node control plane (environment: README)

@@ -4,12 +4,12 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { agents } from '../schema/tables.ts';
-import { effectiveState } from './breakers/health.ts';
-import { phaseOf } from './breakers/policy.ts';
-import { fieldsOf } from './breakers/store.ts';
-import type { Deps, MetricsPort } from './deps.ts';
-import { leaseCounts } from './leases.ts';
+import { agents } from '../../schema/tables.ts';
+import { effectiveState } from '../core/breakers/health.ts';
+import { phaseOf } from '../core/breakers/policy.ts';
+import { fieldsOf } from '../core/breakers/store.ts';
+import type { Deps, MetricsPort } from '../core/deps.ts';
+import { leaseCounts } from '../core/leases.ts';
 
 const AGENT_STATES = ['healthy', 'degraded', 'offline', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;

@@ -1,7 +1,7 @@
 // Request bodies: the size limit on every route (413) and JSON reading and validation (400).
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { limitBody } from '../protocol/body-limit.ts';
+import { limitBody } from '../../protocol/body-limit.ts';
 import { ApiError } from './errors.ts';
 
 /** The shared body limit with the control plane's 413 error. */

@@ -1,46 +1,27 @@
-// Node entry: better-sqlite3 + drizzle migrator, key file, @hono/node-server, maintenance timer.
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Node entry: SQLite (./sqlite.ts), key file, @hono/node-server, maintenance timer.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from '../schema/tables.ts';
-import { createApp } from './app.ts';
+import { createApp } from '../core/app.ts';
 import {
   type ConfigSource,
   loadConfig,
   MIN_SECRET_LENGTH,
   parseDuration,
   weakSecrets,
-} from './config.ts';
-import type { Db } from './db.ts';
-import { runMaintenance } from './maintenance.ts';
+} from '../core/config.ts';
+import type { Db } from '../core/db.ts';
+import { runMaintenance } from '../core/maintenance.ts';
+import { RateLimiter } from '../core/rate-limit.ts';
+import { jsonLogger, systemClock } from '../core/runtime.ts';
+import { createPolicy } from '../core/scheduler/index.ts';
+import { Scoreboard } from '../core/scoreboard.ts';
+import { createTicketSigner, type TicketAlg } from '../core/tickets.ts';
+import { ViewCache } from '../core/view-cache.ts';
+import { assertSafeBind, serveOptions } from './http.ts';
+import { loadOrCreatePrivateKey } from './keys.ts';
 import { createMetrics } from './metrics.ts';
-import { assertSafeBind, serveOptions } from './node-http.ts';
-import { loadOrCreatePrivateKey } from './node-keys.ts';
-import { RateLimiter } from './rate-limit.ts';
-import { jsonLogger, systemClock } from './runtime.ts';
-import { createPolicy } from './scheduler/index.ts';
-import { Scoreboard } from './scoreboard.ts';
-import { createTicketSigner, type TicketAlg } from './tickets.ts';
-import { ViewCache } from './view-cache.ts';
-
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../migrations');
-
-/** Opens (creating if needed) the SQLite database and applies every migration. */
-export function openSqlite(path: string) {
-  // Owner-only: the database holds only hashes of keys and credentials, but nobody else needs it.
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const sqlite = new Database(path);
-  if (path !== ':memory:') chmodSync(path, 0o600);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { db, sqlite };
-}
+import { openSqlite } from './sqlite.ts';
 
 export interface RunningControlPlane {
   url: string;

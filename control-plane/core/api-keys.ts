@@ -1,6 +1,6 @@
 // Client API keys: created once (the secret is shown only then), stored as SHA-256, revocable.
 import { and, eq, isNull } from 'drizzle-orm';
-import { type ApiKeyRow, apiKeys } from '../schema/tables.ts';
+import { type ApiKeyRow, apiKeys } from '../../schema/tables.ts';
 import type { Db } from './db.ts';
 import { newId, newSecret, sha256Hex } from './secrets.ts';
 

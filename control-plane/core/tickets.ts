@@ -11,7 +11,7 @@ import {
   type JWK,
   SignJWT,
 } from 'jose';
-import { TICKET_TYPE } from '../protocol/agent-api.ts';
+import { TICKET_TYPE } from '../../protocol/agent-api.ts';
 
 export type TicketAlg = 'RS256' | 'ES256' | 'EdDSA';
 export const TICKET_ALGS: readonly TicketAlg[] = ['RS256', 'ES256', 'EdDSA'];

@@ -1,6 +1,6 @@
 // Feeds ticket outcomes (agent job reports, client failure reports) into breakers and health.
 import { eq } from 'drizzle-orm';
-import { tickets } from '../../schema/tables.ts';
+import { tickets } from '../../../schema/tables.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
 import { getAgent } from '../registry.ts';

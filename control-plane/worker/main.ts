@@ -1,19 +1,19 @@
 // Workers entry: D1 through drizzle, ticket key from a secret, periodic upkeep from a cron trigger.
 import type { D1Database, ExecutionContext, ScheduledController } from '@cloudflare/workers-types';
 import { drizzle } from 'drizzle-orm/d1';
-import * as schema from '../schema/tables.ts';
-import { createApp } from './app.ts';
-import { type ConfigSource, loadConfig } from './config.ts';
-import type { Db } from './db.ts';
-import type { Deps } from './deps.ts';
-import { ApiError, openAiErrorBody } from './errors.ts';
-import { runMaintenance } from './maintenance.ts';
-import { RateLimiter } from './rate-limit.ts';
-import { jsonLogger, systemClock } from './runtime.ts';
-import { createPolicy } from './scheduler/index.ts';
-import { Scoreboard } from './scoreboard.ts';
-import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from './tickets.ts';
-import { ViewCache } from './view-cache.ts';
+import * as schema from '../../schema/tables.ts';
+import { createApp } from '../core/app.ts';
+import { type ConfigSource, loadConfig } from '../core/config.ts';
+import type { Db } from '../core/db.ts';
+import type { Deps } from '../core/deps.ts';
+import { ApiError, openAiErrorBody } from '../core/errors.ts';
+import { runMaintenance } from '../core/maintenance.ts';
+import { RateLimiter } from '../core/rate-limit.ts';
+import { jsonLogger, systemClock } from '../core/runtime.ts';
+import { createPolicy } from '../core/scheduler/index.ts';
+import { Scoreboard } from '../core/scoreboard.ts';
+import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from '../core/tickets.ts';
+import { ViewCache } from '../core/view-cache.ts';
 
 export interface WorkerEnv {
   DB: D1Database;

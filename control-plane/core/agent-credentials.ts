@@ -3,7 +3,7 @@
 
 import { and, eq, isNull } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import { agents, type JoinTokenRow, joinTokens } from '../schema/tables.ts';
+import { agents, type JoinTokenRow, joinTokens } from '../../schema/tables.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
 import type { Db } from './db.ts';

@@ -1,7 +1,7 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { CONTROL_PLANE_MAX_BODY_BYTES } from '../protocol/body-limit.ts';
+import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';

@@ -10,7 +10,7 @@ import {
   openAICompletionBody,
   openAIEmbeddingBody,
   routeBody,
-} from '../../protocol/inference.ts';
+} from '../../../protocol/inference.ts';
 import { ApiError } from '../errors.ts';
 
 export type InferenceDialect =

@@ -1,7 +1,7 @@
 // Registry queries: agents, the models they serve, and their tickets (slot leases: leases.ts).
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { AgentModel, AgentStats, EngineLoad, JobReport } from '../protocol/agent-api.ts';
-import { type AgentRow, agentModels, agents, tickets } from '../schema/tables.ts';
+import type { AgentModel, AgentStats, EngineLoad, JobReport } from '../../protocol/agent-api.ts';
+import { type AgentRow, agentModels, agents, tickets } from '../../schema/tables.ts';
 import { breakerColumns, fieldsOf } from './breakers/store.ts';
 import type { Db } from './db.ts';
 import {

@@ -1,7 +1,7 @@
 // Admin API for the fleet (Bearer ADMIN_KEY, mounted under /admin): list agents, drain, undrain.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { agentModels, agents } from '../../schema/tables.ts';
+import { agentModels, agents } from '../../../schema/tables.ts';
 import { effectiveState } from '../breakers/health.ts';
 import { ApiError } from '../errors.ts';
 import { leaseCounts } from '../leases.ts';

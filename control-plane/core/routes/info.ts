@@ -1,7 +1,7 @@
 // Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
 import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { agentModels, agents } from '../../schema/tables.ts';
+import { agentModels, agents } from '../../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
 import { effectiveState } from '../breakers/health.ts';
 import { breakerStatus } from '../breakers/policy.ts';

@@ -1,7 +1,7 @@
 // Periodic upkeep (Node timer / Workers cron): expire unused tickets, mark silent agents offline,
 // remove agents that stayed offline, delete ticket history past its retention.
 import { and, eq, inArray, isNull, lt } from 'drizzle-orm';
-import { agentModels, agents, tickets } from '../schema/tables.ts';
+import { agentModels, agents, tickets } from '../../schema/tables.ts';
 import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
 
