@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseDuration } from '../control-plane/core/config.ts';
+import { loadConfig } from '../control-plane/core/config.ts';
+import { parseDuration } from '../control-plane/core/config-values.ts';
 import type { Db } from '../control-plane/core/db.ts';
 import type { Deps } from '../control-plane/core/deps.ts';
 import { finishTicket, upsertAgent } from '../control-plane/core/registry.ts';

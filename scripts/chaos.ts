@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finishRun, startRun } from '../bench/results.ts';
 import { table } from '../bench/stats.ts';
-import { parseDuration } from '../control-plane/core/config.ts';
+import { parseDuration } from '../control-plane/core/config-values.ts';
 import {
   countRequest,
   emptyTally,

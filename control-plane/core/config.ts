@@ -1,5 +1,6 @@
 // Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
 import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
+import { type ConfigSource, parseDuration, positiveInt } from './config-values.ts';
 
 export interface ControlPlaneConfig {
   /** `iss` of every ticket; agents check it. */
@@ -41,23 +42,6 @@ export interface ControlPlaneConfig {
   agentUrlHosts: string[];
   /** Most live agents; registering a new id beyond it is refused (MAX_AGENTS, default 1024). */
   maxAgents: number;
-}
-
-export type ConfigSource = Record<string, string | undefined>;
-
-/** Parses "30s", "500ms", "5m" or a bare number of seconds into milliseconds. */
-export function parseDuration(
-  value: string | undefined,
-  fallbackMs: number,
-  name = 'value',
-): number {
-  if (value === undefined || value.trim() === '') return fallbackMs;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-  if (!m) throw new Error(`${name}: cannot parse duration "${value}" (use e.g. 30s, 500ms, 5m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * factor);
 }
 
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
@@ -120,13 +104,4 @@ export function weakSecrets(config: Pick<ControlPlaneConfig, 'adminKey' | 'joinT
     ['JOIN_TOKEN', config.joinToken],
   ];
   return set.filter(([, v]) => v !== undefined && v.length < MIN_SECRET_LENGTH).map(([n]) => n);
-}
-
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new Error(`${name} must be a positive integer, got "${value}"`);
-  }
-  return n;
 }

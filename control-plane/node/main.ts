@@ -3,13 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from '../core/app.ts';
-import {
-  type ConfigSource,
-  loadConfig,
-  MIN_SECRET_LENGTH,
-  parseDuration,
-  weakSecrets,
-} from '../core/config.ts';
+import { loadConfig, MIN_SECRET_LENGTH, weakSecrets } from '../core/config.ts';
+import { type ConfigSource, parseDuration } from '../core/config-values.ts';
 import type { Db } from '../core/db.ts';
 import { runMaintenance } from '../core/maintenance.ts';
 import { RateLimiter } from '../core/rate-limit.ts';

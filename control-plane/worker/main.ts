@@ -3,7 +3,8 @@ import type { D1Database, ExecutionContext, ScheduledController } from '@cloudfl
 import { drizzle } from 'drizzle-orm/d1';
 import * as schema from '../../schema/tables.ts';
 import { createApp } from '../core/app.ts';
-import { type ConfigSource, loadConfig } from '../core/config.ts';
+import { loadConfig } from '../core/config.ts';
+import type { ConfigSource } from '../core/config-values.ts';
 import type { Db } from '../core/db.ts';
 import type { Deps } from '../core/deps.ts';
 import { ApiError, openAiErrorBody } from '../core/errors.ts';

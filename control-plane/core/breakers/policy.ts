@@ -1,6 +1,6 @@
 // The circuit-breaker decision: pure functions of an agent's stored breaker fields and the time.
-import type { ConfigSource } from '../config.ts';
-import { parseDuration } from '../config.ts';
+import type { ConfigSource } from '../config-values.ts';
+import { parseDuration } from '../config-values.ts';
 
 /** What the database stores per agent (see schema/tables.ts). Half-open is derived, not stored. */
 export interface BreakerFields {

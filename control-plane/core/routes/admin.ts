@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createJoinToken, listJoinTokens, revokeJoinToken } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
-import { parseDuration } from '../config.ts';
+import { parseDuration } from '../config-values.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { bearer, constantTimeEqual } from '../secrets.ts';
