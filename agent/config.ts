@@ -23,6 +23,8 @@ export interface AgentConfig {
   /** Models to advertise; undefined = engine default (all Ollama models, or smollm2:135m). */
   models: string[] | undefined;
   ollamaHost: string | undefined;
+  /** OLLAMA_NUM_PARALLEL, the variable `ollama serve` reads: the Ollama engine's slots. */
+  ollamaNumParallel?: number | undefined;
   engine: EngineKind | undefined;
   /** OpenAI-compatible upstream base URL (vLLM, SGLang, llama-server, TGI, Ollama /v1). */
   upstreamUrl: string | undefined;
@@ -281,6 +283,12 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     modelPath: isAbsolute(modelPath) ? modelPath : resolve(ctx.root, modelPath),
     models: models?.length ? models : undefined,
     ollamaHost: pick(values['ollama-host'], 'OLLAMA_HOST'),
+    ollamaNumParallel: optionalInt(
+      pick(undefined, 'OLLAMA_NUM_PARALLEL'),
+      'OLLAMA_NUM_PARALLEL',
+      1,
+      1024,
+    ),
     engine: engine as EngineKind | undefined,
     upstreamUrl,
     contextSize: optionalInt(

@@ -76,7 +76,7 @@ export async function startAgent(
       ...(config.models ? { models: config.models } : {}),
       maxConcurrentJobs: config.maxConcurrentJobs,
       ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
-      ...numParallel(process.env.OLLAMA_NUM_PARALLEL),
+      ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
       ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
@@ -191,12 +191,6 @@ export async function startAgent(
   };
 
   return { config, url, port, engine, jobs, controlPlane, shutdown };
-}
-
-/** OLLAMA_NUM_PARALLEL, the same variable `ollama serve` reads, when it is a positive integer. */
-function numParallel(raw: string | undefined): { ollamaNumParallel?: number } {
-  const n = Number(raw);
-  return raw && Number.isInteger(n) && n > 0 ? { ollamaNumParallel: n } : {};
 }
 
 function listen(

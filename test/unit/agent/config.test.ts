@@ -61,6 +61,7 @@ describe('parseCommand', () => {
       MAX_CONCURRENT_JOBS: '8',
       SUPPORTED_MODELS: 'llama3:8b, qwen2:7b,',
       OLLAMA_HOST: 'localhost:11434',
+      OLLAMA_NUM_PARALLEL: '3',
       MODEL_PATH: '/models/x.gguf',
       HOST: '0.0.0.0',
       ENGINE: 'ollama',
@@ -74,6 +75,7 @@ describe('parseCommand', () => {
       maxConcurrentJobs: 8,
       models: ['llama3:8b', 'qwen2:7b'],
       ollamaHost: 'localhost:11434',
+      ollamaNumParallel: 3,
       modelPath: '/models/x.gguf',
       host: '0.0.0.0',
       engine: 'ollama',
@@ -117,6 +119,7 @@ describe('parseCommand', () => {
     expect(() => start(['--port', 'http'])).toThrow(ConfigError);
     expect(() => start(['--max-concurrent-jobs', '0'])).toThrow(/max concurrent jobs/);
     expect(() => start(['--id', 'bad id!'])).toThrow(/agent id/);
+    expect(() => start([], { OLLAMA_NUM_PARALLEL: 'two' })).toThrow(/OLLAMA_NUM_PARALLEL/);
     expect(() => start(['--engine', 'vllm'])).toThrow(/engine/);
     expect(() => start(['--engine', 'openai'])).toThrow(/upstream-url/);
     expect(() => start(['--upstream-url', 'ftp://x'])).toThrow(/upstream URL/);
