@@ -1,20 +1,23 @@
 // The architecture's rules, checked by `npm run lint` (dependency-cruiser resolves every import,
 // so a rule holds whatever the relative path looks like). See docs/adr/0012-import-boundaries.md.
-const nodeOnlyPackages = '(^|/)node_modules/(better-sqlite3|@hono/node-server|prom-client|systeminformation|node-llama-cpp|undici)/';
+const nodeOnlyPackages =
+  '(^|/)node_modules/(better-sqlite3|@hono/node-server|prom-client|systeminformation|node-llama-cpp|undici)/';
 const ours = '^(control-plane|agent|protocol|client|schema|bench|scripts|test)/';
 
 module.exports = {
   forbidden: [
     {
       name: 'core-not-runtime-entry',
-      comment: 'control-plane/core runs in workerd and Node: it never imports an entry or its helpers.',
+      comment:
+        'control-plane/core runs in workerd and Node: it never imports an entry or its helpers.',
       severity: 'error',
       from: { path: '^control-plane/core/' },
       to: { path: '^control-plane/(node|worker)/' },
     },
     {
       name: 'core-no-node-module',
-      comment: 'control-plane/core is bundled into the Worker: no Node built-in, no Node-only package.',
+      comment:
+        'control-plane/core is bundled into the Worker: no Node built-in, no Node-only package.',
       severity: 'error',
       from: { path: '^control-plane/core/' },
       to: { dependencyTypes: ['core'] },

@@ -29,8 +29,11 @@ describe('import rules', () => {
   write('tsconfig.json', JSON.stringify({ compilerOptions: { allowImportingTsExtensions: true } }));
   write('schema/tables.ts', 'export const t = 1;\n');
   write('protocol/wire.ts', 'export const w = 1;\n');
-  write('control-plane/node/main.ts', "export const m = 1;\n");
-  write('control-plane/core/ok.ts', "import { w } from '../../protocol/wire.ts';\nexport const ok = w;\n");
+  write('control-plane/node/main.ts', 'export const m = 1;\n');
+  write(
+    'control-plane/core/ok.ts',
+    "import { w } from '../../protocol/wire.ts';\nexport const ok = w;\n",
+  );
 
   it('passes a tree that keeps them', () => {
     const { status, out } = cruise('control-plane', 'protocol', 'schema');
