@@ -135,7 +135,10 @@ export class LlamaCppEngine implements InferenceEngine {
           itemPrioritizationStrategy: 'maximumParallelism',
         },
       });
-      const chatWrapper = resolveChatWrapper(model);
+      // The model's own Jinja chat template, as llama-server applies it, so that a request is the
+      // same prompt tokens on every engine; node-llama-cpp's built-in wrapper for the family when
+      // the GGUF has no template (or one it cannot render).
+      const chatWrapper = resolveChatWrapper(model, { type: 'jinjaTemplate' });
       return new LlamaCppEngine(
         llama,
         model,
