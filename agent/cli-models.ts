@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import type { PullEvent } from './models/admin.ts';
 import { DownloadError, Downloader } from './models/download.ts';
 import { cpuRepackFor, estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
-import { loadCatalog } from './models/setup.ts';
+import { BUNDLED_CATALOG, loadCatalog } from './models/setup.ts';
+import { dataPaths, operatorPath, type PathContext } from './paths.ts';
+import { packageVersion } from './version.ts';
 
 export const MODELS_USAGE = `Usage: agent models <ls|pull|rm> [name] [options]
 
@@ -14,29 +16,33 @@ export const MODELS_USAGE = `Usage: agent models <ls|pull|rm> [name] [options]
   rm <name>-<q>      delete one variant's file
 
 Options (environment variable in brackets):
-  --catalog <file>         model catalog JSON [MODEL_CATALOG]
-  --models-dir <dir>       [MODELS_DIR] (default .cache/models)
+  --catalog <file>         model catalog JSON [MODEL_CATALOG] (default: the bundled
+                           agent/models/smollm2.catalog.json)
+  --data-dir <dir>         the agent's data folder [AGENT_DATA_DIR]
+  --models-dir <dir>       [MODELS_DIR] (default <data-dir>/models)
   --model-base-url <url>   Hugging Face-compatible mirror [MODEL_BASE_URL]
   --context-size <n>       for estimates [CONTEXT_SIZE] (default 2048)
   --max-concurrent-jobs <n> for estimates [MAX_CONCURRENT_JOBS] (default 4)
   --agent <url>            act through a running agent's /admin endpoint instead [AGENT_URL]
   --admin-key <key>        [AGENT_ADMIN_KEY]
+
+Relative paths are read against the current folder.
 `;
 
 const OPTIONS = {
   catalog: { type: 'string' },
   'models-dir': { type: 'string' },
+  'data-dir': { type: 'string' },
   'model-base-url': { type: 'string' },
   'context-size': { type: 'string' },
   'max-concurrent-jobs': { type: 'string' },
   agent: { type: 'string' },
   'admin-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 } as const;
 
-export interface ModelsCliIo {
-  env: Record<string, string | undefined>;
-  root: string;
+export interface ModelsCliIo extends PathContext {
   out: (s: string) => void;
   err: (s: string) => void;
   /** Progress redraws in place on a terminal. */
@@ -54,6 +60,10 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
   }
   const v = parsed.values;
   const [command, name, ...extra] = parsed.positionals;
+  if (v.version) {
+    io.out(`agent ${packageVersion()}\n`);
+    return 0;
+  }
   if (v.help || !command) {
     io.out(MODELS_USAGE);
     return 0;
@@ -68,14 +78,15 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
   const adminKey = env(v['admin-key'], 'AGENT_ADMIN_KEY');
   try {
     if (agent) return await remote(command, name, agent.replace(/\/+$/, ''), adminKey, io);
-    const catalog = await loadCatalog(
-      {
-        catalog: env(v.catalog, 'MODEL_CATALOG'),
-        modelsDir: env(v['models-dir'], 'MODELS_DIR'),
-        modelBaseUrl: env(v['model-base-url'], 'MODEL_BASE_URL'),
-      },
-      io.root,
-    );
+    const paths = dataPaths(io, {
+      dataDir: env(v['data-dir'], 'AGENT_DATA_DIR'),
+      modelsDir: env(v['models-dir'], 'MODELS_DIR'),
+    });
+    const catalog = await loadCatalog({
+      catalog: operatorPath(io, env(v.catalog, 'MODEL_CATALOG')) ?? BUNDLED_CATALOG,
+      modelsDir: paths.modelsDir,
+      modelBaseUrl: env(v['model-base-url'], 'MODEL_BASE_URL'),
+    });
     if (command === 'ls') {
       const ctx = Number(env(v['context-size'], 'CONTEXT_SIZE') ?? 2048);
       const seqs = Number(env(v['max-concurrent-jobs'], 'MAX_CONCURRENT_JOBS') ?? 4);

@@ -1,7 +1,7 @@
 // `agent start`: parses flags/env, then by default supervises the agent in a child process
 // (agent/supervisor.ts, ADR 0007); with --no-supervise, or in that child, runs the agent here:
 // one ready line, drains on SIGINT/SIGTERM.
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   type AgentConfig,
@@ -14,12 +14,21 @@ import { createLogger, type Logger } from './log.ts';
 import type { RunningAgent } from './server.ts';
 import { type ChildMessage, isParentMessage, SUPERVISED_ENV } from './supervisor.ts';
 
+/** Where this process reads its environment and relative paths from. */
+function pathContext() {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    home: homedir(),
+    root: fileURLToPath(new URL('..', import.meta.url)),
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'models') {
     const { modelsMain } = await import('./cli-models.ts');
     return modelsMain(argv.slice(1), {
-      env: process.env,
-      root: fileURLToPath(new URL('..', import.meta.url)),
+      ...pathContext(),
       out: (s) => process.stdout.write(s),
       err: (s) => process.stderr.write(s),
       tty: process.stderr.isTTY === true,
@@ -27,11 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parseCommand>;
   try {
-    parsed = parseCommand(argv, {
-      env: process.env,
-      hostname: hostname(),
-      root: fileURLToPath(new URL('..', import.meta.url)),
-    });
+    parsed = parseCommand(argv, { ...pathContext(), hostname: hostname() });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`agent: ${err.message}\n\n${USAGE}`);
@@ -40,6 +45,15 @@ export async function main(argv: string[]): Promise<number> {
   if (parsed.command === 'help') {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (parsed.command === 'version') {
+    const { packageVersion } = await import('./version.ts');
+    process.stdout.write(`agent ${packageVersion()}\n`);
+    return 0;
+  }
+  if (parsed.command === 'doctor') {
+    const { runDoctor } = await import('./doctor.ts');
+    return runDoctor(parsed.config, { out: (s) => process.stdout.write(s) });
   }
   const { config } = parsed;
   const log = createLogger({ json: config.logFormat === 'json' });

@@ -1,8 +1,8 @@
 // Agent configuration: `agent start` flags with environment-variable fallbacks, validated.
-import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
 import { DEFAULT_MODEL_NAME, ENGINE_KINDS, type EngineKind } from './engines/select.ts';
+import { dataPaths, operatorPath, type PathContext } from './paths.ts';
 import { parseBytes, parseLocation } from './placement.ts';
 
 export interface AgentConfig {
@@ -37,6 +37,8 @@ export interface AgentConfig {
   logFormat: 'plain' | 'json';
   /** How long SIGTERM waits for in-flight streams. */
   drainTimeoutMs: number;
+  /** The agent's data folder (AGENT_DATA_DIR): credential and pulled models, never the package. */
+  dataDir?: string | undefined;
   /** Where the agent keeps its control-plane credential across restarts (AGENT_STATE_DIR). */
   stateDir?: string | undefined;
   /** PEM files: serve HTTPS with this certificate and key. */
@@ -55,8 +57,6 @@ export interface AgentConfig {
   /** Required by /admin/* when set; otherwise /admin/* answers loopback clients only. */
   adminKey?: string | undefined;
 }
-
-export const DEFAULT_MODEL_PATH = '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -83,6 +83,7 @@ const OPTIONS = {
   'drain-timeout-ms': { type: 'string' },
   'memory-limit': { type: 'string' },
   'state-dir': { type: 'string' },
+  'data-dir': { type: 'string' },
   location: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -94,9 +95,13 @@ const OPTIONS = {
   'admin-key': { type: 'string' },
   'no-supervise': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 } as const;
 
 export const USAGE = `Usage: agent start [options]
+       agent doctor [options]   check this host against the same options, start nothing
+       agent models ls|pull|rm  (agent models --help)
+       agent --version
 
 Options (environment variable in brackets):
   --port <n>                 listen port [PORT] (default 8081)
@@ -108,8 +113,8 @@ Options (environment variable in brackets):
   --public-url <url>         full agent URL, overrides --public-host [PUBLIC_URL]
   --max-concurrent-jobs <n>  parallel jobs [MAX_CONCURRENT_JOBS] (default 4)
   --max-queue <n>            requests waiting for a slot before 429 [MAX_QUEUE] (default 2 × jobs)
-  --model-path <file>        GGUF for the embedded engine [MODEL_PATH]
-                             (default ${DEFAULT_MODEL_PATH})
+  --model-path <file>        GGUF for the embedded engine [MODEL_PATH] (default: the demo
+                             model in the models folder, or a checkout's .cache/models)
   --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
   --ollama-host <url>        use Ollama when it answers [OLLAMA_HOST]
   --engine <kind>            force llama-cpp, ollama or openai [ENGINE]
@@ -119,15 +124,17 @@ Options (environment variable in brackets):
                              agents on one host: give each its share)
   --log-format <plain|json>  [LOG_FORMAT] (default plain)
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
-  --state-dir <dir>          keeps the agent credential across restarts [AGENT_STATE_DIR]
-                             (default .data/agent)
+  --data-dir <dir>           the agent's state: credential, pulled models [AGENT_DATA_DIR]
+                             (default $XDG_STATE_HOME/titancompute/agent, else
+                             ~/.local/state/titancompute/agent)
+  --state-dir <dir>          the agent credential [AGENT_STATE_DIR] (default <data-dir>/credentials)
   --memory-limit <size>      memory offered to the scheduler at most, e.g. 6GiB [MEMORY_LIMIT]
   --location <lat,lon>       where this agent runs, for client-distance routing [AGENT_LOCATION]
   --tls-cert <file>          serve HTTPS with this PEM certificate [TLS_CERT]
   --tls-key <file>           and this PEM private key [TLS_KEY]
   --control-plane-ca <file>  PEM CA that signed the control plane's certificate [CONTROL_PLANE_CA]
   --catalog <file.json>      model catalog: quantized variants, best fit, pulls [MODEL_CATALOG]
-  --models-dir <dir>         where pulled variants live [MODELS_DIR] (default .cache/models)
+  --models-dir <dir>         where pulled variants live [MODELS_DIR] (default <data-dir>/models)
   --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
   --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
@@ -139,7 +146,7 @@ OOM kill) the control plane is told at once and it is restarted after AGENT_REST
 (500), doubling up to AGENT_RESTART_MAX_DELAY_MS (30000). More than AGENT_RESTART_LIMIT (5)
 crashes within AGENT_RESTART_WINDOW_MS (300000): give up, exit non-zero.
 
-Also: agent models ls|pull|rm (agent models --help)
+Relative paths are read against the current folder.
 `;
 
 /** How `agent start` supervises the agent process (agent/supervisor.ts). */
@@ -156,13 +163,12 @@ export interface SupervisorConfig {
 
 export type ParsedCommand =
   | { command: 'help' }
+  | { command: 'version' }
+  | { command: 'doctor'; config: AgentConfig }
   | { command: 'start'; config: AgentConfig; supervisor: SupervisorConfig };
 
-export interface ConfigContext {
-  env: Record<string, string | undefined>;
+export interface ConfigContext extends PathContext {
   hostname: string;
-  /** Relative model paths resolve against this (the package root). */
-  root: string;
 }
 
 export function parseCommand(argv: string[], ctx: ConfigContext): ParsedCommand {
@@ -173,10 +179,12 @@ export function parseCommand(argv: string[], ctx: ConfigContext): ParsedCommand 
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
   const [command, ...rest] = parsed.positionals;
+  if (parsed.values.version || command === 'version') return { command: 'version' };
   if (parsed.values.help || command === undefined || command === 'help') return { command: 'help' };
-  if (command !== 'start' || rest.length > 0) {
+  if ((command !== 'start' && command !== 'doctor') || rest.length > 0) {
     throw new ConfigError(`unknown command '${parsed.positionals.join(' ')}'`);
   }
+  if (command === 'doctor') return { command, config: resolveConfig(parsed.values, ctx) };
   return {
     command: 'start',
     config: resolveConfig(parsed.values, ctx),
@@ -263,7 +271,13 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ?.split(',')
     .map((m) => m.trim())
     .filter(Boolean);
-  const modelPath = pick(values['model-path'], 'MODEL_PATH') ?? DEFAULT_MODEL_PATH;
+  const paths = dataPaths(ctx, {
+    dataDir: pick(values['data-dir'], 'AGENT_DATA_DIR'),
+    stateDir: pick(values['state-dir'], 'AGENT_STATE_DIR'),
+    modelsDir: pick(values['models-dir'], 'MODELS_DIR'),
+  });
+  const modelPath =
+    operatorPath(ctx, pick(values['model-path'], 'MODEL_PATH')) ?? paths.defaultModelPath;
   const logFormat = pick(values['log-format'], 'LOG_FORMAT') ?? 'plain';
   if (logFormat !== 'plain' && logFormat !== 'json') {
     throw new ConfigError(`log format must be plain or json, got '${logFormat}'`);
@@ -280,7 +294,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     joinToken: pick(values['join-token'], 'JOIN_TOKEN'),
     maxConcurrentJobs,
     maxQueue,
-    modelPath: isAbsolute(modelPath) ? modelPath : resolve(ctx.root, modelPath),
+    modelPath,
     models: models?.length ? models : undefined,
     ollamaHost: pick(values['ollama-host'], 'OLLAMA_HOST'),
     ollamaNumParallel: optionalInt(
@@ -305,7 +319,8 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ),
     location: parsed(pick(values.location, 'AGENT_LOCATION'), parseLocation, 'location'),
     logFormat,
-    stateDir: resolve(ctx.root, pick(values['state-dir'], 'AGENT_STATE_DIR') ?? '.data/agent'),
+    dataDir: paths.dataDir,
+    stateDir: paths.stateDir,
     drainTimeoutMs: integer(
       pick(values['drain-timeout-ms'], 'DRAIN_TIMEOUT_MS') ?? '30000',
       'drain timeout',
@@ -313,11 +328,12 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
       3_600_000,
     ),
     ...tlsFiles(
-      pick(values['tls-cert'], 'TLS_CERT'),
-      pick(values['tls-key'], 'TLS_KEY'),
-      pick(values['control-plane-ca'], 'CONTROL_PLANE_CA'),
+      operatorPath(ctx, pick(values['tls-cert'], 'TLS_CERT')),
+      operatorPath(ctx, pick(values['tls-key'], 'TLS_KEY')),
+      operatorPath(ctx, pick(values['control-plane-ca'], 'CONTROL_PLANE_CA')),
     ),
-    ...modelOptions(pick, ctx.root, values),
+    ...modelOptions(pick, ctx, values),
+    modelsDir: paths.modelsDir,
   };
 }
 
@@ -339,18 +355,16 @@ function tlsFiles(cert: string | undefined, key: string | undefined, ca: string 
 
 function modelOptions(
   pick: (flag: string | undefined, ...names: string[]) => string | undefined,
-  root: string,
+  ctx: ConfigContext,
   values: Values,
-): Pick<AgentConfig, 'catalog' | 'modelsDir' | 'modelBaseUrl' | 'modelMemoryLimit' | 'adminKey'> {
-  const path = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(root, p));
+): Pick<AgentConfig, 'catalog' | 'modelBaseUrl' | 'modelMemoryLimit' | 'adminKey'> {
   const baseUrl = pick(values['model-base-url'], 'MODEL_BASE_URL');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
     throw new ConfigError(`model base URL must be an http(s) URL, got '${baseUrl}'`);
   }
   const limit = pick(values['model-memory-limit'], 'MODEL_MEMORY_LIMIT');
   return {
-    catalog: path(pick(values.catalog, 'MODEL_CATALOG')),
-    modelsDir: path(pick(values['models-dir'], 'MODELS_DIR')),
+    catalog: operatorPath(ctx, pick(values.catalog, 'MODEL_CATALOG')),
     modelBaseUrl: baseUrl,
     modelMemoryLimit: parsed(limit, parseBytes, 'model memory limit'),
     adminKey: pick(values['admin-key'], 'AGENT_ADMIN_KEY'),
@@ -377,4 +391,25 @@ export function agentUrl(config: AgentConfig, boundPort: number): string {
   if (config.publicUrl) return config.publicUrl;
   const host = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
   return `${config.tlsCert ? 'https' : 'http'}://${host}:${boundPort}`;
+}
+
+/** Whether a URL's host is this machine only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host)
+  );
+}
+
+/**
+ * Why clients of this control plane could not reach the URL this agent advertises: a loopback
+ * agent URL given to a control plane on another host, whose clients are elsewhere too.
+ */
+export function unreachableAdvertisement(agent: string, controlPlane: string): string | undefined {
+  if (!isLoopbackUrl(agent) || isLoopbackUrl(controlPlane)) return undefined;
+  return (
+    `this agent advertises ${agent}, a loopback address, to the control plane at ${controlPlane}: ` +
+    'clients on other hosts cannot reach it. Set --public-url (or --public-host) to an address ' +
+    'they can reach, and --host 0.0.0.0 (or that address) to listen on it.'
+  );
 }

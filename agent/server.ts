@@ -1,11 +1,10 @@
 // Runs an agent on Node: engine, HTTP server, control-plane loop, and graceful shutdown.
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
 import type { RegisterResponse } from '../protocol/agent-api.ts';
 import { createAgentApp } from './app.ts';
-import { type AgentConfig, agentUrl } from './config.ts';
+import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.ts';
 import { ControlPlaneClient } from './control-plane-client.ts';
 import { fileCredentialStore } from './credential-store.ts';
 import type { InferenceEngine } from './engines/engine.ts';
@@ -17,6 +16,7 @@ import { applyMemoryLimit } from './placement.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
 import { fetchTrusting, tlsServeOptions } from './tls.ts';
+import { packageVersion } from './version.ts';
 
 export interface StartOverrides {
   /** Use this engine instead of selecting one (tests). */
@@ -40,15 +40,6 @@ export interface RunningAgent {
   shutdown(reason?: string): Promise<void>;
 }
 
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export async function startAgent(
   config: AgentConfig,
   overrides: StartOverrides = {},
@@ -63,9 +54,7 @@ export async function startAgent(
 
   // With a model catalog the engine is the model manager (several variants, best fit, LRU).
   const models =
-    !overrides.engine && usesModelManager(config)
-      ? await createModelStack(config, fileURLToPath(new URL('..', import.meta.url)), log)
-      : undefined;
+    !overrides.engine && usesModelManager(config) ? await createModelStack(config, log) : undefined;
   const engine: InferenceEngine =
     overrides.engine ??
     models?.manager ??
@@ -112,6 +101,8 @@ export async function startAgent(
     overrides.fetch ?? (config.controlPlaneCa ? fetchTrusting(config.controlPlaneCa) : undefined);
   const port = (server.address() as AddressInfo).port;
   const url = agentUrl(config, port);
+  const unreachable = unreachableAdvertisement(url, controlPlaneUrl);
+  if (unreachable) log.warn(`WARNING: ${unreachable}`);
 
   client = new ControlPlaneClient({
     baseUrl: controlPlaneUrl,

@@ -78,7 +78,7 @@ export type ExecFileFn = (
   options: { timeout: number },
 ) => Promise<string>;
 
-const execFileText: ExecFileFn = (file, args, options) =>
+export const execFileText: ExecFileFn = (file, args, options) =>
   new Promise((resolve, reject) => {
     execFile(file, args, { timeout: options.timeout, windowsHide: true }, (err, stdout) => {
       if (err) reject(err);

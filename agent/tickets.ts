@@ -58,7 +58,7 @@ export interface VerifyOptions {
 export const TICKET_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 /** Upper bound of a ticket's max_tokens claim; anything above is malformed. */
 const MAX_TICKET_TOKENS = 1_000_000;
-const MAX_CLOCK_TOLERANCE_SEC = 30;
+export const MAX_CLOCK_TOLERANCE_SEC = 30;
 const MAX_JTI_LENGTH = 100;
 
 export function createTicketVerifier(

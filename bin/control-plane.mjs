@@ -5,6 +5,12 @@ import { register } from 'tsx/esm/api';
 
 register();
 const command = process.argv[2];
+if (['--version', '-V', 'version'].includes(command ?? '')) {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  console.log(`titan-control-plane ${pkg.version}`);
+  process.exit(0);
+}
 const admin = ['agents', 'keys', 'join-tokens', 'help', '--help', '-h'];
 if (admin.includes(command ?? '')) {
   const { runAdminCommand, UsageError } = await import('../control-plane/node/admin-cli.ts');

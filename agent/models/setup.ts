@@ -1,5 +1,5 @@
 // Builds the model stack for `agent start --catalog`: catalog, llama.cpp loader, manager, downloader, admin routes.
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -9,7 +9,8 @@ import { Downloader } from './download.ts';
 import { LlamaLoader } from './llama-loader.ts';
 import { ModelManager } from './manager.ts';
 
-export const DEFAULT_MODELS_DIR = '.cache/models';
+/** The catalog shipped with the agent: the demo model's quantized variants. */
+export const BUNDLED_CATALOG = fileURLToPath(new URL('./smollm2.catalog.json', import.meta.url));
 
 export interface ModelStack {
   manager: ModelManager;
@@ -23,22 +24,18 @@ export function usesModelManager(config: AgentConfig): boolean {
 }
 
 export async function loadCatalog(
-  config: Pick<AgentConfig, 'catalog' | 'modelsDir' | 'modelBaseUrl'>,
-  root: string,
+  config: Pick<AgentConfig, 'catalog' | 'modelBaseUrl'> & { modelsDir: string },
 ) {
   if (!config.catalog) throw new Error('no model catalog configured (--catalog or MODEL_CATALOG)');
   return ModelCatalog.load(config.catalog, {
-    modelsDir: config.modelsDir ?? resolve(root, DEFAULT_MODELS_DIR),
+    modelsDir: config.modelsDir,
     baseUrl: config.modelBaseUrl,
   });
 }
 
-export async function createModelStack(
-  config: AgentConfig,
-  root: string,
-  log: Logger,
-): Promise<ModelStack> {
-  const catalog = await loadCatalog(config, root);
+export async function createModelStack(config: AgentConfig, log: Logger): Promise<ModelStack> {
+  if (!config.modelsDir) throw new Error('a model catalog needs a models folder (--models-dir)');
+  const catalog = await loadCatalog({ ...config, modelsDir: config.modelsDir });
   const loader = await LlamaLoader.create({
     contextSizePerSequence: config.contextSize ?? 2048,
     sequences: config.maxConcurrentJobs,

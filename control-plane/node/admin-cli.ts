@@ -16,6 +16,7 @@ import { openSqlite } from './sqlite.ts';
 
 export const ADMIN_USAGE = `Usage:
   titan-control-plane [start]                       run the Node control plane (environment: README)
+  titan-control-plane --version
   titan-control-plane agents list
   titan-control-plane agents drain <id>             no new work for the agent; running jobs finish
   titan-control-plane agents undrain <id>

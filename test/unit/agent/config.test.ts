@@ -1,4 +1,7 @@
 // `agent start` configuration: flags over environment variables, defaults, validation.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type AgentConfig,
@@ -6,9 +9,18 @@ import {
   ConfigError,
   defaultAgentId,
   parseCommand,
+  unreachableAdvertisement,
 } from '../../../agent/config.ts';
+import { DEMO_MODEL_FILE } from '../../../agent/paths.ts';
 
-const ctx = (env: Record<string, string> = {}) => ({ env, hostname: 'gpu-box', root: '/repo' });
+const ctx = (env: Record<string, string> = {}) => ({
+  env,
+  hostname: 'gpu-box',
+  root: '/repo',
+  cwd: '/work',
+  home: '/home/op',
+});
+const DATA = '/home/op/.local/state/titancompute/agent';
 
 function start(argv: string[], env: Record<string, string> = {}): AgentConfig {
   const parsed = parseCommand(['start', ...argv], ctx(env));
@@ -38,7 +50,7 @@ describe('parseCommand', () => {
       joinToken: undefined,
       maxConcurrentJobs: 4,
       maxQueue: 8,
-      modelPath: '/repo/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf',
+      modelPath: `${DATA}/models/SmolLM2-135M-Instruct.Q4_1.gguf`,
       models: undefined,
       ollamaHost: undefined,
       engine: undefined,
@@ -47,7 +59,45 @@ describe('parseCommand', () => {
       threads: undefined,
       logFormat: 'plain',
       drainTimeoutMs: 30_000,
-      stateDir: '/repo/.data/agent',
+      dataDir: DATA,
+      stateDir: `${DATA}/credentials`,
+      modelsDir: `${DATA}/models`,
+    });
+  });
+
+  it('keeps state in one data folder outside the package; relative paths are read where given', () => {
+    expect(start([], { XDG_STATE_HOME: '/state' })).toMatchObject({
+      dataDir: '/state/titancompute/agent',
+      stateDir: '/state/titancompute/agent/credentials',
+      modelsDir: '/state/titancompute/agent/models',
+    });
+    expect(
+      start(['--data-dir', 'd', '--catalog', './c.json', '--model-path', 'm.gguf'], {
+        TLS_CERT: 'tls/cert.pem',
+        TLS_KEY: '/etc/key.pem',
+      }),
+    ).toMatchObject({
+      dataDir: '/work/d',
+      stateDir: '/work/d/credentials',
+      modelsDir: '/work/d/models',
+      catalog: '/work/c.json',
+      modelPath: '/work/m.gguf',
+      tlsCert: '/work/tls/cert.pem',
+      tlsKey: '/etc/key.pem',
+    });
+    expect(start(['--state-dir', 's', '--models-dir', '/models'])).toMatchObject({
+      stateDir: '/work/s',
+      modelsDir: '/models',
+    });
+  });
+
+  it('answers --version and doctor', () => {
+    expect(parseCommand(['--version'], ctx()).command).toBe('version');
+    expect(parseCommand(['-V'], ctx()).command).toBe('version');
+    const doctor = parseCommand(['doctor', '--control-plane-url', 'https://cp.example'], ctx());
+    expect(doctor).toMatchObject({
+      command: 'doctor',
+      config: { controlPlaneUrl: 'https://cp.example' },
     });
   });
 
@@ -111,8 +161,47 @@ describe('parseCommand', () => {
     expect(agentUrl(config, 7000)).toBe('https://agent.example');
   });
 
-  it('resolves a relative model path against the package root', () => {
-    expect(start(['--model-path', 'm/x.gguf']).modelPath).toBe('/repo/m/x.gguf');
+  it('resolves a relative model path against the current folder', () => {
+    expect(start(['--model-path', 'm/x.gguf']).modelPath).toBe('/work/m/x.gguf');
+  });
+
+  it("finds the demo model in a checkout's .cache/models when the data folder has none", () => {
+    const root = mkdtempSync(join(tmpdir(), 'titan-checkout-'));
+    try {
+      const inCheckout = join(root, '.cache', 'models', DEMO_MODEL_FILE);
+      mkdirSync(dirname(inCheckout), { recursive: true });
+      writeFileSync(inCheckout, '');
+      const parsed = parseCommand(['start'], {
+        ...ctx({ AGENT_DATA_DIR: join(root, 'data') }),
+        root,
+      });
+      if (parsed.command !== 'start') throw new Error('expected start');
+      expect(parsed.config.modelPath).toBe(inCheckout);
+      const inData = join(root, 'data', 'models', DEMO_MODEL_FILE);
+      mkdirSync(dirname(inData), { recursive: true });
+      writeFileSync(inData, '');
+      const again = parseCommand(['start'], {
+        ...ctx({ AGENT_DATA_DIR: join(root, 'data') }),
+        root,
+      });
+      if (again.command !== 'start') throw new Error('expected start');
+      expect(again.config.modelPath).toBe(inData);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('warns when a loopback agent URL is advertised to a control plane on another host', () => {
+    expect(unreachableAdvertisement('http://127.0.0.1:8081', 'https://cp.example.com')).toMatch(
+      /loopback.*--public-url/,
+    );
+    expect(unreachableAdvertisement('http://[::1]:8081', 'http://10.0.0.2:8080')).toBeDefined();
+    expect(
+      unreachableAdvertisement('http://localhost:8081', 'http://127.0.0.1:8080'),
+    ).toBeUndefined();
+    expect(
+      unreachableAdvertisement('http://10.0.0.5:8081', 'https://cp.example.com'),
+    ).toBeUndefined();
   });
 
   it('rejects bad values with a ConfigError', () => {

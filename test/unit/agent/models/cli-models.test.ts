@@ -67,6 +67,8 @@ async function runWith(
     env,
     ...(f ? { fetch: f } : {}),
     root: dir,
+    cwd: dir,
+    home: dir,
     out: (s) => {
       out += s;
     },
@@ -84,6 +86,14 @@ describe('agent models', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/t:1b-q8_0\s+no\s+\?/);
     expect(r.out).toMatch(/t:1b-q4_k_m\s+yes\s+[\d.]+ MiB\s+[\d.]+ MiB/);
+  });
+
+  it('ls without a catalog lists the bundled one, in the data folder; --version answers', async () => {
+    const r = await runWith({ AGENT_DATA_DIR: join(dir, 'data') }, undefined, 'ls');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/smollm2:135m-instruct-q4_1\s+no\s+/);
+    const v = await runWith({}, undefined, '--version');
+    expect(v.out).toMatch(/^agent \d+\.\d+\.\d+/);
   });
 
   it('pull downloads with a progress bar, rm deletes', async () => {
@@ -135,7 +145,9 @@ describe('agent models', () => {
       {
         env: { MODEL_BASE_URL: 'http://127.0.0.1:9/', AGENT_ADMIN_KEY: 'k' },
         hostname: 'h',
-        root: '/r',
+        root: '/pkg',
+        cwd: '/r',
+        home: '/home/h',
       },
     );
     if (parsed.command !== 'start') throw new Error('expected start');
@@ -150,7 +162,9 @@ describe('agent models', () => {
       parseCommand(['start', '--model-memory-limit', 'lots'], {
         env: {},
         hostname: 'h',
-        root: '/r',
+        root: '/pkg',
+        cwd: '/r',
+        home: '/home/h',
       });
     expect(bad).toThrow(/model memory limit/);
   });

@@ -1,0 +1,125 @@
+// `agent doctor` against real loopback servers: a control plane that answers (with a clock set
+// apart), an agent URL nobody listens on, a recorded nvidia-smi answer from an H200, and files.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { doctor } from '../../../agent/doctor.ts';
+import { freePort } from '../../e2e/support/ports.ts';
+import { testAgentConfig } from './agent-config.ts';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const h200 = readFileSync(join(repo, 'test/fixtures/gpu/query-noheader-nounits.csv'), 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'titan-doctor-'));
+let controlPlane: Server;
+let cpUrl: string;
+/** What the fake control plane's Date header says, relative to now. */
+let clockOffsetMs = 0;
+
+beforeAll(async () => {
+  controlPlane = createServer((req, res) => {
+    res.setHeader('date', new Date(Date.now() + clockOffsetMs).toUTCString());
+    res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' });
+    res.end('{"status":"ok"}');
+  });
+  await new Promise<void>((ok) => controlPlane.listen(0, '127.0.0.1', ok));
+  cpUrl = `http://127.0.0.1:${(controlPlane.address() as AddressInfo).port}`;
+});
+
+afterAll(() => {
+  controlPlane.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const byName = (checks: { name: string; status: string; detail: string }[]) =>
+  Object.fromEntries(checks.map((c) => [c.name, c]));
+
+describe('agent doctor', () => {
+  it('passes a host that is ready, naming the GPUs nvidia-smi lists', async () => {
+    const model = join(dir, 'model.gguf');
+    writeFileSync(model, 'gguf');
+    const checks = byName(
+      await doctor(
+        testAgentConfig({
+          agentId: 'a',
+          controlPlaneUrl: cpUrl,
+          port: await freePort(),
+          modelPath: model,
+          dataDir: join(dir, 'data'),
+          modelsDir: join(dir, 'data', 'models'),
+        }),
+        { exec: async () => h200 },
+      ),
+    );
+    expect(checks['control plane']).toMatchObject({ status: 'ok' });
+    expect(checks.clock).toMatchObject({ status: 'ok' });
+    expect(checks.GPU).toMatchObject({ status: 'ok' });
+    expect(checks.GPU?.detail).toContain('NVIDIA H200');
+    expect(checks.engine).toMatchObject({ status: 'ok' });
+    expect(checks['data folder']).toMatchObject({ status: 'ok' });
+    expect(checks.disk?.status).toMatch(/ok|warn/);
+    // Nothing listens there yet: said, not failed.
+    expect(checks['public URL']).toMatchObject({ status: 'warn' });
+  });
+
+  it('fails a skewed clock, a missing model, a loopback URL for a remote control plane', async () => {
+    clockOffsetMs = -90_000;
+    try {
+      const local = byName(
+        await doctor(
+          testAgentConfig({
+            agentId: 'a',
+            controlPlaneUrl: cpUrl,
+            port: await freePort(),
+            modelPath: join(dir, 'missing.gguf'),
+          }),
+          {
+            exec: async () => Promise.reject(Object.assign(new Error('spawn'), { code: 'ENOENT' })),
+          },
+        ),
+      );
+      expect(local.clock).toMatchObject({ status: 'fail' });
+      expect(local.clock?.detail).toMatch(/^\+9\d s/);
+      expect(local.engine).toMatchObject({ status: 'fail' });
+      expect(local.GPU).toMatchObject({ status: 'warn' });
+      expect(local.GPU?.detail).toContain('no nvidia-smi');
+    } finally {
+      clockOffsetMs = 0;
+    }
+    const remote = await doctor(
+      testAgentConfig({ agentId: 'a', controlPlaneUrl: 'http://cp.invalid', port: 8081 }),
+      { exec: async () => h200, timeoutMs: 2000 },
+    );
+    expect(remote.find((c) => c.name === 'control plane')).toMatchObject({ status: 'fail' });
+    expect(remote.find((c) => c.name === 'public URL' && c.status === 'fail')?.detail).toMatch(
+      /loopback/,
+    );
+  });
+
+  it('runs from the command line: a table, exit status 1 on a failure; --version', async () => {
+    // Not spawnSync: the control plane these runs call lives in this process.
+    const run = (...args: string[]) =>
+      new Promise<{ status: number; stdout: string }>((ok) => {
+        execFile(
+          process.execPath,
+          [join(repo, 'bin/agent.mjs'), ...args],
+          {
+            env: { ...process.env, AGENT_DATA_DIR: join(dir, 'cli-data'), PATH: '/nonexistent' },
+            cwd: dir,
+          },
+          (err, stdout) => ok({ status: err ? Number(err.code) : 0, stdout }),
+        );
+      });
+    const failed = await run('doctor', '--control-plane-url', cpUrl, '--model-path', 'nope.gguf');
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toMatch(/^ok\s+control plane\s+/m);
+    expect(failed.stdout).toContain(`fail  engine`);
+    expect(failed.stdout).toContain(join(dir, 'nope.gguf'));
+    const version = await run('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^agent \d+\.\d+\.\d+$/);
+  });
+});
