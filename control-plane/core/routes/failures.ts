@@ -66,7 +66,7 @@ export function failureRoutes(deps: Deps) {
     // The report is kept on the ticket, which stays open: closing it would free the key's quota
     // and the agent's slot while the agent still honours the ticket (it cannot be told). The
     // lease ends with the agent's job report, its going offline or re-registering, or, never
-    // confirmed by the agent, at the end of its claim window (control-plane/leases.ts).
+    // confirmed by the agent, at the end of its claim window (storage/sqlite/tickets.ts).
     await deps.store.tickets.noteError(agentId, jti, error);
     const since = now - deps.config.breaker.windowMs;
     const reporters = await deps.store.tickets.reporters(agentId, since, CLIENT_REPORT_PREFIX);
