@@ -1,15 +1,15 @@
 // The agent registry in SQL: agents, the models they serve, and the tickets a registration or a
 // death ends.
-import { and, count, eq, gt, inArray, isNull, lt, ne, sql } from 'drizzle-orm';
+import { and, count, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { AgentModel } from '../../../../protocol/agent-api.ts';
 import { agentModels, agents, tickets } from '../../../../schema/tables.ts';
 import { fieldsOf } from '../../breakers/policy.ts';
 import { sameMemory, schedulingMemory } from '../../heartbeats.ts';
 import type { AgentView } from '../../scheduler/types.ts';
-import { type AgentRegistry, OPEN_TICKET_STATES, ROUTABLE_STATES } from '../types.ts';
+import { type AgentRegistry, OPEN_TICKET_STATES } from '../types.ts';
 import { breakerColumns } from './breakers.ts';
+import { openLeasesOf, routable } from './conditions.ts';
 import type { Db } from './db.ts';
-import { openLeasesOf } from './tickets.ts';
 
 export function sqliteAgents(db: Db): AgentRegistry {
   /** The agents' open tickets are lost: nothing runs there any more. */
@@ -18,13 +18,6 @@ export function sqliteAgents(db: Db): AgentRegistry {
       .update(tickets)
       .set({ state: 'lost', finishedAt: now })
       .where(and(inArray(tickets.agentId, ids), inArray(tickets.state, [...OPEN_TICKET_STATES])));
-  /** Routable (by state), undrained and heard from after `liveAfter`. */
-  const routable = (liveAfter: number) =>
-    and(
-      inArray(agents.state, [...ROUTABLE_STATES]),
-      isNull(agents.drainedAt),
-      gt(agents.lastHeartbeatAt, liveAfter),
-    );
 
   async function replaceModels(agentId: string, models: AgentModel[]): Promise<boolean> {
     const current = await db.select().from(agentModels).where(eq(agentModels.agentId, agentId));

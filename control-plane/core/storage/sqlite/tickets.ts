@@ -4,24 +4,13 @@
 // column in no index, so it costs D1 one row; the ticket's state (in three indexes) changes once,
 // at the job report.
 import { and, count, countDistinct, eq, gt, inArray, isNull, like, lt, sql } from 'drizzle-orm';
-import { tickets } from '../../../../schema/tables.ts';
-import { OPEN_TICKET_STATES, ROUTABLE_STATES, type TicketStore } from '../types.ts';
+import { agents, tickets } from '../../../../schema/tables.ts';
+import { OPEN_TICKET_STATES, type TicketStore } from '../types.ts';
+import { holds, openLeasesOf, routable } from './conditions.ts';
 import { changes, type Db } from './db.ts';
 
 /** Final states: the ticket's lease is over and the row is only history. */
 const CLOSED_STATES = ['success', 'error', 'cancelled', 'rejected', 'expired', 'lost'];
-
-/** SQL: ticket `t` (an alias) holds its slot at `now`. `running` is a confirmation by heartbeat. */
-function holds(t: string, now: number) {
-  const c = (name: string) => sql.raw(`${t}.${name}`);
-  return sql`${c('state')} IN ('issued', 'running')
-    AND (${c('admitted_at')} IS NOT NULL OR ${c('state')} = 'running' OR ${c('claim_until')} > ${now})`;
-}
-
-/** SQL: the number of open leases of the agent `agentIdSql` at `now`. */
-export function openLeasesOf(agentIdSql: ReturnType<typeof sql>, now: number) {
-  return sql`(SELECT count(*) FROM tickets l WHERE l.agent_id = ${agentIdSql} AND ${holds('l', now)})`;
-}
 
 export function sqliteTickets(db: Db): TicketStore {
   const open = () => inArray(tickets.state, [...OPEN_TICKET_STATES]);
@@ -33,15 +22,9 @@ export function sqliteTickets(db: Db): TicketStore {
         INSERT INTO tickets (jti, agent_id, model, client, state, issued_at, expires_at, claim_until)
         SELECT ${t.jti}, ${t.agentId}, ${t.model}, ${t.client}, 'issued', ${t.issuedAt},
           ${t.expiresAt}, ${t.claimUntil}
-        FROM agents a
-        WHERE a.id = ${t.agentId}
-          AND a.state IN (${sql.join(
-            ROUTABLE_STATES.map((s) => sql`${s}`),
-            sql`, `,
-          )})
-          AND a.drained_at IS NULL
-          AND a.last_heartbeat_at > ${liveAfter}
-          AND ${openLeasesOf(sql`a.id`, t.issuedAt)} < a.max_jobs
+        FROM agents
+        WHERE ${and(eq(agents.id, t.agentId), routable(liveAfter))}
+          AND ${openLeasesOf(sql`${agents.id}`, t.issuedAt)} < ${agents.maxJobs}
         RETURNING jti, (SELECT r.registered_at FROM agents r WHERE r.id = ${t.agentId}) AS reg`);
       return rows.length === 1 ? Number(rows[0]?.reg) : undefined;
     },
