@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../control-plane/core/config.ts';
 import { parseDuration } from '../control-plane/core/config-values.ts';
-import type { Db } from '../control-plane/core/db.ts';
 import type { Deps } from '../control-plane/core/deps.ts';
-import { finishTicket, upsertAgent } from '../control-plane/core/registry.ts';
+import { finishTicket } from '../control-plane/core/registry.ts';
 import { routeRequest } from '../control-plane/core/routing.ts';
 import { silentLogger, systemClock } from '../control-plane/core/runtime.ts';
 import { mcdaPolicy } from '../control-plane/core/scheduler/index.ts';
@@ -42,13 +41,11 @@ async function run(sizes: number[], cacheTtl: string) {
   const rows: (string | number)[][] = [];
   for (const n of sizes) {
     const dir = mkdtempSync(join(tmpdir(), 'titan-bench-'));
-    const { db, sqlite } = openSqlite(join(dir, 'cp.db'));
-    const handle = db as unknown as Db;
+    const { store, sqlite } = openSqlite(join(dir, 'cp.db'));
     const now = Date.now();
     sqlite.exec('BEGIN');
     for (let i = 0; i < n; i++) {
-      await upsertAgent(
-        handle,
+      await store.agents.register(
         {
           id: `agent-${i}`,
           url: `http://10.0.${i >> 8}.${i & 255}:8081`,
@@ -76,7 +73,7 @@ async function run(sizes: number[], cacheTtl: string) {
     }
     sqlite.exec('COMMIT');
     const deps: Deps = {
-      db: handle,
+      store,
       clock: systemClock,
       signer: unsignedTickets,
       // Registration of 10,000 agents takes a while; keep them all live for the measurement.
@@ -104,7 +101,7 @@ async function run(sizes: number[], cacheTtl: string) {
         cpu.push((dc.user + dc.system) / 1000);
       }
       await finishTicket(
-        handle,
+        store,
         d.agent.id,
         d.jti,
         {

@@ -80,8 +80,8 @@ export const tickets = sqliteTable(
     issuedAt: integer('issued_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     /**
-     * The ticket is its agent's slot lease (control-plane/core/leases.ts): an unconfirmed ticket holds
-     * the slot until then (issued_at + LEASE_CLAIM_WINDOW).
+     * The ticket is its agent's slot lease (control-plane/core/storage/sqlite/tickets.ts): an
+     * unconfirmed ticket holds the slot until then (issued_at + LEASE_CLAIM_WINDOW).
      */
     claimUntil: integer('claim_until').notNull().default(0),
     /** When the agent confirmed admission: the lease is held until the job report. */

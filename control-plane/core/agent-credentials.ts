@@ -1,15 +1,12 @@
 // Agent authentication: join tokens (configured or created with a lifetime) admit a registration;
 // the per-agent credential it returns (stored as SHA-256) must sign every later call.
-
-import { and, eq, isNull } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import { agents, type JoinTokenRow, joinTokens } from '../../schema/tables.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
-import type { Db } from './db.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { bearer, constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
+import type { CredentialStore, JoinToken } from './storage/types.ts';
 
 export const JOIN_TOKEN_PREFIX = 'tj-';
 export const AGENT_CREDENTIAL_PREFIX = 'tca-';
@@ -21,7 +18,7 @@ export function joinTokenRequired(config: ControlPlaneConfig): boolean {
 
 /** True when `presented` is the configured JOIN_TOKEN or a live created one. */
 export async function isValidJoinToken(
-  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  deps: Pick<Deps, 'store' | 'config' | 'clock'>,
   presented: string | undefined,
 ): Promise<boolean> {
   if (!joinTokenRequired(deps.config)) return true;
@@ -30,12 +27,7 @@ export async function isValidJoinToken(
     return true;
   }
   if (!presented.startsWith(JOIN_TOKEN_PREFIX) || presented.length > 200) return false;
-  const rows = await deps.db
-    .select()
-    .from(joinTokens)
-    .where(and(eq(joinTokens.hash, await sha256Hex(presented)), isNull(joinTokens.revokedAt)))
-    .limit(1);
-  const row = rows[0];
+  const row = await deps.store.credentials.findJoinToken(await sha256Hex(presented));
   return row !== undefined && (row.expiresAt === null || row.expiresAt > deps.clock.now());
 }
 
@@ -49,7 +41,7 @@ export interface JoinTokenInfo {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function describe(row: JoinTokenRow): JoinTokenInfo {
+function describe(row: JoinToken): JoinTokenInfo {
   return {
     id: row.id,
     name: row.name,
@@ -60,12 +52,12 @@ function describe(row: JoinTokenRow): JoinTokenInfo {
 }
 
 export async function createJoinToken(
-  db: Db,
+  credentials: CredentialStore,
   opts: { name: string; ttlMs?: number | undefined },
   now: number,
 ): Promise<{ token: string; info: JoinTokenInfo }> {
   const token = newSecret(JOIN_TOKEN_PREFIX);
-  const row: JoinTokenRow = {
+  const row: JoinToken = {
     id: newId('jt_'),
     hash: await sha256Hex(token),
     name: opts.name,
@@ -73,21 +65,12 @@ export async function createJoinToken(
     expiresAt: opts.ttlMs === undefined ? null : now + opts.ttlMs,
     revokedAt: null,
   };
-  await db.insert(joinTokens).values(row);
+  await credentials.addJoinToken(row);
   return { token, info: describe(row) };
 }
 
-export async function revokeJoinToken(db: Db, id: string, now: number): Promise<boolean> {
-  const rows = await db
-    .update(joinTokens)
-    .set({ revokedAt: now })
-    .where(and(eq(joinTokens.id, id), isNull(joinTokens.revokedAt)))
-    .returning({ id: joinTokens.id });
-  return rows.length === 1;
-}
-
-export async function listJoinTokens(db: Db): Promise<JoinTokenInfo[]> {
-  const rows = await db.select().from(joinTokens);
+export async function listJoinTokens(credentials: CredentialStore): Promise<JoinTokenInfo[]> {
+  const rows = await credentials.listJoinTokens();
   return rows.sort((a, b) => a.createdAt - b.createdAt).map(describe);
 }
 
@@ -96,20 +79,11 @@ export async function listJoinTokens(db: Db): Promise<JoinTokenInfo[]> {
  * carries that agent's current credential.
  */
 export async function assertMayClaimId(
-  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'log'>,
+  deps: Pick<Deps, 'store' | 'config' | 'clock' | 'log'>,
   id: string,
   presentedCredential: string | undefined,
 ): Promise<void> {
-  const rows = await deps.db
-    .select({
-      hash: agents.credentialHash,
-      state: agents.state,
-      lastHeartbeatAt: agents.lastHeartbeatAt,
-    })
-    .from(agents)
-    .where(eq(agents.id, id))
-    .limit(1);
-  const held = rows[0];
+  const held = await deps.store.credentials.agentCredential(id);
   if (!held || held.hash === null || held.state === 'offline') return;
   if (held.lastHeartbeatAt <= liveCutoff(deps.config, deps.clock.now())) return;
   if (presentedCredential && constantTimeEqual(await sha256Hex(presentedCredential), held.hash)) {
@@ -123,25 +97,17 @@ export async function assertMayClaimId(
 }
 
 /** Issues a fresh credential for `id` (after upsert) and returns the secret, shown only now. */
-export async function issueCredential(db: Db, id: string): Promise<string> {
+export async function issueCredential(credentials: CredentialStore, id: string): Promise<string> {
   const credential = newSecret(AGENT_CREDENTIAL_PREFIX);
-  await db
-    .update(agents)
-    .set({ credentialHash: await sha256Hex(credential) })
-    .where(eq(agents.id, id));
+  await credentials.setAgentCredential(id, await sha256Hex(credential));
   return credential;
 }
 
 /** Heartbeats and job reports: `Authorization: Bearer <credential>` of the agent in `:id`. */
-export function requireAgentCredential(deps: Pick<Deps, 'db' | 'log'>) {
+export function requireAgentCredential(deps: Pick<Deps, 'store' | 'log'>) {
   return createMiddleware(async (c, next) => {
     const id = c.req.param('id') ?? '';
-    const rows = await deps.db
-      .select({ hash: agents.credentialHash })
-      .from(agents)
-      .where(eq(agents.id, id))
-      .limit(1);
-    const row = rows[0];
+    const row = await deps.store.credentials.agentCredential(id);
     if (!row)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
     const presented = bearer(c.req.header('authorization'));

@@ -1,8 +1,6 @@
 // Client API keys: created once (the secret is shown only then), stored as SHA-256, revocable.
-import { and, eq, isNull } from 'drizzle-orm';
-import { type ApiKeyRow, apiKeys } from '../../schema/tables.ts';
-import type { Db } from './db.ts';
 import { newId, newSecret, sha256Hex } from './secrets.ts';
+import type { ApiKey, KeyStore } from './storage/types.ts';
 
 export const API_KEY_PREFIX = 'sk-titan-';
 
@@ -15,7 +13,7 @@ export interface ApiKeyInfo {
   maxConcurrent: number | null;
 }
 
-export function describeApiKey(row: ApiKeyRow): ApiKeyInfo {
+export function describeApiKey(row: ApiKey): ApiKeyInfo {
   return {
     id: row.id,
     name: row.name,
@@ -27,12 +25,12 @@ export function describeApiKey(row: ApiKeyRow): ApiKeyInfo {
 }
 
 export async function createApiKey(
-  db: Db,
+  keys: KeyStore,
   opts: { name: string; rateLimitPerMinute?: number | null; maxConcurrent?: number | null },
   now: number,
 ): Promise<{ key: string; info: ApiKeyInfo }> {
   const key = newSecret(API_KEY_PREFIX);
-  const row: ApiKeyRow = {
+  const row: ApiKey = {
     id: newId('key_'),
     hash: await sha256Hex(key),
     name: opts.name,
@@ -41,33 +39,17 @@ export async function createApiKey(
     rateLimitPerMinute: opts.rateLimitPerMinute ?? null,
     maxConcurrent: opts.maxConcurrent ?? null,
   };
-  await db.insert(apiKeys).values(row);
+  await keys.add(row);
   return { key, info: describeApiKey(row) };
 }
 
-/** True when a live key was revoked now. */
-export async function revokeApiKey(db: Db, id: string, now: number): Promise<boolean> {
-  const rows = await db
-    .update(apiKeys)
-    .set({ revokedAt: now })
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id });
-  return rows.length === 1;
-}
-
-export async function listApiKeys(db: Db): Promise<ApiKeyInfo[]> {
-  const rows = await db.select().from(apiKeys);
+export async function listApiKeys(keys: KeyStore): Promise<ApiKeyInfo[]> {
+  const rows = await keys.list();
   return rows.sort((a, b) => a.createdAt - b.createdAt).map(describeApiKey);
 }
 
 /** The live key whose secret is `presented`, if any. */
-export async function findApiKey(db: Db, presented: string): Promise<ApiKeyRow | undefined> {
+export async function findApiKey(keys: KeyStore, presented: string): Promise<ApiKey | undefined> {
   if (!presented.startsWith(API_KEY_PREFIX) || presented.length > 200) return undefined;
-  const hash = await sha256Hex(presented);
-  const rows = await db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt)))
-    .limit(1);
-  return rows[0];
+  return keys.findLive(await sha256Hex(presented));
 }

@@ -1,7 +1,5 @@
 // Client authentication: API key (Bearer or x-api-key), per-key rate limit and concurrency quota.
-import { and, count, eq, inArray } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import { tickets } from '../../schema/tables.ts';
 import { findApiKey } from './api-keys.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
@@ -49,7 +47,7 @@ export function requireClient(deps: Deps, limiter: RateLimiter, opts: { inferenc
       return next();
     }
     const presented = presentedKey(c.req);
-    const key = presented ? await findApiKey(deps.db, presented) : undefined;
+    const key = presented ? await findApiKey(deps.store.keys, presented) : undefined;
     if (!key) {
       deps.log.warn('client rejected', {
         path: c.req.path,
@@ -76,7 +74,7 @@ export function requireClient(deps: Deps, limiter: RateLimiter, opts: { inferenc
         );
       }
       const maxConcurrent = key.maxConcurrent ?? deps.config.maxConcurrentPerKey;
-      if ((await openRequests(deps, key.id)) >= maxConcurrent) {
+      if ((await deps.store.tickets.openOf(key.id)) >= maxConcurrent) {
         throw new ApiError(
           'concurrency_limit_exceeded',
           `This key already has ${maxConcurrent} requests in flight`,
@@ -86,13 +84,4 @@ export function requireClient(deps: Deps, limiter: RateLimiter, opts: { inferenc
     }
     return next();
   });
-}
-
-/** Tickets of this client not yet closed by a job report (or expiry). */
-async function openRequests(deps: Deps, clientId: string): Promise<number> {
-  const rows = await deps.db
-    .select({ n: count() })
-    .from(tickets)
-    .where(and(eq(tickets.client, clientId), inArray(tickets.state, ['issued', 'running'])));
-  return rows[0]?.n ?? 0;
 }

@@ -1,11 +1,11 @@
 // Everything the runtime-agnostic app needs, injected by the Node or Workers entry point.
 import type { MiddlewareHandler } from 'hono';
 import type { ControlPlaneConfig } from './config.ts';
-import type { Db } from './db.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Clock, Logger } from './runtime.ts';
 import type { Policy } from './scheduler/types.ts';
 import type { Scoreboard } from './scoreboard.ts';
+import type { Store } from './storage/types.ts';
 import type { TicketSigner } from './tickets.ts';
 import type { ViewCache } from './view-cache.ts';
 
@@ -23,7 +23,7 @@ export interface MetricsPort {
 }
 
 export interface Deps {
-  db: Db;
+  store: Store;
   clock: Clock;
   signer: TicketSigner;
   config: ControlPlaneConfig;

@@ -1,8 +1,6 @@
 // What a join token lets an agent register: a plain agent URL on an allowed host, room under the
 // live-agent cap, and a slot count its own hardware stats can support.
-import { and, count, gt, ne } from 'drizzle-orm';
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
-import { agents } from '../../schema/tables.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
@@ -64,15 +62,10 @@ export function boundedSlots(reg: Pick<RegisterRequest, 'maxConcurrentJobs' | 's
 
 /** A new agent id is refused once MAX_AGENTS live agents are registered (a known id may return). */
 export async function assertRoomForAgent(
-  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  deps: Pick<Deps, 'store' | 'config' | 'clock'>,
   id: string,
 ): Promise<void> {
-  const cutoff = liveCutoff(deps.config, deps.clock.now());
-  const others = await deps.db
-    .select({ n: count() })
-    .from(agents)
-    .where(and(ne(agents.id, id), ne(agents.state, 'offline'), gt(agents.lastHeartbeatAt, cutoff)));
-  const live = others[0]?.n ?? 0;
+  const live = await deps.store.agents.countLive(liveCutoff(deps.config, deps.clock.now()), id);
   if (live >= deps.config.maxAgents) {
     throw new ApiError(
       'forbidden',

@@ -2,12 +2,9 @@
 // the ticket; logs every decision with its reasons.
 import { effectiveState } from './breakers/health.ts';
 import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
-import { claimProbe, releaseProbe } from './breakers/store.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import { takeLease } from './leases.ts';
-import { loadAgentViews } from './registry.ts';
 import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
@@ -63,14 +60,14 @@ export async function routeRequest(
     exclude?: readonly string[] | undefined;
   },
 ): Promise<RouteDecision> {
-  const { db, clock, config } = deps;
+  const { store, clock, config } = deps;
   const now = clock.now();
   const liveAfter = liveCutoff(config, now);
   const breakers = deps.breakers;
   const load = async (fresh: boolean) =>
     deps.views
-      ? deps.views.get(db, req.model, now, fresh)
-      : { views: await loadAgentViews(db, req.model, now), cached: false };
+      ? deps.views.get(store.agents, req.model, now, fresh)
+      : { views: await store.agents.views(req.model, now), cached: false };
   /** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
   const prepare = (all: AgentView[]) => {
     const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
@@ -100,7 +97,7 @@ export async function routeRequest(
       const agent = choice.agent;
       // A half-open breaker admits a few probes, counted atomically across isolates.
       const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
-      if (probe && !(await claimProbe(db, agent.id, now, config.breaker))) continue;
+      if (probe && !(await store.breakers.claimProbe(agent.id, now, config.breaker))) continue;
       const lease = {
         jti,
         agentId: agent.id,
@@ -110,9 +107,9 @@ export async function routeRequest(
         expiresAt,
         claimUntil: now + config.leaseClaimWindowMs,
       };
-      const registration = await takeLease(db, lease, liveAfter);
+      const registration = await store.tickets.takeLease(lease, liveAfter);
       if (registration === undefined) {
-        if (probe) await releaseProbe(db, agent.id);
+        if (probe) await store.breakers.releaseProbe(agent.id);
         continue;
       }
       deps.views?.adjustSlots(agent.id, 1);

@@ -1,9 +1,8 @@
 // A short-lived in-process copy of the scheduler's agent views, so a decision does not re-read a
 // thousand rows. It only steers the ranking: the guarded INSERT that takes a lease is still the
 // truth, and a decision that finds nobody on cached data is retried on fresh data.
-import type { Db } from './db.ts';
-import { loadAgentViews } from './registry.ts';
 import type { AgentView } from './scheduler/types.ts';
+import type { AgentRegistry } from './storage/types.ts';
 
 export class ViewCache {
   private readonly byModel = new Map<string, { at: number; views: AgentView[] }>();
@@ -12,7 +11,7 @@ export class ViewCache {
   constructor(private readonly ttlMs: number) {}
 
   async get(
-    db: Db,
+    agents: AgentRegistry,
     model: string,
     now: number,
     fresh = false,
@@ -20,7 +19,7 @@ export class ViewCache {
     const hit = this.byModel.get(model);
     if (!fresh && hit && now - hit.at < this.ttlMs && now >= hit.at)
       return { views: hit.views, cached: true };
-    const views = await loadAgentViews(db, model, now);
+    const views = await agents.views(model, now);
     if (this.ttlMs > 0) this.byModel.set(model, { at: now, views });
     return { views, cached: false };
   }

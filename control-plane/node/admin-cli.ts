@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
 import { toApiError } from '../core/app.ts';
 import { loadConfig } from '../core/config.ts';
-import type { Db } from '../core/db.ts';
 import { openAiErrorBody } from '../core/errors.ts';
 import { adminRoutes } from '../core/routes/admin.ts';
 import { silentLogger } from '../core/runtime.ts';
@@ -84,14 +83,11 @@ export function httpAdmin(url: string, adminKey: string, fetchImpl = fetch): Adm
 /** The same admin API served in-process over the local Node database. */
 function localAdmin(env: Record<string, string | undefined>, now: () => number) {
   const path = env.DATABASE_PATH || join(resolve(env.DATA_DIR || '.data'), 'control-plane.db');
-  const { db, sqlite } = openSqlite(path);
+  const { store, sqlite } = openSqlite(path);
   const adminKey = newSecret('local-');
   const config = loadConfig({ ...env, ADMIN_KEY: adminKey });
   const app = new Hono()
-    .route(
-      '/admin',
-      adminRoutes({ db: db as unknown as Db, clock: { now }, config, log: silentLogger }),
-    )
+    .route('/admin', adminRoutes({ store, clock: { now }, config, log: silentLogger }))
     .onError((err, c) => {
       const apiErr = toApiError(err);
       return c.json(openAiErrorBody(apiErr), apiErr.status);

@@ -5,7 +5,6 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from '../core/app.ts';
 import { loadConfig, MIN_SECRET_LENGTH, weakSecrets } from '../core/config.ts';
 import { type ConfigSource, parseDuration } from '../core/config-values.ts';
-import type { Db } from '../core/db.ts';
 import { runMaintenance } from '../core/maintenance.ts';
 import { RateLimiter } from '../core/rate-limit.ts';
 import { jsonLogger, systemClock } from '../core/runtime.ts';
@@ -42,7 +41,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT, 30_000, 'REQUEST_TIMEOUT'),
   });
   const dataDir = resolve(env.DATA_DIR || '.data');
-  const { db, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
+  const { store, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
   const alg = (env.TICKET_ALG || 'RS256') as TicketAlg;
   const key = await loadOrCreatePrivateKey({
     envPem: env.TICKET_PRIVATE_KEY,
@@ -57,7 +56,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     previousAlg: (env.TICKET_PREVIOUS_ALG || undefined) as TicketAlg | undefined,
   });
   const deps = {
-    db: db as unknown as Db,
+    store,
     clock: systemClock,
     signer,
     config,
@@ -71,7 +70,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
 
   const maintenanceMs = parseDuration(env.MAINTENANCE_INTERVAL, 5_000, 'MAINTENANCE_INTERVAL');
   const timer = setInterval(() => {
-    runMaintenance(deps.db, config, systemClock.now())
+    runMaintenance(deps.store, config, systemClock.now())
       .then((r) => {
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved || r.ticketsDeleted)

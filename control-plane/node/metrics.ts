@@ -4,17 +4,14 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { agents } from '../../schema/tables.ts';
 import { effectiveState } from '../core/breakers/health.ts';
-import { phaseOf } from '../core/breakers/policy.ts';
-import { fieldsOf } from '../core/breakers/store.ts';
+import { fieldsOf, phaseOf } from '../core/breakers/policy.ts';
 import type { Deps, MetricsPort } from '../core/deps.ts';
-import { leaseCounts } from '../core/leases.ts';
 
 const AGENT_STATES = ['healthy', 'degraded', 'offline', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
-export function createMetrics(deps: Pick<Deps, 'db' | 'clock' | 'config'>): MetricsPort {
+export function createMetrics(deps: Pick<Deps, 'store' | 'clock' | 'config'>): MetricsPort {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const g = (name: string, help: string, labelNames: string[]) =>
@@ -54,8 +51,8 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'clock' | 'config'>): Metr
   async function refresh() {
     const now = deps.clock.now();
     const [rows, leases] = await Promise.all([
-      deps.db.select().from(agents),
-      leaseCounts(deps.db, now),
+      deps.store.agents.list(),
+      deps.store.tickets.leaseCounts(now),
     ]);
     for (const m of [byState, agentState, breakerState, trips, failures, slots]) m.reset();
     for (const s of AGENT_STATES) byState.set({ state: s }, 0);

@@ -1,4 +1,5 @@
-// The Node control plane's database: better-sqlite3 with every migration applied at open.
+// The Node control plane's database: better-sqlite3 with every migration applied at open, and the
+// store over it.
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,7 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from '../../schema/tables.ts';
+import { type Db, sqliteStore } from '../core/storage/sqlite/index.ts';
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -19,5 +21,5 @@ export function openSqlite(path: string) {
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { db, sqlite };
+  return { db, sqlite, store: sqliteStore(db as unknown as Db) };
 }

@@ -5,7 +5,6 @@ import * as schema from '../../schema/tables.ts';
 import { createApp } from '../core/app.ts';
 import { loadConfig } from '../core/config.ts';
 import type { ConfigSource } from '../core/config-values.ts';
-import type { Db } from '../core/db.ts';
 import type { Deps } from '../core/deps.ts';
 import { ApiError, openAiErrorBody } from '../core/errors.ts';
 import { runMaintenance } from '../core/maintenance.ts';
@@ -13,6 +12,7 @@ import { RateLimiter } from '../core/rate-limit.ts';
 import { jsonLogger, systemClock } from '../core/runtime.ts';
 import { createPolicy } from '../core/scheduler/index.ts';
 import { Scoreboard } from '../core/scoreboard.ts';
+import { type Db, sqliteStore } from '../core/storage/sqlite/index.ts';
 import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from '../core/tickets.ts';
 import { ViewCache } from '../core/view-cache.ts';
 
@@ -45,6 +45,11 @@ const MISSING_TICKET_KEY =
   '`titan-control-plane keys generate-ticket-key | npx wrangler secret put TICKET_PRIVATE_KEY` ' +
   '(docs/deploy-cloudflare.md), or set AUTH_MODE=development for a local ephemeral key.';
 
+/** The store over this request's D1 binding. */
+function storeOf(env: WorkerEnv) {
+  return sqliteStore(drizzle(env.DB as never, { schema }) as unknown as Db);
+}
+
 async function buildDeps(env: WorkerEnv): Promise<Deps> {
   const config = loadConfig(vars(env));
   const alg = (vars(env).TICKET_ALG || 'RS256') as TicketAlg;
@@ -69,7 +74,7 @@ async function buildDeps(env: WorkerEnv): Promise<Deps> {
     previousAlg: previousAlg || undefined,
   });
   return {
-    db: drizzle(env.DB as never, { schema }) as unknown as Db,
+    store: storeOf(env),
     clock: systemClock,
     signer,
     config,
@@ -89,10 +94,7 @@ function depsFor(env: WorkerEnv): Promise<Deps> {
     cached = { settings, deps: buildDeps(env) };
   }
   // Bindings can change between requests (tests, redeploys); the database handle follows them.
-  return cached.deps.then((d) => ({
-    ...d,
-    db: drizzle(env.DB as never, { schema }) as unknown as Db,
-  }));
+  return cached.deps.then((d) => ({ ...d, store: storeOf(env) }));
 }
 
 export default {
@@ -113,7 +115,7 @@ export default {
     // Without its secrets the Worker does no upkeep either; the error lands in the cron log.
     const deps = await depsFor(env);
     ctx.waitUntil(
-      runMaintenance(deps.db, deps.config, deps.clock.now()).then((r) =>
+      runMaintenance(deps.store, deps.config, deps.clock.now()).then((r) =>
         log.info('maintenance', { ...r }),
       ),
     );

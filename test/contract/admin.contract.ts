@@ -41,8 +41,8 @@ export function adminContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       credentials.clear();
-      const { db } = await target.freshDb();
-      app = createApp(await makeDeps(db, fakeClock(), { ADMIN_KEY }));
+      const { store } = await target.freshStore();
+      app = createApp(await makeDeps(store, fakeClock(), { ADMIN_KEY }));
       await register('agent-a');
       await register('agent-b');
     });

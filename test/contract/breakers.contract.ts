@@ -60,8 +60,8 @@ export function breakersContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      const fresh = await target.freshDb();
-      deps = await makeDeps(fresh.db, clock, {
+      const fresh = await target.freshStore();
+      deps = await makeDeps(fresh.store, clock, {
         BREAKER_COOLDOWN: `${COOLDOWN}ms`,
         BREAKER_PROBES: String(PROBES),
       });
@@ -271,7 +271,7 @@ export function breakersContract(runtime: string, target: ContractTarget) {
     it("one client cannot open a healthy agent's breaker or free its quota by reporting failures", async () => {
       // Keys mode over the same database: each key is a distinct client.
       const keyed = createApp(
-        await makeDeps(deps.db, clock, {
+        await makeDeps(deps.store, clock, {
           AUTH_MODE: 'keys',
           ADMIN_KEY: 'breaker-admin',
           BREAKER_COOLDOWN: `${COOLDOWN}ms`,

@@ -3,15 +3,15 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/core/app.ts';
-import type { Db } from '../../control-plane/core/db.ts';
 import type { Deps } from '../../control-plane/core/deps.ts';
 import { runMaintenance } from '../../control-plane/core/maintenance.ts';
+import type { Store } from '../../control-plane/core/storage/types.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
 
 export interface ContractTarget {
-  /** A fresh, migrated, empty database, and a counter of rows written to it so far. */
-  freshDb(): Promise<{ db: Db; rowsWritten(): Promise<number> }>;
+  /** A store over a fresh, migrated, empty database, and a counter of rows written to it so far. */
+  freshStore(): Promise<{ store: Store; rowsWritten(): Promise<number> }>;
 }
 
 const auth = { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' };
@@ -59,9 +59,9 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     beforeEach(async () => {
       credentials.clear();
       clock = fakeClock();
-      const fresh = await target.freshDb();
+      const fresh = await target.freshStore();
       rowsWritten = fresh.rowsWritten;
-      deps = await makeDeps(fresh.db, clock);
+      deps = await makeDeps(fresh.store, clock);
       app = createApp(deps);
     });
 
@@ -345,15 +345,15 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect((await chat()).status).toBe(503);
       clock.advance(61_000);
       await post('/v1/agents/agent-a/heartbeat', heartbeat());
-      const sweep = await runMaintenance(deps.db, deps.config, clock.now());
+      const sweep = await runMaintenance(deps.store, deps.config, clock.now());
       expect(sweep.expiredTickets).toBe(1);
       expect((await chat()).status).toBe(307);
 
       clock.advance(46_000);
-      const offline = await runMaintenance(deps.db, deps.config, clock.now());
+      const offline = await runMaintenance(deps.store, deps.config, clock.now());
       expect(offline.agentsMarkedOffline).toBe(1);
       clock.advance(60_000);
-      const removed = await runMaintenance(deps.db, deps.config, clock.now());
+      const removed = await runMaintenance(deps.store, deps.config, clock.now());
       expect(removed.agentsRemoved).toBe(1);
       expect((await chat()).status).toBe(404);
     });
@@ -418,7 +418,7 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       'coalesces heartbeats within the write budget ($name)',
       { timeout: 60_000 },
       async ({ name, env, floor, ceiling }) => {
-        deps = await makeDeps(deps.db, clock, env);
+        deps = await makeDeps(deps.store, clock, env);
         app = createApp(deps);
         await register('agent-a');
         // One hour of 5 s heartbeats from a busy agent: noisy CPU load, memory and RTT.

@@ -1,11 +1,11 @@
-// Shared test fixtures: a fake clock, agent registration bodies, and deps over any drizzle DB.
+// Shared test fixtures: a fake clock, agent registration bodies, and deps over any store.
 
 import { loadConfig } from '../../control-plane/core/config.ts';
-import type { Db } from '../../control-plane/core/db.ts';
 import type { Deps } from '../../control-plane/core/deps.ts';
 import { silentLogger } from '../../control-plane/core/runtime.ts';
 import { mcdaPolicy } from '../../control-plane/core/scheduler/index.ts';
 import { Scoreboard } from '../../control-plane/core/scoreboard.ts';
+import type { Store } from '../../control-plane/core/storage/types.ts';
 import { createTicketSigner, generatePrivateKeyPem } from '../../control-plane/core/tickets.ts';
 import { ViewCache } from '../../control-plane/core/view-cache.ts';
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
@@ -25,13 +25,17 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)) {
 
 let keyPem: Promise<string> | undefined;
 
-export async function makeDeps(db: Db, clock: { now(): number }, env: Record<string, string> = {}) {
+export async function makeDeps(
+  store: Store,
+  clock: { now(): number },
+  env: Record<string, string> = {},
+) {
   keyPem ??= generatePrivateKeyPem('RS256');
   // The routing contract runs in development mode (no client keys); the security suite sets keys.
   const config = loadConfig({ JOIN_TOKEN, AUTH_MODE: 'development', ...env });
   const signer = await createTicketSigner({ issuer: config.issuer, privateKeyPem: await keyPem });
   const deps: Deps = {
-    db,
+    store,
     clock,
     signer,
     config,

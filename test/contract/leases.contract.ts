@@ -5,9 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/core/app.ts';
 import type { Deps } from '../../control-plane/core/deps.ts';
-import { takeLease } from '../../control-plane/core/leases.ts';
 import { runMaintenance } from '../../control-plane/core/maintenance.ts';
-import { setDrained } from '../../control-plane/core/registry.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
@@ -67,9 +65,9 @@ export function leasesContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      const fresh = await target.freshDb();
+      const fresh = await target.freshStore();
       rowsWritten = fresh.rowsWritten;
-      deps = await makeDeps(fresh.db, clock, { LEASE_CLAIM_WINDOW: '3s' });
+      deps = await makeDeps(fresh.store, clock, { LEASE_CLAIM_WINDOW: '3s' });
       app = createApp(deps);
     });
 
@@ -121,7 +119,7 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       clock.advance(60_000);
       const hb = heartbeat({ activeJobs: 1, runningJobs: [jti] });
       expect((await asAgent('/heartbeat', hb)).status).toBe(200);
-      await runMaintenance(deps.db, deps.config, clock.now());
+      await runMaintenance(deps.store, deps.config, clock.now());
       expect(await reserved()).toBe(1);
       expect(await (await asAgent(`/jobs/${jti}`, report)).json()).toEqual({ released: true });
       expect(await reserved()).toBe(0);
@@ -217,10 +215,10 @@ export function leasesContract(runtime: string, target: ContractTarget) {
         claimUntil: clock.now() + 3_000,
       });
       const liveAfter = clock.now() - 1;
-      expect(await setDrained(deps.db, 'agent-a', clock.now())).toBe(true);
-      expect(await takeLease(deps.db, lease('while-drained'), liveAfter)).toBeUndefined();
-      await setDrained(deps.db, 'agent-a', null);
-      expect(await takeLease(deps.db, lease('undrained'), liveAfter)).toBe(first + 1_000);
+      expect(await deps.store.agents.setDrained('agent-a', clock.now())).toBe(true);
+      expect(await deps.store.tickets.takeLease(lease('while-drained'), liveAfter)).toBeUndefined();
+      await deps.store.agents.setDrained('agent-a', null);
+      expect(await deps.store.tickets.takeLease(lease('undrained'), liveAfter)).toBe(first + 1_000);
       expect(await reserved()).toBe(2);
     });
 
@@ -240,13 +238,13 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       await jobs(); // an hour younger: kept
       // A day later the agent is long gone; this run only retires it (nothing is old enough yet).
       clock.advance(23 * 3_600_000);
-      const first = await runMaintenance(deps.db, deps.config, clock.now(), 2);
+      const first = await runMaintenance(deps.store, deps.config, clock.now(), 2);
       expect(first.ticketsDeleted).toBe(0);
       clock.advance(120_000);
       const before = await rowsWritten();
       const runs = [];
       for (let i = 0; i < 3; i++) {
-        runs.push((await runMaintenance(deps.db, deps.config, clock.now(), 2)).ticketsDeleted);
+        runs.push((await runMaintenance(deps.store, deps.config, clock.now(), 2)).ticketsDeleted);
       }
       expect(runs).toEqual([2, 2, 0]);
       const perTicket = ((await rowsWritten()) - before) / 4;
@@ -254,7 +252,9 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       expect(perTicket).toBeGreaterThanOrEqual(1);
       expect(open.status).toBe(307);
       clock.advance(3_600_000);
-      expect((await runMaintenance(deps.db, deps.config, clock.now(), 2)).ticketsDeleted).toBe(1);
+      expect((await runMaintenance(deps.store, deps.config, clock.now(), 2)).ticketsDeleted).toBe(
+        1,
+      );
     });
   });
 }

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ticketClaims } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/core/app.ts';
-import type { Db } from '../../control-plane/core/db.ts';
+import type { Store } from '../../control-plane/core/storage/types.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
@@ -15,11 +15,11 @@ const chatBody = { model: MODEL, messages: [{ role: 'user', content: 'hi' }] };
 export function securityContract(runtime: string, target: ContractTarget) {
   describe(`security contract (${runtime})`, () => {
     let clock: ReturnType<typeof fakeClock>;
-    let db: Db;
+    let store: Store;
     let app: ReturnType<typeof createApp>;
 
     const setup = async (env: Record<string, string> = {}) => {
-      const deps = await makeDeps(db, clock, { AUTH_MODE: 'keys', ADMIN_KEY, ...env });
+      const deps = await makeDeps(store, clock, { AUTH_MODE: 'keys', ADMIN_KEY, ...env });
       app = createApp(deps);
     };
     const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
@@ -43,7 +43,7 @@ export function securityContract(runtime: string, target: ContractTarget) {
 
     beforeEach(async () => {
       clock = fakeClock();
-      db = (await target.freshDb()).db;
+      store = (await target.freshStore()).store;
       await setup();
     });
 

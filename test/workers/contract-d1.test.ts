@@ -1,7 +1,7 @@
 // Runs the control-plane, security and admin fleet contracts inside workerd on a real local D1.
 import { env } from 'cloudflare:test';
 import { drizzle } from 'drizzle-orm/d1';
-import type { Db } from '../../control-plane/core/db.ts';
+import { type Db, sqliteStore } from '../../control-plane/core/storage/sqlite/index.ts';
 import * as schema from '../../schema/tables.ts';
 import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
@@ -10,7 +10,7 @@ import { securityContract } from '../contract/security.contract.ts';
 import { countingD1 } from './counting-d1.ts';
 
 const target = {
-  async freshDb() {
+  async freshStore() {
     // Storage is isolated per test file; empty the tables so each test starts clean.
     await env.DB.batch([
       env.DB.prepare('DELETE FROM api_keys'),
@@ -21,7 +21,7 @@ const target = {
     ]);
     const counter = countingD1(env.DB);
     return {
-      db: drizzle(counter.db, { schema }) as unknown as Db,
+      store: sqliteStore(drizzle(counter.db, { schema }) as unknown as Db),
       rowsWritten: async () => counter.rowsWritten,
     };
   },

@@ -1,30 +1,37 @@
 // Feeds ticket outcomes (agent job reports, client failure reports) into breakers and health.
-import { eq } from 'drizzle-orm';
-import { tickets } from '../../../schema/tables.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
-import { getAgent } from '../registry.ts';
-import { type BreakerFields, healthFromWindow, onFailure, onSuccess, phaseOf } from './policy.ts';
 import {
-  compareAndSet,
+  type BreakerConfig,
+  type BreakerFields,
   fieldsOf,
-  markTicketFailed,
-  mayEject,
-  setHealth,
-  windowCounts,
-} from './store.ts';
+  healthFromWindow,
+  onFailure,
+  onSuccess,
+  phaseOf,
+} from './policy.ts';
 
 /** Compare-and-set attempts before giving up on a contended breaker row. */
 const MAX_CAS_ATTEMPTS = 20;
 
-export type BreakerDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'log'> &
+export type BreakerDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log'> &
   Pick<Partial<Deps>, 'views'>;
+
+/**
+ * Whether one more live agent may be ejected without ejecting more than maxEjectionShare of the
+ * live fleet. Agents that are offline (silent) are not counted: they are out anyway.
+ */
+async function mayEject(deps: BreakerDeps, now: number, cfg: BreakerConfig): Promise<boolean> {
+  const { live, open } = await deps.store.breakers.fleetCounts(liveCutoff(deps.config, now));
+  return open + 1 <= Math.floor(live * cfg.maxEjectionShare);
+}
 
 async function updateHealth(deps: BreakerDeps, agentId: string, state: string, now: number) {
   if (state !== 'healthy' && state !== 'degraded') return;
-  const window = await windowCounts(deps.db, agentId, now - deps.config.breaker.windowMs);
+  const breakers = deps.store.breakers;
+  const window = await breakers.windowCounts(agentId, now - deps.config.breaker.windowMs);
   const next = healthFromWindow(state, window, deps.config.breaker);
-  if (next && (await setHealth(deps.db, agentId, state, next))) {
+  if (next && (await breakers.setHealth(agentId, state, next))) {
     deps.log.warn(`agent ${next}`, { agent: agentId, ...window });
   }
 }
@@ -53,24 +60,26 @@ export async function recordFailure(
   jti: string,
 ): Promise<boolean> {
   const {
-    db,
+    store,
     clock,
     config: { breaker: cfg },
   } = deps;
   const now = clock.now();
-  const ticket = await markTicketFailed(db, agentId, jti, now);
+  const ticket = await store.breakers.markFailed(agentId, jti, now);
   if (!ticket) return false;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const row = await getAgent(db, agentId);
+    const row = await store.agents.get(agentId);
     if (!row) return true;
     const fields = fieldsOf(row);
     const closed = phaseOf(fields, now) === 'closed';
-    const window = closed ? await windowCounts(db, agentId, now - cfg.windowMs) : undefined;
+    const window = closed
+      ? await store.breakers.windowCounts(agentId, now - cfg.windowMs)
+      : undefined;
     const outcome = { issuedAt: ticket.issuedAt, now, window, mayEject: true };
     let next = onFailure(fields, outcome, cfg);
     if (next && closed && next.state === 'open') {
       // Tripping would eject one more agent: only if the fleet can spare it.
-      const allowed = await mayEject(db, liveCutoff(deps.config, now), cfg);
+      const allowed = await mayEject(deps, now, cfg);
       if (!allowed) {
         next = onFailure(fields, { ...outcome, mayEject: false }, cfg);
         deps.log.warn('circuit breaker kept closed: ejection limit reached', {
@@ -79,7 +88,7 @@ export async function recordFailure(
         });
       }
     }
-    if (next === null || (await compareAndSet(db, agentId, fields, next))) {
+    if (next === null || (await store.breakers.compareAndSet(agentId, fields, next))) {
       if (next) {
         logTransition(deps, agentId, fields, next);
         // Cached agent views carry breaker fields: a transition must be seen at once.
@@ -95,21 +104,16 @@ export async function recordFailure(
 
 /** A success of ticket `jti`: closes a half-open breaker, resets the consecutive count. */
 export async function recordSuccess(deps: BreakerDeps, agentId: string, jti: string) {
-  const { db, clock } = deps;
+  const { store, clock } = deps;
   const now = clock.now();
-  const rows = await db
-    .select({ issuedAt: tickets.issuedAt })
-    .from(tickets)
-    .where(eq(tickets.jti, jti))
-    .limit(1);
-  const issuedAt = rows[0]?.issuedAt;
+  const issuedAt = (await store.tickets.get(jti))?.issuedAt;
   if (issuedAt === undefined) return;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const row = await getAgent(db, agentId);
+    const row = await store.agents.get(agentId);
     if (!row) return;
     const fields = fieldsOf(row);
     const next = onSuccess(fields, { issuedAt, now });
-    if (next === null || (await compareAndSet(db, agentId, fields, next))) {
+    if (next === null || (await store.breakers.compareAndSet(agentId, fields, next))) {
       if (next) {
         logTransition(deps, agentId, fields, next);
         // Cached agent views carry breaker fields: a transition must be seen at once.

@@ -111,6 +111,31 @@ export const CLOSED: BreakerFields = {
   probeAt: null,
 };
 
+/** The breaker columns of an agent record as stored (schema/tables.ts). */
+export interface StoredBreaker {
+  breakerState: string | null;
+  breakerFailures: number | null;
+  breakerTrips: number | null;
+  breakerOpenedAt: number | null;
+  breakerOpenUntil: number | null;
+  breakerChangedAt: number | null;
+  breakerProbes: number | null;
+  breakerProbeAt: number | null;
+}
+
+export function fieldsOf(r: StoredBreaker): BreakerFields {
+  return {
+    state: r.breakerState === 'open' ? 'open' : 'closed',
+    failures: r.breakerFailures ?? 0,
+    trips: r.breakerTrips ?? 0,
+    openedAt: r.breakerOpenedAt,
+    openUntil: r.breakerOpenUntil,
+    changedAt: r.breakerChangedAt,
+    probes: r.breakerProbes ?? 0,
+    probeAt: r.breakerProbeAt,
+  };
+}
+
 export function phaseOf(f: BreakerFields, now: number): BreakerPhase {
   if (f.state === 'closed') return 'closed';
   return f.openUntil !== null && now >= f.openUntil ? 'half-open' : 'open';

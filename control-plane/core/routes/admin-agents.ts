@@ -1,25 +1,22 @@
 // Admin API for the fleet (Bearer ADMIN_KEY, mounted under /admin): list agents, drain, undrain.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { agentModels, agents } from '../../../schema/tables.ts';
 import { effectiveState } from '../breakers/health.ts';
 import { ApiError } from '../errors.ts';
-import { leaseCounts } from '../leases.ts';
-import { setDrained } from '../registry.ts';
 import type { AdminDeps } from './admin.ts';
 
 const idParam = z.string().min(1).max(128);
 
 export function adminAgentRoutes(deps: AdminDeps) {
-  const { db, clock, config, log } = deps;
+  const { store, clock, config, log } = deps;
   const app = new Hono();
 
   app.get('/', async (c) => {
     const now = clock.now();
     const [rows, models, leases] = await Promise.all([
-      db.select().from(agents),
-      db.select({ agentId: agentModels.agentId, model: agentModels.model }).from(agentModels),
-      leaseCounts(db, now),
+      store.agents.list(),
+      store.agents.models(),
+      store.tickets.leaseCounts(now),
     ]);
     return c.json({
       agents: rows
@@ -41,7 +38,7 @@ export function adminAgentRoutes(deps: AdminDeps) {
   const mark = (drain: boolean) =>
     app.post(`/:id/${drain ? 'drain' : 'undrain'}`, async (c) => {
       const id = idParam.parse(c.req.param('id'));
-      if (!(await setDrained(db, id, drain ? clock.now() : null))) {
+      if (!(await store.agents.setDrained(id, drain ? clock.now() : null))) {
         throw new ApiError('agent_not_found', `No agent '${id}'`);
       }
       deps.views?.invalidate();

@@ -3,8 +3,8 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { createJoinToken, listJoinTokens, revokeJoinToken } from '../agent-credentials.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys.ts';
+import { createJoinToken, listJoinTokens } from '../agent-credentials.ts';
+import { createApiKey, listApiKeys } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config-values.ts';
 import type { Deps } from '../deps.ts';
@@ -26,7 +26,7 @@ const createJoinTokenBody = z.strictObject({
 const idParam = z.string().min(1).max(64);
 
 /** What the admin API needs: the Node admin CLI serves it in-process over a local database. */
-export type AdminDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'views'>;
+export type AdminDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log' | 'views'>;
 
 function requireAdmin(deps: AdminDeps) {
   return createMiddleware(async (c, next) => {
@@ -44,28 +44,28 @@ function requireAdmin(deps: AdminDeps) {
 }
 
 export function adminRoutes(deps: AdminDeps) {
-  const { db, clock, log } = deps;
+  const { store, clock, log } = deps;
   const app = new Hono();
   app.use('*', requireAdmin(deps));
   app.use('*', limitBodyTo(16 * 1024, 'Admin request body'));
 
-  app.get('/api-keys', async (c) => c.json({ keys: await listApiKeys(db) }));
+  app.get('/api-keys', async (c) => c.json({ keys: await listApiKeys(store.keys) }));
   app.post('/api-keys', async (c) => {
     const body = await readBody(c, createKeyBody);
-    const created = await createApiKey(db, body, clock.now());
+    const created = await createApiKey(store.keys, body, clock.now());
     log.info('api key created', { id: created.info.id, name: body.name });
     return c.json({ ...created.info, key: created.key }, 201);
   });
   app.delete('/api-keys/:id', async (c) => {
     const id = idParam.parse(c.req.param('id'));
-    if (!(await revokeApiKey(db, id, clock.now()))) {
+    if (!(await store.keys.revoke(id, clock.now()))) {
       throw new ApiError('not_found', `No live API key '${id}'`);
     }
     log.info('api key revoked', { id });
     return c.json({ id, revoked: true });
   });
 
-  app.get('/join-tokens', async (c) => c.json({ tokens: await listJoinTokens(db) }));
+  app.get('/join-tokens', async (c) => c.json({ tokens: await listJoinTokens(store.credentials) }));
   app.post('/join-tokens', async (c) => {
     const body = await readBody(c, createJoinTokenBody);
     let ttlMs: number | undefined;
@@ -74,13 +74,17 @@ export function adminRoutes(deps: AdminDeps) {
     } catch (err) {
       throw new ApiError('invalid_request', (err as Error).message, { param: 'ttl' });
     }
-    const created = await createJoinToken(db, { name: body.name, ttlMs }, clock.now());
+    const created = await createJoinToken(
+      store.credentials,
+      { name: body.name, ttlMs },
+      clock.now(),
+    );
     log.info('join token created', { id: created.info.id, name: body.name });
     return c.json({ ...created.info, token: created.token }, 201);
   });
   app.delete('/join-tokens/:id', async (c) => {
     const id = idParam.parse(c.req.param('id'));
-    if (!(await revokeJoinToken(db, id, clock.now()))) {
+    if (!(await store.credentials.revokeJoinToken(id, clock.now()))) {
       throw new ApiError('not_found', `No live join token '${id}'`);
     }
     log.info('join token revoked', { id });

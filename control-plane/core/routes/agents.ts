@@ -19,22 +19,14 @@ import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { confirmLease } from '../leases.ts';
 import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
-import {
-  finishTicket,
-  getAgent,
-  markAgentOffline,
-  recordHeartbeat,
-  replaceModels,
-  upsertAgent,
-} from '../registry.ts';
+import { finishTicket, recordHeartbeat } from '../registry.ts';
 import { bearer } from '../secrets.ts';
 
 const jtiParam = z.string().min(1).max(100);
 
 export function agentRoutes(deps: Deps) {
-  const { db, clock, config, log } = deps;
+  const { store, clock, config, log } = deps;
   const app = new Hono();
   app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
@@ -61,8 +53,7 @@ export function agentRoutes(deps: Deps) {
       });
     }
     const registeredAt = clock.now();
-    await upsertAgent(
-      db,
+    await store.agents.register(
       {
         id: reg.id,
         url: reg.url.replace(/\/+$/, ''),
@@ -75,7 +66,7 @@ export function agentRoutes(deps: Deps) {
       },
       registeredAt,
     );
-    const credential = await issueCredential(db, reg.id);
+    const credential = await issueCredential(store.credentials, reg.id);
     deps.views?.invalidate();
     log.info('agent registered', {
       agent: reg.id,
@@ -98,7 +89,7 @@ export function agentRoutes(deps: Deps) {
     const id = c.req.param('id');
     const hb = await readBody(c, heartbeatRequestSchema);
     const known = await recordHeartbeat(
-      db,
+      store,
       id,
       {
         stats: hb.stats,
@@ -113,7 +104,7 @@ export function agentRoutes(deps: Deps) {
     );
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
-    const modelsChanged = await replaceModels(db, id, hb.models);
+    const modelsChanged = await store.agents.replaceModels(id, hb.models);
     if (known.written || known.leasesChanged || modelsChanged) deps.views?.invalidate();
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
@@ -123,7 +114,7 @@ export function agentRoutes(deps: Deps) {
   app.post('/:id/jobs/:jti/admitted', agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
-    const result = await confirmLease(db, id, jti, clock.now());
+    const result = await store.tickets.confirmLease(id, jti, clock.now());
     if (result === 'admitted') return c.json({ admitted: true as const });
     const why = {
       unknown: 'this control plane issued no such ticket to this agent',
@@ -138,9 +129,9 @@ export function agentRoutes(deps: Deps) {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const report = await readBody(c, jobReportSchema);
-    if (!(await getAgent(db, id)))
+    if (!(await store.agents.get(id)))
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
-    const released = await finishTicket(db, id, jti, report, clock.now());
+    const released = await finishTicket(store, id, jti, report, clock.now());
     if (released) deps.views?.adjustSlots(id, -1);
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
@@ -153,7 +144,7 @@ export function agentRoutes(deps: Deps) {
   app.post('/:id/offline', agentAuth, async (c) => {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
-    const changed = await markAgentOffline(db, id, clock.now());
+    const changed = await store.agents.markOffline(id, clock.now());
     deps.views?.invalidate();
     log.warn('agent reported dead by its supervisor', {
       agent: id,

@@ -1,10 +1,8 @@
 // POST /v1/route/:jti/failure: a client reports that the agent its ticket named failed it.
-import { and, countDistinct, eq, gt, isNull, like } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { TICKET_TYPE } from '../../../protocol/agent-api.ts';
-import { tickets } from '../../../schema/tables.ts';
 import { readBody } from '../body.ts';
 import { recordFailure } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
@@ -31,21 +29,6 @@ const CLIENT_REPORT_PREFIX = 'client: ';
  * never slows a healthy agent down. Agent job reports and missed heartbeats count on their own.
  */
 export const CLIENT_REPORT_QUORUM = 2;
-
-/** Clients that reported a failure of `agentId` on tickets issued since `since`. */
-async function clientReporters(deps: Deps, agentId: string, since: number): Promise<number> {
-  const rows = await deps.db
-    .select({ n: countDistinct(tickets.client) })
-    .from(tickets)
-    .where(
-      and(
-        eq(tickets.agentId, agentId),
-        gt(tickets.issuedAt, since),
-        like(tickets.error, `${CLIENT_REPORT_PREFIX}%`),
-      ),
-    );
-  return rows[0]?.n ?? 0;
-}
 
 export function failureRoutes(deps: Deps) {
   const app = new Hono();
@@ -83,13 +66,11 @@ export function failureRoutes(deps: Deps) {
     // The report is kept on the ticket, which stays open: closing it would free the key's quota
     // and the agent's slot while the agent still honours the ticket (it cannot be told). The
     // lease ends with the agent's job report, its going offline or re-registering, or, never
-    // confirmed by the agent, at the end of its claim window (control-plane/leases.ts).
-    await deps.db
-      .update(tickets)
-      .set({ error })
-      .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), isNull(tickets.error)));
+    // confirmed by the agent, at the end of its claim window (storage/sqlite/tickets.ts).
+    await deps.store.tickets.noteError(agentId, jti, error);
     const since = now - deps.config.breaker.windowMs;
-    const corroborated = (await clientReporters(deps, agentId, since)) >= CLIENT_REPORT_QUORUM;
+    const reporters = await deps.store.tickets.reporters(agentId, since, CLIENT_REPORT_PREFIX);
+    const corroborated = reporters >= CLIENT_REPORT_QUORUM;
     const counted = corroborated && (await recordFailure(deps, agentId, jti));
     deps.log.warn('client failure report', { agent: agentId, jti, error, counted, corroborated });
     return c.json({ counted });

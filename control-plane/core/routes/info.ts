@@ -1,33 +1,14 @@
 // Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
-import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { agentModels, agents } from '../../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
 import { effectiveState } from '../breakers/health.ts';
-import { breakerStatus } from '../breakers/policy.ts';
-import { fieldsOf } from '../breakers/store.ts';
+import { breakerStatus, fieldsOf } from '../breakers/policy.ts';
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
-import { leaseCounts } from '../leases.ts';
-import { ROUTABLE_STATES } from '../registry.ts';
 
 async function liveModels(deps: Deps) {
   const now = deps.clock.now();
-  const rows = await deps.db
-    .select({
-      model: agentModels.model,
-      memoryBytes: agentModels.memoryBytes,
-      since: agents.registeredAt,
-    })
-    .from(agentModels)
-    .innerJoin(agents, eq(agents.id, agentModels.agentId))
-    .where(
-      and(
-        inArray(agents.state, [...ROUTABLE_STATES]),
-        isNull(agents.drainedAt),
-        gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
-      ),
-    );
+  const rows = await deps.store.agents.routableModels(liveCutoff(deps.config, now));
   const byName = new Map<string, { memoryBytes: number; since: number; agents: number }>();
   for (const r of rows) {
     const prev = byName.get(r.model);
@@ -73,9 +54,9 @@ export function infoRoutes(deps: Deps) {
   app.get('/v1/status', async (c) => {
     const now = deps.clock.now();
     const [agentRows, modelRows, leases] = await Promise.all([
-      deps.db.select().from(agents),
-      deps.db.select().from(agentModels),
-      leaseCounts(deps.db, now),
+      deps.store.agents.list(),
+      deps.store.agents.models(),
+      deps.store.tickets.leaseCounts(now),
     ]);
     return c.json({
       scheduler: deps.scheduler.name,
@@ -120,18 +101,8 @@ export function infoRoutes(deps: Deps) {
 
   app.get('/readyz', async (c) => {
     const now = deps.clock.now();
-    const live = await deps.db
-      .select({ id: agents.id })
-      .from(agents)
-      .where(
-        and(
-          inArray(agents.state, [...ROUTABLE_STATES]),
-          isNull(agents.drainedAt),
-          gt(agents.lastHeartbeatAt, liveCutoff(deps.config, now)),
-        ),
-      )
-      .limit(1);
-    return live.length > 0
+    const live = await deps.store.agents.hasRoutable(liveCutoff(deps.config, now));
+    return live
       ? c.json({ status: 'ready' })
       : c.json({ status: 'not ready', reason: 'no live agent' }, 503);
   });

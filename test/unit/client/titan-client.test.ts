@@ -4,7 +4,6 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { TitanClient, TitanError } from '../../../client/titan-client.ts';
 import { jtiOf, ticketClaims } from '../../../client/wire.ts';
 import { createApp } from '../../../control-plane/core/app.ts';
-import type { Db } from '../../../control-plane/core/db.ts';
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { tickets } from '../../../schema/tables.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
@@ -35,7 +34,7 @@ const sse = (events: string[], thenFail = false) => {
 const token = (t: string) => JSON.stringify({ choices: [{ delta: { content: t } }] });
 
 let app: ReturnType<typeof createApp>;
-let database: Db;
+let database: ReturnType<typeof openSqlite>['db'];
 /** Each registered agent's credential (its job reports carry it). */
 const credentials = new Map<string, string>();
 let plan: Behaviour[];
@@ -122,8 +121,9 @@ async function collect(
 }
 
 beforeEach(async () => {
-  database = openSqlite(':memory:').db as unknown as Db;
-  const deps = await makeDeps(database, fakeClock(Date.now()));
+  const opened = openSqlite(':memory:');
+  database = opened.db;
+  const deps = await makeDeps(opened.store, fakeClock(Date.now()));
   app = createApp(deps);
   plan = [];
   contacted = [];

@@ -7,8 +7,6 @@ import { createLocalJWKSet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTicketVerifier } from '../../../agent/tickets.ts';
 import { findApiKey } from '../../../control-plane/core/api-keys.ts';
-import type { Db } from '../../../control-plane/core/db.ts';
-import { loadAgentViews, upsertAgent } from '../../../control-plane/core/registry.ts';
 import { createTicketSigner, TICKET_ALGS } from '../../../control-plane/core/tickets.ts';
 import {
   ADMIN_KEY_PREFIX,
@@ -39,8 +37,8 @@ describe('titan-control-plane keys / join-tokens', () => {
     expect(created.key).toMatch(/^sk-titan-/);
     expect(created.rateLimitPerMinute).toBe(60);
     const check = async () => {
-      const { db, sqlite } = openSqlite(join(dir, 'control-plane.db'));
-      const found = await findApiKey(db as unknown as Db, created.key);
+      const { store, sqlite } = openSqlite(join(dir, 'control-plane.db'));
+      const found = await findApiKey(store.keys, created.key);
       sqlite.close();
       return found?.id;
     };
@@ -79,15 +77,11 @@ describe('titan-control-plane agents', () => {
     const path = join(dir, 'control-plane.db');
     const open = openSqlite(path);
     const reg = registration('gpu-1');
-    await upsertAgent(
-      open.db as unknown as Db,
-      { ...reg, maxJobs: reg.maxConcurrentJobs },
-      Date.now(),
-    );
+    await open.store.agents.register({ ...reg, maxJobs: reg.maxConcurrentJobs }, Date.now());
     open.sqlite.close();
     const state = async () => {
-      const { db, sqlite } = openSqlite(path);
-      const views = await loadAgentViews(db as unknown as Db, MODEL, Date.now());
+      const { store, sqlite } = openSqlite(path);
+      const views = await store.agents.views(MODEL, Date.now());
       sqlite.close();
       return views.map((v) => v.state);
     };

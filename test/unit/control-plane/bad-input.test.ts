@@ -1,7 +1,6 @@
 // Bad input against every public control-plane endpoint: right status, shaped JSON, no slot taken.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../../control-plane/core/app.ts';
-import type { Db } from '../../../control-plane/core/db.ts';
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
 
@@ -126,11 +125,9 @@ const CASES: [string, string, Body, number, string][] = [
 
 describe('bad input on the control plane', () => {
   let app: ReturnType<typeof createApp>;
-  let db: Db;
 
   beforeEach(async () => {
-    db = openSqlite(':memory:').db as unknown as Db;
-    app = createApp(await makeDeps(db, fakeClock()));
+    app = createApp(await makeDeps(openSqlite(':memory:').store, fakeClock()));
     const reg = await app.request('/v1/agents/register', {
       method: 'POST',
       headers: { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' },

@@ -1,17 +1,16 @@
 // Runs the control-plane, admin fleet and lease contracts on Node, a fresh better-sqlite3 database
 // per test.
 
-import type { Db } from '../../../control-plane/core/db.ts';
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { adminContract } from '../../contract/admin.contract.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
 import { leasesContract } from '../../contract/leases.contract.ts';
 
 const target = {
-  async freshDb() {
-    const { db, sqlite } = openSqlite(':memory:');
+  async freshStore() {
+    const { store, sqlite } = openSqlite(':memory:');
     const total = () => (sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-    return { db: db as unknown as Db, rowsWritten: async () => total() };
+    return { store, rowsWritten: async () => total() };
   },
 };
 

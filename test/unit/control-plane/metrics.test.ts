@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { jtiOf } from '../../../client/wire.ts';
 import { createApiKey } from '../../../control-plane/core/api-keys.ts';
 import { createApp } from '../../../control-plane/core/app.ts';
-import type { Db } from '../../../control-plane/core/db.ts';
 import { createMetrics } from '../../../control-plane/node/metrics.ts';
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../contract/fixtures.ts';
@@ -12,9 +11,9 @@ import { fakeClock, JOIN_TOKEN, MODEL, makeDeps, registration } from '../../cont
 const json = { 'content-type': 'application/json' };
 
 async function setup(env: Record<string, string> = {}) {
-  const { db } = openSqlite(':memory:');
+  const { store } = openSqlite(':memory:');
   const clock = fakeClock();
-  const deps = await makeDeps(db as unknown as Db, clock, { BREAKER_FAILURES: '2', ...env });
+  const deps = await makeDeps(store, clock, { BREAKER_FAILURES: '2', ...env });
   const app = createApp({ ...deps, metrics: createMetrics(deps) });
   const credentials = new Map<string, string>();
   for (const id of ['agent-a', 'agent-b']) {
@@ -89,7 +88,7 @@ describe('GET /metrics', () => {
   it('needs an API key unless in development mode', async () => {
     const { app, deps } = await setup({ AUTH_MODE: 'keys' });
     expect((await app.request('/metrics')).status).toBe(401);
-    const { key } = await createApiKey(deps.db, { name: 'prometheus' }, deps.clock.now());
+    const { key } = await createApiKey(deps.store.keys, { name: 'prometheus' }, deps.clock.now());
     const res = await app.request('/metrics', { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
   });

@@ -1,12 +1,11 @@
 // Runs the security contract on Node with a real better-sqlite3 database per test.
-import type { Db } from '../../../control-plane/core/db.ts';
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { securityContract } from '../../contract/security.contract.ts';
 
 securityContract('Node + better-sqlite3', {
-  async freshDb() {
-    const { db, sqlite } = openSqlite(':memory:');
+  async freshStore() {
+    const { store, sqlite } = openSqlite(':memory:');
     const total = () => (sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-    return { db: db as unknown as Db, rowsWritten: async () => total() };
+    return { store, rowsWritten: async () => total() };
   },
 });

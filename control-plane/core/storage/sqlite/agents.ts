@@ -1,0 +1,229 @@
+// The agent registry in SQL: agents, the models they serve, and the tickets a registration or a
+// death ends.
+import { and, count, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import type { AgentModel } from '../../../../protocol/agent-api.ts';
+import { agentModels, agents, tickets } from '../../../../schema/tables.ts';
+import { fieldsOf } from '../../breakers/policy.ts';
+import { sameMemory, schedulingMemory } from '../../heartbeats.ts';
+import type { AgentView } from '../../scheduler/types.ts';
+import { type AgentRegistry, OPEN_TICKET_STATES } from '../types.ts';
+import { breakerColumns } from './breakers.ts';
+import { openLeasesOf, routable } from './conditions.ts';
+import type { Db } from './db.ts';
+
+export function sqliteAgents(db: Db): AgentRegistry {
+  /** The agents' open tickets are lost: nothing runs there any more. */
+  const loseTicketsOf = (ids: string[], now: number) =>
+    db
+      .update(tickets)
+      .set({ state: 'lost', finishedAt: now })
+      .where(and(inArray(tickets.agentId, ids), inArray(tickets.state, [...OPEN_TICKET_STATES])));
+
+  async function replaceModels(agentId: string, models: AgentModel[]): Promise<boolean> {
+    const current = await db.select().from(agentModels).where(eq(agentModels.agentId, agentId));
+    const byName = new Map(current.map((m) => [m.model, m]));
+    const unchanged =
+      current.length === models.length &&
+      models.every((m) => {
+        const c = byName.get(m.name);
+        return c !== undefined && c.loaded === m.loaded && sameMemory(c.memoryBytes, m.memoryBytes);
+      });
+    if (unchanged) return false;
+    await db.delete(agentModels).where(eq(agentModels.agentId, agentId));
+    if (models.length > 0) {
+      await db.insert(agentModels).values(
+        models.map((m) => ({
+          agentId,
+          model: m.name,
+          loaded: m.loaded,
+          memoryBytes: m.memoryBytes === undefined ? null : Math.round(m.memoryBytes),
+        })),
+      );
+    }
+    return true;
+  }
+
+  return {
+    async register(reg, now) {
+      const row = {
+        url: reg.url,
+        engine: reg.engine,
+        version: reg.version,
+        maxJobs: reg.maxJobs,
+        state: 'healthy',
+        stats: JSON.stringify(reg.stats),
+        ...schedulingMemory(reg.stats),
+        latitude: reg.location?.latitude ?? null,
+        longitude: reg.location?.longitude ?? null,
+        lastHeartbeatAt: now,
+        // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
+        registeredAt: now,
+        reportedJobs: 0,
+      };
+      await db
+        .insert(agents)
+        .values({ id: reg.id, ...row })
+        .onConflictDoUpdate({ target: agents.id, set: row });
+      await loseTicketsOf([reg.id], now);
+      await replaceModels(reg.id, reg.models);
+    },
+
+    async get(id) {
+      const rows = await db.select().from(agents).where(eq(agents.id, id)).limit(1);
+      return rows[0];
+    },
+
+    list: () => db.select().from(agents),
+    models: () => db.select().from(agentModels),
+    replaceModels,
+
+    async writeHeartbeat(id, hb, now) {
+      await db
+        .update(agents)
+        .set({
+          stats: JSON.stringify(hb.load ? { ...hb.stats, load: hb.load } : hb.stats),
+          ...schedulingMemory(hb.stats),
+          reportedJobs: hb.reportedJobs,
+          lastHeartbeatAt: now,
+          rttMs: hb.rttMs,
+          // SQLite rewrites an index whose column is assigned, even to the same value: D1 bills it.
+          ...(hb.state !== undefined ? { state: hb.state } : {}),
+        })
+        .where(eq(agents.id, id));
+    },
+
+    async markOffline(id, now) {
+      const changed = await db
+        .update(agents)
+        .set({ state: 'offline', reportedJobs: 0 })
+        .where(and(eq(agents.id, id), ne(agents.state, 'offline')))
+        .returning({ id: agents.id });
+      await loseTicketsOf([id], now);
+      return changed.length === 1;
+    },
+
+    async setDrained(id, drainedAt) {
+      const rows = await db
+        .update(agents)
+        .set({ drainedAt })
+        .where(eq(agents.id, id))
+        .returning({ id: agents.id });
+      return rows.length === 1;
+    },
+
+    async addThroughput(id, tps, weight) {
+      await db
+        .update(agents)
+        .set({
+          tokensPerSecond: sql`coalesce(${1 - weight} * ${agents.tokensPerSecond} + ${weight} * ${tps}, ${tps})`,
+        })
+        .where(eq(agents.id, id));
+    },
+
+    async views(model, now) {
+      // Only the columns the scheduler reads: the stats JSON stays in the database.
+      const rows = await db
+        .select({
+          id: agents.id,
+          url: agents.url,
+          state: agents.state,
+          lastHeartbeatAt: agents.lastHeartbeatAt,
+          maxJobs: agents.maxJobs,
+          reservedJobs: sql<number>`${openLeasesOf(sql`${agents.id}`, now)}`.mapWith(Number),
+          accelerator: agents.accelerator,
+          memoryFreeBytes: agents.memoryFreeBytes,
+          memoryTotalBytes: agents.memoryTotalBytes,
+          modelLoaded: agentModels.loaded,
+          modelMemoryBytes: agentModels.memoryBytes,
+          rttMs: agents.rttMs,
+          tokensPerSecond: agents.tokensPerSecond,
+          latitude: agents.latitude,
+          longitude: agents.longitude,
+          breaker: breakerColumns,
+          drainedAt: agents.drainedAt,
+        })
+        .from(agentModels)
+        .innerJoin(agents, eq(agents.id, agentModels.agentId))
+        .where(eq(agentModels.model, model));
+      return rows.map(
+        ({ drainedAt, ...r }): AgentView => ({
+          ...r,
+          // An operator's drain outranks the agent's own state: no new work either way.
+          state: drainedAt === null ? r.state : 'drained',
+          accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
+          breaker: fieldsOf(r.breaker),
+        }),
+      );
+    },
+
+    routableModels: (liveAfter) =>
+      db
+        .select({
+          model: agentModels.model,
+          memoryBytes: agentModels.memoryBytes,
+          since: agents.registeredAt,
+        })
+        .from(agentModels)
+        .innerJoin(agents, eq(agents.id, agentModels.agentId))
+        .where(routable(liveAfter)),
+
+    async hasRoutable(liveAfter) {
+      const rows = await db
+        .select({ id: agents.id })
+        .from(agents)
+        .where(routable(liveAfter))
+        .limit(1);
+      return rows.length > 0;
+    },
+
+    async countLive(liveAfter, except) {
+      const rows = await db
+        .select({ n: count() })
+        .from(agents)
+        .where(
+          and(
+            ne(agents.id, except),
+            ne(agents.state, 'offline'),
+            gt(agents.lastHeartbeatAt, liveAfter),
+          ),
+        );
+      return rows[0]?.n ?? 0;
+    },
+
+    async markSilentOffline(liveAfter, now) {
+      const offline = await db
+        .update(agents)
+        .set({ state: 'offline' })
+        .where(
+          and(
+            inArray(agents.state, ['healthy', 'degraded', 'draining']),
+            lt(agents.lastHeartbeatAt, liveAfter),
+          ),
+        )
+        .returning({ id: agents.id });
+      if (offline.length > 0) {
+        await loseTicketsOf(
+          offline.map((a) => a.id),
+          now,
+        );
+      }
+      return offline.length;
+    },
+
+    async removeOffline(before) {
+      const removed = await db
+        .delete(agents)
+        .where(and(eq(agents.state, 'offline'), lt(agents.lastHeartbeatAt, before)))
+        .returning({ id: agents.id });
+      if (removed.length > 0) {
+        await db.delete(agentModels).where(
+          inArray(
+            agentModels.agentId,
+            removed.map((a) => a.id),
+          ),
+        );
+      }
+      return removed.length;
+    },
+  };
+}
