@@ -66,7 +66,6 @@ export async function routeRequest(
   const { db, clock, config } = deps;
   const now = clock.now();
   const liveAfter = liveCutoff(config, now);
-  const breakers = deps.breakers;
   const load = async (fresh: boolean) =>
     deps.views
       ? deps.views.get(db, req.model, now, fresh)
@@ -86,9 +85,7 @@ export async function routeRequest(
     const decision = deps.scheduler.decide(views, req, {
       now,
       liveAfter,
-      breakerAdmits: (id) =>
-        admits(byId.get(id)?.breaker ?? CLOSED, now, config.breaker) &&
-        (breakers?.admits(id) ?? true),
+      breakerAdmits: (id) => admits(byId.get(id)?.breaker ?? CLOSED, now, config.breaker),
     });
     return { all, cached, decision };
   };
