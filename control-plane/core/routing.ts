@@ -8,6 +8,8 @@ import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { takeLease } from './leases.ts';
 import { loadAgentViews } from './registry.ts';
+import { slotsFilter } from './scheduler/filters/slots.ts';
+import { filterLabel } from './scheduler/registry.ts';
 import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
@@ -24,14 +26,11 @@ const LOGGED_CANDIDATES = 10;
 
 /** "2 offline, 1 all slots busy" — why nobody could take the request. */
 export function summarizeExclusions(excluded: readonly Exclusion[]): string {
-  const labels: Record<Exclusion['filter'], string> = {
-    live: 'offline or draining',
-    breaker: 'circuit breaker open',
-    memory: 'not enough free memory',
-    slots: 'all slots busy',
-  };
   const counts = new Map<string, number>();
-  for (const e of excluded) counts.set(labels[e.filter], (counts.get(labels[e.filter]) ?? 0) + 1);
+  for (const e of excluded) {
+    const label = filterLabel(e.filter);
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
   return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
@@ -167,7 +166,9 @@ export async function routeRequest(
     {
       // Slots free up within a claim window or a job: a short wait. No capacity at all: longer.
       retryAfterSeconds:
-        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === 'slots') ? 1 : 5,
+        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === slotsFilter.name)
+          ? 1
+          : 5,
     },
   );
 }
