@@ -37,7 +37,7 @@ export interface SchedulerContext {
   now: number;
   /** Agents whose last recorded heartbeat is at or before this time are not live. */
   liveAfter: number;
-  /** The circuit-breaker port: false means the agent's breaker does not admit a request now. */
+  /** False: the agent's circuit breaker does not admit a request now (../breakers/admission.ts). */
   breakerAdmits(agentId: string): boolean;
 }
 
