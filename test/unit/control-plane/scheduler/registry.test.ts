@@ -59,6 +59,7 @@ describe('scheduler registry', () => {
 
   it('SCHEDULER_WEIGHTS knows a registered scorer, and forgets it once unregistered', () => {
     const remove = registerScorer(toyScorer);
+    unregister.push(remove);
     expect(parseWeights(undefined)).toEqual({
       memory: 0.4,
       slots: 0.3,
