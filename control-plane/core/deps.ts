@@ -9,13 +9,6 @@ import type { Store } from './storage/types.ts';
 import type { TicketSigner } from './tickets.ts';
 import type { ViewCache } from './view-cache.ts';
 
-/** The circuit-breaker port the scheduler filters on (the fault-tolerance work fills it). */
-export interface BreakerPort {
-  admits(agentId: string): boolean;
-}
-
-export const ALWAYS_CLOSED: BreakerPort = { admits: () => true };
-
 /** Prometheus metrics (Node): counts every request, renders the exposition text. */
 export interface MetricsPort {
   middleware: MiddlewareHandler;
@@ -32,7 +25,6 @@ export interface Deps {
   scoreboard?: Scoreboard;
   /** In-process copy of agent views (VIEW_CACHE_TTL); absent: every decision reads the database. */
   views?: ViewCache;
-  breakers?: BreakerPort;
   /** Per-key request buckets; must outlive one request (createApp makes one if absent). */
   limiter?: RateLimiter;
   /** Serves GET /metrics when present (the Node entry). */

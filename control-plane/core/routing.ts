@@ -1,10 +1,13 @@
-// Picks an agent for a request (scheduler policy), takes a slot lease (the ticket row) and signs
-// the ticket; logs every decision with its reasons.
+// Routes a request in two steps: pick-and-lease (a scheduler decision, then a slot lease — the
+// ticket row — on the first ranked agent that takes one) and issue-ticket (sign it). Logs every
+// decision with its reasons.
+import { breakerAdmitsFor, reserveThroughBreaker } from './breakers/admission.ts';
 import { effectiveState } from './breakers/health.ts';
-import { admits, CLOSED, phaseOf } from './breakers/policy.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
+import { slotsFilter } from './scheduler/filters/slots.ts';
+import { filterLabel } from './scheduler/registry.ts';
 import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
 
 export interface RouteDecision {
@@ -17,18 +20,44 @@ export interface RouteDecision {
   decision: Decision;
 }
 
+export type RouteRequest = PlacementRequest & {
+  maxTokens: number;
+  client: string;
+  ticketTtlMs: number;
+  /** Agents this request already failed on (failover): a preference, not a filter. */
+  exclude?: readonly string[] | undefined;
+};
+
+/** The lease a pick takes: its ticket id, issue time and expiry (the ticket's too). */
+export interface LeaseTerms {
+  jti: string;
+  now: number;
+  expiresAt: number;
+}
+
+export interface Leased {
+  agent: AgentView;
+  /** The agent's registration epoch, read with the lease (the ticket's `reg`). */
+  registration: number;
+}
+
+export interface Picked {
+  /** How many agents list the model, in any state (0: the model does not exist). */
+  listed: number;
+  decision: Decision;
+  /** Undefined: no ranked agent could take the lease. */
+  leased?: Leased | undefined;
+}
+
 const LOGGED_CANDIDATES = 10;
 
 /** "2 offline, 1 all slots busy" — why nobody could take the request. */
 export function summarizeExclusions(excluded: readonly Exclusion[]): string {
-  const labels: Record<Exclusion['filter'], string> = {
-    live: 'offline or draining',
-    breaker: 'circuit breaker open',
-    memory: 'not enough free memory',
-    slots: 'all slots busy',
-  };
   const counts = new Map<string, number>();
-  for (const e of excluded) counts.set(labels[e.filter], (counts.get(labels[e.filter]) ?? 0) + 1);
+  for (const e of excluded) {
+    const label = filterLabel(e.filter);
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
   return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
@@ -50,124 +79,155 @@ function logDecision(deps: Deps, model: string, decision: Decision, chosen: stri
   });
 }
 
-export async function routeRequest(
-  deps: Deps,
-  req: PlacementRequest & {
-    maxTokens: number;
-    client: string;
-    ticketTtlMs: number;
-    /** Agents this request already failed on (failover): a preference, not a filter. */
-    exclude?: readonly string[] | undefined;
-  },
-): Promise<RouteDecision> {
-  const { store, clock, config } = deps;
-  const now = clock.now();
-  const liveAfter = liveCutoff(config, now);
-  const breakers = deps.breakers;
-  const load = async (fresh: boolean) =>
-    deps.views
-      ? deps.views.get(store.agents, req.model, now, fresh)
-      : { views: await store.agents.views(req.model, now), cached: false };
-  /** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
-  const prepare = (all: AgentView[]) => {
-    const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
-    return (others.length > 0 ? others : all).map((v) => ({
-      ...v,
-      state: effectiveState(v, now, config),
-    }));
+export async function routeRequest(deps: Deps, req: RouteRequest): Promise<RouteDecision> {
+  const now = deps.clock.now();
+  const terms: LeaseTerms = {
+    jti: deps.newId?.() ?? crypto.randomUUID(),
+    now,
+    expiresAt: now + req.ticketTtlMs,
   };
-  const decide = async (fresh: boolean) => {
-    const { views: all, cached } = await load(fresh);
-    const views = prepare(all);
-    const byId = new Map(views.map((v) => [v.id, v]));
-    const decision = deps.scheduler.decide(views, req, {
-      now,
-      liveAfter,
-      breakerAdmits: (id) =>
-        admits(byId.get(id)?.breaker ?? CLOSED, now, config.breaker) &&
-        (breakers?.admits(id) ?? true),
-    });
-    return { all, cached, decision };
-  };
-  const jti = deps.newId?.() ?? crypto.randomUUID();
-  const expiresAt = now + req.ticketTtlMs;
-  /** Walks the ranking until one guarded INSERT takes a lease (and, half-open, a probe). */
-  const reserveFirst = async (d: Decision) => {
-    for (const choice of d.ranked) {
-      const agent = choice.agent;
-      // A half-open breaker admits a few probes, counted atomically across isolates.
-      const probe = phaseOf(agent.breaker ?? CLOSED, now) === 'half-open';
-      if (probe && !(await store.breakers.claimProbe(agent.id, now, config.breaker))) continue;
-      const lease = {
-        jti,
-        agentId: agent.id,
-        model: req.model,
-        client: req.client,
-        issuedAt: now,
-        expiresAt,
-        claimUntil: now + config.leaseClaimWindowMs,
-      };
-      const registration = await store.tickets.takeLease(lease, liveAfter);
-      if (registration === undefined) {
-        if (probe) await store.breakers.releaseProbe(agent.id);
-        continue;
-      }
-      deps.views?.adjustSlots(agent.id, 1);
-      return { agent, registration };
-    }
-    return undefined;
-  };
-  let { all, cached, decision } = await decide(false);
-  let reserved = all.length > 0 ? await reserveFirst(decision) : undefined;
-  if (!reserved && cached) {
-    // Cached views found nobody free; the database has the last word.
-    ({ all, decision } = await decide(true));
-    reserved = await reserveFirst(decision);
-  }
-  const agent = reserved?.agent;
-  if (all.length === 0) {
+  const { listed, decision, leased } = await pickAndLease(deps, req, terms);
+  if (listed === 0) {
     throw new ApiError('model_not_found', `The model '${req.model}' does not exist`, {
       param: 'model',
     });
   }
   deps.scoreboard?.record(decision, req.model, now);
-
-  if (agent && reserved) {
-    const ticket = await deps.signer.sign({
-      sub: req.client,
-      aud: agent.id,
-      jti,
-      model: req.model,
-      maxTokens: req.maxTokens,
-      issuedAtMs: now,
-      expiresAtMs: expiresAt,
-      registration: reserved.registration,
-    });
-    logDecision(deps, req.model, decision, agent.id);
-    return {
-      agent: { id: agent.id, url: agent.url },
-      ticket,
-      jti,
-      expiresAt,
-      fallbacks: decision.ranked
-        .filter((r) => r.agent.id !== agent?.id)
-        .map((r) => ({ id: r.agent.id, url: r.agent.url, score: r.score })),
-      scheduler: decision.policy,
-      decision,
-    };
+  if (!leased) {
+    logDecision(deps, req.model, decision, null);
+    throw noAgentAvailable(req.model, decision);
   }
-  logDecision(deps, req.model, decision, null);
+  const { agent } = leased;
+  const ticket = await issueTicket(deps, req, leased, terms);
+  logDecision(deps, req.model, decision, agent.id);
+  return {
+    agent: { id: agent.id, url: agent.url },
+    ticket,
+    jti: terms.jti,
+    expiresAt: terms.expiresAt,
+    fallbacks: decision.ranked
+      .filter((r) => r.agent.id !== agent.id)
+      .map((r) => ({ id: r.agent.id, url: r.agent.url, score: r.score })),
+    scheduler: decision.policy,
+    decision,
+  };
+}
+
+/**
+ * Pick-and-lease: decides among the agents that list the model, then takes a slot lease on the
+ * first ranked agent that gives one. When cached views found nobody free, the views are read
+ * again from the database and decided once more: the database has the last word.
+ */
+export async function pickAndLease(
+  deps: Deps,
+  req: RouteRequest,
+  terms: LeaseTerms,
+): Promise<Picked> {
+  let { all, cached, decision } = await decide(deps, req, terms.now, false);
+  let leased = all.length > 0 ? await reserveFirst(deps, req, decision, terms) : undefined;
+  if (!leased && cached) {
+    ({ all, decision } = await decide(deps, req, terms.now, true));
+    leased = await reserveFirst(deps, req, decision, terms);
+  }
+  return { listed: all.length, decision, leased };
+}
+
+/** Issue-ticket: signs the ticket for a lease taken by pickAndLease (same jti, same expiry). */
+export function issueTicket(
+  deps: Pick<Deps, 'signer'>,
+  req: Pick<RouteRequest, 'client' | 'model' | 'maxTokens'>,
+  leased: Leased,
+  terms: LeaseTerms,
+): Promise<string> {
+  return deps.signer.sign({
+    sub: req.client,
+    aud: leased.agent.id,
+    jti: terms.jti,
+    model: req.model,
+    maxTokens: req.maxTokens,
+    issuedAtMs: terms.now,
+    expiresAtMs: terms.expiresAt,
+    registration: leased.registration,
+  });
+}
+
+async function loadViews(deps: Deps, model: string, now: number, fresh: boolean) {
+  const { store } = deps;
+  return deps.views
+    ? deps.views.get(store.agents, model, now, fresh)
+    : { views: await store.agents.views(model, now), cached: false };
+}
+
+/** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
+function prepare(all: AgentView[], req: RouteRequest, now: number, config: Deps['config']) {
+  const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
+  return (others.length > 0 ? others : all).map((v) => ({
+    ...v,
+    state: effectiveState(v, now, config),
+  }));
+}
+
+/** One scheduler decision on the model's agents (cached views unless `fresh`). */
+async function decide(deps: Deps, req: RouteRequest, now: number, fresh: boolean) {
+  const { config } = deps;
+  const { views: all, cached } = await loadViews(deps, req.model, now, fresh);
+  const views = prepare(all, req, now, config);
+  const decision = deps.scheduler.decide(views, req, {
+    now,
+    liveAfter: liveCutoff(config, now),
+    breakerAdmits: breakerAdmitsFor(views, now, config.breaker),
+  });
+  return { all, cached, decision };
+}
+
+/** Walks the ranking until one guarded INSERT takes a lease (through the agent's breaker). */
+async function reserveFirst(
+  deps: Deps,
+  req: RouteRequest,
+  d: Decision,
+  { jti, now, expiresAt }: LeaseTerms,
+): Promise<Leased | undefined> {
+  const { store, config } = deps;
+  const liveAfter = liveCutoff(config, now);
+  for (const choice of d.ranked) {
+    const agent = choice.agent;
+    const lease = {
+      jti,
+      agentId: agent.id,
+      model: req.model,
+      client: req.client,
+      issuedAt: now,
+      expiresAt,
+      claimUntil: now + config.leaseClaimWindowMs,
+    };
+    const registration = await reserveThroughBreaker(
+      store.breakers,
+      agent,
+      now,
+      config.breaker,
+      () => store.tickets.takeLease(lease, liveAfter),
+    );
+    if (registration === undefined) continue;
+    deps.views?.adjustSlots(agent.id, 1);
+    return { agent, registration };
+  }
+  return undefined;
+}
+
+function noAgentAvailable(model: string, decision: Decision): ApiError {
   const why =
     decision.ranked.length > 0
       ? `${decision.ranked.length} candidate(s) filled up while reserving`
       : summarizeExclusions(decision.excluded);
-  throw new ApiError(
+  return new ApiError(
     'no_agent_available',
-    `No agent can take a request for '${req.model}' now: ${why}`,
+    `No agent can take a request for '${model}' now: ${why}`,
     {
       // Slots free up within a claim window or a job: a short wait. No capacity at all: longer.
       retryAfterSeconds:
-        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === 'slots') ? 1 : 5,
+        decision.ranked.length > 0 || decision.excluded.some((e) => e.filter === slotsFilter.name)
+          ? 1
+          : 5,
     },
   );
 }

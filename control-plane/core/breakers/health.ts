@@ -5,7 +5,7 @@ import { type ControlPlaneConfig, liveCutoff } from '../config.ts';
 /**
  * Free memory (VRAM on GPU agents, RAM on CPU ones) below this share of the total is memory
  * pressure: the agent stays routable at a reduced score. Below the scheduler's 5% safety share
- * (scheduler/filters.ts) it takes no new work at all.
+ * (scheduler/filters/memory.ts) it takes no new work at all.
  */
 export const MEMORY_PRESSURE_SHARE = 0.1;
 

@@ -1,12 +1,11 @@
 // Baseline policies peers use (round-robin, random, least-loaded, power of two choices), for the
 // fleet simulation and as selectable alternatives. They filter only liveness and breakers.
-import { applyFilters, breakerAdmits, isLive, type NamedFilter } from './filters.ts';
-import type { AgentView, Decision, Policy, ScoredAgent } from './types.ts';
+import { applyFilters } from './apply-filters.ts';
+import { breakerFilter } from './filters/breaker.ts';
+import { liveFilter } from './filters/live.ts';
+import type { AgentView, Decision, FilterModule, Policy, ScoredAgent } from './types.ts';
 
-const BASE_FILTERS: readonly NamedFilter[] = [
-  { name: 'live', check: isLive },
-  { name: 'breaker', check: breakerAdmits },
-];
+const BASE_FILTERS: readonly FilterModule[] = [liveFilter, breakerFilter];
 
 function shuffle<T>(xs: T[], random: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

@@ -8,7 +8,14 @@ import {
 import { mcdaPolicy, parseWeights } from './mcda.ts';
 import type { Policy } from './types.ts';
 
-export { DEFAULT_WEIGHTS, mcdaPolicy, parseWeights } from './mcda.ts';
+export { mcdaPolicy, parseWeights } from './mcda.ts';
+export {
+  defaultWeights,
+  registeredFilters,
+  registeredScorers,
+  registerFilter,
+  registerScorer,
+} from './registry.ts';
 export type * from './types.ts';
 
 export const POLICY_NAMES = [

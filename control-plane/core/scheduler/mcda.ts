@@ -1,26 +1,35 @@
 // The MCDA policy: filters, then a weighted sum of scorers, then the highest score (random tie-break).
-import { applyFilters, DEFAULT_FILTERS, type NamedFilter } from './filters.ts';
-import { poolStats, SCORERS } from './scorers.ts';
-import type { Decision, Policy, ScoredAgent, ScorerName, Weights } from './types.ts';
-
-/** The original design's weights: free memory 40%, free slots 30%, RTT 20%, performance 10%. */
-export const DEFAULT_WEIGHTS: Required<Weights> = {
-  memory: 0.4,
-  slots: 0.3,
-  rtt: 0.2,
-  performance: 0.1,
-};
+import { applyFilters } from './apply-filters.ts';
+import {
+  defaultWeights,
+  describeScorers,
+  findScorer,
+  registeredFilters,
+  registeredScorers,
+} from './registry.ts';
+import { poolStats } from './scorers/pool.ts';
+import type { Decision, FilterModule, Policy, ScoredAgent, Weights } from './types.ts';
 
 /** Degraded agents stay routable at half their score. */
 export const DEGRADED_FACTOR = 0.5;
 
+/**
+ * Weights default to each registered scorer's own; filters to the registered ones. Both are read
+ * when the policy is created.
+ */
 export function mcdaPolicy(
-  opts: { weights?: Weights; filters?: readonly NamedFilter[]; random?: () => number } = {},
+  opts: { weights?: Weights; filters?: readonly FilterModule[]; random?: () => number } = {},
 ): Policy {
-  const weights = opts.weights ?? DEFAULT_WEIGHTS;
-  const active = (Object.keys(weights) as ScorerName[]).filter((k) => (weights[k] ?? 0) > 0);
-  const total = active.reduce((s, k) => s + (weights[k] ?? 0), 0);
-  const filters = opts.filters ?? DEFAULT_FILTERS;
+  const weights = opts.weights ?? defaultWeights();
+  const active = Object.keys(weights)
+    .filter((k) => (weights[k] ?? 0) > 0)
+    .map((name) => {
+      const scorer = findScorer(name);
+      if (!scorer) throw new Error(`mcda: unknown scorer '${name}'; known: ${describeScorers()}`);
+      return { name, score: scorer.score, weight: weights[name] ?? 0 };
+    });
+  const total = active.reduce((s, k) => s + k.weight, 0);
+  const filters = opts.filters ?? registeredFilters();
   const random = opts.random ?? Math.random;
   return {
     name: 'mcda',
@@ -31,9 +40,9 @@ export function mcdaPolicy(
         const components: ScoredAgent['components'] = {};
         let sum = 0;
         for (const k of active) {
-          const v = SCORERS[k](agent, req, pool);
-          components[k] = Math.round(v * 1000) / 1000;
-          sum += (weights[k] ?? 0) * v;
+          const v = k.score(agent, req, pool);
+          components[k.name] = Math.round(v * 1000) / 1000;
+          sum += k.weight * v;
         }
         const health = agent.state === 'degraded' ? DEGRADED_FACTOR : 1;
         return { agent, components, score: total > 0 ? (sum / total) * health : 0, tie: random() };
@@ -48,20 +57,23 @@ export function mcdaPolicy(
   };
 }
 
-/** Parses "memory=0.4,slots=0.3,rtt=0.2,performance=0.1" (SCHEDULER_WEIGHTS). */
-export function parseWeights(text: string | undefined): Required<Weights> {
-  if (!text) return { ...DEFAULT_WEIGHTS };
-  const out: Required<Weights> = { memory: 0, slots: 0, rtt: 0, performance: 0 };
+/**
+ * Parses "memory=0.4,slots=0.3,rtt=0.2,performance=0.1" (SCHEDULER_WEIGHTS): every registered
+ * scorer, those not named at 0. Unset: each scorer's default weight.
+ */
+export function parseWeights(text: string | undefined): Record<string, number> {
+  if (!text) return defaultWeights();
+  const out: Record<string, number> = Object.fromEntries(
+    registeredScorers().map((s) => [s.name, 0]),
+  );
   for (const part of text.split(',')) {
     const [key, value] = part.split('=').map((s) => s.trim());
-    if (!key || !(key in out))
-      throw new Error(
-        `SCHEDULER_WEIGHTS: unknown scorer '${key}' (memory, slots, rtt, performance)`,
-      );
+    if (!key || !Object.hasOwn(out, key))
+      throw new Error(`SCHEDULER_WEIGHTS: unknown scorer '${key}'; known: ${describeScorers()}`);
     const n = Number(value);
     if (!Number.isFinite(n) || n < 0)
       throw new Error(`SCHEDULER_WEIGHTS: bad weight for ${key}: '${value}'`);
-    out[key as ScorerName] = n;
+    out[key] = n;
   }
   if (Object.values(out).every((v) => v === 0))
     throw new Error('SCHEDULER_WEIGHTS: all weights are zero');

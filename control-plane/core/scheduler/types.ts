@@ -37,7 +37,7 @@ export interface SchedulerContext {
   now: number;
   /** Agents whose last recorded heartbeat is at or before this time are not live. */
   liveAfter: number;
-  /** The circuit-breaker port: false means the agent's breaker does not admit a request now. */
+  /** False: the agent's circuit breaker does not admit a request now (../breakers/admission.ts). */
   breakerAdmits(agentId: string): boolean;
 }
 
@@ -48,8 +48,6 @@ export type Filter = (
   ctx: SchedulerContext,
 ) => string | null;
 
-export type ScorerName = 'memory' | 'slots' | 'rtt' | 'performance';
-
 /** Facts about all candidates of one decision, computed once, for scorers that normalise. */
 export interface PoolStats {
   maxTokensPerSecond: number;
@@ -58,19 +56,41 @@ export interface PoolStats {
 /** A scorer returns a value in [0, 1]; higher is better. */
 export type Scorer = (agent: AgentView, req: PlacementRequest, pool: PoolStats) => number;
 
-export type Weights = Partial<Record<ScorerName, number>>;
+/** One scorer, declared in its own module (scorers/*.ts) and listed in registry.ts. */
+export interface ScorerModule {
+  /** The key in SCHEDULER_WEIGHTS, in component scores and in decision logs. */
+  readonly name: string;
+  /** What it measures, for people (error messages, docs). */
+  readonly label: string;
+  /** Its weight when SCHEDULER_WEIGHTS is not set (weights are normalised by their sum). */
+  readonly defaultWeight: number;
+  readonly score: Scorer;
+}
+
+/** One filter, declared in its own module (filters/*.ts) and listed in registry.ts. */
+export interface FilterModule {
+  /** Recorded in each exclusion (`filter`) and counted per name in decision logs. */
+  readonly name: string;
+  /** Why agents were left out, counted in the 503 message: "2 offline or draining". */
+  readonly label: string;
+  readonly check: Filter;
+}
+
+/** Weight per scorer name; a missing name weighs 0. */
+export type Weights = Readonly<Record<string, number>>;
 
 export interface ScoredAgent {
   agent: AgentView;
   /** Weighted sum of components, times the health factor. */
   score: number;
-  components: Partial<Record<ScorerName, number>>;
+  /** Each active scorer's value, by scorer name, rounded to 3 decimals. */
+  components: Record<string, number>;
 }
 
 export interface Exclusion {
   agentId: string;
-  /** Which filter excluded the agent. */
-  filter: 'live' | 'breaker' | 'memory' | 'slots';
+  /** The name of the filter that excluded the agent. */
+  filter: string;
   reason: string;
 }
 

@@ -1,11 +1,9 @@
 // Table-driven tests for each scheduler filter.
 import { describe, expect, it } from 'vitest';
-import {
-  breakerAdmits,
-  hasFreeSlot,
-  isLive,
-  memoryFits,
-} from '../../../../control-plane/core/scheduler/filters.ts';
+import { breakerAdmits } from '../../../../control-plane/core/scheduler/filters/breaker.ts';
+import { isLive } from '../../../../control-plane/core/scheduler/filters/live.ts';
+import { memoryFits } from '../../../../control-plane/core/scheduler/filters/memory.ts';
+import { hasFreeSlot } from '../../../../control-plane/core/scheduler/filters/slots.ts';
 import type { AgentView, Filter } from '../../../../control-plane/core/scheduler/types.ts';
 import { ctx, GiB, NOW, view } from './view.ts';
 

@@ -1,13 +1,10 @@
 // Table-driven tests for each scorer's normalisation.
 import { describe, expect, it } from 'vitest';
-import {
-  haversineKm,
-  memoryScore,
-  performanceScore,
-  poolStats,
-  rttScore,
-  slotsScore,
-} from '../../../../control-plane/core/scheduler/scorers.ts';
+import { memoryScore } from '../../../../control-plane/core/scheduler/scorers/memory.ts';
+import { performanceScore } from '../../../../control-plane/core/scheduler/scorers/performance.ts';
+import { poolStats } from '../../../../control-plane/core/scheduler/scorers/pool.ts';
+import { haversineKm, rttScore } from '../../../../control-plane/core/scheduler/scorers/rtt.ts';
+import { slotsScore } from '../../../../control-plane/core/scheduler/scorers/slots.ts';
 import type {
   AgentView,
   PlacementRequest,
