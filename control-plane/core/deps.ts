@@ -32,3 +32,6 @@ export interface Deps {
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;
 }
+
+/** What the admin routes use. */
+export type AdminDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log' | 'views'>;

@@ -2,8 +2,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { effectiveState } from '../breakers/health.ts';
+import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import type { AdminDeps } from './admin.ts';
 
 const idParam = z.string().min(1).max(128);
 

@@ -7,7 +7,7 @@ import { createJoinToken, listJoinTokens } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config-values.ts';
-import type { Deps } from '../deps.ts';
+import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { bearer, constantTimeEqual } from '../secrets.ts';
 import { adminAgentRoutes } from './admin-agents.ts';
@@ -26,7 +26,6 @@ const createJoinTokenBody = z.strictObject({
 const idParam = z.string().min(1).max(64);
 
 /** What the admin API needs: the Node admin CLI serves it in-process over a local database. */
-export type AdminDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log' | 'views'>;
 
 function requireAdmin(deps: AdminDeps) {
   return createMiddleware(async (c, next) => {
