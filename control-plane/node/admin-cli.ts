@@ -1,7 +1,3 @@
-// `titan-control-plane keys|join-tokens|agents …`: admin commands. With --url they call the HTTP
-// admin API (a Worker or a Node control plane, Bearer ADMIN_KEY); without it the same API is
-// served in-process over the local Node database. `keys generate-*` make secrets for a deployment.
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
 import { toApiError } from '../core/app.ts';
@@ -11,6 +7,7 @@ import { adminRoutes } from '../core/routes/admin.ts';
 import { silentLogger } from '../core/runtime.ts';
 import { newSecret } from '../core/secrets.ts';
 import { generatePrivateKeyPem, TICKET_ALGS, type TicketAlg } from '../core/tickets.ts';
+import { databasePathOf } from './settings.ts';
 import { openSqlite } from './sqlite.ts';
 
 export const ADMIN_USAGE = `Usage:
@@ -82,8 +79,7 @@ export function httpAdmin(url: string, adminKey: string, fetchImpl = fetch): Adm
 
 /** The same admin API served in-process over the local Node database. */
 function localAdmin(env: Record<string, string | undefined>, now: () => number) {
-  const path = env.DATABASE_PATH || join(resolve(env.DATA_DIR || '.data'), 'control-plane.db');
-  const { store, sqlite } = openSqlite(path);
+  const { store, sqlite } = openSqlite(databasePathOf(env));
   const adminKey = newSecret('local-');
   const config = loadConfig({ ...env, ADMIN_KEY: adminKey });
   const app = new Hono()

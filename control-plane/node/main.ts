@@ -1,20 +1,20 @@
 // Node entry: SQLite (./sqlite.ts), key file, @hono/node-server, maintenance timer.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from '../core/app.ts';
 import { loadConfig, MIN_SECRET_LENGTH, weakSecrets } from '../core/config.ts';
-import { type ConfigSource, parseDuration } from '../core/config-values.ts';
+import type { ConfigSource } from '../core/config-values.ts';
 import { runMaintenance } from '../core/maintenance.ts';
 import { RateLimiter } from '../core/rate-limit.ts';
 import { jsonLogger, systemClock } from '../core/runtime.ts';
 import { createPolicy } from '../core/scheduler/index.ts';
 import { Scoreboard } from '../core/scoreboard.ts';
-import { createTicketSigner, type TicketAlg } from '../core/tickets.ts';
+import { createTicketSigner } from '../core/tickets.ts';
 import { ViewCache } from '../core/view-cache.ts';
 import { assertSafeBind, serveOptions } from './http.ts';
 import { loadOrCreatePrivateKey } from './keys.ts';
 import { createMetrics } from './metrics.ts';
+import { loadNodeSettings, type NodeSettings } from './settings.ts';
 import { openSqlite } from './sqlite.ts';
 
 export interface RunningControlPlane {
@@ -23,44 +23,44 @@ export interface RunningControlPlane {
 }
 
 /** The previous ticket key (kept in the JWKS after a rotation): env PEM, else the key file. */
-function previousKey(env: ConfigSource, dataDir: string): string | undefined {
-  if (env.TICKET_PREVIOUS_KEY) return env.TICKET_PREVIOUS_KEY.replace(/\\n/g, '\n');
-  const file = env.TICKET_PREVIOUS_KEY_FILE || join(dataDir, 'ticket-key.previous.pem');
+function previousKey(settings: NodeSettings): string | undefined {
+  if (settings.previousKeyPem) return settings.previousKeyPem;
+  const file = settings.previousKeyFile;
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
 export async function startControlPlane(env: ConfigSource): Promise<RunningControlPlane> {
   const log = jsonLogger({ svc: 'control-plane' });
   const config = loadConfig(env);
-  const hostname = env.HOST || '127.0.0.1';
-  assertSafeBind({ authMode: config.authMode, host: hostname, insecure: env.INSECURE === '1' });
+  const settings = loadNodeSettings(env);
+  const hostname = settings.host;
+  assertSafeBind({ authMode: config.authMode, host: hostname, insecure: settings.insecure });
   const serving = serveOptions({
-    certFile: env.TLS_CERT,
-    keyFile: env.TLS_KEY,
-    headersTimeoutMs: parseDuration(env.HEADERS_TIMEOUT, 10_000, 'HEADERS_TIMEOUT'),
-    requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT, 30_000, 'REQUEST_TIMEOUT'),
+    certFile: settings.tlsCert,
+    keyFile: settings.tlsKey,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
   });
-  const dataDir = resolve(env.DATA_DIR || '.data');
-  const { store, sqlite } = openSqlite(env.DATABASE_PATH || join(dataDir, 'control-plane.db'));
-  const alg = (env.TICKET_ALG || 'RS256') as TicketAlg;
+  const { store, sqlite } = openSqlite(settings.databasePath);
+  const alg = settings.ticketAlg;
   const key = await loadOrCreatePrivateKey({
-    envPem: env.TICKET_PRIVATE_KEY,
-    keyFile: env.TICKET_KEY_FILE || join(dataDir, 'ticket-key.pem'),
+    envPem: settings.ticketPrivateKeyPem,
+    keyFile: settings.ticketKeyFile,
     alg,
   });
   const signer = await createTicketSigner({
     issuer: config.issuer,
     privateKeyPem: key.pem,
     alg,
-    previousKeyPem: previousKey(env, dataDir),
-    previousAlg: (env.TICKET_PREVIOUS_ALG || undefined) as TicketAlg | undefined,
+    previousKeyPem: previousKey(settings),
+    previousAlg: settings.previousAlg,
   });
   const deps = {
     store,
     clock: systemClock,
     signer,
     config,
-    scheduler: createPolicy(env.SCHEDULER, env.SCHEDULER_WEIGHTS),
+    scheduler: createPolicy(settings.scheduler, settings.schedulerWeights),
     scoreboard: new Scoreboard(),
     views: new ViewCache(config.viewCacheTtlMs),
     limiter: new RateLimiter(),
@@ -68,7 +68,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   };
   const app = createApp({ ...deps, metrics: createMetrics(deps) });
 
-  const maintenanceMs = parseDuration(env.MAINTENANCE_INTERVAL, 5_000, 'MAINTENANCE_INTERVAL');
+  const maintenanceMs = settings.maintenanceMs;
   const timer = setInterval(() => {
     runMaintenance(deps.store, config, systemClock.now())
       .then((r) => {
@@ -80,7 +80,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   }, maintenanceMs);
   timer.unref();
 
-  const port = Number(env.PORT || 8080);
+  const port = settings.port;
   for (const name of weakSecrets(config)) {
     log.warn(`${name} is shorter than ${MIN_SECRET_LENGTH} characters: use a generated secret`);
   }
