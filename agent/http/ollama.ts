@@ -2,10 +2,11 @@
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { TicketClaims } from '../../protocol/agent-api.ts';
+import { ollamaErrorBody } from '../../protocol/dialects.ts';
 import { ollamaChatBody, ollamaGenerateBody } from '../../protocol/inference.ts';
 import type { DoneChunk, GenerateRequest } from '../engines/engine.ts';
 import type { Job } from '../jobs.ts';
-import { ollamaErrorBody, toHttpError } from './errors.ts';
+import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
 import { fromOllamaChat, fromOllamaGenerate, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';

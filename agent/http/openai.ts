@@ -1,9 +1,10 @@
 // OpenAI-compatible routes: /v1/chat/completions and /v1/completions (SSE or JSON), /v1/models.
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import { openAIErrorBody } from '../../protocol/dialects.ts';
 import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
 import type { DoneChunk } from '../engines/engine.ts';
-import { openAIErrorBody, toHttpError } from './errors.ts';
+import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';

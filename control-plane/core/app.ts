@@ -2,10 +2,11 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
+import { errorBodyFor } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
-import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
+import { ApiError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -42,13 +43,12 @@ export function createApp(deps: Deps) {
     if (apiErr.retryAfterSeconds !== undefined) {
       c.header('Retry-After', String(apiErr.retryAfterSeconds));
     }
-    const body = isOllamaPath(c.req.path) ? ollamaErrorBody(apiErr) : openAiErrorBody(apiErr);
-    return c.json(body, apiErr.status);
+    return c.json(errorBodyFor(c.req.path, apiErr), apiErr.status);
   });
 
   app.notFound((c) => {
     const err = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`);
-    return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAiErrorBody(err), 404);
+    return c.json(errorBodyFor(c.req.path, err), 404);
   });
 
   if (deps.metrics) app.use('*', deps.metrics.middleware);

@@ -1,6 +1,7 @@
 // What the control plane checks in an inference body before routing it: the dialect's whole schema
 // (protocol/inference.ts, the same the agent applies) and the service's token cap.
 import type { z } from 'zod';
+import { isOllamaPath } from '../../../protocol/dialects.ts';
 import {
   OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
   ollamaChatBody,
@@ -92,7 +93,7 @@ export function dialectOf(path: string): InferenceDialect {
   if (path === '/api/chat') return 'ollama-chat';
   if (path === '/api/embed') return 'ollama-embed';
   if (path === '/v1/embeddings') return 'openai-embedding';
-  if (path.startsWith('/api/')) return 'ollama-generate';
+  if (isOllamaPath(path)) return 'ollama-generate';
   if (path === '/v1/completions') return 'openai-completion';
   if (path === '/v1/route') return 'route';
   return 'openai-chat';
