@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { JobOutcome, JobReport, TicketClaims } from '../../protocol/agent-api.ts';
 import { TICKET_QUERY_PARAM } from '../../protocol/agent-api.ts';
+import { bearerToken } from '../../protocol/bearer.ts';
 import {
   type DoneChunk,
   EngineError,
@@ -63,9 +64,7 @@ export interface JobDeps {
 export function ticketFrom(c: Context): string | undefined {
   const fromQuery = c.req.query(TICKET_QUERY_PARAM);
   if (fromQuery) return fromQuery;
-  const header = c.req.header('authorization');
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return match?.[1];
+  return bearerToken(c.req.header('authorization'));
 }
 
 /**

@@ -3,13 +3,14 @@
 
 import { and, eq, isNull } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
+import { bearerToken } from '../../protocol/bearer.ts';
 import { agents, type JoinTokenRow, joinTokens } from '../../schema/tables.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
 import type { Db } from './db.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import { bearer, constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
+import { constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
 
 export const JOIN_TOKEN_PREFIX = 'tj-';
 export const AGENT_CREDENTIAL_PREFIX = 'tca-';
@@ -144,7 +145,7 @@ export function requireAgentCredential(deps: Pick<Deps, 'db' | 'log'>) {
     const row = rows[0];
     if (!row)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
-    const presented = bearer(c.req.header('authorization'));
+    const presented = bearerToken(c.req.header('authorization'));
     const ok =
       presented !== undefined &&
       row.hash !== null &&

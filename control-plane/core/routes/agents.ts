@@ -9,6 +9,7 @@ import {
   offlineRequestSchema,
   registerRequestSchema,
 } from '../../../protocol/agent-api.ts';
+import { bearerToken } from '../../../protocol/bearer.ts';
 import {
   assertMayClaimId,
   issueCredential,
@@ -29,7 +30,6 @@ import {
   replaceModels,
   upsertAgent,
 } from '../registry.ts';
-import { bearer } from '../secrets.ts';
 
 const jtiParam = z.string().min(1).max(100);
 
@@ -40,7 +40,7 @@ export function agentRoutes(deps: Deps) {
   const agentAuth = requireAgentCredential(deps);
 
   app.post('/register', async (c) => {
-    if (!(await isValidJoinToken(deps, bearer(c.req.header('authorization'))))) {
+    if (!(await isValidJoinToken(deps, bearerToken(c.req.header('authorization'))))) {
       log.warn('registration refused: bad join token', {
         reason: c.req.header('authorization') ? 'wrong token' : 'no token',
       });

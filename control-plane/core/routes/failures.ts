@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { TICKET_TYPE } from '../../../protocol/agent-api.ts';
+import { bearerToken } from '../../../protocol/bearer.ts';
 import { tickets } from '../../../schema/tables.ts';
 import { readBody } from '../body.ts';
 import { recordFailure } from '../breakers/outcomes.ts';
@@ -53,8 +54,7 @@ export function failureRoutes(deps: Deps) {
 
   app.post('/v1/route/:jti/failure', async (c) => {
     const jti = jtiParam.parse(c.req.param('jti'));
-    const header = c.req.header('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const token = bearerToken(c.req.header('authorization'));
     if (!token) throw new ApiError('unauthorized', 'Send the ticket as Authorization: Bearer');
     const now = deps.clock.now();
     // Only a ticket this control plane signed can report, and only against its own agent.
