@@ -1,6 +1,7 @@
 // The TitanCompute client (fetch only): route, call the agent, report failures, fail over.
+import { isOllamaPath } from '../protocol/dialects.ts';
+import { ndjsonLines, sseData } from '../protocol/framing.ts';
 import { resumePlan } from './resume.ts';
-import { events } from './stream-events.ts';
 import { TitanError } from './titan-error.ts';
 import { errorCode, type FailureReport, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
 
@@ -114,7 +115,7 @@ export class TitanClient {
     const deadline = this.deadline();
     const tried: string[] = [];
     const plan = this.o.resume ? resumePlan(path, body) : undefined;
-    const ndjson = path.startsWith('/api/');
+    const ndjson = isOllamaPath(path);
     let request: typeof body = { ...body, stream: true };
     let generated = '';
     let textEvents = 0;
@@ -139,7 +140,8 @@ export class TitanClient {
       };
       try {
         arm();
-        for await (const data of events(sent.response.body, ndjson)) {
+        const received = sent.response.body;
+        for await (const data of ndjson ? ndjsonLines(received) : sseData(received)) {
           arm();
           if (data === '[DONE]') {
             complete = true;
