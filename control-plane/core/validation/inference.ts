@@ -10,6 +10,7 @@ import {
   openAIChatBody,
   openAICompletionBody,
   openAIEmbeddingBody,
+  requestedMaxTokens,
   routeBody,
 } from '../../../protocol/inference.ts';
 import { ApiError } from '../errors.ts';
@@ -45,29 +46,31 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   return r.data;
 }
 
+/** The schema of each dialect that generates (completions, with their default, aside). */
+const GENERATING = {
+  'openai-chat': openAIChatBody,
+  'ollama-chat': ollamaChatBody,
+  'ollama-generate': ollamaGenerateBody,
+  route: routeBody,
+};
+
 function requested(dialect: InferenceDialect, raw: unknown): { model: string; ask?: number } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ApiError('invalid_request', 'The request body must be a JSON object');
-  }
-  if (dialect === 'ollama-chat' || dialect === 'ollama-generate') {
-    const body = parse(dialect === 'ollama-chat' ? ollamaChatBody : ollamaGenerateBody, raw);
-    const n = body.options?.num_predict;
-    return n !== undefined && n !== null && n > 0 ? { model: body.model, ask: n } : body;
   }
   if (dialect === 'openai-embedding' || dialect === 'ollama-embed') {
     // No tokens are generated: the ticket allows the cap, the agent checks the input's length.
     return parse(dialect === 'ollama-embed' ? ollamaEmbedBody : openAIEmbeddingBody, raw);
   }
-  if (dialect === 'route') {
-    const body = parse(routeBody, raw);
-    return { model: body.model, ...(body.max_tokens ? { ask: body.max_tokens } : {}) };
-  }
   if (dialect === 'openai-completion') {
     const body = parse(openAICompletionBody, raw);
-    return { model: body.model, ask: body.max_tokens ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS };
+    return {
+      model: body.model,
+      ask: requestedMaxTokens(body) ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+    };
   }
-  const body = parse(openAIChatBody, raw);
-  const ask = body.max_completion_tokens ?? body.max_tokens;
+  const body = parse(GENERATING[dialect], raw);
+  const ask = requestedMaxTokens(body);
   return { model: body.model, ...(ask ? { ask } : {}) };
 }
 
