@@ -1,9 +1,10 @@
 // The TitanCompute client (fetch only): route, call the agent, report failures, fail over.
+import { type FailureReport, failureReportPath, ROUTE_PATH } from '../protocol/client-api.ts';
 import { isOllamaPath } from '../protocol/dialects.ts';
 import { ndjsonLines, sseData } from '../protocol/framing.ts';
 import { resumePlan } from './resume.ts';
 import { TitanError } from './titan-error.ts';
-import { errorCode, type FailureReport, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
+import { errorCode, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
 
 export { TitanError, type TitanErrorCode } from './titan-error.ts';
 
@@ -271,7 +272,7 @@ export class TitanClient {
     for (let wait = 0; ; wait++) {
       let res: Response | undefined;
       try {
-        res = await this.o.fetch(`${this.o.baseUrl}/v1/route`, {
+        res = await this.o.fetch(`${this.o.baseUrl}${ROUTE_PATH}`, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -319,7 +320,7 @@ export class TitanClient {
   private async reportFailure(route: Route, report: FailureReport): Promise<void> {
     const body = JSON.stringify(report);
     await this.o
-      .fetch(`${this.o.baseUrl}/v1/route/${encodeURIComponent(route.jti)}/failure`, {
+      .fetch(`${this.o.baseUrl}${failureReportPath(route.jti)}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${route.ticket}` },
         body,

@@ -1,7 +1,9 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { AGENT_API_BASE } from '../../protocol/agent-api.ts';
 import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
+import { ROUTE_PATH } from '../../protocol/client-api.ts';
 import { errorBodyFor } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
@@ -59,7 +61,7 @@ export function createApp(deps: Deps) {
   // pay the key's rate limit and concurrency quota.
   const limiter = deps.limiter ?? new RateLimiter();
   for (const path of REDIRECTED_PATHS) app.use(path, refuseRedirectedKeyHeader);
-  for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
+  for (const path of [ROUTE_PATH, ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }
   for (const path of ['/v1/models', '/api/tags', '/v1/status', '/metrics']) {
@@ -74,7 +76,7 @@ export function createApp(deps: Deps) {
   }
 
   app.route('/admin', adminRoutes(deps));
-  app.route('/v1/agents', agentRoutes(deps));
+  app.route(AGENT_API_BASE, agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', failureRoutes(deps));
   app.route('/', infoRoutes(deps));

@@ -4,7 +4,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import {
   AGENT_CREDENTIAL_HEADER,
+  AGENT_ROUTES,
   heartbeatRequestSchema,
+  JWKS_PATH,
   jobReportSchema,
   offlineRequestSchema,
   registerRequestSchema,
@@ -39,7 +41,7 @@ export function agentRoutes(deps: Deps) {
   app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
 
-  app.post('/register', async (c) => {
+  app.post(AGENT_ROUTES.register, async (c) => {
     if (!(await isValidJoinToken(deps, bearerToken(c.req.header('authorization'))))) {
       log.warn('registration refused: bad join token', {
         reason: c.req.header('authorization') ? 'wrong token' : 'no token',
@@ -82,7 +84,7 @@ export function agentRoutes(deps: Deps) {
       url: reg.url,
       models: reg.models.map((m) => m.name),
     });
-    const jwksUrl = new URL('/.well-known/jwks.json', c.req.url).toString();
+    const jwksUrl = new URL(JWKS_PATH, c.req.url).toString();
     return c.json({
       agentId: reg.id,
       credential,
@@ -94,7 +96,7 @@ export function agentRoutes(deps: Deps) {
     });
   });
 
-  app.post('/:id/heartbeat', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.heartbeat, agentAuth, async (c) => {
     const id = c.req.param('id');
     const hb = await readBody(c, heartbeatRequestSchema);
     const known = await recordHeartbeat(
@@ -120,7 +122,7 @@ export function agentRoutes(deps: Deps) {
 
   // The agent admitted a ticket's job: its lease is confirmed (running) until the job report. One
   // row written per job, the same as the heartbeat would write (docs/adr/0009), but at once.
-  app.post('/:id/jobs/:jti/admitted', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.jobAdmitted, agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const result = await confirmLease(db, id, jti, clock.now());
@@ -134,7 +136,7 @@ export function agentRoutes(deps: Deps) {
     throw new ApiError('lease_refused', `Admission of ticket ${jti} refused: ${why[result]}`);
   });
 
-  app.post('/:id/jobs/:jti', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.jobReport, agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const report = await readBody(c, jobReportSchema);
@@ -150,7 +152,7 @@ export function agentRoutes(deps: Deps) {
 
   // The agent's supervisor: its process died (ADR 0007). Out of routing now, not after
   // HEARTBEAT_TIMEOUT; the restarted process registers again.
-  app.post('/:id/offline', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.offline, agentAuth, async (c) => {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
     const changed = await markAgentOffline(db, id, clock.now());

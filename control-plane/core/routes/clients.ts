@@ -1,6 +1,8 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { TICKET_QUERY_PARAM } from '../../../protocol/agent-api.ts';
+import { ROUTE_PATH } from '../../../protocol/client-api.ts';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -35,7 +37,7 @@ export function clientLocation(raw: Request): { latitude: number; longitude: num
 export function clientRoutes(deps: Deps) {
   const app = new Hono<ClientEnv>();
 
-  app.post('/v1/route', async (c) => {
+  app.post(ROUTE_PATH, async (c) => {
     const raw = await readJson(c);
     const limits = inferenceLimits('route', raw, deps.config.maxTokensCap);
     /** `debug: true` returns the scheduler's breakdown: every candidate's scores, every exclusion. */
@@ -87,7 +89,7 @@ export function clientRoutes(deps: Deps) {
       });
       const target = new URL(path, `${decision.agent.url}/`);
       for (const [k, v] of new URL(c.req.url).searchParams) target.searchParams.append(k, v);
-      target.searchParams.set('ticket', decision.ticket);
+      target.searchParams.set(TICKET_QUERY_PARAM, decision.ticket);
       c.header('Cache-Control', 'no-store');
       c.header('X-Titan-Agent', decision.agent.id);
       return c.redirect(target.toString(), 307);

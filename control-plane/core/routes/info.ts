@@ -1,6 +1,7 @@
 // Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
 import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { JWKS_PATH } from '../../../protocol/agent-api.ts';
 import { agentModels, agents } from '../../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
 import { effectiveState } from '../breakers/health.ts';
@@ -111,7 +112,7 @@ export function infoRoutes(deps: Deps) {
     });
   });
 
-  app.get('/.well-known/jwks.json', (c) => {
+  app.get(JWKS_PATH, (c) => {
     c.header('Cache-Control', 'public, max-age=60');
     return c.json(deps.signer.jwks());
   });

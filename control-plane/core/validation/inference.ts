@@ -1,6 +1,7 @@
 // What the control plane checks in an inference body before routing it: the dialect's whole schema
 // (protocol/inference.ts, the same the agent applies) and the service's token cap.
 import type { z } from 'zod';
+import { ROUTE_PATH } from '../../../protocol/client-api.ts';
 import { isOllamaPath } from '../../../protocol/dialects.ts';
 import {
   OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
@@ -98,6 +99,6 @@ export function dialectOf(path: string): InferenceDialect {
   if (path === '/v1/embeddings') return 'openai-embedding';
   if (isOllamaPath(path)) return 'ollama-generate';
   if (path === '/v1/completions') return 'openai-completion';
-  if (path === '/v1/route') return 'route';
+  if (path === ROUTE_PATH) return 'route';
   return 'openai-chat';
 }
