@@ -18,9 +18,9 @@ import {
   registerResponseSchema,
 } from '../protocol/agent-api.ts';
 import type { CredentialStore } from './credential-store.ts';
-import { abortableDelay } from './engines/async-queue.ts';
 import type { Admission } from './http/job.ts';
 import { type Logger, silentLogger } from './log.ts';
+import { abortableDelay } from './time.ts';
 
 export interface AgentIdentity {
   id: string;
