@@ -1,5 +1,18 @@
-// The two API dialects both servers speak and the client calls (OpenAI, Ollama): which one a path
-// is, and each one's error envelope, with the OpenAI error `type` an HTTP status maps to.
+// The two API dialects both servers speak and the client calls (OpenAI, Ollama): their paths,
+// which one a path is, and each one's error envelope, with the OpenAI error `type` of a status.
+
+/** Inference endpoints: the agent serves them; the control plane redirects them to an agent. */
+export const INFERENCE_PATHS = {
+  openAIChat: '/v1/chat/completions',
+  openAICompletion: '/v1/completions',
+  openAIEmbedding: '/v1/embeddings',
+  ollamaChat: '/api/chat',
+  ollamaGenerate: '/api/generate',
+  ollamaEmbed: '/api/embed',
+} as const;
+
+/** Model listings, each server's own (the control plane's: the fleet's). */
+export const MODEL_LIST_PATHS = { openAI: '/v1/models', ollama: '/api/tags' } as const;
 
 /** Paths under /api/ are Ollama's; everything else speaks OpenAI's dialect. */
 export function isOllamaPath(path: string): boolean {

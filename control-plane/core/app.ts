@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { AGENT_API_BASE } from '../../protocol/agent-api.ts';
 import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
 import { ROUTE_PATH } from '../../protocol/client-api.ts';
-import { errorBodyFor } from '../../protocol/dialects.ts';
+import { errorBodyFor, MODEL_LIST_PATHS } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
@@ -64,7 +64,7 @@ export function createApp(deps: Deps) {
   for (const path of [ROUTE_PATH, ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }
-  for (const path of ['/v1/models', '/api/tags', '/v1/status', '/metrics']) {
+  for (const path of [...Object.values(MODEL_LIST_PATHS), '/v1/status', '/metrics']) {
     app.use(path, requireClient(deps, limiter, { inference: false }));
   }
   const metrics = deps.metrics;

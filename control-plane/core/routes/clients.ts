@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { TICKET_QUERY_PARAM } from '../../../protocol/agent-api.ts';
 import { ROUTE_PATH } from '../../../protocol/client-api.ts';
+import { INFERENCE_PATHS } from '../../../protocol/dialects.ts';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -11,15 +12,7 @@ import { routeRequest } from '../routing.ts';
 import { dialectOf, inferenceLimits } from '../validation/inference.ts';
 
 /** Inference paths the control plane redirects; the agent serves the same paths. */
-export const REDIRECTED_PATHS = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/api/chat',
-  '/api/generate',
-  // Validated whole like the others (model, input); no token fields.
-  '/v1/embeddings',
-  '/api/embed',
-] as const;
+export const REDIRECTED_PATHS = Object.values(INFERENCE_PATHS);
 
 const excludeSchema = z.array(z.string().max(100)).max(64).optional();
 

@@ -2,6 +2,7 @@
 import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { JWKS_PATH } from '../../../protocol/agent-api.ts';
+import { MODEL_LIST_PATHS } from '../../../protocol/dialects.ts';
 import { agentModels, agents } from '../../../schema/tables.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
 import { effectiveState } from '../breakers/health.ts';
@@ -44,7 +45,7 @@ async function liveModels(deps: Deps) {
 export function infoRoutes(deps: Deps) {
   const app = new Hono();
 
-  app.get('/v1/models', async (c) => {
+  app.get(MODEL_LIST_PATHS.openAI, async (c) => {
     const models = await liveModels(deps);
     return c.json({
       object: 'list',
@@ -57,7 +58,7 @@ export function infoRoutes(deps: Deps) {
     });
   });
 
-  app.get('/api/tags', async (c) => {
+  app.get(MODEL_LIST_PATHS.ollama, async (c) => {
     const models = await liveModels(deps);
     return c.json({
       models: models.map(([name, m]) => ({

@@ -2,7 +2,7 @@
 // (protocol/inference.ts, the same the agent applies) and the service's token cap.
 import type { z } from 'zod';
 import { ROUTE_PATH } from '../../../protocol/client-api.ts';
-import { isOllamaPath } from '../../../protocol/dialects.ts';
+import { INFERENCE_PATHS, isOllamaPath } from '../../../protocol/dialects.ts';
 import {
   OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
   ollamaChatBody,
@@ -94,11 +94,11 @@ export function inferenceLimits(
 }
 
 export function dialectOf(path: string): InferenceDialect {
-  if (path === '/api/chat') return 'ollama-chat';
-  if (path === '/api/embed') return 'ollama-embed';
-  if (path === '/v1/embeddings') return 'openai-embedding';
+  if (path === INFERENCE_PATHS.ollamaChat) return 'ollama-chat';
+  if (path === INFERENCE_PATHS.ollamaEmbed) return 'ollama-embed';
+  if (path === INFERENCE_PATHS.openAIEmbedding) return 'openai-embedding';
   if (isOllamaPath(path)) return 'ollama-generate';
-  if (path === '/v1/completions') return 'openai-completion';
+  if (path === INFERENCE_PATHS.openAICompletion) return 'openai-completion';
   if (path === ROUTE_PATH) return 'route';
   return 'openai-chat';
 }
