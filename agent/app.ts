@@ -1,9 +1,10 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
 import { Hono } from 'hono';
 import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
+import { errorBodyFor } from '../protocol/dialects.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { registerEmbeddingRoutes } from './http/embeddings.ts';
-import { AgentHttpError, ollamaErrorBody, openAIErrorBody, toHttpError } from './http/errors.ts';
+import { AgentHttpError, toHttpError } from './http/errors.ts';
 import type { AdmissionConfirmer, JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
 import { registerOpenAIRoutes } from './http/openai.ts';
@@ -97,7 +98,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
 
   app.notFound((c) => {
     const err = new AgentHttpError('route_not_found', `no route for ${c.req.method} ${c.req.path}`);
-    return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAIErrorBody(err), 404);
+    return c.json(errorBodyFor(c.req.path, err), 404);
   });
 
   app.onError((thrown, c) => {
@@ -109,14 +110,11 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
         error: thrown instanceof Error ? thrown.message : String(thrown),
       });
     }
-    if (err.retryAfterSec !== undefined) c.header('Retry-After', String(err.retryAfterSec));
-    const body = isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAIErrorBody(err);
-    return c.json(body, err.status);
+    if (err.retryAfterSeconds !== undefined) {
+      c.header('Retry-After', String(err.retryAfterSeconds));
+    }
+    return c.json(errorBodyFor(c.req.path, err), err.status);
   });
 
   return app;
-}
-
-function isOllamaPath(path: string): boolean {
-  return path.startsWith('/api/');
 }

@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ndjsonLines } from '../protocol/framing.ts';
 import type { PullEvent } from './models/admin.ts';
 import { DownloadError, Downloader } from './models/download.ts';
 import { cpuRepackFor, estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
@@ -169,15 +170,9 @@ async function remote(
   }
   const bar = progressBar(io);
   let last: PullEvent | undefined;
-  let buffered = '';
-  for await (const chunk of res.body ?? []) {
-    buffered += Buffer.from(chunk as Uint8Array).toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines.filter(Boolean)) {
-      last = JSON.parse(line) as PullEvent;
-      if (last.status === 'downloading') bar(last.completed, last.total);
-    }
+  for await (const line of ndjsonLines(res.body)) {
+    last = JSON.parse(line) as PullEvent;
+    if (last.status === 'downloading') bar(last.completed, last.total);
   }
   if (last?.status === 'success') {
     io.out(`pulled ${last.tag} → ${last.path}\n`);

@@ -188,7 +188,7 @@ async function supervise(
 ): Promise<number> {
   const { Supervisor, forkAgentProcess } = await import('./supervisor.ts');
   const { announceOffline } = await import('./control-plane-client.ts');
-  const { abortableDelay } = await import('./engines/async-queue.ts');
+  const { abortableDelay } = await import('./time.ts');
   const { fetchTrusting } = await import('./tls.ts');
   const supervisor = new Supervisor(supervisorConfig, {
     spawn: (onMessage) => forkAgentProcess(argv, process.env, onMessage),

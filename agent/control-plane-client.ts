@@ -3,8 +3,10 @@
 
 import {
   AGENT_CREDENTIAL_HEADER,
+  AGENT_ROUTES,
   type AgentModel,
   type AgentStats,
+  agentApiPath,
   type EngineLoad,
   type HeartbeatRequest,
   heartbeatResponseSchema,
@@ -16,9 +18,9 @@ import {
   registerResponseSchema,
 } from '../protocol/agent-api.ts';
 import type { CredentialStore } from './credential-store.ts';
-import { abortableDelay } from './engines/async-queue.ts';
 import type { Admission } from './http/job.ts';
 import { type Logger, silentLogger } from './log.ts';
+import { abortableDelay } from './time.ts';
 
 export interface AgentIdentity {
   id: string;
@@ -185,7 +187,7 @@ export class ControlPlaneClient {
    */
   async confirmAdmission(jti: string): Promise<Admission> {
     if (!this.current) return 'unconfirmed';
-    const path = `/v1/agents/${encodeURIComponent(this.agentId)}/jobs/${encodeURIComponent(jti)}/admitted`;
+    const path = agentApiPath(AGENT_ROUTES.jobAdmitted, { id: this.agentId, jti });
     try {
       // Not tied to the loop's stop: a request being admitted during shutdown still asks.
       await this.post(
@@ -252,7 +254,7 @@ export class ControlPlaneClient {
       // Proves that this is the agent holding the id, should its registration still be live.
       if (this.lastCredential) headers[AGENT_CREDENTIAL_HEADER] = this.lastCredential;
       const json = await this.post(
-        '/v1/agents/register',
+        agentApiPath(AGENT_ROUTES.register),
         body,
         this.stopController.signal,
         headers,
@@ -306,7 +308,7 @@ export class ControlPlaneClient {
       };
       const started = this.now();
       const json = await this.post(
-        `/v1/agents/${encodeURIComponent(this.agentId)}/heartbeat`,
+        agentApiPath(AGENT_ROUTES.heartbeat, { id: this.agentId }),
         body,
         this.stopController.signal,
       );
@@ -330,7 +332,7 @@ export class ControlPlaneClient {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await this.sleepImpl(baseDelay * 4 ** (attempt - 1), never);
       try {
-        const path = `/v1/agents/${encodeURIComponent(this.agentId)}/jobs/${encodeURIComponent(jti)}`;
+        const path = agentApiPath(AGENT_ROUTES.jobReport, { id: this.agentId, jti });
         await this.post(path, report, never);
         return;
       } catch (err) {
@@ -390,7 +392,7 @@ export async function announceOffline(o: {
   timeoutMs?: number;
   attempts?: number;
 }): Promise<OfflineResult> {
-  const url = `${o.baseUrl.replace(/\/+$/, '')}/v1/agents/${encodeURIComponent(o.agentId)}/offline`;
+  const url = `${o.baseUrl.replace(/\/+$/, '')}${agentApiPath(AGENT_ROUTES.offline, { id: o.agentId })}`;
   const attempts = o.attempts ?? 2;
   let last: OfflineResult = { ok: false, error: 'not sent' };
   for (let attempt = 0; attempt < attempts; attempt++) {

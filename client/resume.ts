@@ -1,6 +1,7 @@
 // Resuming a broken stream on another agent: the request is sent again with the text generated so
 // far as a prefill (a trailing assistant message, or the raw prompt extended), so the new agent
 // continues where the old one stopped and no token reaches the caller twice.
+import { INFERENCE_PATHS } from '../protocol/dialects.ts';
 
 type Body = Record<string, unknown>;
 
@@ -66,7 +67,7 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
   // A grammar starts at the answer's first character: a continued JSON answer would not parse.
   if (isSet(body.response_format) || isSet(body.format)) return undefined;
   switch (path) {
-    case '/v1/chat/completions':
+    case INFERENCE_PATHS.openAIChat:
       return {
         textOf: (e) => str((firstChoice(e)?.delta as Body | undefined)?.content),
         finishes: (e) => Boolean(firstChoice(e)?.finish_reason),
@@ -76,7 +77,7 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
           return limits && messages ? { ...body, ...limits, messages } : undefined;
         },
       };
-    case '/v1/completions':
+    case INFERENCE_PATHS.openAICompletion:
       return typeof body.prompt !== 'string'
         ? undefined
         : {
@@ -87,7 +88,7 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
               return limits && { ...body, ...limits, prompt: `${body.prompt}${generated}` };
             },
           };
-    case '/api/chat':
+    case INFERENCE_PATHS.ollamaChat:
       return {
         textOf: (e) => str((e.message as Body | undefined)?.content),
         finishes: (e) => e.done === true,
@@ -97,7 +98,7 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
           return options && messages ? { ...body, options, messages } : undefined;
         },
       };
-    case '/api/generate':
+    case INFERENCE_PATHS.ollamaGenerate:
       return body.raw !== true || typeof body.prompt !== 'string'
         ? undefined
         : {

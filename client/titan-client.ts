@@ -1,8 +1,10 @@
 // The TitanCompute client (fetch only): route, call the agent, report failures, fail over.
+import { type FailureReport, failureReportPath, ROUTE_PATH } from '../protocol/client-api.ts';
+import { isOllamaPath } from '../protocol/dialects.ts';
+import { ndjsonLines, sseData } from '../protocol/framing.ts';
 import { resumePlan } from './resume.ts';
-import { events } from './stream-events.ts';
 import { TitanError } from './titan-error.ts';
-import { errorCode, type FailureReport, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
+import { errorCode, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
 
 export { TitanError, type TitanErrorCode } from './titan-error.ts';
 
@@ -114,7 +116,7 @@ export class TitanClient {
     const deadline = this.deadline();
     const tried: string[] = [];
     const plan = this.o.resume ? resumePlan(path, body) : undefined;
-    const ndjson = path.startsWith('/api/');
+    const ndjson = isOllamaPath(path);
     let request: typeof body = { ...body, stream: true };
     let generated = '';
     let textEvents = 0;
@@ -139,7 +141,8 @@ export class TitanClient {
       };
       try {
         arm();
-        for await (const data of events(sent.response.body, ndjson)) {
+        const received = sent.response.body;
+        for await (const data of ndjson ? ndjsonLines(received) : sseData(received)) {
           arm();
           if (data === '[DONE]') {
             complete = true;
@@ -269,7 +272,7 @@ export class TitanClient {
     for (let wait = 0; ; wait++) {
       let res: Response | undefined;
       try {
-        res = await this.o.fetch(`${this.o.baseUrl}/v1/route`, {
+        res = await this.o.fetch(`${this.o.baseUrl}${ROUTE_PATH}`, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -317,7 +320,7 @@ export class TitanClient {
   private async reportFailure(route: Route, report: FailureReport): Promise<void> {
     const body = JSON.stringify(report);
     await this.o
-      .fetch(`${this.o.baseUrl}/v1/route/${encodeURIComponent(route.jti)}/failure`, {
+      .fetch(`${this.o.baseUrl}${failureReportPath(route.jti)}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${route.ticket}` },
         body,

@@ -1,4 +1,5 @@
-// What the client reads and writes on the wire: tickets, agent error codes, failure reports.
+// What the client reads on the wire: tickets and agent error codes (the control plane's routes and
+// failure reports are protocol/client-api.ts).
 
 /** Agent error codes that say "not now" rather than "broken": fail over, but report nothing. */
 export const NOT_AGENT_FAULTS = new Set([
@@ -12,12 +13,6 @@ export interface Route {
   agent: { id: string; url: string };
   ticket: string;
   jti: string;
-}
-
-export interface FailureReport {
-  kind: 'connect' | 'timeout' | 'status' | 'stream';
-  status?: number;
-  message?: string;
 }
 
 /** A ticket's claims, read without verifying it (the agent verifies; the client only reads). */

@@ -162,5 +162,28 @@ export const TICKET_TYPE = 'titan-ticket+jwt';
  * that is still live (its join token goes in `Authorization`).
  */
 export const AGENT_CREDENTIAL_HEADER = 'x-titan-agent-credential';
+/** Where an agent takes its ticket when the control plane redirects a client to it (`?ticket=`). */
 export const TICKET_QUERY_PARAM = 'ticket';
+/** The control plane's ticket-signing keys, which agents fetch to verify tickets. */
 export const JWKS_PATH = '/.well-known/jwks.json';
+
+/** Where the control plane serves the agent API; AGENT_ROUTES are relative to it. */
+export const AGENT_API_BASE = '/v1/agents';
+/** The agent API's routes, as Hono patterns relative to AGENT_API_BASE. */
+export const AGENT_ROUTES = {
+  register: '/register',
+  heartbeat: '/:id/heartbeat',
+  jobAdmitted: '/:id/jobs/:jti/admitted',
+  jobReport: '/:id/jobs/:jti',
+  offline: '/:id/offline',
+} as const;
+
+/** The full path of an agent API route with its `:id` and `:jti` filled in, URL-encoded. */
+export function agentApiPath(route: string, params: { id?: string; jti?: string } = {}): string {
+  const filled = route.replace(/:(id|jti)\b/g, (_, name: 'id' | 'jti') => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`agent API route ${route} needs :${name}`);
+    return encodeURIComponent(value);
+  });
+  return AGENT_API_BASE + filled;
+}

@@ -154,5 +154,22 @@ export const ollamaEmbedBody = z.looseObject({
 });
 export type OllamaEmbedBody = z.infer<typeof ollamaEmbedBody>;
 
+/**
+ * The completion tokens a body asks for, as sent: max_completion_tokens, max_tokens or Ollama's
+ * options.num_predict, the first that is a positive number (Ollama's -1 and -2 ask for none). The
+ * control plane puts it in the ticket; the agent refuses a body that asks for more than that.
+ */
+export function requestedMaxTokens(body: object): number | undefined {
+  const b = body as {
+    max_completion_tokens?: unknown;
+    max_tokens?: unknown;
+    options?: { num_predict?: unknown } | null;
+  };
+  for (const v of [b.max_completion_tokens, b.max_tokens, b.options?.num_predict]) {
+    if (typeof v === 'number' && v > 0) return v;
+  }
+  return undefined;
+}
+
 /** POST /v1/route: only what placement needs; the body goes to the agent later. */
 export const routeBody = z.looseObject({ model, max_tokens: tokens.nullish() });

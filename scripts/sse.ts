@@ -1,6 +1,6 @@
 // Times a chat completion streamed through the control plane (following the 307), for npm start,
 // the end-to-end tests and the benchmarks.
-import { sseData } from '../protocol/sse.ts';
+import { sseData } from '../protocol/framing.ts';
 
 export { sseData };
 

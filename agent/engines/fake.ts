@@ -1,6 +1,6 @@
 // Deterministic in-memory engine for unit tests: scripted tokens, delays and failures.
 import type { AgentModel } from '../../protocol/agent-api.ts';
-import { abortableDelay } from './async-queue.ts';
+import { abortableDelay } from '../time.ts';
 import {
   type EmbedRequest,
   type EmbedResult,

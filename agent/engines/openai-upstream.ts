@@ -1,7 +1,7 @@
 // OpenAI-compatible upstream engine: fronts vLLM, SGLang, llama-server, TGI or Ollama's /v1.
 
 import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
-import { sseData } from '../../protocol/sse.ts';
+import { sseData } from '../../protocol/framing.ts';
 import {
   type EmbedRequest,
   type EmbedResult,

@@ -1,6 +1,7 @@
 // Embedding routes: OpenAI /v1/embeddings and Ollama /api/embed, one engine call per request.
 import type { Hono } from 'hono';
 import type { TicketClaims } from '../../protocol/agent-api.ts';
+import { INFERENCE_PATHS } from '../../protocol/dialects.ts';
 import { ollamaEmbedBody, openAIEmbeddingBody } from '../../protocol/inference.ts';
 import {
   type EmbedRequest,
@@ -15,7 +16,7 @@ import { fromEmbedding, parseBody } from './schemas.ts';
 const MS_TO_NS = 1_000_000;
 
 export function registerEmbeddingRoutes(app: Hono, deps: JobDeps): void {
-  app.post('/v1/embeddings', async (c) => {
+  app.post(INFERENCE_PATHS.openAIEmbedding, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) =>
       parseBody(openAIEmbeddingBody, raw),
     );
@@ -34,7 +35,7 @@ export function registerEmbeddingRoutes(app: Hono, deps: JobDeps): void {
     });
   });
 
-  app.post('/api/embed', async (c) => {
+  app.post(INFERENCE_PATHS.ollamaEmbed, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(ollamaEmbedBody, raw));
     const result = await runEmbedding(deps, claims, slot, fromEmbedding(body), c.req.raw.signal);
     return c.json({

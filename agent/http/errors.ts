@@ -1,4 +1,5 @@
-// The agent's HTTP errors: one closed code union, its status, and OpenAI/Ollama-shaped bodies.
+// The agent's HTTP errors: one closed code union and its statuses; their bodies are
+// protocol/dialects.ts's OpenAI and Ollama envelopes.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { EngineError } from '../engines/engine.ts';
 import { TicketError, type TicketErrorCode } from '../tickets.ts';
@@ -18,12 +19,6 @@ export type AgentErrorCode =
   | 'engine_failure'
   | 'stream_incomplete'
   | 'internal_error';
-
-export type OpenAIErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'rate_limit_error'
-  | 'server_error';
 
 const STATUS: Record<AgentErrorCode, ContentfulStatusCode> = {
   ticket_missing: 401,
@@ -76,15 +71,8 @@ export class AgentHttpError extends Error {
     return STATUS[this.code];
   }
 
-  get type(): OpenAIErrorType {
-    if (this.status === 401) return 'authentication_error';
-    if (this.status === 429) return 'rate_limit_error';
-    if (this.status >= 500) return 'server_error';
-    return 'invalid_request_error';
-  }
-
   /** Seconds a client should wait before retrying, for 429/503. */
-  get retryAfterSec(): number | undefined {
+  get retryAfterSeconds(): number | undefined {
     return this.status === 429 || this.status === 503 ? 1 : undefined;
   }
 }
@@ -98,16 +86,4 @@ export function toHttpError(err: unknown): AgentHttpError {
     return new AgentHttpError(code, err.message, { cause: err });
   }
   return new AgentHttpError('internal_error', 'internal error', { cause: err });
-}
-
-export interface OpenAIErrorBody {
-  error: { message: string; type: OpenAIErrorType; code: AgentErrorCode; param: string | null };
-}
-
-export function openAIErrorBody(err: AgentHttpError): OpenAIErrorBody {
-  return { error: { message: err.message, type: err.type, code: err.code, param: err.param } };
-}
-
-export function ollamaErrorBody(err: AgentHttpError): { error: string } {
-  return { error: err.message };
 }

@@ -2,6 +2,8 @@
 import type { Context } from 'hono';
 import type { JobOutcome, JobReport, TicketClaims } from '../../protocol/agent-api.ts';
 import { TICKET_QUERY_PARAM } from '../../protocol/agent-api.ts';
+import { bearerToken } from '../../protocol/bearer.ts';
+import { requestedMaxTokens } from '../../protocol/inference.ts';
 import {
   type DoneChunk,
   EngineError,
@@ -63,9 +65,7 @@ export interface JobDeps {
 export function ticketFrom(c: Context): string | undefined {
   const fromQuery = c.req.query(TICKET_QUERY_PARAM);
   if (fromQuery) return fromQuery;
-  const header = c.req.header('authorization');
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return match?.[1];
+  return bearerToken(c.req.header('authorization'));
 }
 
 /**
@@ -151,19 +151,6 @@ export async function admit<T extends { model: string }>(
     });
     throw err;
   }
-}
-
-/** max_completion_tokens, max_tokens or Ollama's options.num_predict (> 0), as sent. */
-export function requestedMaxTokens(body: object): number | undefined {
-  const b = body as {
-    max_completion_tokens?: unknown;
-    max_tokens?: unknown;
-    options?: { num_predict?: unknown } | null;
-  };
-  for (const v of [b.max_completion_tokens, b.max_tokens, b.options?.num_predict]) {
-    if (typeof v === 'number' && v > 0) return v;
-  }
-  return undefined;
 }
 
 /** An admitted job's engine run: releases its slot and reports exactly once. */

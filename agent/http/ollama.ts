@@ -2,10 +2,11 @@
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { TicketClaims } from '../../protocol/agent-api.ts';
+import { INFERENCE_PATHS, MODEL_LIST_PATHS, ollamaErrorBody } from '../../protocol/dialects.ts';
 import { ollamaChatBody, ollamaGenerateBody } from '../../protocol/inference.ts';
 import type { DoneChunk, GenerateRequest } from '../engines/engine.ts';
 import type { Job } from '../jobs.ts';
-import { ollamaErrorBody, toHttpError } from './errors.ts';
+import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
 import { fromOllamaChat, fromOllamaGenerate, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
@@ -15,13 +16,13 @@ type Kind = 'chat' | 'generate';
 const MS_TO_NS = 1_000_000;
 
 export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
-  app.post('/api/chat', async (c) => {
+  app.post(INFERENCE_PATHS.ollamaChat, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(ollamaChatBody, raw));
     if (body.messages.length === 0) return loadOnly(c, deps, claims, slot, 'chat');
     return respond(c, deps, claims, slot, fromOllamaChat(body), 'chat', body.stream !== false);
   });
 
-  app.post('/api/generate', async (c) => {
+  app.post(INFERENCE_PATHS.ollamaGenerate, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) =>
       parseBody(ollamaGenerateBody, raw),
     );
@@ -30,7 +31,7 @@ export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
     return respond(c, deps, claims, slot, request, 'generate', body.stream !== false);
   });
 
-  app.get('/api/tags', async (c) => {
+  app.get(MODEL_LIST_PATHS.ollama, async (c) => {
     const models = await deps.engine.listModels();
     const modifiedAt = new Date(deps.now()).toISOString();
     return c.json({

@@ -1,9 +1,10 @@
 // OpenAI-compatible routes: /v1/chat/completions and /v1/completions (SSE or JSON), /v1/models.
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import { INFERENCE_PATHS, MODEL_LIST_PATHS, openAIErrorBody } from '../../protocol/dialects.ts';
 import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
 import type { DoneChunk } from '../engines/engine.ts';
-import { openAIErrorBody, toHttpError } from './errors.ts';
+import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
@@ -26,7 +27,7 @@ function usageOf(done: DoneChunk): Usage {
 }
 
 export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
-  app.post('/v1/chat/completions', async (c) => {
+  app.post(INFERENCE_PATHS.openAIChat, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(openAIChatBody, raw));
     const job = new InferenceJob(deps, claims, slot, fromOpenAIChat(body), c.req.raw.signal);
     await job.start();
@@ -55,7 +56,7 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
     });
   });
 
-  app.post('/v1/completions', async (c) => {
+  app.post(INFERENCE_PATHS.openAICompletion, async (c) => {
     const { claims, body, slot } = await admit(c, deps, (raw) =>
       parseBody(openAICompletionBody, raw),
     );
@@ -79,7 +80,7 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
     });
   });
 
-  app.get('/v1/models', async (c) => {
+  app.get(MODEL_LIST_PATHS.openAI, async (c) => {
     const models = await deps.engine.listModels();
     const created = Math.floor(deps.now() / 1000);
     return c.json({

@@ -4,6 +4,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
+import { bearerToken } from '../../protocol/bearer.ts';
 import { EngineError } from '../engines/engine.ts';
 import { DownloadError, type Downloader, type DownloadProgress } from './download.ts';
 import type { ModelManager } from './manager.ts';
@@ -52,7 +53,7 @@ export function createModelAdminApp(deps: ModelAdminDeps): Hono {
 
   app.use('*', async (c, next) => {
     if (deps.adminKey) {
-      const given = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+      const given = bearerToken(c.req.header('authorization')) ?? '';
       if (!sameSecret(given, deps.adminKey)) {
         return c.json(
           { error: { code: 'admin_unauthorized', message: 'admin key required' } },

@@ -1,11 +1,12 @@
 // Agent authentication: join tokens (configured or created with a lifetime) admit a registration;
 // the per-agent credential it returns (stored as SHA-256) must sign every later call.
 import { createMiddleware } from 'hono/factory';
+import { bearerToken } from '../../protocol/bearer.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import { bearer, constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
+import { constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
 import type { CredentialStore, JoinToken } from './storage/types.ts';
 
 export const JOIN_TOKEN_PREFIX = 'tj-';
@@ -110,7 +111,7 @@ export function requireAgentCredential(deps: Pick<Deps, 'store' | 'log'>) {
     const row = await deps.store.credentials.agentCredential(id);
     if (!row)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
-    const presented = bearer(c.req.header('authorization'));
+    const presented = bearerToken(c.req.header('authorization'));
     const ok =
       presented !== undefined &&
       row.hash !== null &&

@@ -1,11 +1,14 @@
 // createApp(deps): the runtime-agnostic control plane. Node and Workers entries stay thin.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { AGENT_API_BASE } from '../../protocol/agent-api.ts';
 import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
+import { ROUTE_PATH } from '../../protocol/client-api.ts';
+import { errorBodyFor, MODEL_LIST_PATHS } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
-import { ApiError, isOllamaPath, ollamaErrorBody, openAiErrorBody } from './errors.ts';
+import { ApiError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -42,13 +45,12 @@ export function createApp(deps: Deps) {
     if (apiErr.retryAfterSeconds !== undefined) {
       c.header('Retry-After', String(apiErr.retryAfterSeconds));
     }
-    const body = isOllamaPath(c.req.path) ? ollamaErrorBody(apiErr) : openAiErrorBody(apiErr);
-    return c.json(body, apiErr.status);
+    return c.json(errorBodyFor(c.req.path, apiErr), apiErr.status);
   });
 
   app.notFound((c) => {
     const err = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`);
-    return c.json(isOllamaPath(c.req.path) ? ollamaErrorBody(err) : openAiErrorBody(err), 404);
+    return c.json(errorBodyFor(c.req.path, err), 404);
   });
 
   if (deps.metrics) app.use('*', deps.metrics.middleware);
@@ -59,10 +61,10 @@ export function createApp(deps: Deps) {
   // pay the key's rate limit and concurrency quota.
   const limiter = deps.limiter ?? new RateLimiter();
   for (const path of REDIRECTED_PATHS) app.use(path, refuseRedirectedKeyHeader);
-  for (const path of ['/v1/route', ...REDIRECTED_PATHS]) {
+  for (const path of [ROUTE_PATH, ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }
-  for (const path of ['/v1/models', '/api/tags', '/v1/status', '/metrics']) {
+  for (const path of [...Object.values(MODEL_LIST_PATHS), '/v1/status', '/metrics']) {
     app.use(path, requireClient(deps, limiter, { inference: false }));
   }
   const metrics = deps.metrics;
@@ -74,7 +76,7 @@ export function createApp(deps: Deps) {
   }
 
   app.route('/admin', adminRoutes(deps));
-  app.route('/v1/agents', agentRoutes(deps));
+  app.route(AGENT_API_BASE, agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', failureRoutes(deps));
   app.route('/', infoRoutes(deps));

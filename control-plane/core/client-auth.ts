@@ -1,10 +1,10 @@
 // Client authentication: API key (Bearer or x-api-key), per-key rate limit and concurrency quota.
 import { createMiddleware } from 'hono/factory';
+import { bearerToken } from '../../protocol/bearer.ts';
 import { findApiKey } from './api-keys.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { bearer } from './secrets.ts';
 
 /** The ticket `sub` of requests in development mode (no keys). */
 export const DEVELOPMENT_CLIENT = 'anonymous';
@@ -15,7 +15,7 @@ export interface ClientEnv {
 
 /** The key a client presented: `Authorization: Bearer sk-…` (OpenAI) or `x-api-key: sk-…`. */
 export function presentedKey(headers: { header(name: string): string | undefined }) {
-  return bearer(headers.header('authorization')) ?? headers.header('x-api-key')?.trim();
+  return bearerToken(headers.header('authorization')) ?? headers.header('x-api-key')?.trim();
 }
 
 /**

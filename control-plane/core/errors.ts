@@ -1,4 +1,5 @@
-// The control plane's one error class, with a closed code union mapped to HTTP statuses.
+// The control plane's one error class, with a closed code union mapped to HTTP statuses; its
+// bodies are protocol/dialects.ts's OpenAI and Ollama envelopes.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export const ERROR_STATUS = {
@@ -40,30 +41,4 @@ export class ApiError extends Error {
     this.retryAfterSeconds = opts.retryAfterSeconds;
     this.param = opts.param ?? null;
   }
-}
-
-function openAiType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  if (status === 429) return 'rate_limit_error';
-  if (status >= 500) return 'server_error';
-  return 'invalid_request_error';
-}
-
-/** OpenAI's error envelope: `{ error: { message, type, param, code } }`. */
-export function openAiErrorBody(err: ApiError) {
-  return {
-    error: { message: err.message, type: openAiType(err.status), param: err.param, code: err.code },
-  };
-}
-
-/** Ollama's error envelope: `{ error: "message" }`. */
-export function ollamaErrorBody(err: ApiError) {
-  return { error: err.message };
-}
-
-/** Paths under /api/ are Ollama's; everything else speaks OpenAI's dialect. */
-export function isOllamaPath(path: string): boolean {
-  return path.startsWith('/api/');
 }

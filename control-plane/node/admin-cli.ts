@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
+import { openAIErrorBody } from '../../protocol/dialects.ts';
 import { toApiError } from '../core/app.ts';
 import { loadConfig } from '../core/config.ts';
-import { openAiErrorBody } from '../core/errors.ts';
 import { adminRoutes } from '../core/routes/admin.ts';
 import { silentLogger } from '../core/runtime.ts';
 import { newSecret } from '../core/secrets.ts';
@@ -86,7 +86,7 @@ function localAdmin(env: Record<string, string | undefined>, now: () => number) 
     .route('/admin', adminRoutes({ store, clock: { now }, config, log: silentLogger }))
     .onError((err, c) => {
       const apiErr = toApiError(err);
-      return c.json(openAiErrorBody(apiErr), apiErr.status);
+      return c.json(openAIErrorBody(apiErr), apiErr.status);
     });
   const call: AdminCall = async (method, p, body) =>
     answer(

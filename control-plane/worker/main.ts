@@ -1,12 +1,13 @@
 // Workers entry: D1 through drizzle, ticket key from a secret, periodic upkeep from a cron trigger.
 import type { D1Database, ExecutionContext, ScheduledController } from '@cloudflare/workers-types';
 import { drizzle } from 'drizzle-orm/d1';
+import { openAIErrorBody } from '../../protocol/dialects.ts';
 import * as schema from '../../schema/tables.ts';
 import { createApp } from '../core/app.ts';
 import { loadConfig } from '../core/config.ts';
 import type { ConfigSource } from '../core/config-values.ts';
 import type { Deps } from '../core/deps.ts';
-import { ApiError, openAiErrorBody } from '../core/errors.ts';
+import { ApiError } from '../core/errors.ts';
 import { runMaintenance } from '../core/maintenance.ts';
 import { RateLimiter } from '../core/rate-limit.ts';
 import { jsonLogger, systemClock } from '../core/runtime.ts';
@@ -105,7 +106,7 @@ export default {
     } catch (err) {
       if (!(err instanceof MissingSecretError)) throw err;
       log.error('refusing to serve', { error: err.message });
-      return Response.json(openAiErrorBody(new ApiError('internal_error', err.message)), {
+      return Response.json(openAIErrorBody(new ApiError('internal_error', err.message)), {
         status: 500,
       });
     }

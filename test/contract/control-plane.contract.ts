@@ -145,8 +145,9 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       await register('agent-a');
       const openai = await chat('no-such-model');
       expect(openai.status).toBe(404);
+      // OpenAI types a 404 (an unknown model) as invalid_request_error, as the agent does.
       expect(await openai.json()).toMatchObject({
-        error: { code: 'model_not_found', type: 'not_found_error', param: 'model' },
+        error: { code: 'model_not_found', type: 'invalid_request_error', param: 'model' },
       });
       const ollama = await chat('no-such-model', '/api/generate');
       expect(ollama.status).toBe(404);

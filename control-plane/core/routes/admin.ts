@@ -3,13 +3,14 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
+import { bearerToken } from '../../../protocol/bearer.ts';
 import { createJoinToken, listJoinTokens } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config-values.ts';
 import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { bearer, constantTimeEqual } from '../secrets.ts';
+import { constantTimeEqual } from '../secrets.ts';
 import { adminAgentRoutes } from './admin-agents.ts';
 
 const name = z.string().min(1).max(100);
@@ -33,7 +34,7 @@ function requireAdmin(deps: AdminDeps) {
     if (adminKey === undefined) {
       throw new ApiError('forbidden', 'Admin API disabled: set ADMIN_KEY to enable it');
     }
-    const presented = bearer(c.req.header('authorization')) ?? '';
+    const presented = bearerToken(c.req.header('authorization')) ?? '';
     if (!constantTimeEqual(presented, adminKey)) {
       deps.log.warn('admin call refused', { path: c.req.path });
       throw new ApiError('unauthorized', 'Missing or invalid admin key');

@@ -4,11 +4,14 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import {
   AGENT_CREDENTIAL_HEADER,
+  AGENT_ROUTES,
   heartbeatRequestSchema,
+  JWKS_PATH,
   jobReportSchema,
   offlineRequestSchema,
   registerRequestSchema,
 } from '../../../protocol/agent-api.ts';
+import { bearerToken } from '../../../protocol/bearer.ts';
 import {
   assertMayClaimId,
   issueCredential,
@@ -21,7 +24,6 @@ import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
 import { finishTicket, recordHeartbeat } from '../registry.ts';
-import { bearer } from '../secrets.ts';
 
 const jtiParam = z.string().min(1).max(100);
 
@@ -31,8 +33,8 @@ export function agentRoutes(deps: Deps) {
   app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
 
-  app.post('/register', async (c) => {
-    if (!(await isValidJoinToken(deps, bearer(c.req.header('authorization'))))) {
+  app.post(AGENT_ROUTES.register, async (c) => {
+    if (!(await isValidJoinToken(deps, bearerToken(c.req.header('authorization'))))) {
       log.warn('registration refused: bad join token', {
         reason: c.req.header('authorization') ? 'wrong token' : 'no token',
       });
@@ -73,7 +75,7 @@ export function agentRoutes(deps: Deps) {
       url: reg.url,
       models: reg.models.map((m) => m.name),
     });
-    const jwksUrl = new URL('/.well-known/jwks.json', c.req.url).toString();
+    const jwksUrl = new URL(JWKS_PATH, c.req.url).toString();
     return c.json({
       agentId: reg.id,
       credential,
@@ -85,7 +87,7 @@ export function agentRoutes(deps: Deps) {
     });
   });
 
-  app.post('/:id/heartbeat', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.heartbeat, agentAuth, async (c) => {
     const id = c.req.param('id');
     const hb = await readBody(c, heartbeatRequestSchema);
     const known = await recordHeartbeat(
@@ -111,7 +113,7 @@ export function agentRoutes(deps: Deps) {
 
   // The agent admitted a ticket's job: its lease is confirmed (running) until the job report. One
   // row written per job, the same as the heartbeat would write (docs/adr/0009), but at once.
-  app.post('/:id/jobs/:jti/admitted', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.jobAdmitted, agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const result = await store.tickets.confirmLease(id, jti, clock.now());
@@ -125,7 +127,7 @@ export function agentRoutes(deps: Deps) {
     throw new ApiError('lease_refused', `Admission of ticket ${jti} refused: ${why[result]}`);
   });
 
-  app.post('/:id/jobs/:jti', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.jobReport, agentAuth, async (c) => {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const report = await readBody(c, jobReportSchema);
@@ -141,7 +143,7 @@ export function agentRoutes(deps: Deps) {
 
   // The agent's supervisor: its process died (ADR 0007). Out of routing now, not after
   // HEARTBEAT_TIMEOUT; the restarted process registers again.
-  app.post('/:id/offline', agentAuth, async (c) => {
+  app.post(AGENT_ROUTES.offline, agentAuth, async (c) => {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
     const changed = await store.agents.markOffline(id, clock.now());

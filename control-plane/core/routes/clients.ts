@@ -1,6 +1,9 @@
 // Client-facing routing: POST /v1/route (JSON) and the OpenAI/Ollama paths answered with a 307.
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { TICKET_QUERY_PARAM } from '../../../protocol/agent-api.ts';
+import { ROUTE_PATH } from '../../../protocol/client-api.ts';
+import { INFERENCE_PATHS } from '../../../protocol/dialects.ts';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -9,15 +12,7 @@ import { routeRequest } from '../routing.ts';
 import { dialectOf, inferenceLimits } from '../validation/inference.ts';
 
 /** Inference paths the control plane redirects; the agent serves the same paths. */
-export const REDIRECTED_PATHS = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/api/chat',
-  '/api/generate',
-  // Validated whole like the others (model, input); no token fields.
-  '/v1/embeddings',
-  '/api/embed',
-] as const;
+export const REDIRECTED_PATHS = Object.values(INFERENCE_PATHS);
 
 const excludeSchema = z.array(z.string().max(100)).max(64).optional();
 
@@ -35,7 +30,7 @@ export function clientLocation(raw: Request): { latitude: number; longitude: num
 export function clientRoutes(deps: Deps) {
   const app = new Hono<ClientEnv>();
 
-  app.post('/v1/route', async (c) => {
+  app.post(ROUTE_PATH, async (c) => {
     const raw = await readJson(c);
     const limits = inferenceLimits('route', raw, deps.config.maxTokensCap);
     /** `debug: true` returns the scheduler's breakdown: every candidate's scores, every exclusion. */
@@ -87,7 +82,7 @@ export function clientRoutes(deps: Deps) {
       });
       const target = new URL(path, `${decision.agent.url}/`);
       for (const [k, v] of new URL(c.req.url).searchParams) target.searchParams.append(k, v);
-      target.searchParams.set('ticket', decision.ticket);
+      target.searchParams.set(TICKET_QUERY_PARAM, decision.ticket);
       c.header('Cache-Control', 'no-store');
       c.header('X-Titan-Agent', decision.agent.id);
       return c.redirect(target.toString(), 307);

@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { TICKET_TYPE } from '../../../protocol/agent-api.ts';
+import { bearerToken } from '../../../protocol/bearer.ts';
+import { FAILURE_REPORT_ROUTE, failureReportSchema } from '../../../protocol/client-api.ts';
 import { readBody } from '../body.ts';
 import { recordFailure } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
@@ -10,14 +12,6 @@ import { ApiError } from '../errors.ts';
 
 /** A stream may break long after its ticket expired: reports are taken this long after `exp`. */
 export const FAILURE_REPORT_GRACE_MS = 15 * 60_000;
-
-export const failureReportSchema = z.object({
-  /** connect: no connection; timeout: no answer in time; status: a 5xx; stream: broke mid-way. */
-  kind: z.enum(['connect', 'timeout', 'status', 'stream']),
-  status: z.number().int().min(100).max(599).optional(),
-  message: z.string().max(500).optional(),
-});
-export type FailureReport = z.infer<typeof failureReportSchema>;
 
 const jtiParam = z.string().min(1).max(100);
 
@@ -34,10 +28,9 @@ export function failureRoutes(deps: Deps) {
   const app = new Hono();
   const jwks = createLocalJWKSet(deps.signer.jwks());
 
-  app.post('/v1/route/:jti/failure', async (c) => {
+  app.post(FAILURE_REPORT_ROUTE, async (c) => {
     const jti = jtiParam.parse(c.req.param('jti'));
-    const header = c.req.header('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const token = bearerToken(c.req.header('authorization'));
     if (!token) throw new ApiError('unauthorized', 'Send the ticket as Authorization: Bearer');
     const now = deps.clock.now();
     // Only a ticket this control plane signed can report, and only against its own agent.

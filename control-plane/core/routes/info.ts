@@ -1,5 +1,7 @@
 // Read-only endpoints: model lists (OpenAI and Ollama shapes), fleet status, JWKS, health.
 import { Hono } from 'hono';
+import { JWKS_PATH } from '../../../protocol/agent-api.ts';
+import { MODEL_LIST_PATHS } from '../../../protocol/dialects.ts';
 import { joinTokenRequired } from '../agent-credentials.ts';
 import { effectiveState } from '../breakers/health.ts';
 import { breakerStatus, fieldsOf } from '../breakers/policy.ts';
@@ -24,7 +26,7 @@ async function liveModels(deps: Deps) {
 export function infoRoutes(deps: Deps) {
   const app = new Hono();
 
-  app.get('/v1/models', async (c) => {
+  app.get(MODEL_LIST_PATHS.openAI, async (c) => {
     const models = await liveModels(deps);
     return c.json({
       object: 'list',
@@ -37,7 +39,7 @@ export function infoRoutes(deps: Deps) {
     });
   });
 
-  app.get('/api/tags', async (c) => {
+  app.get(MODEL_LIST_PATHS.ollama, async (c) => {
     const models = await liveModels(deps);
     return c.json({
       models: models.map(([name, m]) => ({
@@ -92,7 +94,7 @@ export function infoRoutes(deps: Deps) {
     });
   });
 
-  app.get('/.well-known/jwks.json', (c) => {
+  app.get(JWKS_PATH, (c) => {
     c.header('Cache-Control', 'public, max-age=60');
     return c.json(deps.signer.jwks());
   });

@@ -1,6 +1,8 @@
 // What the control plane checks in an inference body before routing it: the dialect's whole schema
 // (protocol/inference.ts, the same the agent applies) and the service's token cap.
 import type { z } from 'zod';
+import { ROUTE_PATH } from '../../../protocol/client-api.ts';
+import { INFERENCE_PATHS, isOllamaPath } from '../../../protocol/dialects.ts';
 import {
   OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
   ollamaChatBody,
@@ -9,6 +11,7 @@ import {
   openAIChatBody,
   openAICompletionBody,
   openAIEmbeddingBody,
+  requestedMaxTokens,
   routeBody,
 } from '../../../protocol/inference.ts';
 import { ApiError } from '../errors.ts';
@@ -44,29 +47,31 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   return r.data;
 }
 
+/** The schema of each dialect that generates (completions, with their default, aside). */
+const GENERATING = {
+  'openai-chat': openAIChatBody,
+  'ollama-chat': ollamaChatBody,
+  'ollama-generate': ollamaGenerateBody,
+  route: routeBody,
+};
+
 function requested(dialect: InferenceDialect, raw: unknown): { model: string; ask?: number } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ApiError('invalid_request', 'The request body must be a JSON object');
-  }
-  if (dialect === 'ollama-chat' || dialect === 'ollama-generate') {
-    const body = parse(dialect === 'ollama-chat' ? ollamaChatBody : ollamaGenerateBody, raw);
-    const n = body.options?.num_predict;
-    return n !== undefined && n !== null && n > 0 ? { model: body.model, ask: n } : body;
   }
   if (dialect === 'openai-embedding' || dialect === 'ollama-embed') {
     // No tokens are generated: the ticket allows the cap, the agent checks the input's length.
     return parse(dialect === 'ollama-embed' ? ollamaEmbedBody : openAIEmbeddingBody, raw);
   }
-  if (dialect === 'route') {
-    const body = parse(routeBody, raw);
-    return { model: body.model, ...(body.max_tokens ? { ask: body.max_tokens } : {}) };
-  }
   if (dialect === 'openai-completion') {
     const body = parse(openAICompletionBody, raw);
-    return { model: body.model, ask: body.max_tokens ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS };
+    return {
+      model: body.model,
+      ask: requestedMaxTokens(body) ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+    };
   }
-  const body = parse(openAIChatBody, raw);
-  const ask = body.max_completion_tokens ?? body.max_tokens;
+  const body = parse(GENERATING[dialect], raw);
+  const ask = requestedMaxTokens(body);
   return { model: body.model, ...(ask ? { ask } : {}) };
 }
 
@@ -89,11 +94,11 @@ export function inferenceLimits(
 }
 
 export function dialectOf(path: string): InferenceDialect {
-  if (path === '/api/chat') return 'ollama-chat';
-  if (path === '/api/embed') return 'ollama-embed';
-  if (path === '/v1/embeddings') return 'openai-embedding';
-  if (path.startsWith('/api/')) return 'ollama-generate';
-  if (path === '/v1/completions') return 'openai-completion';
-  if (path === '/v1/route') return 'route';
+  if (path === INFERENCE_PATHS.ollamaChat) return 'ollama-chat';
+  if (path === INFERENCE_PATHS.ollamaEmbed) return 'ollama-embed';
+  if (path === INFERENCE_PATHS.openAIEmbedding) return 'openai-embedding';
+  if (isOllamaPath(path)) return 'ollama-generate';
+  if (path === INFERENCE_PATHS.openAICompletion) return 'openai-completion';
+  if (path === ROUTE_PATH) return 'route';
   return 'openai-chat';
 }

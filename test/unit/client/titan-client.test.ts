@@ -18,6 +18,7 @@ type Behaviour =
   | 'break'
   | 'break-early'
   | 'break-after-finish'
+  | 'crlf'
   | '400';
 
 const sse = (events: string[], thenFail = false) => {
@@ -27,6 +28,17 @@ const sse = (events: string[], thenFail = false) => {
       const next = queue.shift();
       if (next !== undefined) c.enqueue(new TextEncoder().encode(`data: ${next}\n\n`));
       else if (thenFail) c.error(new TypeError('terminated'));
+      else c.close();
+    },
+  });
+};
+/** Server-sent events with CRLF line ends, each CR and its LF in different chunks. */
+const crlfSse = (events: string[]) => {
+  const queue = events.flatMap((e) => [`data: ${e}\r`, '\n\r', '\n']);
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      const next = queue.shift();
+      if (next !== undefined) c.enqueue(new TextEncoder().encode(next));
       else c.close();
     },
   });
@@ -82,6 +94,8 @@ function fakeFetch(input: string | URL | Request, init?: RequestInit): Promise<R
       );
     case 'break-early':
       return Promise.resolve(new Response(sse([], true)));
+    case 'crlf':
+      return Promise.resolve(new Response(crlfSse([token('Hi'), token('!'), '[DONE]'])));
     default:
       return Promise.resolve(new Response(sse([token('Hi'), token('!'), '[DONE]'])));
   }
@@ -158,6 +172,13 @@ describe('TitanClient failover', () => {
   it('sends its API key to the control plane only, and the ticket to the agent', async () => {
     expect(await collect(client({ apiKey: 'tc-key' }))).toBe('Hi!');
     expect(routeAuth).toEqual(['Bearer tc-key']);
+  });
+
+  it('reads a stream framed with CRLF line ends as whole, with no failover or report', async () => {
+    plan = ['crlf'];
+    expect(await collect(client())).toBe('Hi!');
+    expect(contacted).toHaveLength(1);
+    expect(Object.values(await clientReports())).toEqual([0, 0]);
   });
 
   it('fails over from a busy agent without counting it as a failure', async () => {
