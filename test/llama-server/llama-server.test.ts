@@ -15,17 +15,14 @@ import type { HeartbeatRequest, JobReport } from '../../protocol/agent-api.ts';
 import {
   type Cluster,
   DEMO_MODEL,
-  DEMO_MODEL_PATH,
   type Proc,
-  requiredEnv,
-  spawnProcess,
   startCluster,
   stopProcess,
   waitFor,
 } from '../../scripts/cluster.ts';
 import { freePort } from '../e2e/support/ports.ts';
+import { startLlamaServer } from './support.ts';
 
-const LLAMA_SERVER_BIN = requiredEnv('LLAMA_SERVER_BIN', 'npm run test:llama-server');
 /** llama-server slots (-np) and the agent's MAX_CONCURRENT_JOBS. */
 const SLOTS = 2;
 /** Total context (-c): SLOTS sequences of 1024 tokens each. */
@@ -129,27 +126,11 @@ async function settled(): Promise<AgentStatus> {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'titan-llama-server-'));
-  const port = await freePort();
-  upstream = `http://127.0.0.1:${port}`;
-  llamaServer = spawnProcess(
-    'llama-server',
-    LLAMA_SERVER_BIN,
-    [
-      ...['-m', DEMO_MODEL_PATH, '--alias', DEMO_MODEL],
-      ...['--host', '127.0.0.1', '--port', String(port)],
-      ...['--metrics', '-np', String(SLOTS), '-c', String(CONTEXT)],
-      ...['--threads', '1', '--threads-batch', '1', '--threads-http', '4'],
-      // No prompt cache in RAM and no web UI: a small, quiet test server.
-      ...['--cache-ram', '0', '--no-webui'],
-    ],
-    {},
-  );
-  await waitFor(
-    'llama-server /health',
-    async () => ((await fetch(`${upstream}/health`)).ok ? true : undefined),
-    120_000,
-    [llamaServer],
-  );
+  ({ proc: llamaServer, url: upstream } = await startLlamaServer({
+    slots: SLOTS,
+    context: CONTEXT,
+    extraArgs: ['--metrics', '--threads-http', '4'],
+  }));
 
   const cpPort = await freePort();
   proxy = await recordingProxy(`http://127.0.0.1:${cpPort}`, calls);

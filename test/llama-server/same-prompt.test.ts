@@ -6,19 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, InferenceEngine } from '../../agent/engines/engine.ts';
 import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
 import { OpenAIUpstreamEngine } from '../../agent/engines/openai-upstream.ts';
-import {
-  DEMO_MODEL,
-  DEMO_MODEL_PATH,
-  type Proc,
-  requiredEnv,
-  spawnProcess,
-  stopProcess,
-  waitFor,
-} from '../../scripts/cluster.ts';
-import { freePort } from '../e2e/support/ports.ts';
+import { DEMO_MODEL, DEMO_MODEL_PATH, type Proc, stopProcess } from '../../scripts/cluster.ts';
 import { generateAll } from '../integration/support/generate.ts';
+import { startLlamaServer } from './support.ts';
 
-const LLAMA_SERVER_BIN = requiredEnv('LLAMA_SERVER_BIN', 'npm run test:llama-server');
 const CONTEXT = 1024;
 
 let llamaServer: Proc;
@@ -26,19 +17,7 @@ let upstream: string;
 let engine: LlamaCppEngine;
 
 beforeAll(async () => {
-  const port = await freePort();
-  upstream = `http://127.0.0.1:${port}`;
-  llamaServer = spawnProcess(
-    'llama-server',
-    LLAMA_SERVER_BIN,
-    [
-      ...['-m', DEMO_MODEL_PATH, '--alias', DEMO_MODEL],
-      ...['--host', '127.0.0.1', '--port', String(port)],
-      ...['-np', '1', '-c', String(CONTEXT), '--threads', '1', '--threads-batch', '1'],
-      ...['--cache-ram', '0', '--no-webui'],
-    ],
-    {},
-  );
+  ({ proc: llamaServer, url: upstream } = await startLlamaServer({ slots: 1, context: CONTEXT }));
   engine = await LlamaCppEngine.create({
     modelPath: DEMO_MODEL_PATH,
     modelName: DEMO_MODEL,
@@ -46,12 +25,6 @@ beforeAll(async () => {
     contextSizePerSequence: CONTEXT,
     threads: 1,
   });
-  await waitFor(
-    'llama-server /health',
-    async () => ((await fetch(`${upstream}/health`)).ok ? true : undefined),
-    120_000,
-    [llamaServer],
-  );
 });
 
 afterAll(async () => {
