@@ -6,6 +6,7 @@ import { ndjsonLines } from '../protocol/framing.ts';
 import type { PullEvent } from './models/admin.ts';
 import { DownloadError, Downloader } from './models/download.ts';
 import { cpuRepackFor, estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
+import { pullVariant } from './models/pull.ts';
 import { BUNDLED_CATALOG, loadCatalog } from './models/setup.ts';
 import { dataPaths, operatorPath, type PathContext } from './paths.ts';
 import { packageVersion } from './version.ts';
@@ -124,12 +125,11 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
       io.out(existed ? `removed ${variant.localPath}\n` : `${variant.tag} was not on disk\n`);
       return 0;
     }
-    if (!variant.url) throw new Error(`${variant.tag} has no download URL in the catalog`);
     const bar = progressBar(io);
-    const path = await new Downloader(io.fetch ? { fetch: io.fetch } : {}).download(
-      { url: variant.url, dest: variant.localPath, sha256: variant.sha256, size: variant.size },
-      { onProgress: (p) => bar(p.receivedBytes, p.totalBytes) },
-    );
+    const path = await pullVariant(new Downloader(io.fetch ? { fetch: io.fetch } : {}), variant, {
+      onProgress: (p) => bar(p.receivedBytes, p.totalBytes),
+      preferUrl: env(v['model-base-url'], 'MODEL_BASE_URL') !== undefined,
+    });
     io.out(`pulled ${variant.tag} → ${path}\n`);
     return 0;
   } catch (err) {

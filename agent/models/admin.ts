@@ -8,10 +8,13 @@ import { bearerToken } from '../../protocol/bearer.ts';
 import { EngineError } from '../engines/engine.ts';
 import { DownloadError, type Downloader, type DownloadProgress } from './download.ts';
 import type { ModelManager } from './manager.ts';
+import { pullVariant } from './pull.ts';
 
 export interface ModelAdminDeps {
   manager: ModelManager;
   downloader: Downloader;
+  /** A mirror (MODEL_BASE_URL) is configured: pull from it even where a variant has an archive. */
+  mirror?: boolean;
   /** When set, every admin request needs `Authorization: Bearer <key>`; else loopback only. */
   adminKey?: string | undefined;
   /** Peer address of the request (default: the Node socket's). */
@@ -87,8 +90,9 @@ export function createModelAdminApp(deps: ModelAdminDeps): Hono {
     if (!body.success) return badRequest(c, 'body must be {"model": "<name>-<quant>"}');
     const variant = deps.manager.catalog.resolve(body.data.model)?.pin;
     if (!variant) return notFound(c, `'${body.data.model}' names no variant in the catalog`);
-    if (!variant.url) return badRequest(c, `${variant.tag} has no download URL in the catalog`);
-    const url = variant.url;
+    if (!variant.url && !variant.archive) {
+      return badRequest(c, `${variant.tag} has no download URL in the catalog`);
+    }
     c.header('content-type', 'application/x-ndjson');
     return stream(c, async (out) => {
       const write = (e: PullEvent) => out.write(`${JSON.stringify(e)}\n`);
@@ -109,10 +113,11 @@ export function createModelAdminApp(deps: ModelAdminDeps): Hono {
       const ac = new AbortController();
       out.onAbort(() => ac.abort());
       try {
-        const path = await deps.downloader.download(
-          { url, dest: variant.localPath, sha256: variant.sha256, size: variant.size },
-          { onProgress, signal: ac.signal },
-        );
+        const path = await pullVariant(deps.downloader, variant, {
+          onProgress,
+          signal: ac.signal,
+          preferUrl: deps.mirror === true,
+        });
         deps.manager.invalidate(variant.tag);
         await write({ status: 'success', tag: variant.tag, path });
       } catch (err) {

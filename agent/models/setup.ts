@@ -54,6 +54,11 @@ export async function createModelStack(config: AgentConfig, log: Logger): Promis
   });
   await manager.refresh();
   const downloader = new Downloader();
-  const admin = createModelAdminApp({ manager, downloader, adminKey: config.adminKey });
+  const admin = createModelAdminApp({
+    manager,
+    downloader,
+    adminKey: config.adminKey,
+    mirror: config.modelBaseUrl !== undefined,
+  });
   return { manager, downloader, admin };
 }
