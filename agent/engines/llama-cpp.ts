@@ -137,8 +137,13 @@ export class LlamaCppEngine implements InferenceEngine {
       });
       // The model's own Jinja chat template, as llama-server applies it, so that a request is the
       // same prompt tokens on every engine; node-llama-cpp's built-in wrapper for the family when
-      // the GGUF has no template (or one it cannot render).
-      const chatWrapper = resolveChatWrapper(model, { type: 'jinjaTemplate' });
+      // the GGUF has no template (or one it cannot render). Answers keep their leading
+      // whitespace, as llama-server's do: a continued answer (assistant prefill, a resumed
+      // stream) must go on with exactly the text the uninterrupted answer had.
+      const chatWrapper = resolveChatWrapper(model, {
+        type: 'jinjaTemplate',
+        customWrapperSettings: { jinjaTemplate: { trimLeadingWhitespaceInResponses: false } },
+      });
       return new LlamaCppEngine(
         llama,
         model,

@@ -125,3 +125,30 @@ describe('batched sequences', () => {
     expect(after.every((r) => r.done.completionTokens > 0)).toBe(true);
   }, 300_000);
 });
+
+describe('continued answers', () => {
+  // A resumed stream (client/resume.ts) sends the text so far as an assistant prefill: greedy, the
+  // continuation must be exactly the rest of the uninterrupted answer, leading spaces included.
+  it('an answer continued after k of its tokens goes on exactly as the uninterrupted one', async () => {
+    const question = chat('Write a short story about a lighthouse keeper.', {
+      temperature: 0,
+      maxTokens: 60,
+    });
+    const pieces: string[] = [];
+    for await (const c of engine.generate({ model: DEMO_MODEL, ...question } as GenerateRequest, {
+      signal: new AbortController().signal,
+    })) {
+      if (c.type === 'token') pieces.push(c.text);
+    }
+    const whole = pieces.join('');
+    for (const k of [5, 17, 33]) {
+      const prefix = pieces.slice(0, k).join('');
+      const rest = await run({
+        messages: [...(question.messages ?? []), { role: 'assistant', content: prefix }],
+        temperature: 0,
+        maxTokens: 60 - k,
+      });
+      expect(prefix + rest.text, `continued after ${k} tokens`).toBe(whole);
+    }
+  });
+});
