@@ -1,6 +1,6 @@
 // The agent registry in SQL: agents, the models they serve, and the tickets a registration or a
 // death ends.
-import { and, count, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { AgentModel } from '../../../../protocol/agent-api.ts';
 import { agentModels, agents, tickets } from '../../../../schema/tables.ts';
 import { fieldsOf } from '../../breakers/policy.ts';
@@ -208,18 +208,10 @@ export function sqliteAgents(db: Db): AgentRegistry {
     },
 
     async countLive(liveAfter, except, joinTokenId) {
-      const rows = await db
-        .select({ n: count() })
-        .from(agents)
-        .where(
-          and(
-            ne(agents.id, except),
-            ne(agents.state, 'offline'),
-            gt(agents.lastHeartbeatAt, liveAfter),
-            joinTokenId === undefined ? undefined : eq(agents.joinTokenId, joinTokenId),
-          ),
-        );
-      return rows[0]?.n ?? 0;
+      const rows = await db.all<{ n: number }>(
+        sql`SELECT ${liveOthers(except, liveAfter, joinTokenId)} AS n`,
+      );
+      return Number(rows[0]?.n ?? 0);
     },
 
     async markSilentOffline(liveAfter, now) {
