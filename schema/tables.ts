@@ -32,6 +32,11 @@ export const agents = sqliteTable(
     lastHeartbeatAt: integer('last_heartbeat_at').notNull(),
     /** SHA-256 (hex) of the agent's credential; heartbeats and job reports must carry it. */
     credentialHash: text('credential_hash'),
+    /**
+     * The join token that admitted the current registration: a created token's id, 'env' for the
+     * configured JOIN_TOKEN, null in development mode. Live agents per token are capped.
+     */
+    joinTokenId: text('join_token_id'),
     /** Circuit breaker (control-plane/core/breakers): 'closed' or 'open' (half-open is derived). */
     breakerState: text('breaker_state').notNull().default('closed'),
     /** Consecutive failures counted while closed. */
@@ -122,6 +127,8 @@ export const joinTokens = sqliteTable('join_tokens', {
   createdAt: integer('created_at').notNull(),
   expiresAt: integer('expires_at'),
   revokedAt: integer('revoked_at'),
+  /** Overrides MAX_AGENTS_PER_JOIN_TOKEN for this token. */
+  maxAgents: integer('max_agents'),
 });
 
 export type AgentRow = typeof agents.$inferSelect;

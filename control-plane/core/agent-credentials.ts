@@ -17,19 +17,34 @@ export function joinTokenRequired(config: ControlPlaneConfig): boolean {
   return config.joinToken !== undefined || config.authMode === 'keys';
 }
 
-/** True when `presented` is the configured JOIN_TOKEN or a live created one. */
-export async function isValidJoinToken(
+/** The join token id recorded for agents admitted by the configured JOIN_TOKEN. */
+export const ENV_JOIN_TOKEN_ID = 'env';
+
+/**
+ * Which join token admitted a registration: a created token's id or ENV_JOIN_TOKEN_ID, with its own
+ * live-agent cap (null: MAX_AGENTS_PER_JOIN_TOKEN); `tokenId` null in development mode (no token).
+ */
+export interface JoinAdmission {
+  tokenId: string | null;
+  maxAgents: number | null;
+}
+
+/** The admission `presented` grants: the configured JOIN_TOKEN or a live created one; else none. */
+export async function admissionOf(
   deps: Pick<Deps, 'store' | 'config' | 'clock'>,
   presented: string | undefined,
-): Promise<boolean> {
-  if (!joinTokenRequired(deps.config)) return true;
-  if (!presented) return false;
+): Promise<JoinAdmission | undefined> {
+  if (!joinTokenRequired(deps.config)) return { tokenId: null, maxAgents: null };
+  if (!presented) return undefined;
   if (deps.config.joinToken !== undefined && constantTimeEqual(presented, deps.config.joinToken)) {
-    return true;
+    return { tokenId: ENV_JOIN_TOKEN_ID, maxAgents: null };
   }
-  if (!presented.startsWith(JOIN_TOKEN_PREFIX) || presented.length > 200) return false;
+  if (!presented.startsWith(JOIN_TOKEN_PREFIX) || presented.length > 200) return undefined;
   const row = await deps.store.credentials.findJoinToken(await sha256Hex(presented));
-  return row !== undefined && (row.expiresAt === null || row.expiresAt > deps.clock.now());
+  if (row === undefined || (row.expiresAt !== null && row.expiresAt <= deps.clock.now())) {
+    return undefined;
+  }
+  return { tokenId: row.id, maxAgents: row.maxAgents };
 }
 
 export interface JoinTokenInfo {
@@ -38,6 +53,8 @@ export interface JoinTokenInfo {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** Its own cap on live agents it admitted; null: MAX_AGENTS_PER_JOIN_TOKEN. */
+  maxAgents: number | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -49,12 +66,13 @@ function describe(row: JoinToken): JoinTokenInfo {
     createdAt: iso(row.createdAt) as string,
     expiresAt: iso(row.expiresAt),
     revokedAt: iso(row.revokedAt),
+    maxAgents: row.maxAgents,
   };
 }
 
 export async function createJoinToken(
   credentials: CredentialStore,
-  opts: { name: string; ttlMs?: number | undefined },
+  opts: { name: string; ttlMs?: number | undefined; maxAgents?: number | undefined },
   now: number,
 ): Promise<{ token: string; info: JoinTokenInfo }> {
   const token = newSecret(JOIN_TOKEN_PREFIX);
@@ -65,6 +83,7 @@ export async function createJoinToken(
     createdAt: now,
     expiresAt: opts.ttlMs === undefined ? null : now + opts.ttlMs,
     revokedAt: null,
+    maxAgents: opts.maxAgents ?? null,
   };
   await credentials.addJoinToken(row);
   return { token, info: describe(row) };

@@ -42,6 +42,11 @@ export interface ControlPlaneConfig {
   agentUrlHosts: string[];
   /** Most live agents; registering a new id beyond it is refused (MAX_AGENTS, default 1024). */
   maxAgents: number;
+  /**
+   * Most live agents one join token may have admitted (MAX_AGENTS_PER_JOIN_TOKEN, default 64); a
+   * created token may carry its own. Not applied in development mode, where no token is needed.
+   */
+  maxAgentsPerJoinToken: number;
 }
 
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
@@ -79,6 +84,11 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
       .map((h) => h.trim())
       .filter((h) => h !== ''),
     maxAgents: positiveInt(env.MAX_AGENTS, 1024, 'MAX_AGENTS'),
+    maxAgentsPerJoinToken: positiveInt(
+      env.MAX_AGENTS_PER_JOIN_TOKEN,
+      64,
+      'MAX_AGENTS_PER_JOIN_TOKEN',
+    ),
   };
 }
 

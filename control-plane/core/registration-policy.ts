@@ -1,9 +1,11 @@
 // What a join token lets an agent register: a plain agent URL on an allowed host, room under the
-// live-agent cap, and a slot count its own hardware stats can support.
+// live-agent caps (in all and per join token), and a slot count its own hardware stats support.
 import type { RegisterRequest } from '../../protocol/agent-api.ts';
-import { liveCutoff } from './config.ts';
+import type { JoinAdmission } from './agent-credentials.ts';
+import { type ControlPlaneConfig, liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
+import type { RegistrationRoom } from './storage/types.ts';
 
 /** Slots one CPU core or one GPU can plausibly serve at once; claims above are clamped. */
 export const SLOTS_PER_CPU_CORE = 8;
@@ -60,16 +62,52 @@ export function boundedSlots(reg: Pick<RegisterRequest, 'maxConcurrentJobs' | 's
     : { maxJobs: reg.maxConcurrentJobs, flagged: false };
 }
 
-/** A new agent id is refused once MAX_AGENTS live agents are registered (a known id may return). */
-export async function assertRoomForAgent(
-  deps: Pick<Deps, 'store' | 'config' | 'clock'>,
+/**
+ * The caps a registration admitted by `admission` must fit under: MAX_AGENTS live agents, and the
+ * join token's own cap (or MAX_AGENTS_PER_JOIN_TOKEN) of live agents it admitted. None per token
+ * in development mode. The registering id itself is never counted, so a live agent may return.
+ */
+export function roomFor(
+  config: Pick<
+    ControlPlaneConfig,
+    'heartbeatTimeoutMs' | 'livenessWriteIntervalMs' | 'maxAgents' | 'maxAgentsPerJoinToken'
+  >,
+  now: number,
+  admission: JoinAdmission,
+): RegistrationRoom {
+  return {
+    liveAfter: liveCutoff(config, now),
+    maxAgents: config.maxAgents,
+    joinToken:
+      admission.tokenId === null
+        ? undefined
+        : {
+            id: admission.tokenId,
+            maxAgents: admission.maxAgents ?? config.maxAgentsPerJoinToken,
+          },
+  };
+}
+
+/** The 403 for a registration that did not fit under `room`, naming the cap it hit. */
+export async function noRoomError(
+  deps: Pick<Deps, 'store' | 'config'>,
   id: string,
-): Promise<void> {
-  const live = await deps.store.agents.countLive(liveCutoff(deps.config, deps.clock.now()), id);
-  if (live >= deps.config.maxAgents) {
-    throw new ApiError(
+  room: RegistrationRoom,
+  admission: JoinAdmission,
+): Promise<ApiError> {
+  const live = await deps.store.agents.countLive(room.liveAfter, id);
+  if (live >= room.maxAgents || room.joinToken === undefined) {
+    return new ApiError(
       'forbidden',
-      `This control plane already has ${live} live agents (MAX_AGENTS=${deps.config.maxAgents})`,
+      `This control plane already has ${live} live agents (MAX_AGENTS=${room.maxAgents})`,
     );
   }
+  const token = room.joinToken;
+  const admitted = await deps.store.agents.countLive(room.liveAfter, id, token.id);
+  const cap =
+    admission.maxAgents === null ? 'MAX_AGENTS_PER_JOIN_TOKEN' : "the join token's maxAgents";
+  return new ApiError(
+    'forbidden',
+    `Join token '${token.id}' already admitted ${admitted} live agents (${cap}=${token.maxAgents}); use another join token or raise the cap`,
+  );
 }

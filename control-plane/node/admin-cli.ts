@@ -19,7 +19,7 @@ export const ADMIN_USAGE = `Usage:
   titan-control-plane keys create --name <name> [--rate <per-minute>] [--concurrent <n>]
   titan-control-plane keys list
   titan-control-plane keys revoke <id>
-  titan-control-plane join-tokens create --name <name> [--ttl 24h]
+  titan-control-plane join-tokens create --name <name> [--ttl 24h] [--max-agents <n>]
   titan-control-plane join-tokens list
   titan-control-plane join-tokens revoke <id>
   titan-control-plane keys generate-ticket-key [--alg RS256|ES256|EdDSA]
@@ -111,7 +111,14 @@ function needId(id: string | undefined, action: string): string {
   return encodeURIComponent(id);
 }
 
-type Values = { name?: string; rate?: string; concurrent?: string; ttl?: string; alg?: string };
+type Values = {
+  name?: string;
+  rate?: string;
+  concurrent?: string;
+  ttl?: string;
+  'max-agents'?: string;
+  alg?: string;
+};
 
 /** The admin API call a command line stands for (method, path, body). */
 function apiCall(what: string, action: string, id: string | undefined, values: Values) {
@@ -133,7 +140,11 @@ function apiCall(what: string, action: string, id: string | undefined, values: V
           rateLimitPerMinute: positive(values.rate, 'rate'),
           maxConcurrent: positive(values.concurrent, 'concurrent'),
         }
-      : { name: values.name, ttl: values.ttl };
+      : {
+          name: values.name,
+          ttl: values.ttl,
+          maxAgents: positive(values['max-agents'], 'max-agents'),
+        };
   return { method: 'POST', path: resource, body };
 }
 
@@ -187,6 +198,7 @@ function parse(argv: string[]) {
       rate: { type: 'string' },
       concurrent: { type: 'string' },
       ttl: { type: 'string' },
+      'max-agents': { type: 'string' },
       alg: { type: 'string' },
       url: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -186,6 +186,80 @@ export function securityContract(runtime: string, target: ContractTarget) {
         expect(again.status).toBe(200);
       });
 
+      it('caps live agents per join token (MAX_AGENTS_PER_JOIN_TOKEN); a counted id may return', async () => {
+        await setup({ MAX_AGENTS_PER_JOIN_TOKEN: '2' });
+        const a = await register('agent-a');
+        expect(a.status).toBe(200);
+        expect((await register('agent-b')).status).toBe(200);
+        const third = await tryRegister('agent-c');
+        expect(third.status).toBe(403);
+        const refusal = (await third.json()) as { error: { code: string; message: string } };
+        expect(refusal.error.code).toBe('forbidden');
+        expect(refusal.error.message).toContain('MAX_AGENTS_PER_JOIN_TOKEN=2');
+        expect(await store.agents.get('agent-c')).toBeUndefined();
+        expect((await store.agents.get('agent-a'))?.joinTokenId).toBe('env');
+        const again = await post('/v1/agents/register', registration('agent-a'), {
+          ...bearer(JOIN_TOKEN),
+          [AGENT_CREDENTIAL_HEADER]: a.credential,
+        });
+        expect(again.status).toBe(200);
+        // Another join token has its own count; an agent gone offline no longer counts.
+        const other = (await (await admin('/join-tokens', { name: 'rack-2' })).json()) as {
+          id: string;
+          token: string;
+        };
+        expect((await register('agent-c', bearer(other.token))).status).toBe(200);
+        expect((await store.agents.get('agent-c'))?.joinTokenId).toBe(other.id);
+        await store.agents.markOffline('agent-b', clock.now());
+        expect((await register('agent-d')).status).toBe(200);
+        expect((await register('agent-e')).status).toBe(403);
+        // So does an agent silent past HEARTBEAT_TIMEOUT + LIVENESS_WRITE_INTERVAL.
+        clock.advance(46_000);
+        expect((await register('agent-e')).status).toBe(200);
+        expect((await register('agent-f')).status).toBe(200);
+        expect((await register('agent-g')).status).toBe(403);
+      });
+
+      it('admits exactly the cap when one join token registers many agents at once', async () => {
+        await setup({ MAX_AGENTS_PER_JOIN_TOKEN: '3' });
+        const ids = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
+        const statuses = await Promise.all(ids.map(async (id) => (await register(id)).status));
+        expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+        expect(statuses.filter((s) => s !== 200)).toEqual(Array(9).fill(403));
+        expect((await store.agents.list()).length).toBe(3);
+      });
+
+      it('lets a created join token carry its own maxAgents', async () => {
+        await setup({ JOIN_TOKEN: '', MAX_AGENTS_PER_JOIN_TOKEN: '5' });
+        expect((await admin('/join-tokens', { name: 'bad', maxAgents: 0 })).status).toBe(400);
+        const one = (await (await admin('/join-tokens', { name: 'one', maxAgents: 1 })).json()) as {
+          id: string;
+          token: string;
+          maxAgents: number | null;
+        };
+        expect(one.maxAgents).toBe(1);
+        expect((await register('agent-a', bearer(one.token))).status).toBe(200);
+        const second = await post(
+          '/v1/agents/register',
+          registration('agent-b'),
+          bearer(one.token),
+        );
+        expect(second.status).toBe(403);
+        expect(JSON.stringify(await second.json())).toContain(`'${one.id}'`);
+        const list = (await (await admin('/join-tokens', undefined, 'GET')).json()) as {
+          tokens: { id: string; maxAgents: number | null }[];
+        };
+        expect(list.tokens).toEqual([expect.objectContaining({ id: one.id, maxAgents: 1 })]);
+      });
+
+      it('does not cap agents per token in development mode, where none is needed', async () => {
+        await setup({ AUTH_MODE: 'development', JOIN_TOKEN: '', MAX_AGENTS_PER_JOIN_TOKEN: '1' });
+        for (const id of ['agent-a', 'agent-b', 'agent-c']) {
+          expect((await register(id, json)).status, id).toBe(200);
+        }
+        expect((await store.agents.get('agent-b'))?.joinTokenId).toBeNull();
+      });
+
       it('clamps slot claims to what the stats support and refuses free memory over total', async () => {
         const greedy = await tryRegister('greedy', { maxConcurrentJobs: 1024 });
         expect(greedy.status).toBe(200);

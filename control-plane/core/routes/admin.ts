@@ -23,6 +23,8 @@ const createJoinTokenBody = z.strictObject({
   name,
   /** "24h", "30m", "3600s"; absent = no expiry. */
   ttl: z.string().max(20).optional(),
+  /** Most live agents it may have admitted; absent = MAX_AGENTS_PER_JOIN_TOKEN. */
+  maxAgents: z.number().int().min(1).max(1_000_000).optional(),
 });
 const idParam = z.string().min(1).max(64);
 
@@ -76,7 +78,7 @@ export function adminRoutes(deps: AdminDeps) {
     }
     const created = await createJoinToken(
       store.credentials,
-      { name: body.name, ttlMs },
+      { name: body.name, ttlMs, maxAgents: body.maxAgents },
       clock.now(),
     );
     log.info('join token created', { id: created.info.id, name: body.name });

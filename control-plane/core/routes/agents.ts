@@ -13,16 +13,16 @@ import {
 } from '../../../protocol/agent-api.ts';
 import { bearerToken } from '../../../protocol/bearer.ts';
 import {
+  admissionOf,
   assertMayClaimId,
   issueCredential,
-  isValidJoinToken,
   requireAgentCredential,
 } from '../agent-credentials.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { assertAgentUrl, assertRoomForAgent, boundedSlots } from '../registration-policy.ts';
+import { assertAgentUrl, boundedSlots, noRoomError, roomFor } from '../registration-policy.ts';
 import { finishTicket, recordHeartbeat } from '../registry.ts';
 
 const jtiParam = z.string().min(1).max(100);
@@ -34,7 +34,8 @@ export function agentRoutes(deps: Deps) {
   const agentAuth = requireAgentCredential(deps);
 
   app.post(AGENT_ROUTES.register, async (c) => {
-    if (!(await isValidJoinToken(deps, bearerToken(c.req.header('authorization'))))) {
+    const admission = await admissionOf(deps, bearerToken(c.req.header('authorization')));
+    if (!admission) {
       log.warn('registration refused: bad join token', {
         reason: c.req.header('authorization') ? 'wrong token' : 'no token',
       });
@@ -43,7 +44,6 @@ export function agentRoutes(deps: Deps) {
     const reg = await readBody(c, registerRequestSchema);
     assertAgentUrl(reg.url, config.agentUrlHosts);
     await assertMayClaimId(deps, reg.id, c.req.header(AGENT_CREDENTIAL_HEADER));
-    await assertRoomForAgent(deps, reg.id);
     const slots = boundedSlots(reg);
     if (slots.flagged) {
       log.warn('agent capacity claim clamped', {
@@ -55,7 +55,8 @@ export function agentRoutes(deps: Deps) {
       });
     }
     const registeredAt = clock.now();
-    await store.agents.register(
+    const room = roomFor(config, registeredAt, admission);
+    const fitted = await store.agents.register(
       {
         id: reg.id,
         url: reg.url.replace(/\/+$/, ''),
@@ -65,9 +66,15 @@ export function agentRoutes(deps: Deps) {
         models: reg.models,
         stats: reg.stats,
         location: reg.location,
+        joinTokenId: admission.tokenId,
       },
       registeredAt,
+      room,
     );
+    if (!fitted) {
+      log.warn('registration refused: no room', { agent: reg.id, joinToken: admission.tokenId });
+      throw await noRoomError(deps, reg.id, room, admission);
+    }
     const credential = await issueCredential(store.credentials, reg.id);
     deps.views?.invalidate();
     log.info('agent registered', {

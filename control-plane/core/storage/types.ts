@@ -33,6 +33,18 @@ export interface AgentRegistration {
   models: AgentModel[];
   stats: AgentStats;
   location?: { latitude: number; longitude: number } | undefined;
+  /** The join token that admitted it (a created token's id, or 'env'); absent: none (development). */
+  joinTokenId?: string | null | undefined;
+}
+
+/**
+ * Caps a registration must fit under: live agents (not offline, heard from after `liveAfter`)
+ * other than the registering id, in all and among those the same join token admitted.
+ */
+export interface RegistrationRoom {
+  liveAfter: number;
+  maxAgents: number;
+  joinToken?: { id: string; maxAgents: number } | undefined;
 }
 
 /** What a written heartbeat stores; `state` only when it changed (an assigned index costs D1). */
@@ -46,8 +58,11 @@ export interface HeartbeatWrite {
 
 /** Agents and the models they serve. */
 export interface AgentRegistry {
-  /** Inserts or replaces the agent as a new registration epoch (`now`); its open tickets are lost. */
-  register(reg: AgentRegistration, now: number): Promise<void>;
+  /**
+   * Inserts or replaces the agent as a new registration epoch (`now`); its open tickets are lost.
+   * With `room`, in one guarded statement: false, and nothing written, when the agent does not fit.
+   */
+  register(reg: AgentRegistration, now: number, room?: RegistrationRoom): Promise<boolean>;
   get(id: string): Promise<Agent | undefined>;
   list(): Promise<Agent[]>;
   /** Every agent's models. */
@@ -68,8 +83,11 @@ export interface AgentRegistry {
     liveAfter: number,
   ): Promise<{ model: string; memoryBytes: number | null; since: number }[]>;
   hasRoutable(liveAfter: number): Promise<boolean>;
-  /** Agents other than `id`, not offline, heard from after `liveAfter`. */
-  countLive(liveAfter: number, except: string): Promise<number>;
+  /**
+   * Agents other than `except`, not offline, heard from after `liveAfter`; with `joinTokenId`, only
+   * those whose current registration that join token admitted.
+   */
+  countLive(liveAfter: number, except: string, joinTokenId?: string): Promise<number>;
   /** Live agents silent since `liveAfter` go offline, their open tickets lost; returns how many. */
   markSilentOffline(liveAfter: number, now: number): Promise<number>;
   /** Forgets offline agents last heard from before `before` (their ticket history stays). */

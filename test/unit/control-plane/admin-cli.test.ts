@@ -56,14 +56,19 @@ describe('titan-control-plane keys / join-tokens', () => {
     );
 
     const token = (await runAdminCommand(
-      ['join-tokens', 'create', '--name', 'rack', '--ttl', '2h'],
+      ['join-tokens', 'create', '--name', 'rack', '--ttl', '2h', '--max-agents', '3'],
       env,
     )) as {
       token: string;
       expiresAt: string;
+      maxAgents: number | null;
     };
     expect(token.token).toMatch(/^tj-/);
     expect(token.expiresAt).not.toBeNull();
+    expect(token.maxAgents).toBe(3);
+    await expect(
+      runAdminCommand(['join-tokens', 'create', '--name', 'r', '--max-agents', '0'], env),
+    ).rejects.toThrow(/--max-agents must be a positive integer/);
     await expect(runAdminCommand(['keys', 'create'], env)).rejects.toThrow(/--name/);
     await expect(runAdminCommand(['nonsense'], env)).rejects.toThrow(/Usage/);
   });

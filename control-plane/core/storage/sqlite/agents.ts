@@ -1,15 +1,32 @@
 // The agent registry in SQL: agents, the models they serve, and the tickets a registration or a
 // death ends.
-import { and, count, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { AgentModel } from '../../../../protocol/agent-api.ts';
 import { agentModels, agents, tickets } from '../../../../schema/tables.ts';
 import { fieldsOf } from '../../breakers/policy.ts';
 import { sameMemory, schedulingMemory } from '../../heartbeats.ts';
 import type { AgentView } from '../../scheduler/types.ts';
-import { type AgentRegistry, OPEN_TICKET_STATES } from '../types.ts';
+import { type AgentRegistry, OPEN_TICKET_STATES, type RegistrationRoom } from '../types.ts';
 import { breakerColumns } from './breakers.ts';
 import { openLeasesOf, routable } from './conditions.ts';
 import type { Db } from './db.ts';
+
+/** Live agents other than `id` (SQL), all of them or those one join token admitted. */
+function liveOthers(id: string, liveAfter: number, joinTokenId?: string) {
+  return sql`(SELECT count(*) FROM agents o WHERE o.id <> ${id} AND o.state <> 'offline'
+    AND o.last_heartbeat_at > ${liveAfter}${
+      joinTokenId === undefined ? sql`` : sql` AND o.join_token_id = ${joinTokenId}`
+    })`;
+}
+
+/** The registering agent `id` fits under the caps of `room` (SQL). */
+function fits(id: string, room: RegistrationRoom) {
+  const all = sql`${liveOthers(id, room.liveAfter)} < ${room.maxAgents}`;
+  const token = room.joinToken;
+  return token === undefined
+    ? all
+    : sql`${all} AND ${liveOthers(id, room.liveAfter, token.id)} < ${token.maxAgents}`;
+}
 
 export function sqliteAgents(db: Db): AgentRegistry {
   /** The agents' open tickets are lost: nothing runs there any more. */
@@ -44,7 +61,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
   }
 
   return {
-    async register(reg, now) {
+    async register(reg, now, room) {
       const row = {
         url: reg.url,
         engine: reg.engine,
@@ -55,17 +72,31 @@ export function sqliteAgents(db: Db): AgentRegistry {
         ...schedulingMemory(reg.stats),
         latitude: reg.location?.latitude ?? null,
         longitude: reg.location?.longitude ?? null,
+        joinTokenId: reg.joinTokenId ?? null,
         lastHeartbeatAt: now,
         // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
         registeredAt: now,
         reportedJobs: 0,
       };
-      await db
-        .insert(agents)
-        .values({ id: reg.id, ...row })
-        .onConflictDoUpdate({ target: agents.id, set: row });
+      // One guarded INSERT…SELECT (an upsert): two registrations cannot both take the last place.
+      const columns = Object.keys(row) as (keyof typeof row)[];
+      const name = (k: keyof typeof row) => sql.identifier(agents[k].name);
+      const inserted = await db.all<{ id: string }>(sql`
+        INSERT INTO agents (id, ${sql.join(columns.map(name), sql`, `)})
+        SELECT ${reg.id}, ${sql.join(
+          columns.map((k) => sql`${row[k]}`),
+          sql`, `,
+        )}
+        WHERE ${room === undefined ? sql`1` : fits(reg.id, room)}
+        ON CONFLICT (id) DO UPDATE SET ${sql.join(
+          columns.map((k) => sql`${name(k)} = excluded.${name(k)}`),
+          sql`, `,
+        )}
+        RETURNING id`);
+      if (inserted.length === 0) return false;
       await loseTicketsOf([reg.id], now);
       await replaceModels(reg.id, reg.models);
+      return true;
     },
 
     async get(id) {
@@ -176,18 +207,11 @@ export function sqliteAgents(db: Db): AgentRegistry {
       return rows.length > 0;
     },
 
-    async countLive(liveAfter, except) {
-      const rows = await db
-        .select({ n: count() })
-        .from(agents)
-        .where(
-          and(
-            ne(agents.id, except),
-            ne(agents.state, 'offline'),
-            gt(agents.lastHeartbeatAt, liveAfter),
-          ),
-        );
-      return rows[0]?.n ?? 0;
+    async countLive(liveAfter, except, joinTokenId) {
+      const rows = await db.all<{ n: number }>(
+        sql`SELECT ${liveOthers(except, liveAfter, joinTokenId)} AS n`,
+      );
+      return Number(rows[0]?.n ?? 0);
     },
 
     async markSilentOffline(liveAfter, now) {
