@@ -113,6 +113,8 @@ export const jobReportSchema = z.object({
   /** Time to first token, ms; absent when no token was produced. */
   ttftMs: z.number().nonnegative().optional(),
   durationMs: z.number().nonnegative(),
+  /** Why it ended: the engine's finish reason (`stop`, `length`…) or the agent's error code. */
+  reason: z.string().max(100).optional(),
   error: z.string().max(2000).optional(),
 });
 export type JobReport = z.infer<typeof jobReportSchema>;

@@ -22,6 +22,8 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     let deps: Deps;
     let app: ReturnType<typeof createApp>;
     let rowsWritten: () => Promise<number>;
+    /** Every line the control plane logged, its fields flattened. */
+    let logged: Record<string, unknown>[];
 
     const credentials = new Map<string, string>();
     /** Agent calls after registration carry that agent's credential instead of the join token. */
@@ -62,6 +64,11 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       const fresh = await target.freshStore();
       rowsWritten = fresh.rowsWritten;
       deps = await makeDeps(fresh.store, clock);
+      logged = [];
+      const keep = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+        logged.push({ level, msg, ...fields });
+      };
+      deps.log = { info: keep('info'), warn: keep('warn'), error: keep('error') };
       app = createApp(deps);
     });
 
@@ -93,6 +100,41 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(payload.model).toBe(MODEL);
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
       expect(payload.jti).toBeTruthy();
+      // The ticket id is the request id: on the 307, and on the decision's log line.
+      expect(res.headers.get('x-request-id')).toBe(payload.jti);
+      expect(logged).toContainEqual(
+        expect.objectContaining({ msg: 'MCDA agent selected', requestId: payload.jti }),
+      );
+    });
+
+    it('logs the end of a job under its request id, with how it ended', async () => {
+      await register('agent-a');
+      const route = await post('/v1/route', { model: MODEL }, {});
+      const { requestId, ticket } = (await route.json()) as { requestId: string; ticket: string };
+      expect(requestId).toBe(jtiOf(ticket));
+      expect(route.headers.get('x-request-id')).toBe(requestId);
+      const report = {
+        outcome: 'success',
+        model: MODEL,
+        promptTokens: 5,
+        completionTokens: 7,
+        ttftMs: 12,
+        durationMs: 80,
+        reason: 'length',
+      };
+      expect((await post(`/v1/agents/agent-a/jobs/${requestId}`, report)).status).toBe(200);
+      expect(logged.filter((l) => l.msg === 'job ended')).toEqual([
+        expect.objectContaining({
+          requestId,
+          agent: 'agent-a',
+          outcome: 'success',
+          reason: 'length',
+          tokensIn: 5,
+          tokensOut: 7,
+          ttftMs: 12,
+          released: true,
+        }),
+      ]);
     });
 
     it('redirects the embedding paths of both dialects with a ticket for the model', async () => {

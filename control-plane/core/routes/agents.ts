@@ -123,7 +123,7 @@ export function agentRoutes(deps: Deps) {
       finished: 'the ticket was already closed (reported, cancelled, expired or lost)',
       lapsed: 'the ticket was not confirmed within its claim window and the slot was taken since',
     } satisfies Record<Exclude<typeof result, 'admitted'>, string>;
-    log.warn('admission refused', { agent: id, jti, reason: result });
+    log.warn('admission refused', { requestId: jti, agent: id, reason: result });
     throw new ApiError('lease_refused', `Admission of ticket ${jti} refused: ${why[result]}`);
   });
 
@@ -138,6 +138,20 @@ export function agentRoutes(deps: Deps) {
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);
+    log.info('job ended', {
+      requestId: jti,
+      agent: id,
+      model: report.model,
+      outcome: report.outcome,
+      reason: report.reason,
+      ttftMs: report.ttftMs,
+      tokensIn: report.promptTokens,
+      tokensOut: report.completionTokens,
+      durationMs: report.durationMs,
+      error: report.error,
+      // false: a repeated report, or one after the ticket expired; it changed nothing.
+      released,
+    });
     return c.json({ released });
   });
 
