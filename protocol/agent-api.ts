@@ -35,6 +35,8 @@ export const agentModelSchema = z.object({
   loaded: z.boolean(),
   /** Estimated memory the model needs once loaded (weights + KV cache), bytes. */
   memoryBytes: z.number().nonnegative().optional(),
+  /** Its GGUF quantization as llama.cpp names it (`Q4_1`, `Q4_K_M`, `F16`…), when known. */
+  quantization: z.string().min(1).max(32).optional(),
 });
 export type AgentModel = z.infer<typeof agentModelSchema>;
 

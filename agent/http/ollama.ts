@@ -41,7 +41,7 @@ export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
         modified_at: modifiedAt,
         size: m.memoryBytes ?? 0,
         digest: '',
-        details: {},
+        details: { format: 'gguf', quantization_level: m.quantization ?? '' },
       })),
     });
   });

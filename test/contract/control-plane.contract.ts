@@ -137,6 +137,45 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       ]);
     });
 
+    it("shows each agent's quantization in /v1/status, /v1/models and /api/tags", async () => {
+      const models = [
+        { name: MODEL, loaded: true, memoryBytes: 150_000_000, quantization: 'Q4_1' },
+      ];
+      await register('agent-a', { models });
+      await register('agent-b', {
+        models: [{ ...models[0], quantization: 'Q8_0' }],
+        url: 'http://127.0.0.1:9100',
+      });
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: { id: string; models: { name: string; quantization: string | null }[] }[];
+      };
+      expect(status.agents.map((a) => [a.id, a.models[0]?.quantization])).toEqual([
+        ['agent-a', 'Q4_1'],
+        ['agent-b', 'Q8_0'],
+      ]);
+      const list = (await (await app.request('/v1/models')).json()) as {
+        data: { id: string; quantizations: string[] }[];
+      };
+      expect(list.data).toEqual([
+        expect.objectContaining({ id: MODEL, quantizations: ['Q4_1', 'Q8_0'] }),
+      ]);
+      const tags = (await (await app.request('/api/tags')).json()) as {
+        models: { details: { quantization_level: string } }[];
+      };
+      expect(tags.models[0]?.details.quantization_level).toBe('Q4_1,Q8_0');
+      // The same list again in a heartbeat writes no model rows; a changed type is written.
+      const before = await rowsWritten();
+      clock.advance(1000);
+      await post('/v1/agents/agent-a/heartbeat', heartbeat({ models }));
+      expect(await rowsWritten()).toBe(before);
+      await post(
+        '/v1/agents/agent-a/heartbeat',
+        heartbeat({ models: [{ ...models[0], quantization: 'Q4_K_M' }] }),
+      );
+      const after = (await (await app.request('/v1/status')).json()) as typeof status;
+      expect(after.agents[0]?.models[0]?.quantization).toBe('Q4_K_M');
+    });
+
     it('redirects the embedding paths of both dialects with a ticket for the model', async () => {
       await register('agent-a');
       for (const path of ['/v1/embeddings', '/api/embed']) {
