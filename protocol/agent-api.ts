@@ -125,7 +125,8 @@ export const jobReportResponseSchema = z.object({ released: z.boolean() });
 
 /**
  * `POST /v1/agents/:id/offline`, sent by the agent's supervisor when the agent process died
- * (ADR 0007). Only what the control plane logs; the agent's own credential authenticates it.
+ * (ADR 0007), and by the agent itself once its drain is over (`reason: "stopped"`). Only what the
+ * control plane logs; the agent's own credential authenticates it.
  */
 export const offlineRequestSchema = z.object({
   reason: z.string().max(200).optional(),

@@ -219,6 +219,8 @@ describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
     expect(lines).toContainEqual(
       expect.objectContaining({ msg: 'draining', reason: 'SIGTERM', activeJobs: 1 }),
     );
+    // The drained agent said it was going: offline now, not at the heartbeat timeout.
+    expect((await agentStatus(cluster.url, 'agent-1'))?.state).toBe('offline');
     expect(out).not.toContain('supervisor: agent process died');
     expect(out.match(/supervisor: agent process started/g)).toHaveLength(1);
     await restartAgent1();

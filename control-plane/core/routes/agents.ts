@@ -155,14 +155,14 @@ export function agentRoutes(deps: Deps) {
     return c.json({ released });
   });
 
-  // The agent's supervisor: its process died (ADR 0007). Out of routing now, not after
-  // HEARTBEAT_TIMEOUT; the restarted process registers again.
+  // The agent's supervisor (its process died, ADR 0007) or the agent itself (it drained and stops).
+  // Out of routing now, its leases lost, not after HEARTBEAT_TIMEOUT; a new process registers again.
   app.post(AGENT_ROUTES.offline, agentAuth, async (c) => {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
     const changed = await store.agents.markOffline(id, clock.now());
     deps.views?.invalidate();
-    log.warn('agent reported dead by its supervisor', {
+    log.warn('agent offline by its own word', {
       agent: id,
       reason: why.reason,
       exitCode: why.exitCode ?? undefined,
