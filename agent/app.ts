@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import { errorBodyFor } from '../protocol/dialects.ts';
 import type { InferenceEngine } from './engines/engine.ts';
+import { AccessLog } from './http/access.ts';
 import { registerEmbeddingRoutes } from './http/embeddings.ts';
 import { AgentHttpError, toHttpError } from './http/errors.ts';
 import type { AdmissionConfirmer, JobDeps, JobReporter } from './http/job.ts';
@@ -55,6 +56,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     confirmAdmission: deps.confirmAdmission ?? (async () => 'unconfirmed'),
     now,
     stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    access: new AccessLog(log),
   };
 
   const app = new Hono();

@@ -122,7 +122,8 @@ Options (environment variable in brackets):
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores; several
                              agents on one host: give each its share)
-  --log-format <plain|json>  [LOG_FORMAT] (default plain)
+  --log-format <json|plain>  one JSON object a line, or plain text for people [LOG_FORMAT]
+                             (default json)
   --drain-timeout-ms <n>     wait for in-flight jobs on SIGTERM [DRAIN_TIMEOUT_MS] (default 30000)
   --data-dir <dir>           the agent's state: credential, pulled models [AGENT_DATA_DIR]
                              (default $XDG_STATE_HOME/titancompute/agent, else
@@ -278,7 +279,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
   });
   const modelPath =
     operatorPath(ctx, pick(values['model-path'], 'MODEL_PATH')) ?? paths.defaultModelPath;
-  const logFormat = pick(values['log-format'], 'LOG_FORMAT') ?? 'plain';
+  const logFormat = pick(values['log-format'], 'LOG_FORMAT') ?? 'json';
   if (logFormat !== 'plain' && logFormat !== 'json') {
     throw new ConfigError(`log format must be plain or json, got '${logFormat}'`);
   }

@@ -201,7 +201,7 @@ export class ControlPlaneClient {
     } catch (err) {
       if (err instanceof HttpStatusError && err.status === 409) return 'refused';
       this.log.warn("admission not confirmed; running on the agent's own word", {
-        jti,
+        requestId: jti,
         error: describeError(err),
       });
       return 'unconfirmed';
@@ -342,7 +342,11 @@ export class ControlPlaneClient {
         if (status !== undefined && status < 500 && ![401, 408, 429].includes(status)) break;
       }
     }
-    this.log.warn('job report dropped', { jti, outcome: report.outcome, error: lastError });
+    this.log.warn('job report dropped', {
+      requestId: jti,
+      outcome: report.outcome,
+      error: lastError,
+    });
   }
 
   private async post(

@@ -1,4 +1,5 @@
-// Concise logging: one line per event, plain text for people or JSON for collectors.
+// Concise logging: one line per event, JSON for collectors (the default) or plain text for people.
+// Lines about a request carry its `requestId`: the ticket id, also the control plane's.
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
@@ -9,16 +10,25 @@ export interface Logger {
 }
 
 export function createLogger(
-  options: { json?: boolean; write?: (line: string) => void } = {},
+  options: {
+    json?: boolean;
+    /** `svc` of every JSON line (default `agent`). */
+    service?: string;
+    write?: (line: string) => void;
+    now?: () => number;
+  } = {},
 ): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const now = options.now ?? Date.now;
+  const service = options.service ?? 'agent';
   const emit = (level: string, message: string, fields: LogFields = {}) => {
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
     if (options.json) {
       write(
         JSON.stringify({
-          time: new Date().toISOString(),
+          time: new Date(now()).toISOString(),
           level,
+          svc: service,
           msg: message,
           ...Object.fromEntries(entries),
         }),

@@ -1,11 +1,10 @@
 // Runs an agent on Node: engine, HTTP server, control-plane loop, and graceful shutdown.
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
 import type { RegisterResponse } from '../protocol/agent-api.ts';
 import { createAgentApp } from './app.ts';
 import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.ts';
-import { ControlPlaneClient } from './control-plane-client.ts';
+import { announceOffline, ControlPlaneClient } from './control-plane-client.ts';
 import { fileCredentialStore } from './credential-store.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { selectEngine } from './engines/select.ts';
@@ -168,6 +167,23 @@ export async function startAgent(
       const idle = await jobs.waitIdle(config.drainTimeoutMs);
       if (!idle) log.warn('drain timeout: abandoning in-flight jobs', { activeJobs: jobs.active });
       await controlPlane.stop(2000);
+      // Heartbeats have stopped: say so, and read offline at once rather than at the timeout.
+      const registration = controlPlane.registration;
+      if (registration) {
+        const told = await announceOffline({
+          baseUrl: controlPlaneUrl,
+          agentId: registration.agentId,
+          credential: registration.credential,
+          body: { reason: 'stopped' },
+          ...(cpFetch ? { fetch: cpFetch } : {}),
+        });
+        if (told.ok) log.info('drained: control plane told the agent is going offline');
+        else
+          log.warn('could not tell the control plane the agent is offline', {
+            error: told.error,
+            status: told.status,
+          });
+      }
       // A finished job frees its slot and reports before its final chunk leaves: give those last
       // writes a moment before cutting whatever connections are left.
       let timer: NodeJS.Timeout | undefined;

@@ -35,6 +35,8 @@ export const agentModelSchema = z.object({
   loaded: z.boolean(),
   /** Estimated memory the model needs once loaded (weights + KV cache), bytes. */
   memoryBytes: z.number().nonnegative().optional(),
+  /** Its GGUF quantization as llama.cpp names it (`Q4_1`, `Q4_K_M`, `F16`…), when known. */
+  quantization: z.string().min(1).max(32).optional(),
 });
 export type AgentModel = z.infer<typeof agentModelSchema>;
 
@@ -113,6 +115,8 @@ export const jobReportSchema = z.object({
   /** Time to first token, ms; absent when no token was produced. */
   ttftMs: z.number().nonnegative().optional(),
   durationMs: z.number().nonnegative(),
+  /** Why it ended: the engine's finish reason (`stop`, `length`…) or the agent's error code. */
+  reason: z.string().max(100).optional(),
   error: z.string().max(2000).optional(),
 });
 export type JobReport = z.infer<typeof jobReportSchema>;
@@ -121,7 +125,8 @@ export const jobReportResponseSchema = z.object({ released: z.boolean() });
 
 /**
  * `POST /v1/agents/:id/offline`, sent by the agent's supervisor when the agent process died
- * (ADR 0007). Only what the control plane logs; the agent's own credential authenticates it.
+ * (ADR 0007), and by the agent itself once its drain is over (`reason: "stopped"`). Only what the
+ * control plane logs; the agent's own credential authenticates it.
  */
 export const offlineRequestSchema = z.object({
   reason: z.string().max(200).optional(),

@@ -11,6 +11,12 @@ export const INFERENCE_PATHS = {
   ollamaEmbed: '/api/embed',
 } as const;
 
+/**
+ * The request id, on the control plane's 307 (or route answer) and on the agent's response: the
+ * ticket id (`jti`), which also names the request in both sides' logs and in its job report.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
 /** Model listings, each server's own (the control plane's: the fleet's). */
 export const MODEL_LIST_PATHS = { openAI: '/v1/models', ollama: '/api/tags' } as const;
 

@@ -65,6 +65,8 @@ export const agentModels = sqliteTable(
     model: text('model').notNull(),
     loaded: integer('loaded', { mode: 'boolean' }).notNull(),
     memoryBytes: integer('memory_bytes'),
+    /** The GGUF type the agent runs it in (`Q4_1`, `Q4_K_M`…), when the agent knows it. */
+    quantization: text('quantization'),
   },
   (t) => [
     primaryKey({ columns: [t.agentId, t.model] }),

@@ -54,8 +54,8 @@ export function spawnProcess(
   const proc: Proc = { name, child, output: [], group: opts.group === true };
   const onLine = (line: string) => {
     if (!line) return;
-    const started = /^supervisor: agent process started pid=(\d+)$/.exec(line);
-    if (started) proc.agentPid = Number(started[1]);
+    const pid = startedAgentPid(line);
+    if (pid !== undefined) proc.agentPid = pid;
     proc.output.push(line);
     if (proc.output.length > 2000) proc.output.shift();
     if (opts.echo) console.log(`[${name}] ${line}`);
@@ -73,6 +73,27 @@ export function spawnProcess(
   lines(child.stdout);
   lines(child.stderr);
   return proc;
+}
+
+/** One log line of either format, as fields (a plain line: its message only). */
+export function logLine(line: string): Record<string, unknown> {
+  if (line.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
+    } catch {}
+  }
+  return { msg: line };
+}
+
+/** The pid in a supervisor's "agent process started" line (JSON or plain), if it is one. */
+export function startedAgentPid(line: string): number | undefined {
+  const plain = /^supervisor: agent process started pid=(\d+)$/.exec(line);
+  if (plain) return Number(plain[1]);
+  const fields = logLine(line);
+  return fields.msg === 'supervisor: agent process started' && typeof fields.pid === 'number'
+    ? fields.pid
+    : undefined;
 }
 
 export async function waitFor<T>(

@@ -13,6 +13,8 @@ import {
 
 export interface FakeEngineOptions {
   models?: string[];
+  /** The GGUF type every model claims to be in (none by default). */
+  quantization?: string;
   /** Tokens to emit; a function may vary them per request. */
   tokens?: string[] | ((req: GenerateRequest) => string[]);
   /** Delay before each token, ms (0 = none, still yields to the event loop). */
@@ -42,7 +44,12 @@ export class FakeEngine implements InferenceEngine {
   constructor(private readonly options: FakeEngineOptions = {}) {}
 
   async listModels(): Promise<AgentModel[]> {
-    return (this.options.models ?? ['fake-model']).map((name) => ({ name, loaded: true }));
+    const quantization = this.options.quantization;
+    return (this.options.models ?? ['fake-model']).map((name) => ({
+      name,
+      loaded: true,
+      ...(quantization ? { quantization } : {}),
+    }));
   }
 
   generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk> {

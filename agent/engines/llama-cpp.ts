@@ -5,6 +5,7 @@ import {
   type ChatHistoryItem,
   type ChatWrapper,
   type GbnfJsonSchema,
+  GgufFileType,
   getLlama,
   type Llama,
   LlamaChat,
@@ -80,6 +81,15 @@ export function assertPromptChars(req: GenerateRequest, contextSize: number): vo
       `prompt is ${chars} characters; a context of ${contextSize} tokens holds at most ${limit}`,
     );
   }
+}
+
+/**
+ * A GGUF's `general.file_type` as llama.cpp names the quantization: 3 is `Q4_1`, 15 `Q4_K_M`, 0
+ * `F32` (node-llama-cpp's GgufFileType names, less their MOSTLY_/ALL_ prefix).
+ */
+export function quantizationOf(fileType: number | undefined): string | undefined {
+  if (fileType === undefined) return undefined;
+  return GgufFileType[fileType]?.replace(/^(MOSTLY|ALL)_/, '');
 }
 
 type StopReason = 'eogToken' | 'stopGenerationTrigger' | 'functionCalls' | 'maxTokens' | 'abort';
@@ -177,8 +187,14 @@ export class LlamaCppEngine implements InferenceEngine {
   }
 
   async listModels(): Promise<AgentModel[]> {
+    const quantization = quantizationOf(this.model.fileInfo.metadata?.general?.file_type);
     return [
-      { name: this.modelName, loaded: true, memoryBytes: this.model.size + this.context.stateSize },
+      {
+        name: this.modelName,
+        loaded: true,
+        memoryBytes: this.model.size + this.context.stateSize,
+        ...(quantization ? { quantization } : {}),
+      },
     ];
   }
 

@@ -61,11 +61,16 @@ export class OllamaEngine implements InferenceEngine {
     const allowed = this.options.models ? new Set(this.options.models) : undefined;
     return list.models
       .filter((m) => !allowed || allowed.has(m.name))
-      .map((m) => ({
-        name: m.name,
-        loaded: loaded.has(m.name),
-        memoryBytes: loaded.get(m.name) ?? m.size,
-      }));
+      .map((m) => {
+        // Ollama's own name for the file type (`Q4_K_M`), passed on as it is.
+        const quantization = m.details?.quantization_level?.slice(0, 32);
+        return {
+          name: m.name,
+          loaded: loaded.has(m.name),
+          memoryBytes: loaded.get(m.name) ?? m.size,
+          ...(quantization ? { quantization } : {}),
+        };
+      });
   }
 
   /** Family, size, quantization and context length from `/api/show` (cached). */

@@ -10,7 +10,8 @@ import {
   toEngineError,
 } from '../engines/engine.ts';
 import type { Job } from '../jobs.ts';
-import { admit, awaitReport, type JobDeps } from './job.ts';
+import { toHttpError } from './errors.ts';
+import { admit, awaitReport, endJob, type JobDeps } from './job.ts';
 import { fromEmbedding, parseBody } from './schemas.ts';
 
 const MS_TO_NS = 1_000_000;
@@ -68,17 +69,23 @@ async function runEmbedding(
   const report = (
     outcome: 'success' | 'rejected' | 'error' | 'cancelled',
     tokens = 0,
-    error?: string,
+    failure?: EngineError,
   ) => {
     release();
-    return deps.reportJob(claims.jti, {
-      outcome,
-      model: claims.model,
-      promptTokens: tokens,
-      completionTokens: 0,
-      durationMs: Math.max(0, deps.now() - slot.startedAt),
-      ...(error ? { error: error.slice(0, 2000) } : {}),
-    });
+    const error = failure && toHttpError(failure);
+    return endJob(
+      deps,
+      claims.jti,
+      {
+        outcome,
+        model: claims.model,
+        promptTokens: tokens,
+        completionTokens: 0,
+        durationMs: Math.max(0, deps.now() - slot.startedAt),
+        ...(failure && outcome !== 'cancelled' ? { error: failure.message.slice(0, 2000) } : {}),
+      },
+      error ? { status: error.status, reason: error.code } : { status: 200, reason: 'stop' },
+    );
   };
   try {
     if (!deps.engine.embed) {
@@ -89,10 +96,10 @@ async function runEmbedding(
     return result;
   } catch (err) {
     const failure = toEngineError(err, clientSignal);
-    if (failure.code === 'aborted') report('cancelled');
+    if (failure.code === 'aborted') report('cancelled', 0, failure);
     else if (failure.code === 'invalid_request' || failure.code === 'model_not_found') {
-      report('rejected', 0, failure.message);
-    } else report('error', 0, failure.message);
+      report('rejected', 0, failure);
+    } else report('error', 0, failure);
     throw failure;
   } finally {
     release();

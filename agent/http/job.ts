@@ -14,7 +14,8 @@ import {
 } from '../engines/engine.ts';
 import type { Job, JobTracker } from '../jobs.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
-import { AgentHttpError } from './errors.ts';
+import type { AccessLog, Ending } from './access.ts';
+import { AgentHttpError, toHttpError } from './errors.ts';
 
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -59,6 +60,22 @@ export interface JobDeps {
   now: () => number;
   /** A streamed write the client does not take within this long drops the stream. */
   stallTimeoutMs: number;
+  access: AccessLog;
+}
+
+/**
+ * Ends a job: its access line, then its report to the control plane (which carries the reason).
+ * Every admitted request ends here exactly once.
+ */
+export function endJob(
+  deps: Pick<JobDeps, 'access' | 'reportJob'>,
+  jti: string,
+  report: JobReport,
+  ending: Ending,
+): void | Promise<void> {
+  const full: JobReport = { ...report, reason: ending.reason };
+  deps.access.end(jti, full, ending);
+  return deps.reportJob(jti, full);
 }
 
 /** The ticket from `?ticket=` (preferred: it survives redirects) or `Authorization: Bearer`. */
@@ -78,11 +95,20 @@ export async function admit<T extends { model: string }>(
   parse: (body: unknown) => T,
 ): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
   const token = ticketFrom(c);
-  if (!token) throw new AgentHttpError('ticket_missing', 'this endpoint requires a ticket');
-  const claims = await deps.tickets.verify(token);
-  if (!deps.replay.consume(claims.jti, claims.exp)) {
-    throw new AgentHttpError('ticket_replayed', 'ticket was already used');
+  let claims: TicketClaims;
+  try {
+    if (!token) throw new AgentHttpError('ticket_missing', 'this endpoint requires a ticket');
+    claims = await deps.tickets.verify(token);
+  } catch (err) {
+    deps.access.refused(c, toHttpError(err));
+    throw err;
   }
+  if (!deps.replay.consume(claims.jti, claims.exp)) {
+    const err = new AgentHttpError('ticket_replayed', 'ticket was already used');
+    deps.access.refused(c, err, claims);
+    throw err;
+  }
+  deps.access.begin(c, claims);
   const startedAt = deps.now();
   try {
     if (deps.jobs.draining) {
@@ -141,14 +167,20 @@ export async function admit<T extends { model: string }>(
     return { claims, body, slot };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    deps.reportJob(claims.jti, {
-      outcome: 'rejected',
-      model: claims.model,
-      promptTokens: 0,
-      completionTokens: 0,
-      durationMs: Math.max(0, deps.now() - startedAt),
-      error: message.slice(0, 2000),
-    });
+    const refusal = toHttpError(err);
+    endJob(
+      deps,
+      claims.jti,
+      {
+        outcome: 'rejected',
+        model: claims.model,
+        promptTokens: 0,
+        completionTokens: 0,
+        durationMs: Math.max(0, deps.now() - startedAt),
+        error: message.slice(0, 2000),
+      },
+      { status: refusal.status, reason: refusal.code },
+    );
     throw err;
   }
 }
@@ -164,6 +196,10 @@ export class InferenceJob {
   private tokens = 0;
   private done: DoneChunk | undefined;
   private settled = false;
+  /** Set by collect(): the answer is one JSON body, so a failure still gets its own status. */
+  private collecting = false;
+  /** The engine's first chunk is in: a streamed answer's 200 is on its way. */
+  private started = false;
   /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
   cancelled = false;
   /** The request as run: never more tokens than the ticket allows. */
@@ -219,6 +255,7 @@ export class InferenceJob {
       if (first.done) throw new EngineError('stream_incomplete', 'engine produced no output');
       this.record(first.value);
       this.pending = first.value;
+      this.started = true;
     } catch (err) {
       const failure = toEngineError(err, this.signal);
       this.settle(failure);
@@ -266,6 +303,7 @@ export class InferenceJob {
 
   /** Runs to completion and returns the whole text (non-streaming responses). */
   async collect(): Promise<{ text: string; done: DoneChunk }> {
+    this.collecting = true;
     let text = '';
     for await (const chunk of this.chunks()) {
       if (chunk.type === 'token') text += chunk.text;
@@ -315,6 +353,18 @@ export class InferenceJob {
     if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
     if (outcome !== 'success' && outcome !== 'cancelled' && failure)
       report.error = failure.message.slice(0, 2000);
-    return this.deps.reportJob(this.claims.jti, report);
+    return endJob(this.deps, this.claims.jti, report, this.ending(outcome, failure));
+  }
+
+  /** What the client saw: a stream under way answered 200, whatever came after. */
+  private ending(outcome: JobOutcome, failure: EngineError | undefined): Ending {
+    if (this.done) return { status: 200, reason: this.done.finishReason };
+    const error = toHttpError(
+      outcome === 'cancelled'
+        ? new AgentHttpError('request_cancelled', 'client went away')
+        : failure,
+    );
+    const streaming = this.started && !this.collecting;
+    return { status: streaming ? 200 : error.status, reason: error.code };
   }
 }

@@ -7,7 +7,7 @@ import { ollamaChatBody, ollamaGenerateBody } from '../../protocol/inference.ts'
 import type { DoneChunk, GenerateRequest } from '../engines/engine.ts';
 import type { Job } from '../jobs.ts';
 import { toHttpError } from './errors.ts';
-import { admit, InferenceJob, type JobDeps } from './job.ts';
+import { admit, endJob, InferenceJob, type JobDeps } from './job.ts';
 import { fromOllamaChat, fromOllamaGenerate, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
 
@@ -41,7 +41,7 @@ export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
         modified_at: modifiedAt,
         size: m.memoryBytes ?? 0,
         digest: '',
-        details: {},
+        details: { format: 'gguf', quantization_level: m.quantization ?? '' },
       })),
     });
   });
@@ -106,13 +106,18 @@ async function respond(
 /** Ollama answers an empty chat/prompt by loading the model: `done_reason: "load"`. */
 function loadOnly(c: Context, deps: JobDeps, claims: TicketClaims, slot: Job, kind: Kind) {
   deps.jobs.release(slot);
-  deps.reportJob(claims.jti, {
-    outcome: 'success',
-    model: claims.model,
-    promptTokens: 0,
-    completionTokens: 0,
-    durationMs: Math.max(0, deps.now() - slot.startedAt),
-  });
+  endJob(
+    deps,
+    claims.jti,
+    {
+      outcome: 'success',
+      model: claims.model,
+      promptTokens: 0,
+      completionTokens: 0,
+      durationMs: Math.max(0, deps.now() - slot.startedAt),
+    },
+    { status: 200, reason: 'load' },
+  );
   return c.json({
     model: claims.model,
     created_at: new Date(deps.now()).toISOString(),

@@ -85,7 +85,14 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
     const created = Math.floor(deps.now() / 1000);
     return c.json({
       object: 'list',
-      data: models.map((m) => ({ id: m.name, object: 'model', created, owned_by: 'titancompute' })),
+      data: models.map((m) => ({
+        id: m.name,
+        object: 'model',
+        created,
+        owned_by: 'titancompute',
+        // As on the control plane's list: the GGUF type(s) it is served in.
+        quantizations: m.quantization ? [m.quantization] : [],
+      })),
     });
   });
 }

@@ -345,6 +345,7 @@ function entry(name: string, slot: Slot): AgentModel {
     name,
     loaded: Boolean(slot.loaded),
     ...(bytes !== undefined ? { memoryBytes: Math.round(bytes) } : {}),
+    quantization: slot.variant.quant,
   };
 }
 

@@ -61,10 +61,17 @@ export function summarizeExclusions(excluded: readonly Exclusion[]): string {
   return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
-function logDecision(deps: Deps, model: string, decision: Decision, chosen: string | null) {
+function logDecision(
+  deps: Deps,
+  requestId: string,
+  model: string,
+  decision: Decision,
+  chosen: string | null,
+) {
   const byFilter: Record<string, number> = {};
   for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
   deps.log.info(chosen ? 'MCDA agent selected' : 'MCDA no agent available', {
+    requestId,
     model,
     policy: decision.policy,
     chosen,
@@ -94,12 +101,12 @@ export async function routeRequest(deps: Deps, req: RouteRequest): Promise<Route
   }
   deps.scoreboard?.record(decision, req.model, now);
   if (!leased) {
-    logDecision(deps, req.model, decision, null);
+    logDecision(deps, terms.jti, req.model, decision, null);
     throw noAgentAvailable(req.model, decision);
   }
   const { agent } = leased;
   const ticket = await issueTicket(deps, req, leased, terms);
-  logDecision(deps, req.model, decision, agent.id);
+  logDecision(deps, terms.jti, req.model, decision, agent.id);
   return {
     agent: { id: agent.id, url: agent.url },
     ticket,

@@ -14,10 +14,14 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-/** One JSON object per line on the console: readable by people and by log pipelines. */
-export function jsonLogger(base: LogFields = {}): Logger {
+/**
+ * One JSON object per line on the console: readable by people and by log pipelines. Lines about a
+ * request carry its `requestId` (the ticket id, the agent's too).
+ */
+export function jsonLogger(base: LogFields = {}, clock: Clock = systemClock): Logger {
   const emit = (level: string, msg: string, fields?: LogFields) => {
-    const line = JSON.stringify({ level, msg, ...base, ...fields });
+    const time = new Date(clock.now()).toISOString();
+    const line = JSON.stringify({ time, level, msg, ...base, ...fields });
     if (level === 'error') console.error(line);
     else console.log(line);
   };

@@ -22,6 +22,8 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
     let deps: Deps;
     let app: ReturnType<typeof createApp>;
     let rowsWritten: () => Promise<number>;
+    /** Every line the control plane logged, its fields flattened. */
+    let logged: Record<string, unknown>[];
 
     const credentials = new Map<string, string>();
     /** Agent calls after registration carry that agent's credential instead of the join token. */
@@ -62,6 +64,11 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       const fresh = await target.freshStore();
       rowsWritten = fresh.rowsWritten;
       deps = await makeDeps(fresh.store, clock);
+      logged = [];
+      const keep = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+        logged.push({ level, msg, ...fields });
+      };
+      deps.log = { info: keep('info'), warn: keep('warn'), error: keep('error') };
       app = createApp(deps);
     });
 
@@ -93,6 +100,80 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(payload.model).toBe(MODEL);
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
       expect(payload.jti).toBeTruthy();
+      // The ticket id is the request id: on the 307, and on the decision's log line.
+      expect(res.headers.get('x-request-id')).toBe(payload.jti);
+      expect(logged).toContainEqual(
+        expect.objectContaining({ msg: 'MCDA agent selected', requestId: payload.jti }),
+      );
+    });
+
+    it('logs the end of a job under its request id, with how it ended', async () => {
+      await register('agent-a');
+      const route = await post('/v1/route', { model: MODEL }, {});
+      const { requestId, ticket } = (await route.json()) as { requestId: string; ticket: string };
+      expect(requestId).toBe(jtiOf(ticket));
+      expect(route.headers.get('x-request-id')).toBe(requestId);
+      const report = {
+        outcome: 'success',
+        model: MODEL,
+        promptTokens: 5,
+        completionTokens: 7,
+        ttftMs: 12,
+        durationMs: 80,
+        reason: 'length',
+      };
+      expect((await post(`/v1/agents/agent-a/jobs/${requestId}`, report)).status).toBe(200);
+      expect(logged.filter((l) => l.msg === 'job ended')).toEqual([
+        expect.objectContaining({
+          requestId,
+          agent: 'agent-a',
+          outcome: 'success',
+          reason: 'length',
+          tokensIn: 5,
+          tokensOut: 7,
+          ttftMs: 12,
+          released: true,
+        }),
+      ]);
+    });
+
+    it("shows each agent's quantization in /v1/status, /v1/models and /api/tags", async () => {
+      const models = [
+        { name: MODEL, loaded: true, memoryBytes: 150_000_000, quantization: 'Q4_1' },
+      ];
+      await register('agent-a', { models });
+      await register('agent-b', {
+        models: [{ ...models[0], quantization: 'Q8_0' }],
+        url: 'http://127.0.0.1:9100',
+      });
+      const status = (await (await app.request('/v1/status')).json()) as {
+        agents: { id: string; models: { name: string; quantization: string | null }[] }[];
+      };
+      expect(status.agents.map((a) => [a.id, a.models[0]?.quantization])).toEqual([
+        ['agent-a', 'Q4_1'],
+        ['agent-b', 'Q8_0'],
+      ]);
+      const list = (await (await app.request('/v1/models')).json()) as {
+        data: { id: string; quantizations: string[] }[];
+      };
+      expect(list.data).toEqual([
+        expect.objectContaining({ id: MODEL, quantizations: ['Q4_1', 'Q8_0'] }),
+      ]);
+      const tags = (await (await app.request('/api/tags')).json()) as {
+        models: { details: { quantization_level: string } }[];
+      };
+      expect(tags.models[0]?.details.quantization_level).toBe('Q4_1,Q8_0');
+      // The same list again in a heartbeat writes no model rows; a changed type is written.
+      const before = await rowsWritten();
+      clock.advance(1000);
+      await post('/v1/agents/agent-a/heartbeat', heartbeat({ models }));
+      expect(await rowsWritten()).toBe(before);
+      await post(
+        '/v1/agents/agent-a/heartbeat',
+        heartbeat({ models: [{ ...models[0], quantization: 'Q4_K_M' }] }),
+      );
+      const after = (await (await app.request('/v1/status')).json()) as typeof status;
+      expect(after.agents[0]?.models[0]?.quantization).toBe('Q4_K_M');
     });
 
     it('redirects the embedding paths of both dialects with a ticket for the model', async () => {

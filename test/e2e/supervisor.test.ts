@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Cluster,
   DEMO_MODEL,
+  logLine,
   type Proc,
   startCluster,
   waitFor,
@@ -54,7 +55,7 @@ const exited = (p: Proc) =>
 
 /** How many registrations agent-1's supervisor has been told of (its log says each). */
 const registrationsKnown = (p: Proc | undefined) =>
-  p?.output.filter((l) => l.startsWith('supervisor: agent registered')).length ?? 0;
+  p?.output.filter((l) => logLine(l).msg === 'supervisor: agent registered').length ?? 0;
 
 /**
  * Agent-1 healthy in the control plane and its supervisor told of that registration: the control
@@ -214,7 +215,12 @@ describe('agent supervisor (real processes)', { timeout: 300_000 }, () => {
     expect(processGone(pid)).toBe(true);
     const out = supervisor.output.join('\n');
     expect(out).toContain('supervisor: stopping the agent process (it drains)');
-    expect(out).toContain('draining reason=SIGTERM activeJobs=1');
+    const lines = supervisor.output.map(logLine);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'draining', reason: 'SIGTERM', activeJobs: 1 }),
+    );
+    // The drained agent said it was going: offline now, not at the heartbeat timeout.
+    expect((await agentStatus(cluster.url, 'agent-1'))?.state).toBe('offline');
     expect(out).not.toContain('supervisor: agent process died');
     expect(out.match(/supervisor: agent process started/g)).toHaveLength(1);
     await restartAgent1();

@@ -98,7 +98,10 @@ export async function recordFailure(
       return true;
     }
   }
-  deps.log.error('circuit breaker update gave up under contention', { agent: agentId, jti });
+  deps.log.error('circuit breaker update gave up under contention', {
+    agent: agentId,
+    requestId: jti,
+  });
   return true;
 }
 
@@ -123,5 +126,8 @@ export async function recordSuccess(deps: BreakerDeps, agentId: string, jti: str
       return;
     }
   }
-  deps.log.error('circuit breaker update gave up under contention', { agent: agentId, jti });
+  deps.log.error('circuit breaker update gave up under contention', {
+    agent: agentId,
+    requestId: jti,
+  });
 }

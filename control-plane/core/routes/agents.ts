@@ -130,7 +130,7 @@ export function agentRoutes(deps: Deps) {
       finished: 'the ticket was already closed (reported, cancelled, expired or lost)',
       lapsed: 'the ticket was not confirmed within its claim window and the slot was taken since',
     } satisfies Record<Exclude<typeof result, 'admitted'>, string>;
-    log.warn('admission refused', { agent: id, jti, reason: result });
+    log.warn('admission refused', { requestId: jti, agent: id, reason: result });
     throw new ApiError('lease_refused', `Admission of ticket ${jti} refused: ${why[result]}`);
   });
 
@@ -145,17 +145,31 @@ export function agentRoutes(deps: Deps) {
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);
+    log.info('job ended', {
+      requestId: jti,
+      agent: id,
+      model: report.model,
+      outcome: report.outcome,
+      reason: report.reason,
+      ttftMs: report.ttftMs,
+      tokensIn: report.promptTokens,
+      tokensOut: report.completionTokens,
+      durationMs: report.durationMs,
+      error: report.error,
+      // false: a repeated report, or one after the ticket expired; it changed nothing.
+      released,
+    });
     return c.json({ released });
   });
 
-  // The agent's supervisor: its process died (ADR 0007). Out of routing now, not after
-  // HEARTBEAT_TIMEOUT; the restarted process registers again.
+  // The agent's supervisor (its process died, ADR 0007) or the agent itself (it drained and stops).
+  // Out of routing now, its leases lost, not after HEARTBEAT_TIMEOUT; a new process registers again.
   app.post(AGENT_ROUTES.offline, agentAuth, async (c) => {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
     const changed = await store.agents.markOffline(id, clock.now());
     deps.views?.invalidate();
-    log.warn('agent reported dead by its supervisor', {
+    log.warn('agent offline by its own word', {
       agent: id,
       reason: why.reason,
       exitCode: why.exitCode ?? undefined,

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { TICKET_QUERY_PARAM } from '../../../protocol/agent-api.ts';
 import { ROUTE_PATH } from '../../../protocol/client-api.ts';
-import { INFERENCE_PATHS } from '../../../protocol/dialects.ts';
+import { INFERENCE_PATHS, REQUEST_ID_HEADER } from '../../../protocol/dialects.ts';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -49,7 +49,9 @@ export function clientRoutes(deps: Deps) {
       client: c.get('clientId'),
       ticketTtlMs: deps.config.routeTicketTtlMs,
     });
+    c.header(REQUEST_ID_HEADER, decision.jti);
     return c.json({
+      requestId: decision.jti,
       agent: decision.agent,
       ticket: decision.ticket,
       expiresAt: new Date(decision.expiresAt).toISOString(),
@@ -85,6 +87,7 @@ export function clientRoutes(deps: Deps) {
       target.searchParams.set(TICKET_QUERY_PARAM, decision.ticket);
       c.header('Cache-Control', 'no-store');
       c.header('X-Titan-Agent', decision.agent.id);
+      c.header(REQUEST_ID_HEADER, decision.jti);
       return c.redirect(target.toString(), 307);
     });
   }

@@ -65,7 +65,13 @@ export function failureRoutes(deps: Deps) {
     const reporters = await deps.store.tickets.reporters(agentId, since, CLIENT_REPORT_PREFIX);
     const corroborated = reporters >= CLIENT_REPORT_QUORUM;
     const counted = corroborated && (await recordFailure(deps, agentId, jti));
-    deps.log.warn('client failure report', { agent: agentId, jti, error, counted, corroborated });
+    deps.log.warn('client failure report', {
+      requestId: jti,
+      agent: agentId,
+      error,
+      counted,
+      corroborated,
+    });
     return c.json({ counted });
   });
 

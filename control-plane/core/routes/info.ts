@@ -11,13 +11,22 @@ import type { Deps } from '../deps.ts';
 async function liveModels(deps: Deps) {
   const now = deps.clock.now();
   const rows = await deps.store.agents.routableModels(liveCutoff(deps.config, now));
-  const byName = new Map<string, { memoryBytes: number; since: number; agents: number }>();
+  const byName = new Map<
+    string,
+    { memoryBytes: number; since: number; agents: number; quantizations: string[] }
+  >();
   for (const r of rows) {
     const prev = byName.get(r.model);
+    const quantizations = prev?.quantizations ?? [];
+    if (r.quantization && !quantizations.includes(r.quantization)) {
+      quantizations.push(r.quantization);
+      quantizations.sort();
+    }
     byName.set(r.model, {
       memoryBytes: Math.max(prev?.memoryBytes ?? 0, r.memoryBytes ?? 0),
       since: Math.min(prev?.since ?? r.since, r.since),
       agents: (prev?.agents ?? 0) + 1,
+      quantizations,
     });
   }
   return [...byName.entries()].sort(([a], [b]) => a.localeCompare(b));
@@ -35,6 +44,8 @@ export function infoRoutes(deps: Deps) {
         object: 'model',
         created: Math.floor(m.since / 1000),
         owned_by: 'titancompute',
+        // Every GGUF type the live agents serve it in (one agent may run Q4_1, another Q8_0).
+        quantizations: m.quantizations,
       })),
     });
   });
@@ -48,7 +59,12 @@ export function infoRoutes(deps: Deps) {
         modified_at: new Date(m.since).toISOString(),
         size: m.memoryBytes,
         digest: '',
-        details: { format: 'gguf', family: '', parameter_size: '', quantization_level: '' },
+        details: {
+          format: 'gguf',
+          family: '',
+          parameter_size: '',
+          quantization_level: m.quantizations.join(','),
+        },
       })),
     });
   });
@@ -81,7 +97,12 @@ export function infoRoutes(deps: Deps) {
           tokensPerSecond: a.tokensPerSecond,
           models: modelRows
             .filter((m) => m.agentId === a.id)
-            .map((m) => ({ name: m.model, loaded: m.loaded, memoryBytes: m.memoryBytes })),
+            .map((m) => ({
+              name: m.model,
+              loaded: m.loaded,
+              memoryBytes: m.memoryBytes,
+              quantization: m.quantization,
+            })),
           memory: {
             accelerator: a.accelerator,
             freeBytes: a.memoryFreeBytes,

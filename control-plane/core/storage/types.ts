@@ -81,7 +81,9 @@ export interface AgentRegistry {
   /** Models of routable, undrained agents heard from after `liveAfter`, one row per agent. */
   routableModels(
     liveAfter: number,
-  ): Promise<{ model: string; memoryBytes: number | null; since: number }[]>;
+  ): Promise<
+    { model: string; memoryBytes: number | null; quantization: string | null; since: number }[]
+  >;
   hasRoutable(liveAfter: number): Promise<boolean>;
   /**
    * Agents other than `except`, not offline, heard from after `liveAfter`; with `joinTokenId`, only

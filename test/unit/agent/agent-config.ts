@@ -21,7 +21,7 @@ export function testAgentConfig(
     upstreamUrl: undefined,
     contextSize: undefined,
     threads: undefined,
-    logFormat: 'plain',
+    logFormat: 'json',
     drainTimeoutMs: 1000,
     tlsCert: undefined,
     tlsKey: undefined,

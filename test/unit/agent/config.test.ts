@@ -57,7 +57,7 @@ describe('parseCommand', () => {
       upstreamUrl: undefined,
       contextSize: undefined,
       threads: undefined,
-      logFormat: 'plain',
+      logFormat: 'json',
       drainTimeoutMs: 30_000,
       dataDir: DATA,
       stateDir: `${DATA}/credentials`,

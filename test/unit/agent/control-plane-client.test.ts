@@ -340,7 +340,7 @@ describe('job reports', () => {
     expect(logs).toEqual([
       {
         message: 'job report dropped',
-        fields: { jti: 'jti-2', outcome: 'success', error: 'HTTP 500' },
+        fields: { requestId: 'jti-2', outcome: 'success', error: 'HTTP 500' },
       },
     ]);
 

@@ -48,6 +48,8 @@ export async function startFakeControlPlane(o: {
         );
       } else if (path.endsWith('/heartbeat')) {
         res.end(JSON.stringify({ heartbeatIntervalMs: o.heartbeatIntervalMs }));
+      } else if (path.endsWith('/offline')) {
+        res.end(JSON.stringify({ offline: true, changed: true }));
       } else if (path.endsWith('/admitted')) {
         res.end(JSON.stringify({ admitted: true }));
       } else {

@@ -5,6 +5,7 @@ import { createAgentApp } from '../../../agent/app.ts';
 import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
 import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
+import { createLogger } from '../../../agent/log.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
 import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
 
@@ -77,6 +78,8 @@ export interface TestAgent {
   engine: FakeEngine;
   jobs: JobTracker;
   reports: { jti: string; report: JobReport }[];
+  /** Every line the agent logged, parsed (JSON format). */
+  logs: Record<string, unknown>[];
   key: SigningKey;
   ticket(o?: TicketOverrides): Promise<string>;
 }
@@ -98,6 +101,8 @@ export async function makeAgent(
   const engine = new FakeEngine({ models: [MODEL], ...options.engine });
   const jobs = new JobTracker(options.maxConcurrentJobs ?? 4, Date.now, options.maxQueue ?? 0);
   const reports: TestAgent['reports'] = [];
+  const logs: TestAgent['logs'] = [];
+  const log = createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) });
   const app = createAgentApp({
     engine,
     tickets: createTicketVerifier({
@@ -113,8 +118,9 @@ export async function makeAgent(
     ...(options.confirmAdmission ? { confirmAdmission: options.confirmAdmission } : {}),
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,
+    log,
   });
-  return { app, engine, jobs, reports, key, ticket: (o) => signTicket(key, o) };
+  return { app, engine, jobs, reports, logs, key, ticket: (o) => signTicket(key, o) };
 }
 
 /** POSTs JSON with the ticket in the query string (as a control-plane redirect delivers it). */

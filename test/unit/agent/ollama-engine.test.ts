@@ -179,13 +179,13 @@ describe('OllamaEngine', () => {
     expect(closed).toBe(1);
   });
 
-  it('lists models from /api/tags, marking loaded ones from /api/ps, filtered by SUPPORTED_MODELS', async () => {
+  it('lists models from /api/tags with their quantization, marking loaded ones from /api/ps, filtered by SUPPORTED_MODELS', async () => {
     const host = await fakeOllama({
       'GET /api/tags': (_b, res) =>
         res.end(
           JSON.stringify({
             models: [
-              { name: 'a:1', size: 100 },
+              { name: 'a:1', size: 100, details: { quantization_level: 'Q4_K_M' } },
               { name: 'b:2', size: 200 },
             ],
           }),
@@ -193,7 +193,8 @@ describe('OllamaEngine', () => {
       'GET /api/ps': (_b, res) => res.end(JSON.stringify({ models: [{ name: 'b:2' }] })),
     });
     expect(await new OllamaEngine({ host }).listModels()).toEqual([
-      { name: 'a:1', loaded: false, memoryBytes: 100 },
+      // Ollama's quantization_level passes through as the model's quantization.
+      { name: 'a:1', loaded: false, memoryBytes: 100, quantization: 'Q4_K_M' },
       { name: 'b:2', loaded: true, memoryBytes: 200 },
     ]);
     expect(await new OllamaEngine({ host, models: ['b:2'] }).listModels()).toHaveLength(1);

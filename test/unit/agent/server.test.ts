@@ -106,5 +106,11 @@ describe('startAgent', () => {
     // The admission was confirmed with the control plane, with the agent's credential.
     expect(admissions(cp)).toHaveLength(1);
     expect(admissions(cp)[0]).toMatch(/^\/v1\/agents\/agent-s\/jobs\/[^/]+\/admitted$/);
+    // Drained: its last word is that it is offline, with its own credential, after every report.
+    expect(cp.received.at(-1)).toEqual({
+      path: '/v1/agents/agent-s/offline',
+      auth: 'Bearer tca-credential-of-agent-s',
+      body: { reason: 'stopped' },
+    });
   });
 });

@@ -43,7 +43,12 @@ export function sqliteAgents(db: Db): AgentRegistry {
       current.length === models.length &&
       models.every((m) => {
         const c = byName.get(m.name);
-        return c !== undefined && c.loaded === m.loaded && sameMemory(c.memoryBytes, m.memoryBytes);
+        return (
+          c !== undefined &&
+          c.loaded === m.loaded &&
+          sameMemory(c.memoryBytes, m.memoryBytes) &&
+          c.quantization === (m.quantization ?? null)
+        );
       });
     if (unchanged) return false;
     await db.delete(agentModels).where(eq(agentModels.agentId, agentId));
@@ -54,6 +59,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
           model: m.name,
           loaded: m.loaded,
           memoryBytes: m.memoryBytes === undefined ? null : Math.round(m.memoryBytes),
+          quantization: m.quantization ?? null,
         })),
       );
     }
@@ -192,6 +198,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
         .select({
           model: agentModels.model,
           memoryBytes: agentModels.memoryBytes,
+          quantization: agentModels.quantization,
           since: agents.registeredAt,
         })
         .from(agentModels)

@@ -72,12 +72,12 @@ describe('ModelManager', () => {
     const { manager } = setup({ limitMiB: 200 });
     const models = await manager.listModels();
     expect(models).toEqual([
-      { name: 'tiny:1b', loaded: false, memoryBytes: 180 * MiB },
-      { name: 'tiny', loaded: false, memoryBytes: 180 * MiB },
-      { name: 'tiny:1b-q4_k_m', loaded: false, memoryBytes: 180 * MiB },
-      { name: 'tiny:1b-q2_k', loaded: false, memoryBytes: 120 * MiB },
-      { name: 'other:1b', loaded: false, memoryBytes: 180 * MiB },
-      { name: 'other:1b-q4_k_m', loaded: false, memoryBytes: 180 * MiB },
+      { name: 'tiny:1b', loaded: false, memoryBytes: 180 * MiB, quantization: 'Q4_K_M' },
+      { name: 'tiny', loaded: false, memoryBytes: 180 * MiB, quantization: 'Q4_K_M' },
+      { name: 'tiny:1b-q4_k_m', loaded: false, memoryBytes: 180 * MiB, quantization: 'Q4_K_M' },
+      { name: 'tiny:1b-q2_k', loaded: false, memoryBytes: 120 * MiB, quantization: 'Q2_K' },
+      { name: 'other:1b', loaded: false, memoryBytes: 180 * MiB, quantization: 'Q4_K_M' },
+      { name: 'other:1b-q4_k_m', loaded: false, memoryBytes: 180 * MiB, quantization: 'Q4_K_M' },
     ]);
   });
 
@@ -101,6 +101,7 @@ describe('ModelManager', () => {
       name: 'tiny:1b-q8_0',
       loaded: true,
       memoryBytes: Math.round(300 * MiB * 0.9),
+      quantization: 'Q8_0',
     });
   });
 

@@ -1,0 +1,1 @@
+ALTER TABLE `agent_models` ADD `quantization` text;
