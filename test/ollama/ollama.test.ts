@@ -62,7 +62,7 @@ async function run(
   const full = { model: DEMO_MODEL, ...req } as GenerateRequest;
   for await (const c of engine.generate(full, { signal: signal ?? new AbortController().signal })) {
     if (c.type === 'token') text += c.text;
-    else done = c;
+    else if (c.type === 'done') done = c;
   }
   return { text, done };
 }
