@@ -202,6 +202,8 @@ export class LlamaCppEngine implements InferenceEngine {
         : req.format
           ? await this.grammarFor(req.format)
           : undefined;
+    // A conversation whose calls and results do not pair up is a 400 too.
+    const history = req.messages ? toChatHistory(req.messages) : undefined;
     if (this.pool.available === 0) {
       throw new EngineError('engine_unavailable', 'no free context sequence');
     }
@@ -209,7 +211,6 @@ export class LlamaCppEngine implements InferenceEngine {
     const local = new AbortController();
     const signal = AbortSignal.any([outer, local.signal]);
     assertPromptChars(req, this.contextSize);
-    const history = req.messages ? toChatHistory(req.messages) : undefined;
     // Tools are described in the prompt (the template's own way, or node-llama-cpp's generic one).
     const promptTokenList: Token[] = history
       ? this.chatWrapper
@@ -249,7 +250,8 @@ export class LlamaCppEngine implements InferenceEngine {
         ...(req.minP !== undefined ? { minP: req.minP } : {}),
         ...repeatPenalty(req),
         ...(req.seed !== undefined ? { seed: req.seed } : {}),
-        ...(req.stop?.length ? { customStopTriggers: req.stop } : {}),
+        // A forced call ends where its grammar does; a stop sequence must not cut its JSON.
+        ...(req.stop?.length && tools.kind !== 'forced' ? { customStopTriggers: req.stop } : {}),
         ...(grammar ? { grammar } : {}),
         onTextChunk: (text: string) => {
           if (tools.kind === 'forced') forcedText += text;
