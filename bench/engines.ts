@@ -58,7 +58,7 @@ async function direct(engine: LlamaCppEngine, i: number): Promise<StreamTiming> 
   };
   for await (const c of engine.generate(req, { signal: AbortSignal.timeout(600_000) })) {
     if (c.type === 'token') timing.tokenTimesMs.push(performance.now());
-    else timing.completionTokens = c.completionTokens;
+    else if (c.type === 'done') timing.completionTokens = c.completionTokens;
   }
   return timing;
 }

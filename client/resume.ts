@@ -66,6 +66,8 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
   if (typeof body.n === 'number' && body.n !== 1) return undefined;
   // A grammar starts at the answer's first character: a continued JSON answer would not parse.
   if (isSet(body.response_format) || isSet(body.format)) return undefined;
+  // A call broken off mid-arguments cannot be continued as text either.
+  if (offersTools(body)) return undefined;
   switch (path) {
     case INFERENCE_PATHS.openAIChat:
       return {
@@ -112,6 +114,11 @@ export function resumePlan(path: string, body: Body): ResumePlan | undefined {
     default:
       return undefined;
   }
+}
+
+/** The model may call a function: a non-empty `tools` list and a `tool_choice` other than none. */
+function offersTools(body: Body): boolean {
+  return Array.isArray(body.tools) && body.tools.length > 0 && body.tool_choice !== 'none';
 }
 
 /** A structured-output field that asks for a constraint (not absent, null, "" or type text). */

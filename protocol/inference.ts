@@ -13,14 +13,87 @@ const stopField = z.union([z.string().max(1000), z.array(z.string().max(1000)).m
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 
-const openAIMessage = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(textPart), z.null()]),
-});
-
 const jsonSchema = z.record(z.string(), z.unknown(), {
   error: 'a JSON schema must be an object',
 });
+
+/** OpenAI's rule for function names, applied to both dialects. */
+const functionName = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64 characters');
+const callId = z.string().min(1).max(200);
+const MAX_TOOLS = 128;
+
+/** A function the model may call: `{type: "function", function: {name, description, parameters}}`. */
+const tool = z.looseObject({
+  type: z.literal('function'),
+  function: z.looseObject({
+    name: functionName,
+    description: z.string().max(10_000).nullish(),
+    parameters: jsonSchema.nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+const tools = z
+  .array(tool)
+  .min(1)
+  .max(MAX_TOOLS)
+  .refine(
+    (list) => new Set(list.map((t) => t.function.name)).size === list.length,
+    'function names must be unique',
+  )
+  .nullish();
+
+const openAIToolCall = z.looseObject({
+  id: callId,
+  type: z.literal('function'),
+  function: z.looseObject({ name: functionName, arguments: z.string().max(1_000_000) }),
+});
+
+const openAIMessage = z
+  .looseObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+    content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+    tool_calls: z.array(openAIToolCall).min(1).max(MAX_TOOLS).nullish(),
+    tool_call_id: callId.nullish(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.tool_calls && m.role !== 'assistant') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tool_calls'],
+        message: 'only assistant messages make tool calls',
+      });
+    }
+    if (m.role === 'tool' && !m.tool_call_id) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tool_call_id'],
+        message: 'a tool message needs the tool_call_id it answers',
+      });
+    }
+    if (m.content === undefined && !(m.role === 'assistant' && m.tool_calls)) {
+      ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required' });
+    }
+  });
+
+/** `none`, `auto`, `required`, or `{type: "function", function: {name}}`. */
+const toolChoice = z
+  .union(
+    [
+      z.enum(['none', 'auto', 'required']),
+      z.looseObject({
+        type: z.literal('function'),
+        function: z.looseObject({ name: functionName }),
+      }),
+    ],
+    {
+      error:
+        'tool_choice must be "none", "auto", "required" or {type: "function", function: {name}}',
+    },
+  )
+  .nullish();
+export type OpenAIToolChoice = z.infer<typeof toolChoice>;
 
 /** OpenAI structured outputs; `text` is the default (no constraint). */
 const responseFormat = z
@@ -66,11 +139,29 @@ const openAISampling = {
     .nullish(),
 };
 
-export const openAIChatBody = z.looseObject({
-  ...openAISampling,
-  messages: z.array(openAIMessage).min(1).max(4096),
-  max_completion_tokens: tokens.nullish(),
-});
+export const openAIChatBody = z
+  .looseObject({
+    ...openAISampling,
+    messages: z.array(openAIMessage).min(1).max(4096),
+    max_completion_tokens: tokens.nullish(),
+    tools,
+    tool_choice: toolChoice,
+    parallel_tool_calls: z.boolean().nullish(),
+  })
+  .superRefine((body, ctx) => {
+    const choice = body.tool_choice;
+    if (!choice || choice === 'none' || choice === 'auto') return;
+    const names = (body.tools ?? []).map((t) => t.function.name);
+    if (names.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'tool_choice needs tools' });
+    } else if (typeof choice === 'object' && !names.includes(choice.function.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tool_choice', 'function', 'name'],
+        message: `no tool named '${choice.function.name}'`,
+      });
+    }
+  });
 export type OpenAIChatBody = z.infer<typeof openAIChatBody>;
 
 export const openAICompletionBody = z.looseObject({
@@ -107,21 +198,43 @@ const ollamaCommon = {
     .nullish(),
 };
 
+/** Ollama's call: arguments as an object, not JSON text. */
+const ollamaToolCall = z.looseObject({
+  id: callId.nullish(),
+  function: z.looseObject({
+    name: functionName,
+    arguments: z.record(z.string(), z.unknown(), { error: 'arguments must be an object' }),
+    index: z.number().int().min(0).max(MAX_TOOLS).nullish(),
+  }),
+});
+
 /** Ollama accepts a chat with no messages (it only loads the model), so they default to []. */
 export const ollamaChatBody = z.looseObject({
   ...ollamaCommon,
   messages: z
     .array(
-      z.looseObject({
-        role: z.enum(['system', 'user', 'assistant']),
-        content: z.string(),
-        // No engine here takes images or tool calls: refused, never passed on unchecked.
-        images: z.array(z.never(), { error: 'images are not supported' }).max(0).nullish(),
-        tool_calls: z.array(z.never(), { error: 'tool calls are not supported' }).max(0).nullish(),
-      }),
+      z
+        .looseObject({
+          role: z.enum(['system', 'user', 'assistant', 'tool']),
+          content: z.string().default(''),
+          // No engine here takes images: refused, never passed on unchecked.
+          images: z.array(z.never(), { error: 'images are not supported' }).max(0).nullish(),
+          tool_calls: z.array(ollamaToolCall).max(MAX_TOOLS).nullish(),
+          tool_name: functionName.nullish(),
+        })
+        .superRefine((m, ctx) => {
+          if (m.tool_calls?.length && m.role !== 'assistant') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['tool_calls'],
+              message: 'only assistant messages make tool calls',
+            });
+          }
+        }),
     )
     .max(4096)
     .default([]),
+  tools,
 });
 export type OllamaChatBody = z.infer<typeof ollamaChatBody>;
 

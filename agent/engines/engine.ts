@@ -1,12 +1,39 @@
 // The engine boundary: what the agent's HTTP layer needs from an inference backend.
 import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+/** A function call the model made; `arguments` is JSON text, as OpenAI carries it. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
 
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** An assistant turn's function calls (OpenAI `tool_calls`, Ollama `message.tool_calls`). */
+  toolCalls?: ToolCall[];
+  /** A `tool` message: the call it answers (OpenAI `tool_call_id`). */
+  toolCallId?: string;
+  /** A `tool` message: the function that produced it (Ollama `tool_name`). */
+  toolName?: string;
 }
+
+/** A function the model may call (OpenAI `tools[].function`, Ollama `tools[].function`). */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object; absent = no arguments. */
+  parameters?: JsonSchema;
+}
+
+/**
+ * Whether the model must call: `auto` (its choice), `none` (never), `required` (at least one
+ * call, any function), or the named function.
+ */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export interface SamplingOptions {
   maxTokens?: number;
@@ -35,12 +62,18 @@ export type ResponseFormat =
   | { type: 'json_schema'; schema: JsonSchema; name?: string; strict?: boolean };
 
 /** A chat request (template from the model) or a raw completion of `prompt`. */
-export type GenerateRequest = SamplingOptions & { model: string; format?: ResponseFormat } & (
-    | { messages: ChatMessage[]; prompt?: undefined }
-    | { prompt: string; messages?: undefined }
-  );
+export type GenerateRequest = SamplingOptions & {
+  model: string;
+  format?: ResponseFormat;
+  /** Functions the model may call (chat only). */
+  tools?: ToolDefinition[];
+  /** Default `auto` when there are tools. */
+  toolChoice?: ToolChoice;
+  /** `false` allows at most one call per answer (OpenAI `parallel_tool_calls`). */
+  parallelToolCalls?: boolean;
+} & ({ messages: ChatMessage[]; prompt?: undefined } | { prompt: string; messages?: undefined });
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface TokenChunk {
   type: 'token';
@@ -56,8 +89,20 @@ export interface DoneChunk {
   cachedPromptTokens?: number;
 }
 
-/** Zero or more `token` chunks, then exactly one `done` chunk. */
-export type GenerateChunk = TokenChunk | DoneChunk;
+/**
+ * A piece of a function call, as OpenAI streams one: the first piece of call `index` carries its
+ * `id` and `name`, every piece a fragment of its JSON `arguments` (possibly empty).
+ */
+export interface ToolCallChunk {
+  type: 'tool_call';
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
+}
+
+/** Zero or more `token` and `tool_call` chunks, then exactly one `done` chunk. */
+export type GenerateChunk = TokenChunk | ToolCallChunk | DoneChunk;
 
 export interface GenerateOptions {
   signal: AbortSignal;

@@ -9,6 +9,7 @@ import {
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  type ToolCall,
 } from './engine.ts';
 
 export interface FakeEngineOptions {
@@ -25,6 +26,8 @@ export interface FakeEngineOptions {
   failAfterTokens?: number;
   /** End the stream without the final `done` chunk (a broken engine). */
   omitDone?: boolean;
+  /** Calls to make after the tokens, each streamed as its head and two argument fragments. */
+  toolCalls?: ToolCall[] | ((req: GenerateRequest) => ToolCall[]);
 }
 
 export const FAKE_EMBEDDING_SIZE = 4;
@@ -76,11 +79,22 @@ export class FakeEngine implements InferenceEngine {
         await abortableDelay(this.options.delayMs ?? 0, signal);
         yield { type: 'token', text };
       }
+      const calls =
+        typeof this.options.toolCalls === 'function'
+          ? this.options.toolCalls(req)
+          : (this.options.toolCalls ?? []);
+      for (const [index, call] of calls.entries()) {
+        await abortableDelay(this.options.delayMs ?? 0, signal);
+        const half = Math.ceil(call.arguments.length / 2);
+        yield { type: 'tool_call', index, id: call.id, name: call.name, arguments: '' };
+        yield { type: 'tool_call', index, arguments: call.arguments.slice(0, half) };
+        yield { type: 'tool_call', index, arguments: call.arguments.slice(half) };
+      }
       if (this.options.omitDone) return;
       const prompt = req.messages ? req.messages.map((m) => m.content).join(' ') : req.prompt;
       yield {
         type: 'done',
-        finishReason: tokens.length < all.length ? 'length' : 'stop',
+        finishReason: tokens.length < all.length ? 'length' : calls.length ? 'tool_calls' : 'stop',
         promptTokens: prompt.split(/\s+/).filter(Boolean).length,
         completionTokens: tokens.length,
       };

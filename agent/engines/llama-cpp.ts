@@ -2,7 +2,6 @@
 // decoded together in one batch per step (node-llama-cpp batches across a context's sequences).
 import { availableParallelism } from 'node:os';
 import {
-  type ChatHistoryItem,
   type ChatWrapper,
   type GbnfJsonSchema,
   GgufFileType,
@@ -21,11 +20,11 @@ import {
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import { AsyncQueue } from './async-queue.ts';
 import {
-  type ChatMessage,
   type DoneChunk,
   type EmbedRequest,
   type EmbedResult,
   EngineError,
+  type FinishReason,
   type GenerateChunk,
   type GenerateOptions,
   type GenerateRequest,
@@ -34,7 +33,9 @@ import {
   toEngineError,
 } from './engine.ts';
 import { toGrammarSchema } from './json-schema.ts';
+import { parseForcedCall, toChatHistory, toolModeOf } from './llama-tools.ts';
 import { SequencePool } from './sequence-pool.ts';
+import { newToolCallId } from './tool-calls.ts';
 
 export interface LlamaCppEngineOptions {
   modelPath: string;
@@ -72,7 +73,11 @@ export const MAX_CHARS_PER_TOKEN = 32;
  */
 export function assertPromptChars(req: GenerateRequest, contextSize: number): void {
   const chars = req.messages
-    ? req.messages.reduce((n, m) => n + m.content.length, 0)
+    ? req.messages.reduce(
+        (n, m) =>
+          n + m.content.length + (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0),
+        0,
+      )
     : (req.prompt ?? '').length;
   const limit = contextSize * MAX_CHARS_PER_TOKEN;
   if (chars > limit) {
@@ -93,6 +98,9 @@ export function quantizationOf(fileType: number | undefined): string | undefined
 }
 
 type StopReason = 'eogToken' | 'stopGenerationTrigger' | 'functionCalls' | 'maxTokens' | 'abort';
+
+/** A call the model made: function name and JSON arguments. */
+type Call = { name: string; arguments: string };
 
 export class LlamaCppEngine implements InferenceEngine {
   readonly kind = 'llama-cpp';
@@ -208,7 +216,15 @@ export class LlamaCppEngine implements InferenceEngine {
     }
     // First, and before a sequence is taken (no await may come between the check and acquire
     // below): an unsupported schema is a 400, never an unconstrained answer.
-    const grammar = req.format ? await this.grammarFor(req.format) : undefined;
+    const tools = req.messages ? toolModeOf(req) : ({ kind: 'none' } as const);
+    const grammar =
+      tools.kind === 'forced'
+        ? await this.grammarFor({ type: 'json_schema', schema: tools.schema })
+        : req.format
+          ? await this.grammarFor(req.format)
+          : undefined;
+    // A conversation whose calls and results do not pair up is a 400 too.
+    const history = req.messages ? toChatHistory(req.messages) : undefined;
     if (this.pool.available === 0) {
       throw new EngineError('engine_unavailable', 'no free context sequence');
     }
@@ -216,10 +232,15 @@ export class LlamaCppEngine implements InferenceEngine {
     const local = new AbortController();
     const signal = AbortSignal.any([outer, local.signal]);
     assertPromptChars(req, this.contextSize);
-    const history = req.messages ? toChatHistory(req.messages) : undefined;
+    // Tools are described in the prompt (the template's own way, or node-llama-cpp's generic one).
     const promptTokenList: Token[] = history
       ? this.chatWrapper
-          .generateContextState({ chatHistory: history })
+          .generateContextState({
+            chatHistory: history,
+            ...(tools.kind === 'none'
+              ? {}
+              : { availableFunctions: tools.functions, documentFunctionParams: true }),
+          })
           .contextText.tokenize(this.model.tokenizer)
       : this.model.tokenize(req.prompt ?? '');
     const promptTokens = promptTokenList.length;
@@ -238,6 +259,8 @@ export class LlamaCppEngine implements InferenceEngine {
           `prompt is ${promptTokens} tokens; the context holds ${this.contextSize}`,
         );
       }
+      // A forced call's JSON is the call, not answer text: held back and parsed at the end.
+      let forcedText = '';
       const options = {
         signal,
         stopOnAbortSignal: true,
@@ -248,32 +271,63 @@ export class LlamaCppEngine implements InferenceEngine {
         ...(req.minP !== undefined ? { minP: req.minP } : {}),
         ...repeatPenalty(req),
         ...(req.seed !== undefined ? { seed: req.seed } : {}),
-        ...(req.stop?.length ? { customStopTriggers: req.stop } : {}),
+        // A forced call ends where its grammar does; a stop sequence must not cut its JSON.
+        ...(req.stop?.length && tools.kind !== 'forced' ? { customStopTriggers: req.stop } : {}),
         ...(grammar ? { grammar } : {}),
         onTextChunk: (text: string) => {
-          if (text) queue.push({ type: 'token', text });
+          if (tools.kind === 'forced') forcedText += text;
+          else if (text) queue.push({ type: 'token', text });
         },
         onToken: (tokens: readonly unknown[]) => {
           completionTokens += tokens.length;
         },
       };
-      if (history)
+      if (history && tools.kind !== 'forced')
         chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper });
       else completion = new LlamaCompletion({ contextSequence: sequence });
-      const generation: Promise<StopReason | 'customStopTrigger'> = chat
-        ? chat.generateResponse(history ?? [], options).then((r) => r.metadata.stopReason)
+      type Outcome = { stopReason: StopReason | 'customStopTrigger'; calls: Call[] };
+      const responding =
+        chat && tools.kind === 'auto'
+          ? chat.generateResponse(history ?? [], {
+              ...options,
+              grammar: undefined,
+              functions: tools.functions,
+              documentFunctionParams: true,
+              ...(req.parallelToolCalls === false ? { maxParallelFunctionCalls: 1 } : {}),
+            })
+          : chat?.generateResponse(history ?? [], options);
+      const generation: Promise<Outcome> = responding
+        ? responding.then((r) => ({
+            stopReason: r.metadata.stopReason,
+            calls: (r.functionCalls ?? []).map((c) => ({
+              name: c.functionName,
+              arguments: JSON.stringify(c.params ?? {}),
+            })),
+          }))
         : (completion as LlamaCompletion)
-            .generateCompletionWithMeta(req.prompt ?? '', options)
-            .then((r) => r.metadata.stopReason);
+            .generateCompletionWithMeta(history ? promptTokenList : (req.prompt ?? ''), options)
+            .then((r) => {
+              if (tools.kind !== 'forced') return { stopReason: r.metadata.stopReason, calls: [] };
+              const call = parseForcedCall(forcedText);
+              if (!call && r.metadata.stopReason !== 'maxTokens' && !signal.aborted) {
+                throw new EngineError('engine_failure', 'the forced tool call did not parse');
+              }
+              return { stopReason: r.metadata.stopReason, calls: call ? [call] : [] };
+            });
       running = generation.then(
-        (stopReason) => {
+        ({ stopReason, calls }) => {
           if (stopReason === 'abort' || signal.aborted) {
             queue.fail(new EngineError('aborted', 'generation aborted'));
             return;
           }
+          for (const [index, call] of calls.entries()) {
+            queue.push({ type: 'tool_call', index, id: newToolCallId(), ...call });
+          }
+          let finishReason: FinishReason = stopReason === 'maxTokens' ? 'length' : 'stop';
+          if (calls.length) finishReason = 'tool_calls';
           const done: DoneChunk = {
             type: 'done',
-            finishReason: stopReason === 'maxTokens' ? 'length' : 'stop',
+            finishReason,
             promptTokens,
             completionTokens,
             // node-llama-cpp always decodes the last prompt token again.
@@ -375,18 +429,4 @@ function repeatPenalty(req: GenerateRequest): {
       ...(presencePenalty !== undefined ? { presencePenalty } : {}),
     },
   };
-}
-
-/** OpenAI/Ollama messages to node-llama-cpp chat history (consecutive assistant turns merge). */
-export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = [];
-  for (const message of messages) {
-    if (message.role === 'system') history.push({ type: 'system', text: message.content });
-    else if (message.role === 'user') history.push({ type: 'user', text: message.content });
-    else history.push({ type: 'model', response: [message.content] });
-  }
-  // A trailing user turn needs an empty model turn to answer into; a trailing model turn is
-  // continued (prefill).
-  if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
-  return history;
 }

@@ -1,7 +1,15 @@
 // Ollama engine: streams through the `ollama` client, aborting each stream on its own.
-import { type ChatResponse, type GenerateResponse, Ollama, type Options } from 'ollama';
+import {
+  type ChatResponse,
+  type GenerateResponse,
+  type Message,
+  Ollama,
+  type Options,
+  type Tool,
+} from 'ollama';
 import type { AgentModel } from '../../protocol/agent-api.ts';
 import {
+  type ChatMessage,
   type EmbedRequest,
   type EmbedResult,
   EngineError,
@@ -12,8 +20,10 @@ import {
   type ResponseFormat,
   requireServed,
   type SamplingOptions,
+  type ToolDefinition,
   toEngineError,
 } from './engine.ts';
+import { argumentsObject, newToolCallId } from './tool-calls.ts';
 
 export interface OllamaEngineOptions {
   /** e.g. http://127.0.0.1:11434 */
@@ -115,15 +125,17 @@ export class OllamaEngine implements InferenceEngine {
     });
     const options = toOllamaOptions(req);
     const format = req.format ? { format: toOllamaFormat(req.format) } : {};
+    const tools = toOllamaTools(req);
     let stream: AsyncIterable<ChatResponse | GenerateResponse> & { abort(): void };
     try {
       stream = req.messages
         ? await client.chat({
             model: req.model,
-            messages: req.messages,
+            messages: req.messages.map(toOllamaMessage),
             stream: true,
             options,
             ...format,
+            ...tools,
           })
         : await client.generate({
             model: req.model,
@@ -137,15 +149,28 @@ export class OllamaEngine implements InferenceEngine {
       throw mapOllamaError(err, signal);
     }
     let sawDone = false;
+    let calls = 0;
     try {
       for await (const part of stream) {
         const text = 'message' in part ? part.message.content : (part.response ?? '');
         if (text) yield { type: 'token', text };
+        // Ollama sends each call whole: one chunk carries its id, name and all its arguments.
+        for (const call of 'message' in part ? (part.message.tool_calls ?? []) : []) {
+          const id = (call as { id?: unknown }).id;
+          yield {
+            type: 'tool_call',
+            index: calls++,
+            id: typeof id === 'string' && id ? id : newToolCallId(),
+            name: call.function.name,
+            arguments: JSON.stringify(call.function.arguments ?? {}),
+          };
+        }
         if (part.done) {
           sawDone = true;
+          const length = part.done_reason === 'length';
           yield {
             type: 'done',
-            finishReason: part.done_reason === 'length' ? 'length' : 'stop',
+            finishReason: length ? 'length' : calls ? 'tool_calls' : 'stop',
             promptTokens: part.prompt_eval_count ?? 0,
             completionTokens: part.eval_count ?? 0,
           };
@@ -189,6 +214,51 @@ export class OllamaEngine implements InferenceEngine {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Ollama's `tools`. Ollama has no `tool_choice`: `none` sends no tools, and a forced call
+ * (`required`, a named function) or `parallel_tool_calls: false` is refused, never ignored.
+ */
+export function toOllamaTools(req: GenerateRequest): { tools?: Tool[] } {
+  const choice = req.toolChoice ?? 'auto';
+  if (!req.tools?.length || choice === 'none') return {};
+  if (choice !== 'auto') {
+    throw new EngineError(
+      'invalid_request',
+      'tool_choice: Ollama cannot force a tool call; use "auto" or "none" with this model',
+    );
+  }
+  if (req.parallelToolCalls === false) {
+    throw new EngineError(
+      'invalid_request',
+      'parallel_tool_calls: Ollama cannot limit an answer to one tool call',
+    );
+  }
+  return { tools: req.tools.map(toOllamaTool) };
+}
+
+function toOllamaTool(tool: ToolDefinition): Tool {
+  return {
+    type: 'function',
+    function: {
+      name: tool.name,
+      ...(tool.description ? { description: tool.description } : {}),
+      ...(tool.parameters ? { parameters: tool.parameters as Tool['function']['parameters'] } : {}),
+    },
+  };
+}
+
+/** A message as Ollama takes it: calls with arguments as objects, tool results with the name. */
+export function toOllamaMessage(message: ChatMessage): Message {
+  const out: Message = { role: message.role, content: message.content };
+  if (message.toolCalls?.length) {
+    out.tool_calls = message.toolCalls.map((call) => ({
+      function: { name: call.name, arguments: argumentsObject(call, 'invalid_request') },
+    }));
+  }
+  if (message.toolName) out.tool_name = message.toolName;
+  return out;
 }
 
 /** Ollama's `format`: "json" or the JSON schema itself. */

@@ -3,6 +3,7 @@
 import type { AgentModel, EngineLoad } from '../../protocol/agent-api.ts';
 import { sseData } from '../../protocol/framing.ts';
 import {
+  type ChatMessage,
   type EmbedRequest,
   type EmbedResult,
   EngineError,
@@ -16,6 +17,7 @@ import {
   toEngineError,
 } from './engine.ts';
 import { engineLoadFromMetrics } from './prometheus.ts';
+import { newToolCallId } from './tool-calls.ts';
 
 export interface OpenAIUpstreamOptions {
   /** e.g. http://127.0.0.1:8000 or http://127.0.0.1:11434/v1 (a missing `/v1` is added). */
@@ -29,9 +31,19 @@ export interface OpenAIUpstreamOptions {
   requestTimeoutMs?: number;
 }
 
+interface ToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
 interface StreamChunk {
   error?: { message?: string } | string;
-  choices?: { delta?: { content?: string | null }; text?: string; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null; tool_calls?: ToolCallDelta[] | null };
+    text?: string;
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
 
@@ -117,6 +129,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       let promptTokens = 0;
       let finish: FinishReason | undefined;
       const echo = new PrefillEcho(prefillOf(req));
+      const calls = new Set<number>();
       for await (const data of sseData(res.body)) {
         if (data === '[DONE]') {
           if (!finish) break;
@@ -135,7 +148,19 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         if (raw) completionTokens++;
         const text = echo.strip(raw);
         if (text) yield { type: 'token', text };
-        if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
+        // Relayed as they come; only the first piece of a call carries its id and name.
+        for (const delta of choice?.delta?.tool_calls ?? []) {
+          const index = delta.index ?? 0;
+          const first = !calls.has(index);
+          calls.add(index);
+          yield {
+            type: 'tool_call',
+            index,
+            ...(first ? { id: delta.id || newToolCallId(), name: delta.function?.name ?? '' } : {}),
+            arguments: delta.function?.arguments ?? '',
+          };
+        }
+        if (choice?.finish_reason) finish = finishReasonOf(choice.finish_reason);
         if (chunk.usage) {
           promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
           completionTokens = chunk.usage.completion_tokens ?? completionTokens;
@@ -195,10 +220,54 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
   async close(): Promise<void> {}
 }
 
+function finishReasonOf(reason: string): FinishReason {
+  if (reason === 'length') return 'length';
+  return reason === 'tool_calls' || reason === 'function_call' ? 'tool_calls' : 'stop';
+}
+
 /** The text of a trailing assistant message: an answer the upstream is asked to continue. */
 function prefillOf(req: GenerateRequest): string {
   const last = req.messages?.at(-1);
-  return last?.role === 'assistant' ? last.content : '';
+  return last?.role === 'assistant' && !last.toolCalls?.length ? last.content : '';
+}
+
+/** A message in OpenAI's shape: calls as `tool_calls`, results with their `tool_call_id`. */
+function toOpenAIMessage(message: ChatMessage): Record<string, unknown> {
+  if (message.role === 'tool') {
+    return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content };
+  }
+  if (!message.toolCalls?.length) return { role: message.role, content: message.content };
+  return {
+    role: message.role,
+    content: message.content || null,
+    tool_calls: message.toolCalls.map((call) => ({
+      id: call.id,
+      type: 'function',
+      function: { name: call.name, arguments: call.arguments },
+    })),
+  };
+}
+
+/** OpenAI's `tools`, `tool_choice` and `parallel_tool_calls`, passed through. */
+function toolFields(req: GenerateRequest): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (req.tools?.length) {
+    fields.tools = req.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description ? { description: tool.description } : {}),
+        ...(tool.parameters ? { parameters: tool.parameters } : {}),
+      },
+    }));
+  }
+  const choice = req.toolChoice;
+  if (choice !== undefined) {
+    fields.tool_choice =
+      typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+  }
+  if (req.parallelToolCalls !== undefined) fields.parallel_tool_calls = req.parallelToolCalls;
+  return fields;
 }
 
 /**
@@ -243,8 +312,9 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
     stream: true,
     stream_options: { include_usage: true },
   };
-  if (req.messages) body.messages = req.messages;
+  if (req.messages) body.messages = req.messages.map(toOpenAIMessage);
   else body.prompt = req.prompt;
+  Object.assign(body, toolFields(req));
   // vLLM and SGLang start a new assistant turn unless told to continue the last one; llama-server
   // and Ollama continue it anyway and ignore these fields.
   if (prefillOf(req)) {

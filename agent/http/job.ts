@@ -10,8 +10,10 @@ import {
   type GenerateChunk,
   type GenerateRequest,
   type InferenceEngine,
+  type ToolCall,
   toEngineError,
 } from '../engines/engine.ts';
+import { ToolCallAssembler } from '../engines/tool-calls.ts';
 import type { Job, JobTracker } from '../jobs.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import type { AccessLog, Ending } from './access.ts';
@@ -301,13 +303,15 @@ export class InferenceJob {
     }
   }
 
-  /** Runs to completion and returns the whole text (non-streaming responses). */
-  async collect(): Promise<{ text: string; done: DoneChunk }> {
+  /** Runs to completion and returns the whole text and calls (non-streaming responses). */
+  async collect(): Promise<{ text: string; toolCalls: ToolCall[]; done: DoneChunk }> {
     this.collecting = true;
     let text = '';
+    const calls = new ToolCallAssembler();
     for await (const chunk of this.chunks()) {
       if (chunk.type === 'token') text += chunk.text;
-      else return { text, done: chunk };
+      else if (chunk.type === 'tool_call') calls.add(chunk);
+      else return { text, toolCalls: calls.calls(), done: chunk };
     }
     throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
   }
@@ -316,7 +320,7 @@ export class InferenceJob {
     if (chunk.type === 'token') {
       this.tokens++;
       this.ttftMs ??= Math.max(0, this.deps.now() - this.slot.startedAt);
-    } else {
+    } else if (chunk.type === 'done') {
       this.done = chunk;
     }
   }

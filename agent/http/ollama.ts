@@ -4,7 +4,8 @@ import { stream } from 'hono/streaming';
 import type { TicketClaims } from '../../protocol/agent-api.ts';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, ollamaErrorBody } from '../../protocol/dialects.ts';
 import { ollamaChatBody, ollamaGenerateBody } from '../../protocol/inference.ts';
-import type { DoneChunk, GenerateRequest } from '../engines/engine.ts';
+import type { DoneChunk, GenerateRequest, ToolCall } from '../engines/engine.ts';
+import { argumentsObject, ToolCallAssembler } from '../engines/tool-calls.ts';
 import type { Job } from '../jobs.ts';
 import { toHttpError } from './errors.ts';
 import { admit, endJob, InferenceJob, type JobDeps } from './job.ts';
@@ -47,8 +48,17 @@ export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
   });
 }
 
-function message(kind: Kind, text: string) {
-  return kind === 'chat' ? { message: { role: 'assistant', content: text } } : { response: text };
+function message(kind: Kind, text: string, toolCalls: ToolCall[] = []) {
+  if (kind === 'generate') return { response: text };
+  const calls = toolCalls.length
+    ? {
+        tool_calls: toolCalls.map((call, index) => ({
+          id: call.id,
+          function: { index, name: call.name, arguments: argumentsObject(call) },
+        })),
+      }
+    : {};
+  return { message: { role: 'assistant', content: text, ...calls } };
 }
 
 async function respond(
@@ -68,7 +78,8 @@ async function respond(
     const promptMs = Math.min(job.timeToFirstTokenMs ?? totalMs, totalMs);
     return {
       done: true,
-      done_reason: done.finishReason,
+      // Ollama ends an answer that called tools with `stop`.
+      done_reason: done.finishReason === 'tool_calls' ? 'stop' : done.finishReason,
       total_duration: Math.round(totalMs * MS_TO_NS),
       load_duration: 0,
       prompt_eval_count: done.promptTokens,
@@ -78,8 +89,8 @@ async function respond(
     };
   };
   if (!streaming) {
-    const { text, done } = await job.collect();
-    return c.json({ ...head(), ...message(kind, text), ...final(done) });
+    const { text, toolCalls, done } = await job.collect();
+    return c.json({ ...head(), ...message(kind, text, toolCalls), ...final(done) });
   }
   c.header('Content-Type', 'application/x-ndjson');
   return stream(c, async (out) => {
@@ -90,11 +101,19 @@ async function respond(
     };
     const send = (data: unknown) =>
       writeWithin(out.write(`${JSON.stringify(data)}\n`), deps.stallTimeoutMs, stall);
+    // Ollama streams whole calls, not fragments: they go out together before the final line.
+    const calls = new ToolCallAssembler();
     try {
       for await (const chunk of job.chunks()) {
-        if (chunk.type === 'token')
+        if (chunk.type === 'token') {
           await send({ ...head(), ...message(kind, chunk.text), done: false });
-        else await send({ ...head(), ...message(kind, ''), ...final(chunk) });
+        } else if (chunk.type === 'tool_call') {
+          calls.add(chunk);
+        } else {
+          if (calls.size)
+            await send({ ...head(), ...message(kind, '', calls.calls()), done: false });
+          await send({ ...head(), ...message(kind, ''), ...final(chunk) });
+        }
       }
     } catch (err) {
       if (job.cancelled) return;

@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, openAIErrorBody } from '../../protocol/dialects.ts';
 import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
-import type { DoneChunk } from '../engines/engine.ts';
+import type { DoneChunk, ToolCallChunk } from '../engines/engine.ts';
 import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
@@ -38,7 +38,16 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
         streamOpenAI(sse, job, 'chat', id, includeUsage, deps.stallTimeoutMs),
       );
     }
-    const { text, done } = await job.collect();
+    const { text, toolCalls, done } = await job.collect();
+    const calls = toolCalls.length
+      ? {
+          tool_calls: toolCalls.map((call) => ({
+            id: call.id,
+            type: 'function',
+            function: { name: call.name, arguments: call.arguments },
+          })),
+        }
+      : {};
     return c.json({
       id,
       object: 'chat.completion',
@@ -47,7 +56,12 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: text, refusal: null },
+          message: {
+            role: 'assistant',
+            content: text === '' && toolCalls.length ? null : text,
+            refusal: null,
+            ...calls,
+          },
           logprobs: null,
           finish_reason: done.finishReason,
         },
@@ -97,6 +111,23 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   });
 }
 
+/** The stream deltas of one tool_call chunk. */
+export function toolCallDeltas(chunk: ToolCallChunk): object[] {
+  const deltas: object[] = [];
+  if (chunk.id !== undefined) {
+    deltas.push({
+      index: chunk.index,
+      id: chunk.id,
+      type: 'function',
+      function: { name: chunk.name ?? '', arguments: '' },
+    });
+  }
+  if (chunk.arguments) {
+    deltas.push({ index: chunk.index, function: { arguments: chunk.arguments } });
+  }
+  return deltas;
+}
+
 async function streamOpenAI(
   sse: SSEStreamingApi,
   job: InferenceJob,
@@ -142,6 +173,14 @@ async function streamOpenAI(
     for await (const chunk of job.chunks()) {
       if (chunk.type === 'token') {
         await send({ ...base, choices: [choice(chunk.text, null)], ...usage });
+        continue;
+      }
+      if (chunk.type === 'tool_call') {
+        // As OpenAI streams a call: its id, type and name first, then fragments of its arguments.
+        for (const delta of toolCallDeltas(chunk)) {
+          const call = { index: 0, delta: { tool_calls: [delta] }, logprobs: null };
+          await send({ ...base, choices: [{ ...call, finish_reason: null }], ...usage });
+        }
         continue;
       }
       await send({ ...base, choices: [choice(undefined, chunk.finishReason)], ...usage });

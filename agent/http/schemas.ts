@@ -10,6 +10,7 @@ import {
   type OpenAICompletionBody,
   type OpenAIEmbeddingBody,
   type OpenAIResponseFormat,
+  type OpenAIToolChoice,
 } from '../../protocol/inference.ts';
 import type {
   ChatMessage,
@@ -17,7 +18,10 @@ import type {
   GenerateRequest,
   ResponseFormat,
   SamplingOptions,
+  ToolChoice,
+  ToolDefinition,
 } from '../engines/engine.ts';
+import { newToolCallId } from '../engines/tool-calls.ts';
 import { AgentHttpError } from './errors.ts';
 
 /** Parses `body` or throws a 400 naming the first offending field. */
@@ -72,23 +76,65 @@ function openAISamplingOptions(body: OpenAIChatBody | OpenAICompletionBody): Sam
   });
 }
 
-function textOf(content: string | { text: string }[] | null): string {
-  if (content === null) return '';
+function textOf(content: string | { text: string }[] | null | undefined): string {
+  if (content === null || content === undefined) return '';
   return typeof content === 'string' ? content : content.map((p) => p.text).join('');
 }
 
+interface ToolsField {
+  tools?:
+    | {
+        function: { name: string; description?: string | null; parameters?: object | null };
+      }[]
+    | null;
+}
+
+/** `tools` of either dialect (both use OpenAI's shape) as engine tool definitions. */
+function fromTools(body: ToolsField): { tools?: ToolDefinition[] } {
+  if (!body.tools) return {};
+  return {
+    tools: body.tools.map(({ function: f }) => ({
+      name: f.name,
+      ...defined({
+        description: f.description ?? undefined,
+        parameters: (f.parameters ?? undefined) as ToolDefinition['parameters'],
+      }),
+    })),
+  };
+}
+
+function fromToolChoice(choice: OpenAIToolChoice): { toolChoice?: ToolChoice } {
+  if (!choice) return {};
+  return { toolChoice: typeof choice === 'string' ? choice : { name: choice.function.name } };
+}
+
 export function fromOpenAIChat(body: OpenAIChatBody): GenerateRequest {
+  // A tool message names its call; engines that want the function's name (Ollama) get it too.
+  const names = new Map(
+    body.messages.flatMap((m) => m.tool_calls ?? []).map((c) => [c.id, c.function.name]),
+  );
   const messages: ChatMessage[] = body.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
     content: textOf(m.content),
+    ...defined({
+      toolCalls: m.tool_calls?.map((c) => ({
+        id: c.id,
+        name: c.function.name,
+        arguments: c.function.arguments,
+      })),
+      toolCallId: m.role === 'tool' ? (m.tool_call_id ?? undefined) : undefined,
+      toolName: m.role === 'tool' ? names.get(m.tool_call_id ?? '') : undefined,
+    }),
   }));
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   return {
     model: body.model,
     messages,
     ...openAISamplingOptions(body),
-    ...defined({ maxTokens }),
+    ...defined({ maxTokens, parallelToolCalls: body.parallel_tool_calls ?? undefined }),
     ...fromResponseFormat(body.response_format),
+    ...fromTools(body),
+    ...fromToolChoice(body.tool_choice),
   };
 }
 
@@ -123,13 +169,36 @@ function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): Sampl
 }
 
 export function fromOllamaChat(body: OllamaChatBody): GenerateRequest {
-  // Only role and content reach an engine or an upstream server; other fields stay here.
-  const messages: ChatMessage[] = body.messages.map((m) => ({ role: m.role, content: m.content }));
+  // Only the fields below reach an engine or an upstream server; others stay here.
+  const messages: ChatMessage[] = [];
+  // Ollama's tool messages name the function, not the call: each answers the earliest open call
+  // of that function (or, unnamed, the earliest open call).
+  const open: { id: string; name: string }[] = [];
+  for (const m of body.messages) {
+    const message: ChatMessage = { role: m.role, content: m.content };
+    if (m.tool_calls?.length) {
+      message.toolCalls = m.tool_calls.map((c) => ({
+        id: c.id ?? newToolCallId(),
+        name: c.function.name,
+        arguments: JSON.stringify(c.function.arguments),
+      }));
+      open.push(...message.toolCalls);
+    }
+    if (m.role === 'tool') {
+      const at = open.findIndex((c) => !m.tool_name || c.name === m.tool_name);
+      const answered = at >= 0 ? open.splice(at, 1)[0] : undefined;
+      if (answered) message.toolCallId = answered.id;
+      const name = m.tool_name ?? answered?.name;
+      if (name) message.toolName = name;
+    }
+    messages.push(message);
+  }
   return {
     model: body.model,
     messages,
     ...ollamaSamplingOptions(body),
     ...fromOllamaFormat(body.format),
+    ...fromTools(body),
   };
 }
 

@@ -162,3 +162,86 @@ describe('embeddings through the 307', () => {
     expect(res.embeddings[0]).toHaveLength(576);
   });
 });
+
+describe('tool calling through the 307', () => {
+  const WEATHER = {
+    type: 'function' as const,
+    function: {
+      name: 'get_weather',
+      description: 'The current weather in a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 30 } },
+        required: ['city'],
+        additionalProperties: false,
+      },
+    },
+  };
+  const validArgs = z.fromJSONSchema(WEATHER.function.parameters as z.core.JSONSchema.JSONSchema);
+  const ask = [{ role: 'user' as const, content: 'What is the weather in Paris?' }];
+
+  it('openai client: a named call streamed and reassembled by the client, then a round trip', async () => {
+    const stream = client.chat.completions.stream({
+      model: DEMO_MODEL,
+      messages: ask,
+      tools: [WEATHER],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      max_tokens: 80,
+      temperature: 0,
+    });
+    const final = await stream.finalChatCompletion();
+    expect(final.choices[0]?.finish_reason).toBe('tool_calls');
+    const call = final.choices[0]?.message.tool_calls?.[0];
+    if (call?.type !== 'function') throw new Error('no function call');
+    expect(call.function.name).toBe('get_weather');
+    expect(validArgs.safeParse(JSON.parse(call.function.arguments)).success).toBe(true);
+
+    const answer = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: [
+        ...ask,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call.id, content: '{"temperature": 21, "sky": "sunny"}' },
+      ],
+      tools: [WEATHER],
+      tool_choice: 'none',
+      max_tokens: 40,
+      temperature: 0,
+    });
+    expect(answer.choices[0]?.message.tool_calls).toBeUndefined();
+    expect(answer.choices[0]?.message.content?.trim().length).toBeGreaterThan(0);
+  });
+
+  it('ollama client: a conversation with tool_calls and a tool message is answered', async () => {
+    const ollama = new Ollama({ host: cluster.url });
+    const res = await ollama.chat({
+      model: DEMO_MODEL,
+      messages: [
+        ...ask,
+        {
+          role: 'assistant',
+          content: '',
+          tool_calls: [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }],
+        },
+        { role: 'tool', content: '{"temperature": 21}', tool_name: 'get_weather' },
+      ],
+      options: { num_predict: 30, temperature: 0 },
+    });
+    expect(res.done).toBe(true);
+    expect(res.message.content.trim().length).toBeGreaterThan(0);
+  });
+
+  it('a malformed tool is refused by the control plane with a 400 naming it', async () => {
+    const err = await client.chat.completions
+      .create({
+        model: DEMO_MODEL,
+        messages: ask,
+        tools: [{ type: 'function', function: { name: 'bad name' } }],
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ status: 400, param: 'tools.0.function.name' });
+  });
+});

@@ -8,8 +8,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChatMessage, GenerateRequest, ToolDefinition } from '../../agent/engines/engine.ts';
+import { OpenAIUpstreamEngine } from '../../agent/engines/openai-upstream.ts';
 import { parsePrometheusText } from '../../agent/engines/prometheus.ts';
 import type { HeartbeatRequest, JobReport } from '../../protocol/agent-api.ts';
 import {
@@ -364,5 +367,62 @@ describe('an ENGINE=openai agent in front of llama-server, through the 307', () 
       ),
     );
     for (const r of again) expect(r.usage?.completion_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('tool calling through the OpenAI upstream engine, against llama-server', () => {
+  // This llama-server build renders no tools with the demo model's own template (ChatML without a
+  // tools section) and, even with the template below, does not force a call from the 135M model:
+  // what is checked is that tools, calls and tool results reach llama-server in OpenAI's shape and
+  // are rendered by its template (the relay of call deltas is tests/unit/agent/engines/tool-wire).
+  const TEMPLATE = fileURLToPath(new URL('./fixtures/chatml-tools.jinja', import.meta.url));
+  const tool: ToolDefinition = {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  };
+  const ask: ChatMessage[] = [{ role: 'user', content: 'What is the weather in Paris?' }];
+  let server: Proc | undefined;
+  let engine: OpenAIUpstreamEngine;
+
+  beforeAll(async () => {
+    const started = await startLlamaServer({
+      slots: 1,
+      context: 1024,
+      extraArgs: ['--chat-template-file', TEMPLATE],
+    });
+    server = started.proc;
+    engine = new OpenAIUpstreamEngine({ baseUrl: started.url });
+  }, 180_000);
+
+  afterAll(async () => {
+    if (server) await stopProcess(server);
+  });
+
+  const prompt = async (req: Omit<GenerateRequest, 'model' | 'prompt'>) => {
+    const full = { model: DEMO_MODEL, maxTokens: 4, temperature: 0, ...req } as GenerateRequest;
+    for await (const c of engine.generate(full, { signal: AbortSignal.timeout(120_000) })) {
+      if (c.type === 'done') return c.promptTokens;
+    }
+    throw new Error('no done chunk');
+  };
+
+  it('tools, assistant tool_calls and tool messages reach llama-server and its template', async () => {
+    const plain = await prompt({ messages: ask });
+    const withTools = await prompt({ messages: ask, tools: [tool] });
+    // The tool's JSON is in the prompt: many more tokens than its name alone.
+    expect(withTools).toBeGreaterThan(plain + 40);
+    const call = { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' };
+    const roundTrip = await prompt({
+      messages: [
+        ...ask,
+        { role: 'assistant', content: '', toolCalls: [call] },
+        { role: 'tool', toolCallId: 'call_1', content: '{"temperature": 21}' },
+      ],
+      tools: [tool],
+      toolChoice: 'none',
+    });
+    // The call and its result are rendered too (<tool_call> and <tool_response> turns).
+    expect(roundTrip).toBeGreaterThan(withTools + 15);
   });
 });

@@ -62,7 +62,7 @@ async function run(
   const full = { model: DEMO_MODEL, ...req } as GenerateRequest;
   for await (const c of engine.generate(full, { signal: signal ?? new AbortController().signal })) {
     if (c.type === 'token') text += c.text;
-    else done = c;
+    else if (c.type === 'done') done = c;
   }
   return { text, done };
 }
@@ -197,5 +197,60 @@ describe('structured outputs and embeddings against ollama serve', () => {
       expect(a?.embeddings[1]).toHaveLength(a?.embeddings[0]?.length ?? -1);
       expect(b?.embeddings[0]).toEqual(a?.embeddings[0]);
     }
+  }, 300_000);
+});
+
+describe('tool calling against ollama serve', () => {
+  const TOOL = {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  };
+  const ask = { messages: [{ role: 'user' as const, content: 'What is the weather in Paris?' }] };
+
+  it("a model whose template has no tool format: Ollama's 400, relayed by both engines and the agent", async () => {
+    // The demo GGUF's template (ChatML) has no tools section, so Ollama refuses tools for it.
+    for (const engine of [
+      new OllamaEngine({ host: `http://${host}` }),
+      new OpenAIUpstreamEngine({ baseUrl: `http://${host}/v1` }),
+    ]) {
+      await expect(
+        run(engine, { ...ask, tools: [TOOL], maxTokens: 40 }),
+        engine.kind,
+      ).rejects.toMatchObject({ code: 'invalid_request', message: /does not support tools/ });
+    }
+    const key = await makeSigningKey('ollama-tools');
+    const app = createAgentApp({
+      engine: new OllamaEngine({ host: `http://${host}` }),
+      tickets: createTicketVerifier({
+        audience: AGENT_ID,
+        issuer: ISSUER,
+        keys: localKeys(key),
+        registeredAt: 0,
+      }),
+      config: { agentId: AGENT_ID, maxConcurrentJobs: 2 },
+    });
+    const ticket = await signTicket(key, { model: DEMO_MODEL });
+    const res = await app.request(`/api/chat?ticket=${ticket}`, {
+      method: 'POST',
+      body: JSON.stringify({
+        model: DEMO_MODEL,
+        ...ask,
+        tools: [{ type: 'function', function: TOOL }],
+        stream: false,
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/does not support tools/);
+  }, 300_000);
+
+  it('tool_choice required is refused by the Ollama engine before Ollama is asked', async () => {
+    await expect(
+      run(new OllamaEngine({ host: `http://${host}` }), {
+        ...ask,
+        tools: [TOOL],
+        toolChoice: 'required',
+      }),
+    ).rejects.toMatchObject({ code: 'invalid_request', message: /^tool_choice:/ });
   }, 300_000);
 });

@@ -98,9 +98,23 @@ describe('bad input on the agent', () => {
         400,
       ],
       [{ model: MODEL, messages: [], options: { num_predict: 300 } }, 401],
-      // Engines here take text only: images and tool calls are refused, not passed on.
+      // Engines here take text only: images are refused, not passed on; tool calls only when
+      // well formed, and only from the assistant.
       [{ model: MODEL, messages: [{ role: 'user', content: 'x', images: ['aGk='] }] }, 400],
-      [{ model: MODEL, messages: [{ role: 'user', content: 'x', tool_calls: [{}] }] }, 400],
+      [{ model: MODEL, messages: [{ role: 'assistant', content: 'x', tool_calls: [{}] }] }, 400],
+      [
+        {
+          model: MODEL,
+          messages: [
+            {
+              role: 'user',
+              content: 'x',
+              tool_calls: [{ function: { name: 'f', arguments: {} } }],
+            },
+          ],
+        },
+        400,
+      ],
     ] as const) {
       const agent = await makeAgent();
       const res = await post(agent, '/api/chat', body, await agent.ticket());

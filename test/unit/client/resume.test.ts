@@ -28,6 +28,18 @@ describe('resumePlan', () => {
     });
   });
 
+  it('does not resume an answer that may call tools (a call cannot be continued as text)', () => {
+    const tools = [{ type: 'function', function: { name: 'f' } }];
+    expect(resumePlan('/v1/chat/completions', { messages: [user], tools })).toBeUndefined();
+    expect(resumePlan('/api/chat', { messages: [user], tools })).toBeUndefined();
+    const none = resumePlan('/v1/chat/completions', {
+      messages: [user],
+      tools,
+      tool_choice: 'none',
+    });
+    expect(none).toBeDefined();
+  });
+
   it('extends a prefill the caller sent instead of adding a second assistant turn', () => {
     const plan = resumePlan('/v1/chat/completions', {
       model: 'm',
