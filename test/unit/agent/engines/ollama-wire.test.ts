@@ -1,36 +1,11 @@
 // Ollama engine against a local server speaking Ollama's documented wire format (format tests):
 // 503 back-pressure, /api/ps memory, /api/show facts, sampling options, NUM_PARALLEL slots.
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { OllamaEngine } from '../../../../agent/engines/ollama.ts';
+import { serveRoutes } from './wire-server.ts';
 
-type Handler = (body: Record<string, unknown>, res: ServerResponse) => void;
-const closers: (() => Promise<void>)[] = [];
-
-async function fakeOllama(routes: Record<string, Handler>): Promise<string> {
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => {
-      raw += c.toString();
-    });
-    req.on('end', () => {
-      const handler = routes[`${req.method} ${req.url}`];
-      if (!handler) return void res.writeHead(404).end('{"error":"not found"}');
-      handler(raw ? JSON.parse(raw) : {}, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const fakeOllama = serveRoutes;
 
 const json = (res: ServerResponse, status: number, body: unknown) =>
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));

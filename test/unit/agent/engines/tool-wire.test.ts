@@ -1,9 +1,7 @@
 // Tool calling on the wire to Ollama and OpenAI-compatible upstreams (local servers speaking
 // their documented formats): tools, calls and results go out in each one's shape, calls come
 // back as tool_call chunks, and what Ollama cannot do is refused before any request.
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type {
   GenerateChunk,
   GenerateRequest,
@@ -11,33 +9,9 @@ import type {
 } from '../../../../agent/engines/engine.ts';
 import { OllamaEngine } from '../../../../agent/engines/ollama.ts';
 import { OpenAIUpstreamEngine } from '../../../../agent/engines/openai-upstream.ts';
+import { serveRoutes } from './wire-server.ts';
 
-type Handler = (body: Record<string, unknown>, res: ServerResponse) => void;
-const closers: (() => Promise<void>)[] = [];
-
-async function serve(routes: Record<string, Handler>): Promise<string> {
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => {
-      raw += c.toString();
-    });
-    req.on('end', () => {
-      const handler = routes[`${req.method} ${req.url}`];
-      if (!handler) return void res.writeHead(404).end('{"error":"not found"}');
-      handler(raw ? JSON.parse(raw) : {}, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const serve = serveRoutes;
 
 async function collect(engine: InferenceEngine, req: GenerateRequest): Promise<GenerateChunk[]> {
   const out: GenerateChunk[] = [];
