@@ -37,6 +37,25 @@ export function startProcess(
   return spawnProcess(name, command as string, rest, env, opts);
 }
 
+/** Echoed lines held back while something else writes to the console (npm start's demo). */
+let heldEcho: string[] | undefined;
+
+/** Holds echoed child output until releaseEcho(), so it does not cut through other output. */
+export function holdEcho(): void {
+  heldEcho ??= [];
+}
+
+export function releaseEcho(): void {
+  const lines = heldEcho ?? [];
+  heldEcho = undefined;
+  for (const line of lines) console.log(line);
+}
+
+function echo(line: string): void {
+  if (heldEcho) heldEcho.push(line);
+  else console.log(line);
+}
+
 /** Any executable (e.g. a llama-server under test) as a child process, its output kept. */
 export function spawnProcess(
   name: string,
@@ -58,7 +77,7 @@ export function spawnProcess(
     if (pid !== undefined) proc.agentPid = pid;
     proc.output.push(line);
     if (proc.output.length > 2000) proc.output.shift();
-    if (opts.echo) console.log(`[${name}] ${line}`);
+    if (opts.echo) echo(`[${name}] ${line}`);
   };
   // Whole lines only: a chunk may end mid-line (a pid cut in two must never be read as one).
   const lines = (stream: NodeJS.ReadableStream | null) => {

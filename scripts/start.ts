@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_MODEL, ROOT, startCluster } from './cluster.ts';
+import { DEMO_MODEL, holdEcho, ROOT, releaseEcho, startCluster } from './cluster.ts';
 import { streamChat } from './sse.ts';
 
 const cpPort = Number(process.env.PORT || 8080);
@@ -42,6 +42,8 @@ process.on('SIGTERM', shutdown);
 console.log(
   `\nDemo: POST ${cluster.url}/v1/chat/completions → 307 to an agent → tokens stream from the agent\n`,
 );
+// The processes' log lines wait until the demo answer is printed whole.
+holdEcho();
 process.stdout.write('> ');
 const demo = await streamChat(
   cluster.url,
@@ -70,4 +72,6 @@ DEVELOPMENT MODE: no API keys (AUTH_MODE=development), loopback only. For a real
 see docs/security.md (API keys, join tokens, TLS).
 
 Add an agent:  CONTROL_PLANE_URL=${cluster.url} JOIN_TOKEN=$(cat .data/join-token) npx agent start --port 8083
-Press Ctrl-C to stop.`);
+Press Ctrl-C to stop. Log lines (one JSON object each, with the request id) follow.
+`);
+releaseEcho();
