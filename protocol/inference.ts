@@ -139,9 +139,14 @@ const openAISampling = {
     .nullish(),
 };
 
+/** Fields no engine serves yet: refused by name, never ignored. */
+const NOT_SERVED = 'is not served yet';
+
 export const openAIChatBody = z
   .looseObject({
     ...openAISampling,
+    logprobs: z.literal(false, { error: `logprobs ${NOT_SERVED}` }).nullish(),
+    top_logprobs: z.literal(0, { error: `top_logprobs ${NOT_SERVED}` }).nullish(),
     messages: z.array(openAIMessage).min(1).max(4096),
     max_completion_tokens: tokens.nullish(),
     tools,
@@ -166,6 +171,10 @@ export type OpenAIChatBody = z.infer<typeof openAIChatBody>;
 
 export const openAICompletionBody = z.looseObject({
   ...openAISampling,
+  logprobs: z.null({ error: `logprobs ${NOT_SERVED}` }).optional(),
+  echo: z.literal(false, { error: `echo ${NOT_SERVED}` }).nullish(),
+  best_of: z.literal(1, { error: 'only best_of = 1 is supported' }).nullish(),
+  suffix: z.null({ error: `suffix ${NOT_SERVED}` }).optional(),
   prompt: z.union([z.string(), z.array(z.string()).length(1)]),
 });
 export type OpenAICompletionBody = z.infer<typeof openAICompletionBody>;

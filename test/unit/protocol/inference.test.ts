@@ -1,6 +1,11 @@
-// The max_tokens a body asks for: what the control plane puts in the ticket and the agent holds it to.
+// The max_tokens a body asks for (what the control plane puts in the ticket and the agent holds it
+// to), and fields no engine serves refused by name rather than ignored.
 import { describe, expect, it } from 'vitest';
-import { requestedMaxTokens } from '../../../protocol/inference.ts';
+import {
+  openAIChatBody,
+  openAICompletionBody,
+  requestedMaxTokens,
+} from '../../../protocol/inference.ts';
 
 describe('requestedMaxTokens', () => {
   it.each([
@@ -14,5 +19,34 @@ describe('requestedMaxTokens', () => {
     [{}, undefined],
   ])('reads %j as %j', (body, asked) => {
     expect(requestedMaxTokens(body)).toBe(asked);
+  });
+});
+
+describe('fields no engine serves', () => {
+  const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+  const completion = { model: 'm', prompt: 'hi' };
+
+  it.each([
+    [openAIChatBody, chat, { logprobs: true }, 'logprobs'],
+    [openAIChatBody, chat, { top_logprobs: 3 }, 'top_logprobs'],
+    [openAIChatBody, chat, { n: 2 }, 'n'],
+    [openAICompletionBody, completion, { logprobs: 2 }, 'logprobs'],
+    [openAICompletionBody, completion, { echo: true }, 'echo'],
+    [openAICompletionBody, completion, { best_of: 3 }, 'best_of'],
+    [openAICompletionBody, completion, { suffix: 'end' }, 'suffix'],
+  ] as const)('%#: refuses %j naming %s', (schema, base, extra, field) => {
+    const parsed = schema.safeParse({ ...base, ...extra });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual([field]);
+  });
+
+  it('accepts their off values', () => {
+    expect(openAIChatBody.safeParse({ ...chat, logprobs: false, top_logprobs: 0 }).success).toBe(
+      true,
+    );
+    expect(
+      openAICompletionBody.safeParse({ ...completion, logprobs: null, echo: false, best_of: 1 })
+        .success,
+    ).toBe(true);
   });
 });
