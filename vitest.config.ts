@@ -1,6 +1,7 @@
 // Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), integration (the real
 // model in process), e2e (real processes),
-// and ollama / llama-server (real upstream servers built from source, run by their own scripts).
+// ollama / llama-server (real upstream servers built from source, run by their own scripts), and
+// browser (headless Chromium, run by its own script).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -63,6 +64,18 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        // Headless Chromium (Debian's package, scripts/ensure-chromium.sh) driving pages against real
+        // processes; run by scripts/test-browser.mjs (part of `npm test`) once Chromium is installed.
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
     ],
