@@ -33,7 +33,26 @@ export class ViewCache {
     }
   }
 
-  /** Something the views show changed in the database (registration, heartbeat write, upkeep). */
+  /**
+   * One agent's row changed in the database (a heartbeat write, registration, drain, breaker,
+   * offline): re-read that agent alone and put it in place in every cached model, so a fleet's
+   * heartbeats do not empty the cache for everyone (1,000 agents write about 67 heartbeats a second).
+   */
+  async refreshAgent(agents: AgentRegistry, agentId: string, now: number): Promise<void> {
+    if (this.byModel.size === 0) return;
+    const rows = await agents.viewsOfAgent(agentId, now);
+    for (const [model, entry] of this.byModel) {
+      const fresh = rows.find((r) => r.model === model)?.view;
+      const at = entry.views.findIndex((v) => v.id === agentId);
+      if (at === -1 && !fresh) continue;
+      // A new array: a decision in flight keeps ranking the one it read.
+      const views = entry.views.filter((v) => v.id !== agentId);
+      if (fresh) views.splice(at === -1 ? views.length : at, 0, fresh);
+      this.byModel.set(model, { at: entry.at, views });
+    }
+  }
+
+  /** Many agents may have changed at once (the maintenance sweep): drop every copy. */
   invalidate(): void {
     this.byModel.clear();
   }

@@ -6,6 +6,7 @@ import { createApp } from '../../control-plane/core/app.ts';
 import type { Deps } from '../../control-plane/core/deps.ts';
 import { runMaintenance } from '../../control-plane/core/maintenance.ts';
 import type { Store } from '../../control-plane/core/storage/types.ts';
+import { ViewCache } from '../../control-plane/core/view-cache.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
 
@@ -401,6 +402,49 @@ export function controlPlaneContract(runtime: string, target: ContractTarget) {
       expect(back.status).toBe(200);
       const toA = await post('/v1/route', { model: MODEL, exclude: ['agent-b'] }, {});
       expect(((await toA.json()) as { agent: { id: string } }).agent.id).toBe('agent-a');
+    });
+
+    it('keeps cached agent views exact under heartbeats, registrations and offline reports without emptying the cache', async () => {
+      // A TTL longer than the test: only the control plane's own updates can change the copies.
+      const views = new ViewCache(3_600_000);
+      deps.views = views;
+      app = createApp(deps);
+      await register('agent-a');
+      await register('agent-b');
+      expect((await post('/v1/route', { model: MODEL }, {})).status).toBe(200);
+      const read = () => views.get(deps.store.agents, MODEL, clock.now());
+      const before = await read();
+      expect(before.cached).toBe(true);
+      const b = before.views.find((v) => v.id === 'agent-b');
+
+      // agent-a's heartbeat is written with less free memory and its lease is not listed.
+      clock.advance(15_000);
+      const stats = { ...registration('x').stats, memoryFreeBytes: 5e9 };
+      expect((await post('/v1/agents/agent-a/heartbeat', heartbeat({ stats }))).status).toBe(200);
+      const after = await read();
+      expect(after.cached).toBe(true);
+      const a = after.views.find((v) => v.id === 'agent-a');
+      expect(a?.memoryFreeBytes).toBe(5e9);
+      expect(a?.lastHeartbeatAt).toBe(clock.now());
+      // agent-b was not re-read: the very same object is still there.
+      expect(after.views.find((v) => v.id === 'agent-b')).toBe(b);
+      // The cached copy equals a fresh read of the database, agent by agent.
+      const fresh = await deps.store.agents.views(MODEL, clock.now());
+      const byId = (list: typeof fresh) => [...list].sort((x, y) => x.id.localeCompare(y.id));
+      expect(byId(after.views)).toEqual(byId(fresh));
+
+      // A new agent joins the cached list; an agent that reports itself offline reads offline.
+      await register('agent-c');
+      expect((await read()).views.map((v) => v.id).sort()).toEqual([
+        'agent-a',
+        'agent-b',
+        'agent-c',
+      ]);
+      await post('/v1/agents/agent-a/offline', { reason: 'stopped' });
+      const last = await read();
+      expect(last.cached).toBe(true);
+      expect(last.views.find((v) => v.id === 'agent-a')?.state).toBe('offline');
+      expect(byId(last.views)).toEqual(byId(await deps.store.agents.views(MODEL, clock.now())));
     });
 
     it('re-registers on heartbeat 404 and keeps liveness from coalesced heartbeats', async () => {

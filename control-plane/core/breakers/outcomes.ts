@@ -26,14 +26,20 @@ async function mayEject(deps: BreakerDeps, now: number, cfg: BreakerConfig): Pro
   return open + 1 <= Math.floor(live * cfg.maxEjectionShare);
 }
 
-async function updateHealth(deps: BreakerDeps, agentId: string, state: string, now: number) {
-  if (state !== 'healthy' && state !== 'degraded') return;
+/** Moves the agent between healthy and degraded by its recent failures; true when it moved. */
+async function updateHealth(
+  deps: BreakerDeps,
+  agentId: string,
+  state: string,
+  now: number,
+): Promise<boolean> {
+  if (state !== 'healthy' && state !== 'degraded') return false;
   const breakers = deps.store.breakers;
   const window = await breakers.windowCounts(agentId, now - deps.config.breaker.windowMs);
   const next = healthFromWindow(state, window, deps.config.breaker);
-  if (next && (await breakers.setHealth(agentId, state, next))) {
-    deps.log.warn(`agent ${next}`, { agent: agentId, ...window });
-  }
+  if (!next || !(await breakers.setHealth(agentId, state, next))) return false;
+  deps.log.warn(`agent ${next}`, { agent: agentId, ...window });
+  return true;
 }
 
 function logTransition(deps: BreakerDeps, agentId: string, from: BreakerFields, to: BreakerFields) {
@@ -91,10 +97,10 @@ export async function recordFailure(
     if (next === null || (await store.breakers.compareAndSet(agentId, fields, next))) {
       if (next) {
         logTransition(deps, agentId, fields, next);
-        // Cached agent views carry breaker fields: a transition must be seen at once.
-        deps.views?.invalidate();
       }
-      await updateHealth(deps, agentId, row.state, now);
+      const moved = await updateHealth(deps, agentId, row.state, now);
+      // Cached agent views carry breaker fields and state: a transition must be seen at once.
+      if (next || moved) await deps.views?.refreshAgent(store.agents, agentId, now);
       return true;
     }
   }
@@ -119,10 +125,10 @@ export async function recordSuccess(deps: BreakerDeps, agentId: string, jti: str
     if (next === null || (await store.breakers.compareAndSet(agentId, fields, next))) {
       if (next) {
         logTransition(deps, agentId, fields, next);
-        // Cached agent views carry breaker fields: a transition must be seen at once.
-        deps.views?.invalidate();
       }
-      if (row.state === 'degraded') await updateHealth(deps, agentId, row.state, now);
+      const moved = row.state === 'degraded' && (await updateHealth(deps, agentId, row.state, now));
+      // Cached agent views carry breaker fields and state: a transition must be seen at once.
+      if (next || moved) await deps.views?.refreshAgent(store.agents, agentId, now);
       return;
     }
   }

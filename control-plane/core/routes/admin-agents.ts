@@ -41,7 +41,7 @@ export function adminAgentRoutes(deps: AdminDeps) {
       if (!(await store.agents.setDrained(id, drain ? clock.now() : null))) {
         throw new ApiError('agent_not_found', `No agent '${id}'`);
       }
-      deps.views?.invalidate();
+      await deps.views?.refreshAgent(store.agents, id, clock.now());
       log.info(drain ? 'agent drained' : 'agent undrained', { id });
       return c.json({ id, drained: drain });
     });

@@ -76,7 +76,7 @@ export function agentRoutes(deps: Deps) {
       throw await noRoomError(deps, reg.id, room, admission);
     }
     const credential = await issueCredential(store.credentials, reg.id);
-    deps.views?.invalidate();
+    await deps.views?.refreshAgent(store.agents, reg.id, clock.now());
     log.info('agent registered', {
       agent: reg.id,
       url: reg.url,
@@ -114,7 +114,8 @@ export function agentRoutes(deps: Deps) {
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
     const modelsChanged = await store.agents.replaceModels(id, hb.models);
-    if (known.written || known.leasesChanged || modelsChanged) deps.views?.invalidate();
+    if (known.written || known.leasesChanged || modelsChanged)
+      await deps.views?.refreshAgent(store.agents, id, clock.now());
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
 
@@ -168,7 +169,7 @@ export function agentRoutes(deps: Deps) {
     const id = c.req.param('id');
     const why = await readBody(c, offlineRequestSchema);
     const changed = await store.agents.markOffline(id, clock.now());
-    deps.views?.invalidate();
+    await deps.views?.refreshAgent(store.agents, id, clock.now());
     log.warn('agent offline by its own word', {
       agent: id,
       reason: why.reason,

@@ -78,6 +78,8 @@ export interface AgentRegistry {
   addThroughput(id: string, tokensPerSecond: number, weight: number): Promise<void>;
   /** Every agent that lists `model`, in any state, with its open leases at `now`. */
   views(model: string, now: number): Promise<AgentView[]>;
+  /** One agent's views, one per model it lists, with its open leases at `now`. */
+  viewsOfAgent(id: string, now: number): Promise<{ model: string; view: AgentView }[]>;
   /** Models of routable, undrained agents heard from after `liveAfter`, one row per agent. */
   routableModels(
     liveAfter: number,

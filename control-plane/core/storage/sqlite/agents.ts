@@ -1,6 +1,6 @@
 // The agent registry in SQL: agents, the models they serve, and the tickets a registration or a
 // death ends.
-import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, ne, type SQL, sql } from 'drizzle-orm';
 import type { AgentModel } from '../../../../protocol/agent-api.ts';
 import { agentModels, agents, tickets } from '../../../../schema/tables.ts';
 import { fieldsOf } from '../../breakers/policy.ts';
@@ -64,6 +64,45 @@ export function sqliteAgents(db: Db): AgentRegistry {
       );
     }
     return true;
+  }
+
+  /** The scheduler's view of each (agent, model) row that `where` selects, with open leases at `now`. */
+  async function viewRows(where: SQL, now: number): Promise<{ model: string; view: AgentView }[]> {
+    // Only the columns the scheduler reads: the stats JSON stays in the database.
+    const rows = await db
+      .select({
+        model: agentModels.model,
+        id: agents.id,
+        url: agents.url,
+        state: agents.state,
+        lastHeartbeatAt: agents.lastHeartbeatAt,
+        maxJobs: agents.maxJobs,
+        reservedJobs: sql<number>`${openLeasesOf(sql`${agents.id}`, now)}`.mapWith(Number),
+        accelerator: agents.accelerator,
+        memoryFreeBytes: agents.memoryFreeBytes,
+        memoryTotalBytes: agents.memoryTotalBytes,
+        modelLoaded: agentModels.loaded,
+        modelMemoryBytes: agentModels.memoryBytes,
+        rttMs: agents.rttMs,
+        tokensPerSecond: agents.tokensPerSecond,
+        latitude: agents.latitude,
+        longitude: agents.longitude,
+        breaker: breakerColumns,
+        drainedAt: agents.drainedAt,
+      })
+      .from(agentModels)
+      .innerJoin(agents, eq(agents.id, agentModels.agentId))
+      .where(where);
+    return rows.map(({ model, drainedAt, ...r }) => ({
+      model,
+      view: {
+        ...r,
+        // An operator's drain outranks the agent's own state: no new work either way.
+        state: drainedAt === null ? r.state : 'drained',
+        accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
+        breaker: fieldsOf(r.breaker),
+      },
+    }));
   }
 
   return {
@@ -158,40 +197,11 @@ export function sqliteAgents(db: Db): AgentRegistry {
     },
 
     async views(model, now) {
-      // Only the columns the scheduler reads: the stats JSON stays in the database.
-      const rows = await db
-        .select({
-          id: agents.id,
-          url: agents.url,
-          state: agents.state,
-          lastHeartbeatAt: agents.lastHeartbeatAt,
-          maxJobs: agents.maxJobs,
-          reservedJobs: sql<number>`${openLeasesOf(sql`${agents.id}`, now)}`.mapWith(Number),
-          accelerator: agents.accelerator,
-          memoryFreeBytes: agents.memoryFreeBytes,
-          memoryTotalBytes: agents.memoryTotalBytes,
-          modelLoaded: agentModels.loaded,
-          modelMemoryBytes: agentModels.memoryBytes,
-          rttMs: agents.rttMs,
-          tokensPerSecond: agents.tokensPerSecond,
-          latitude: agents.latitude,
-          longitude: agents.longitude,
-          breaker: breakerColumns,
-          drainedAt: agents.drainedAt,
-        })
-        .from(agentModels)
-        .innerJoin(agents, eq(agents.id, agentModels.agentId))
-        .where(eq(agentModels.model, model));
-      return rows.map(
-        ({ drainedAt, ...r }): AgentView => ({
-          ...r,
-          // An operator's drain outranks the agent's own state: no new work either way.
-          state: drainedAt === null ? r.state : 'drained',
-          accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
-          breaker: fieldsOf(r.breaker),
-        }),
-      );
+      const rows = await viewRows(eq(agentModels.model, model), now);
+      return rows.map((r) => r.view);
     },
+
+    viewsOfAgent: (id, now) => viewRows(eq(agentModels.agentId, id), now),
 
     routableModels: (liveAfter) =>
       db
