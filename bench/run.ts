@@ -23,6 +23,7 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'quant-8b': async () => (await import('./quant.ts')).estimate8B(),
   tickets: { script: 'tickets.ts' },
   engines: { script: 'engines.ts', jsonFlag: '--json' },
+  'live-fleet': { script: 'live-fleet.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */

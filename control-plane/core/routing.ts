@@ -67,6 +67,7 @@ function logDecision(
   model: string,
   decision: Decision,
   chosen: string | null,
+  startedAt: number,
 ) {
   const byFilter: Record<string, number> = {};
   for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
@@ -83,10 +84,14 @@ function logDecision(
     moreCandidates: Math.max(0, decision.ranked.length - LOGGED_CANDIDATES),
     excluded: decision.excluded.slice(0, LOGGED_CANDIDATES),
     excludedByFilter: byFilter,
+    // From the request's arrival in routeRequest to its ticket signed (or the refusal): the
+    // in-process decision time bench/live-fleet.ts reads.
+    decisionMs: Math.round((performance.now() - startedAt) * 100) / 100,
   });
 }
 
 export async function routeRequest(deps: Deps, req: RouteRequest): Promise<RouteDecision> {
+  const startedAt = performance.now();
   const now = deps.clock.now();
   const terms: LeaseTerms = {
     jti: deps.newId?.() ?? crypto.randomUUID(),
@@ -101,12 +106,12 @@ export async function routeRequest(deps: Deps, req: RouteRequest): Promise<Route
   }
   deps.scoreboard?.record(decision, req.model, now);
   if (!leased) {
-    logDecision(deps, terms.jti, req.model, decision, null);
+    logDecision(deps, terms.jti, req.model, decision, null, startedAt);
     throw noAgentAvailable(req.model, decision);
   }
   const { agent } = leased;
   const ticket = await issueTicket(deps, req, leased, terms);
-  logDecision(deps, terms.jti, req.model, decision, agent.id);
+  logDecision(deps, terms.jti, req.model, decision, agent.id, startedAt);
   return {
     agent: { id: agent.id, url: agent.url },
     ticket,

@@ -1,0 +1,386 @@
+// Scheduling under a live fleet (issue 18): the Node control plane as its own process, N simulated
+// agents that register and heartbeat over HTTP at the real cadence, and autocannon driving the 307
+// path and /v1/route at increasing rates. Every ticket is confirmed (`…/admitted`) and released (the
+// job report) after a hold time drawn from a log-normal distribution, as a real agent would, and the
+// heartbeats list the jobs each agent runs. The simulator and the load generator share this machine's
+// cores with the control plane: the figures are for the whole thing on one host.
+//   npx tsx bench/live-fleet.ts [--agents 1000,10000] [--seconds 10] [--rates 500,1000,2000,3000]
+//   npm run bench -- live-fleet …   (stores the raw output under bench/results/)
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { type Proc, startProcess, stopProcess, waitFor } from '../scripts/cluster.ts';
+import { freePort } from '../test/e2e/support/ports.ts';
+import { summarize, table } from './stats.ts';
+
+const MODEL = 'smollm2:135m';
+const JOIN_TOKEN = 'live-fleet-bench-join-token-0123456789';
+const GiB = 2 ** 30;
+const SLOTS_PER_AGENT = 8;
+const HEARTBEAT_MS = 5_000; // the control plane's default HEARTBEAT_INTERVAL
+/** Hold time of a job: log-normal, median 2 s, about 8 % above 6 s, capped at 30 s. */
+const HOLD_MEDIAN_MS = 2_000;
+const HOLD_SIGMA = 0.8;
+/** Between the 307 and the agent's admission: the client following the redirect. */
+const FOLLOW_MS = 5;
+
+interface SimAgent {
+  id: string;
+  url: string;
+  credential: string;
+  running: Set<string>;
+}
+
+interface Step {
+  agents: number;
+  path: string;
+  targetRate: number | 'max';
+  seconds: number;
+  routed: number;
+  refused: Record<string, number>;
+  /** Requests the load generator saw fail without an answer (connection errors, its 10 s timeout). */
+  unanswered: number;
+  routesPerSecond: number;
+  decisionMs: { n: number; p50: number; p99: number };
+  endToEndMs: { p50: number; p99: number };
+  cpuMsPerDecision: number;
+  controlPlaneCpuPercent: number;
+  heartbeatsPerSecond: number;
+  heartbeatErrors: number;
+  jobCalls: { admitted: number; reported: number; failed: number };
+}
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '1000,10000' },
+    seconds: { type: 'string', default: '10' },
+    rates: { type: 'string', default: '500,1000,2000,3000' },
+    json: { type: 'string' },
+  },
+});
+const sizes = values.agents.split(',').map(Number);
+const seconds = Number(values.seconds);
+const rates = values.rates.split(',').map(Number);
+
+function holdMs(): number {
+  // Box–Muller: a standard normal from two uniforms.
+  const z = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+  return Math.min(30_000, HOLD_MEDIAN_MS * Math.exp(HOLD_SIGMA * z));
+}
+
+/** utime + stime of a process, in ms (from /proc/<pid>/stat; clock ticks are 100 Hz on Linux). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function registration(i: number, port: number) {
+  return {
+    id: `sim-${i}`,
+    // Nobody follows the redirects: the URL only has to be unique and well-formed.
+    url: `http://127.0.${(i >> 8) & 255}.${(i & 255) + 1}:${port}`,
+    maxConcurrentJobs: SLOTS_PER_AGENT,
+    models: [{ name: MODEL, loaded: i % 3 !== 0, memoryBytes: 4 * GiB }],
+    stats: {
+      cpuCores: 16,
+      cpuLoadPercent: 20,
+      memoryTotalBytes: 128 * GiB,
+      memoryFreeBytes: (32 + (i % 64)) * GiB,
+      gpus: [],
+    },
+    engine: 'llama-cpp',
+    version: 'bench',
+  };
+}
+
+async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+async function runFleet(n: number): Promise<Step[]> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'titan-live-fleet-'));
+  const cp: Proc = startProcess('control-plane', 'bin/control-plane.mjs', [], {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    JOIN_TOKEN,
+    AUTH_MODE: 'development',
+    MAX_AGENTS: String(n + 16),
+    MAX_AGENTS_PER_JOIN_TOKEN: String(n + 16),
+  });
+  const pid = cp.child.pid as number;
+  // The decision times the control plane logs (routing.ts), collected per step.
+  let decisions: number[] = [];
+  let partial = '';
+  cp.child.stdout?.on('data', (buf: Buffer) => {
+    const lines = (partial + buf.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /"decisionMs":([0-9.]+)/.exec(line);
+      if (m) decisions.push(Number(m[1]));
+    }
+  });
+  const steps: Step[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    await waitFor(
+      'control plane',
+      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
+      60_000,
+      [cp],
+    );
+
+    // Register the fleet over HTTP.
+    const started = Date.now();
+    const agents: SimAgent[] = [];
+    const byUrl = new Map<string, SimAgent>();
+    await pool(
+      Array.from({ length: n }, (_, i) => i),
+      16,
+      async (i) => {
+        const body = registration(i, port);
+        const res = await fetch(`${base}/v1/agents/register`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (res.status !== 200)
+          throw new Error(`register sim-${i}: HTTP ${res.status} ${await res.text()}`);
+        const { credential } = (await res.json()) as { credential: string };
+        const agent = { id: body.id, url: body.url, credential, running: new Set<string>() };
+        agents.push(agent);
+        byUrl.set(body.url, agent);
+      },
+    );
+    const registerSeconds = (Date.now() - started) / 1000;
+    console.log(`${n} agents registered over HTTP in ${registerSeconds.toFixed(1)} s`);
+
+    // Heartbeats at the real cadence, spread over the interval, listing the jobs each agent runs.
+    let heartbeats = 0;
+    let heartbeatErrors = 0;
+    const beat = async (a: SimAgent, i: number) => {
+      const body = registration(i, port);
+      try {
+        const res = await fetch(`${base}/v1/agents/${a.id}/heartbeat`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.credential}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            activeJobs: a.running.size,
+            runningJobs: [...a.running],
+            models: body.models,
+            stats: body.stats,
+          }),
+        });
+        await res.arrayBuffer();
+        if (res.ok) heartbeats++;
+        else heartbeatErrors++;
+      } catch {
+        heartbeatErrors++;
+      }
+    };
+    agents.forEach((a, i) => {
+      timers.push(
+        setTimeout(() => {
+          void beat(a, i);
+          timers.push(setInterval(() => void beat(a, i), HEARTBEAT_MS));
+        }, Math.random() * HEARTBEAT_MS),
+      );
+    });
+    // One whole interval of heartbeats before measuring.
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+
+    // A routed ticket is admitted by its agent at once and reported when its job ends.
+    const calls = { admitted: 0, reported: 0, failed: 0 };
+    const agentCall = async (a: SimAgent, path: string, body?: unknown) => {
+      try {
+        const res = await fetch(`${base}/v1/agents/${a.id}/jobs/${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.credential}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body ?? {}),
+        });
+        await res.arrayBuffer();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    };
+    const runJob = (a: SimAgent, jti: string) => {
+      setTimeout(async () => {
+        if (!(await agentCall(a, `${jti}/admitted`))) return void calls.failed++;
+        calls.admitted++;
+        a.running.add(jti);
+        const hold = holdMs();
+        setTimeout(async () => {
+          a.running.delete(jti);
+          const ok = await agentCall(a, jti, {
+            outcome: 'success',
+            model: MODEL,
+            promptTokens: 100,
+            completionTokens: Math.round(hold / 20),
+            durationMs: Math.round(hold),
+          });
+          if (ok) calls.reported++;
+          else calls.failed++;
+        }, hold);
+      }, FOLLOW_MS);
+    };
+
+    const header = (headers: unknown, name: string): string | undefined => {
+      if (Array.isArray(headers)) {
+        for (let i = 0; i + 1 < headers.length; i += 2)
+          if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+        return undefined;
+      }
+      const v = (headers as Record<string, unknown> | undefined)?.[name];
+      return v === undefined ? undefined : String(v);
+    };
+
+    const chat = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
+    const plan: { path: string; rate: number | 'max' }[] = [
+      ...rates.map((rate) => ({ path: '/v1/chat/completions', rate })),
+      { path: '/v1/chat/completions', rate: 'max' as const },
+      { path: '/v1/route', rate: 'max' as const },
+    ];
+    for (const { path, rate } of plan) {
+      const refused: Record<string, number> = {};
+      let routed = 0;
+      let failure: unknown;
+      const onResponse = (status: number, body: string, _ctx: unknown, headers: unknown) => {
+        try {
+          count(status, body, headers);
+        } catch (error) {
+          failure ??= error;
+        }
+      };
+      const count = (status: number, body: string, headers: unknown) => {
+        if (path === '/v1/route' && status === 200) {
+          const r = JSON.parse(body) as { agent: { id: string; url: string }; requestId: string };
+          const a = byUrl.get(r.agent.url);
+          if (a) runJob(a, r.requestId);
+          routed++;
+          return;
+        }
+        if (status === 307) {
+          const location = header(headers, 'location') ?? '';
+          const a = byUrl.get(new URL(location).origin);
+          const jti = header(headers, 'x-request-id');
+          if (a && jti) runJob(a, jti);
+          routed++;
+          return;
+        }
+        refused[status] = (refused[status] ?? 0) + 1;
+      };
+      decisions = [];
+      const hb0 = heartbeats;
+      const hbErr0 = heartbeatErrors;
+      const calls0 = { ...calls };
+      const cpu0 = cpuMs(pid);
+      const t0 = performance.now();
+      const result = await autocannon({
+        url: base,
+        connections: rate === 'max' ? 64 : 32,
+        duration: seconds,
+        ...(rate === 'max' ? {} : { overallRate: rate }),
+        requests: [
+          {
+            method: 'POST',
+            path,
+            headers: { 'content-type': 'application/json' },
+            body: path === '/v1/route' ? JSON.stringify({ model: MODEL }) : chat,
+            onResponse,
+          },
+        ],
+      });
+      const wall = (performance.now() - t0) / 1000;
+      if (failure) throw failure;
+      const cpu = cpuMs(pid) - cpu0;
+      const d = summarize(decisions);
+      const step: Step = {
+        agents: n,
+        path,
+        targetRate: rate,
+        seconds: Math.round(wall * 10) / 10,
+        routed,
+        refused,
+        unanswered: result.errors + result.timeouts,
+        routesPerSecond: Math.round(routed / wall),
+        decisionMs: { n: d.n, p50: d.p50, p99: d.p99 },
+        endToEndMs: { p50: result.latency.p50, p99: result.latency.p99 },
+        cpuMsPerDecision: Math.round((cpu / Math.max(1, d.n)) * 1000) / 1000,
+        controlPlaneCpuPercent: Math.round((cpu / 10 / wall) * 10) / 10,
+        heartbeatsPerSecond: Math.round((heartbeats - hb0) / wall),
+        heartbeatErrors: heartbeatErrors - hbErr0,
+        jobCalls: {
+          admitted: calls.admitted - calls0.admitted,
+          reported: calls.reported - calls0.reported,
+          failed: calls.failed - calls0.failed,
+        },
+      };
+      steps.push(step);
+      console.log(JSON.stringify(step));
+    }
+    return steps;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await stopProcess(cp);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const all: Step[] = [];
+for (const n of sizes) all.push(...(await runFleet(n)));
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+console.log(
+  `\nLive fleet: Node control plane process, agents heartbeating every ${HEARTBEAT_MS / 1000} s over HTTP, ` +
+    `${SLOTS_PER_AGENT} slots each, jobs held ${HOLD_MEDIAN_MS / 1000} s median (log-normal), ` +
+    `${seconds} s per step; load generator and simulator on the same cores\n`,
+);
+console.log(
+  table(
+    [
+      'agents',
+      'path',
+      'offered/s',
+      'routed/s',
+      'refused',
+      'unanswered',
+      'decision p50 ms',
+      'decision p99 ms',
+      'HTTP p50 ms',
+      'HTTP p99 ms',
+      'CPU ms/decision',
+      'CP CPU %',
+      'heartbeats/s',
+    ],
+    all.map((s) => [
+      s.agents,
+      s.path,
+      s.targetRate,
+      s.routesPerSecond,
+      Object.entries(s.refused)
+        .map(([k, v]) => `${v}×${k}`)
+        .join(' ') || '0',
+      s.unanswered,
+      fmt(s.decisionMs.p50),
+      fmt(s.decisionMs.p99),
+      fmt(s.endToEndMs.p50),
+      fmt(s.endToEndMs.p99),
+      fmt(s.cpuMsPerDecision),
+      s.controlPlaneCpuPercent,
+      s.heartbeatsPerSecond,
+    ]),
+  ),
+);
+if (values.json) writeFileSync(values.json, JSON.stringify(all, null, 2));
+process.exit(0);
