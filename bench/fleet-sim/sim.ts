@@ -1,5 +1,18 @@
 // A time-stepped simulation of one policy routing Poisson arrivals over the simulated fleet.
-// The policies are the real ones from control-plane/core/scheduler, fed AgentViews built from sim state.
+// The policies are the real ones from control-plane/core/scheduler, fed AgentViews built from sim
+// state, and every policy reserves as the control plane does (routing.ts): it walks its ranking
+// and takes the first agent whose breaker admits the request and that has a free slot (the guarded
+// lease); when none does, the client waits RETRY_MS and asks again (a 503 with Retry-After).
+// Breakers are the real ones (breakers/policy.ts): failures trip them, successes close them.
+import {
+  admits,
+  type BreakerFields,
+  CLOSED,
+  DEFAULT_BREAKER_CONFIG,
+  onFailure,
+  onSuccess,
+  phaseOf,
+} from '../../control-plane/core/breakers/policy.ts';
 import type { AgentView, Policy } from '../../control-plane/core/scheduler/types.ts';
 import { summarize } from '../stats.ts';
 import {
@@ -45,6 +58,8 @@ export function poissonArrivals(rps: number, durationMs: number, seed: number): 
 }
 
 interface Job extends SimRequest {
+  /** When its lease was taken (a ticket's issuedAt, for the breaker). */
+  issuedAtMs: number;
   readyAtMs: number;
   prefillLeft: number;
   decodeLeft: number;
@@ -60,6 +75,7 @@ interface AgentState {
   queue: Job[];
   active: Job[];
   tps: number | null;
+  breaker: BreakerFields;
 }
 
 /** Clients retry a 503 (no agent free) after this long. */
@@ -92,7 +108,13 @@ export function simulate(
     queue: [],
     active: [],
     tps: null,
+    breaker: CLOSED,
   }));
+  const cfg = DEFAULT_BREAKER_CONFIG;
+  /** No more than maxEjectionShare of the fleet open at once, as the control plane enforces. */
+  const mayEject = (now: number) =>
+    agents.filter((a) => phaseOf(a.breaker, now) !== 'closed').length + 1 <=
+    cfg.maxEjectionShare * agents.length;
   const pending: { req: SimRequest; tryAt: number }[] = [];
   const ttfts: number[] = [];
   let next = 0;
@@ -121,6 +143,7 @@ export function simulate(
       tokensPerSecond: a.tps,
       latitude: null,
       longitude: null,
+      breaker: a.breaker,
     }));
 
   for (let now = 0; now < endMs; now += DT_MS) {
@@ -135,26 +158,43 @@ export function simulate(
         i++;
         continue;
       }
+      const listed = views(now);
       const d = policy.decide(
-        views(now),
+        listed,
         { model: MODEL },
-        { now, liveAfter: now - 30_000, breakerAdmits: () => true },
+        {
+          now,
+          liveAfter: now - 30_000,
+          breakerAdmits: (id) => {
+            const b = agents.find((x) => x.spec.id === id)?.breaker ?? CLOSED;
+            return admits(b, now, cfg);
+          },
+        },
       );
-      const choice = d.ranked[0];
-      if (!choice) {
+      // The guarded lease: the first ranked agent with a free slot whose breaker admits it.
+      const a = d.ranked
+        .map((r) => agents.find((x) => x.spec.id === r.agent.id) as AgentState)
+        .find(
+          (x) => admits(x.breaker, now, cfg) && x.active.length + x.queue.length < x.spec.slots,
+        );
+      if (!a) {
         p.tryAt = now + RETRY_MS;
         i++;
         continue;
       }
       pending.splice(i, 1);
-      const a = agents.find((x) => x.spec.id === choice.agent.id) as AgentState;
+      if (phaseOf(a.breaker, now) === 'half-open')
+        a.breaker = { ...a.breaker, probes: a.breaker.probes + 1, probeAt: now };
       if (!a.loaded && a.loadingUntil === null && a.memoryFreeBytes < MODEL_BYTES) {
-        // The agent cannot hold the model: the request fails (out of memory).
+        // The agent cannot hold the model: the request fails (out of memory), and its breaker counts it.
         failed += counted(p.req) ? 1 : 0;
+        a.breaker =
+          onFailure(a.breaker, { issuedAt: now, now, mayEject: mayEject(now) }, cfg) ?? a.breaker;
         continue;
       }
       a.queue.push({
         ...p.req,
+        issuedAtMs: now,
         readyAtMs: now + a.spec.rttMs / 2,
         prefillLeft: p.req.promptTokens,
         decodeLeft: p.req.outputTokens,
@@ -199,6 +239,7 @@ export function simulate(
         const seconds = (now + DT_MS - (job.decodeStartMs ?? now)) / 1000;
         const tps = job.outputTokens / Math.max(seconds, 0.001);
         a.tps = a.tps === null ? tps : 0.8 * a.tps + 0.2 * tps;
+        a.breaker = onSuccess(a.breaker, { issuedAt: job.issuedAtMs, now }) ?? a.breaker;
         if (counted(job)) {
           const ttft = (job.firstTokenMs ?? now) - job.arrivalMs;
           completed++;
