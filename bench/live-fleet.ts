@@ -5,12 +5,17 @@
 // heartbeats list the jobs each agent runs. The simulator and the load generator share this machine's
 // cores with the control plane: the figures are for the whole thing on one host.
 //   npx tsx bench/live-fleet.ts [--agents 1000,10000] [--seconds 10] [--rates 500,1000,2000,3000]
+//                               [--target node|worker]
 //   npm run bench -- live-fleet …   (stores the raw output under bench/results/)
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `--target worker` runs the same against `wrangler dev` (workerd with a local D1 in SQLite files),
+// for a relative figure: local D1 is not Cloudflare's D1, and wrangler adds its own proxy.
+
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { type Proc, startProcess, stopProcess, waitFor } from '../scripts/cluster.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
@@ -20,7 +25,8 @@ const MODEL = 'smollm2:135m';
 const JOIN_TOKEN = 'live-fleet-bench-join-token-0123456789';
 const GiB = 2 ** 30;
 const SLOTS_PER_AGENT = 8;
-const HEARTBEAT_MS = 5_000; // the control plane's default HEARTBEAT_INTERVAL
+/** The heartbeat cadence each target tells its agents: Node's default, and wrangler.toml's. */
+const HEARTBEAT_MS = { node: 5_000, worker: 10_000 } as const;
 /** Hold time of a job: log-normal, median 2 s, about 8 % above 6 s, capped at 30 s. */
 const HOLD_MEDIAN_MS = 2_000;
 const HOLD_SIGMA = 0.8;
@@ -35,6 +41,7 @@ interface SimAgent {
 }
 
 interface Step {
+  target: Target;
   agents: number;
   path: string;
   targetRate: number | 'max';
@@ -58,9 +65,15 @@ const { values } = parseArgs({
     agents: { type: 'string', default: '1000,10000' },
     seconds: { type: 'string', default: '10' },
     rates: { type: 'string', default: '500,1000,2000,3000' },
+    target: { type: 'string', default: 'node' },
     json: { type: 'string' },
   },
 });
+type Target = keyof typeof HEARTBEAT_MS;
+if (values.target !== 'node' && values.target !== 'worker')
+  throw new Error(`--target is node or worker, not ${values.target}`);
+const target: Target = values.target;
+const heartbeatMs = HEARTBEAT_MS[target];
 const sizes = values.agents.split(',').map(Number);
 const seconds = Number(values.seconds);
 const rates = values.rates.split(',').map(Number);
@@ -71,11 +84,68 @@ function holdMs(): number {
   return Math.min(30_000, HOLD_MEDIAN_MS * Math.exp(HOLD_SIGMA * z));
 }
 
-/** utime + stime of a process, in ms (from /proc/<pid>/stat; clock ticks are 100 Hz on Linux). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/** [ppid, utime + stime in ms] of a process (/proc/<pid>/stat; clock ticks are 100 Hz on Linux). */
+function procStat(pid: number): [number, number] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [Number(fields[1]), (Number(fields[11]) + Number(fields[12])) * 10];
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/** CPU ms used so far by a process and all its descendants (wrangler dev runs workerd below it). */
+function cpuMs(root: number): number {
+  const stats = new Map<number, [number, number]>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    const st = Number.isInteger(pid) ? procStat(pid) : undefined;
+    if (st) stats.set(pid, st);
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 16; hops++) {
+      if (p === root) return true;
+      p = stats.get(p)?.[0] ?? 0;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [pid, [, cpu]] of stats) if (inTree(pid)) total += cpu;
+  return total;
+}
+
+const WRANGLER = 'node_modules/wrangler/bin/wrangler.js';
+const wranglerEnv = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' };
+
+/** The control plane under test as a process of its own, with its data in `dataDir`. */
+async function startTarget(port: number, dataDir: string, n: number): Promise<Proc> {
+  const limits = { MAX_AGENTS: String(n + 16), MAX_AGENTS_PER_JOIN_TOKEN: String(n + 16) };
+  if (target === 'node')
+    return startProcess('control-plane', 'bin/control-plane.mjs', [], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      JOIN_TOKEN,
+      AUTH_MODE: 'development',
+      ...limits,
+    });
+  await promisify(execFile)(
+    process.execPath,
+    [WRANGLER, 'd1', 'migrations', 'apply', 'titancompute', '--local', '--persist-to', dataDir],
+    { env: { ...process.env, ...wranglerEnv } },
+  );
+  const vars = { JOIN_TOKEN, AUTH_MODE: 'development', ...limits };
+  return startProcess(
+    'wrangler-dev',
+    WRANGLER,
+    [
+      ...['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dataDir],
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      '--show-interactive-dev-session=false',
+    ],
+    wranglerEnv,
+  );
 }
 
 function registration(i: number, port: number) {
@@ -110,15 +180,7 @@ async function runFleet(n: number): Promise<Step[]> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'titan-live-fleet-'));
-  const cp: Proc = startProcess('control-plane', 'bin/control-plane.mjs', [], {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    JOIN_TOKEN,
-    AUTH_MODE: 'development',
-    MAX_AGENTS: String(n + 16),
-    MAX_AGENTS_PER_JOIN_TOKEN: String(n + 16),
-  });
+  const cp = await startTarget(port, dataDir, n);
   const pid = cp.child.pid as number;
   // The decision times the control plane logs (routing.ts), collected per step.
   let decisions: number[] = [];
@@ -137,7 +199,7 @@ async function runFleet(n: number): Promise<Step[]> {
     await waitFor(
       'control plane',
       async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
-      60_000,
+      90_000,
       [cp],
     );
 
@@ -193,12 +255,12 @@ async function runFleet(n: number): Promise<Step[]> {
       timers.push(
         setTimeout(() => {
           void beat(a, i);
-          timers.push(setInterval(() => void beat(a, i), HEARTBEAT_MS));
-        }, Math.random() * HEARTBEAT_MS),
+          timers.push(setInterval(() => void beat(a, i), heartbeatMs));
+        }, Math.random() * heartbeatMs),
       );
     });
     // One whole interval of heartbeats before measuring.
-    await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+    await new Promise((r) => setTimeout(r, heartbeatMs));
 
     // A routed ticket is admitted by its agent at once and reported when its job ends.
     const calls = { admitted: 0, reported: 0, failed: 0 };
@@ -236,14 +298,16 @@ async function runFleet(n: number): Promise<Step[]> {
       }, FOLLOW_MS);
     };
 
+    /** A response header, whatever case the server wrote its name in (autocannon keeps it). */
     const header = (headers: unknown, name: string): string | undefined => {
-      if (Array.isArray(headers)) {
-        for (let i = 0; i + 1 < headers.length; i += 2)
-          if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
-        return undefined;
-      }
-      const v = (headers as Record<string, unknown> | undefined)?.[name];
-      return v === undefined ? undefined : String(v);
+      const entries: [unknown, unknown][] = Array.isArray(headers)
+        ? Array.from({ length: headers.length >> 1 }, (_, i) => [
+            headers[2 * i],
+            headers[2 * i + 1],
+          ])
+        : Object.entries((headers ?? {}) as Record<string, unknown>);
+      const hit = entries.find(([k]) => String(k).toLowerCase() === name);
+      return hit === undefined ? undefined : String(hit[1]);
     };
 
     const chat = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
@@ -271,8 +335,8 @@ async function runFleet(n: number): Promise<Step[]> {
           routed++;
           return;
         }
-        if (status === 307) {
-          const location = header(headers, 'location') ?? '';
+        const location = header(headers, 'location');
+        if (status === 307 && location) {
           const a = byUrl.get(new URL(location).origin);
           const jti = header(headers, 'x-request-id');
           if (a && jti) runJob(a, jti);
@@ -307,6 +371,7 @@ async function runFleet(n: number): Promise<Step[]> {
       const cpu = cpuMs(pid) - cpu0;
       const d = summarize(decisions);
       const step: Step = {
+        target,
         agents: n,
         path,
         targetRate: rate,
@@ -342,7 +407,7 @@ const all: Step[] = [];
 for (const n of sizes) all.push(...(await runFleet(n)));
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 console.log(
-  `\nLive fleet: Node control plane process, agents heartbeating every ${HEARTBEAT_MS / 1000} s over HTTP, ` +
+  `\nLive fleet: ${target === 'node' ? 'Node control plane process' : 'wrangler dev (workerd, local D1)'}, agents heartbeating every ${heartbeatMs / 1000} s over HTTP, ` +
     `${SLOTS_PER_AGENT} slots each, jobs held ${HOLD_MEDIAN_MS / 1000} s median (log-normal), ` +
     `${seconds} s per step; load generator and simulator on the same cores\n`,
 );
