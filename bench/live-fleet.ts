@@ -152,7 +152,7 @@ function registration(i: number, port: number) {
   return {
     id: `sim-${i}`,
     // Nobody follows the redirects: the URL only has to be unique and well-formed.
-    url: `http://127.0.${(i >> 8) & 255}.${(i & 255) + 1}:${port}`,
+    url: `http://127.${((i + 1) >> 16) & 255}.${((i + 1) >> 8) & 255}.${(i + 1) & 255}:${port}`,
     maxConcurrentJobs: SLOTS_PER_AGENT,
     models: [{ name: MODEL, loaded: i % 3 !== 0, memoryBytes: 4 * GiB }],
     stats: {
