@@ -71,4 +71,5 @@ echo "docker-base: docker import $TARBALL as $IMAGE"
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'CMD ["node"]' \
   "$TARBALL" "$IMAGE" >/dev/null
+# shellcheck disable=SC2016 # expanded inside the container
 "$DOCKER" run --rm --network none "$IMAGE" sh -c 'echo "docker-base: node $(node --version), npm $(npm --version)"'
