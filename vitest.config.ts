@@ -1,7 +1,8 @@
 // Test projects: unit (Node, fakes allowed), workers (inside workerd with D1), integration (the real
 // model in process), e2e (real processes),
 // ollama / llama-server (real upstream servers built from source, run by their own scripts), and
-// browser (headless Chromium, run by its own script).
+// browser (headless Chromium, run by its own script), docker (images and compose, run by its own
+// script).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -76,6 +77,18 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 240_000,
+        },
+      },
+      {
+        // Docker: both images built, compose.yaml up, a chat completion, an agent killed; run by
+        // scripts/test-docker.mjs (part of `npm test`) once dockerd runs and compose is built.
+        test: {
+          name: 'docker',
+          include: ['test/docker/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
         },
       },
     ],

@@ -34,6 +34,16 @@ export async function main(argv: string[]): Promise<number> {
       tty: process.stderr.isTTY === true,
     });
   }
+  if (argv[0] === 'service') {
+    const { serviceMain } = await import('./cli-service.ts');
+    return serviceMain(argv.slice(1), {
+      cwd: process.cwd(),
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+      node: process.execPath,
+      agentBin: fileURLToPath(new URL('../bin/agent.mjs', import.meta.url)),
+    });
+  }
   let parsed: ReturnType<typeof parseCommand>;
   try {
     parsed = parseCommand(argv, { ...pathContext(), hostname: hostname() });

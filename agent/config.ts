@@ -101,6 +101,7 @@ const OPTIONS = {
 export const USAGE = `Usage: agent start [options]
        agent doctor [options]   check this host against the same options, start nothing
        agent models ls|pull|rm  (agent models --help)
+       agent service print|install  systemd unit (agent service --help)
        agent --version
 
 Options (environment variable in brackets):
