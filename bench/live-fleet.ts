@@ -5,7 +5,7 @@
 // heartbeats list the jobs each agent runs. The simulator and the load generator share this machine's
 // cores with the control plane: the figures are for the whole thing on one host.
 //   npx tsx bench/live-fleet.ts [--agents 1000,10000] [--seconds 10] [--rates 500,1000,2000,3000]
-//                               [--target node|worker]
+//                               [--target node|worker] [--cpu-prof DIR]
 //   npm run bench -- live-fleet …   (stores the raw output under bench/results/)
 // `--target worker` runs the same against `wrangler dev` (workerd with a local D1 in SQLite files),
 // for a relative figure: local D1 is not Cloudflare's D1, and wrangler adds its own proxy.
@@ -17,7 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { type Proc, startProcess, stopProcess, waitFor } from '../scripts/cluster.ts';
+import {
+  type Proc,
+  ROOT,
+  spawnProcess,
+  startProcess,
+  stopProcess,
+  waitFor,
+} from '../scripts/cluster.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
 import { summarize, table } from './stats.ts';
 
@@ -66,6 +73,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rates: { type: 'string', default: '500,1000,2000,3000' },
     target: { type: 'string', default: 'node' },
+    'cpu-prof': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -121,15 +129,22 @@ const wranglerEnv = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' 
 /** The control plane under test as a process of its own, with its data in `dataDir`. */
 async function startTarget(port: number, dataDir: string, n: number): Promise<Proc> {
   const limits = { MAX_AGENTS: String(n + 16), MAX_AGENTS_PER_JOIN_TOKEN: String(n + 16) };
-  if (target === 'node')
-    return startProcess('control-plane', 'bin/control-plane.mjs', [], {
+  if (target === 'node') {
+    const env = {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       JOIN_TOKEN,
       AUTH_MODE: 'development',
       ...limits,
-    });
+    };
+    // --cpu-prof DIR: V8 writes the control plane's CPU profile there when it exits.
+    const profile = values['cpu-prof']
+      ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
+      : [];
+    const script = join(ROOT, 'bin', 'control-plane.mjs');
+    return spawnProcess('control-plane', process.execPath, [...profile, script], env);
+  }
   await promisify(execFile)(
     process.execPath,
     [WRANGLER, 'd1', 'migrations', 'apply', 'titancompute', '--local', '--persist-to', dataDir],
