@@ -6,11 +6,12 @@ import type { ControlPlaneEvent, EventSink } from '../core/events.ts';
 import { noEvents } from '../core/events.ts';
 
 /**
- * One data point: index1 and blob1 the event type (`exclusion`: one per filter of a decision); blob2 agent, blob3 model, blob4 outcome (the
- * decision's outcome, the lease change, the breaker's new state, the job outcome, why a heartbeat
- * was written), blob5 policy (decision), filter (exclusion) or the breaker's old state; double1 a
- * count, double2 TTFT ms (job), ms since the last recorded heartbeat, or candidates (decision);
- * double3 duration ms (job); double4/double5 tokens in/out (job).
+ * The data points of one event, all in one layout: index1 and blob1 the event type (a decision
+ * adds one `exclusion` point per filter); blob2 agent, blob3 model, blob4 outcome (the decision's
+ * outcome, the lease change, the breaker's new state, the job outcome, why a heartbeat was
+ * written), blob5 policy (decision), filter (exclusion) or the breaker's old state; double1 a
+ * count; double2 TTFT ms (job; -1: no token), ms since the last recorded heartbeat, or the
+ * decision's candidates; double3 duration ms (job); double4, double5 tokens in, out (job).
  */
 export function dataPoints(e: ControlPlaneEvent): {
   indexes: string[];
@@ -38,7 +39,7 @@ export function dataPoints(e: ControlPlaneEvent): {
       return [
         point(
           ['job', e.agent, e.model, e.outcome, ''],
-          [1, e.ttftMs ?? Number.NaN, e.durationMs, e.tokensIn, e.tokensOut],
+          [1, e.ttftMs ?? -1, e.durationMs, e.tokensIn, e.tokensOut],
         ),
       ];
     case 'heartbeat':
