@@ -1,17 +1,19 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
 import { errorBodyFor } from '../protocol/dialects.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { AccessLog } from './http/access.ts';
 import { registerEmbeddingRoutes } from './http/embeddings.ts';
 import { AgentHttpError, toHttpError } from './http/errors.ts';
+import { secretOrLoopback } from './http/guard.ts';
 import type { AdmissionConfirmer, JobDeps, JobReporter } from './http/job.ts';
 import { registerOllamaRoutes } from './http/ollama.ts';
 import { registerOpenAIRoutes } from './http/openai.ts';
 import { DEFAULT_STALL_TIMEOUT_MS } from './http/stall.ts';
 import { JobTracker } from './jobs.ts';
 import { type Logger, silentLogger } from './log.ts';
+import type { AgentMetrics } from './metrics.ts';
 import { ReplayGuard, type TicketVerifier } from './tickets.ts';
 
 export interface AgentAppConfig {
@@ -37,6 +39,12 @@ export interface AgentAppDeps {
   jobs?: JobTracker;
   replay?: ReplayGuard;
   log?: Logger;
+  /** Serves GET /metrics (Prometheus text) when present. */
+  metrics?: AgentMetrics;
+  /** Bearer token GET /metrics requires (METRICS_TOKEN); undefined: loopback clients only. */
+  metricsToken?: string | undefined;
+  /** Peer address of a request (default: the Node socket's). */
+  remoteAddress?: ((c: Context) => string | undefined) | undefined;
 }
 
 export type { JobReporter } from './http/job.ts';
@@ -56,7 +64,8 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     confirmAdmission: deps.confirmAdmission ?? (async () => 'unconfirmed'),
     now,
     stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
-    access: new AccessLog(log),
+    access: new AccessLog(log, deps.metrics),
+    metrics: deps.metrics,
   };
 
   const app = new Hono();
@@ -93,6 +102,24 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
       models: await deps.engine.listModels(),
     });
   });
+
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get(
+      '/metrics',
+      secretOrLoopback({
+        secret: deps.metricsToken,
+        prefix: 'metrics',
+        setting: 'METRICS_TOKEN',
+        what: 'metrics',
+        remoteAddress: deps.remoteAddress,
+      }),
+      async (c) => {
+        const { contentType, body } = await metrics.render();
+        return c.body(body, 200, { 'content-type': contentType });
+      },
+    );
+  }
 
   registerOpenAIRoutes(app, jobDeps);
   registerOllamaRoutes(app, jobDeps);

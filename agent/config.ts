@@ -56,6 +56,8 @@ export interface AgentConfig {
   modelMemoryLimit?: number | undefined;
   /** Required by /admin/* when set; otherwise /admin/* answers loopback clients only. */
   adminKey?: string | undefined;
+  /** Required by GET /metrics when set (METRICS_TOKEN); otherwise loopback clients only. */
+  metricsToken?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -93,6 +95,7 @@ const OPTIONS = {
   'model-base-url': { type: 'string' },
   'model-memory-limit': { type: 'string' },
   'admin-key': { type: 'string' },
+  'metrics-token': { type: 'string' },
   'no-supervise': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -140,6 +143,8 @@ Options (environment variable in brackets):
   --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
   --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
+  --metrics-token <token>    Bearer token for GET /metrics, Prometheus text (else loopback
+                             only) [METRICS_TOKEN]
   --no-supervise             run the agent in this process, with no crash supervisor
                              [AGENT_SUPERVISE=0] (default: supervised, see below)
 
@@ -359,7 +364,10 @@ function modelOptions(
   pick: (flag: string | undefined, ...names: string[]) => string | undefined,
   ctx: ConfigContext,
   values: Values,
-): Pick<AgentConfig, 'catalog' | 'modelBaseUrl' | 'modelMemoryLimit' | 'adminKey'> {
+): Pick<
+  AgentConfig,
+  'catalog' | 'modelBaseUrl' | 'modelMemoryLimit' | 'adminKey' | 'metricsToken'
+> {
   const baseUrl = pick(values['model-base-url'], 'MODEL_BASE_URL');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]/.test(baseUrl)) {
     throw new ConfigError(`model base URL must be an http(s) URL, got '${baseUrl}'`);
@@ -370,6 +378,7 @@ function modelOptions(
     modelBaseUrl: baseUrl,
     modelMemoryLimit: parsed(limit, parseBytes, 'model memory limit'),
     adminKey: pick(values['admin-key'], 'AGENT_ADMIN_KEY'),
+    metricsToken: pick(values['metrics-token'], 'METRICS_TOKEN'),
   };
 }
 

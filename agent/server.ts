@@ -10,6 +10,7 @@ import type { InferenceEngine } from './engines/engine.ts';
 import { selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
+import { AgentMetrics } from './metrics.ts';
 import { createModelStack, usesModelManager } from './models/setup.ts';
 import { applyMemoryLimit } from './placement.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
@@ -51,9 +52,23 @@ export async function startAgent(
   if (!config.joinToken)
     log.warn('no JOIN_TOKEN set: the control plane must be in development mode');
 
+  // Read at scrape time; the engine and the job tracker exist by the first scrape.
+  let gauges: { jobs: JobTracker; engine: InferenceEngine } | undefined;
+  const metrics = new AgentMetrics({
+    slots: () => ({
+      active: gauges?.jobs.active ?? 0,
+      max: gauges?.jobs.capacity ?? 0,
+      queued: gauges?.jobs.queued ?? 0,
+      draining: gauges?.jobs.draining ?? false,
+    }),
+    engineLoad: async () => gauges?.engine.load?.(),
+  });
   // With a model catalog the engine is the model manager (several variants, best fit, LRU).
   const models =
-    !overrides.engine && usesModelManager(config) ? await createModelStack(config, log) : undefined;
+    !overrides.engine && usesModelManager(config)
+      ? await createModelStack(config, log, metrics)
+      : undefined;
+  const engineStarted = performance.now();
   const engine: InferenceEngine =
     overrides.engine ??
     models?.manager ??
@@ -69,10 +84,16 @@ export async function startAgent(
       ...(config.threads ? { threads: config.threads } : {}),
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
     }));
+  // The embedded engine loads its one model as it starts: that is the model's load time.
+  if (!models && !overrides.engine && engine.kind === 'llama-cpp') {
+    const seconds = (performance.now() - engineStarted) / 1000;
+    for (const m of await engine.listModels()) metrics.modelLoaded(m.name, seconds);
+  }
   const version = packageVersion();
   // The engine may fix its own parallelism (e.g. OLLAMA_NUM_PARALLEL); slots follow it.
   const capacity = engine.capacity ?? config.maxConcurrentJobs;
   const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
+  gauges = { jobs, engine };
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;
@@ -85,6 +106,8 @@ export async function startAgent(
     config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,
+    metrics,
+    metricsToken: config.metricsToken,
   });
   if (models) app.route('/admin', models.admin);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Starts the Node control plane (TypeScript run through tsx, no build step), or runs an admin
-// command: `titan-control-plane agents|keys|join-tokens …` (see --help).
+// command: `titan-control-plane agents|keys|join-tokens|requests …` (see --help).
 import { register } from 'tsx/esm/api';
 
 register();
@@ -11,7 +11,7 @@ if (['--version', '-V', 'version'].includes(command ?? '')) {
   console.log(`titan-control-plane ${pkg.version}`);
   process.exit(0);
 }
-const admin = ['agents', 'keys', 'join-tokens', 'help', '--help', '-h'];
+const admin = ['agents', 'keys', 'join-tokens', 'requests', 'help', '--help', '-h'];
 if (admin.includes(command ?? '')) {
   const { runAdminCommand, UsageError } = await import('../control-plane/node/admin-cli.ts');
   try {

@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const ROUTE_PATH = '/v1/route';
 /** `POST` a failure report, with the ticket as `Authorization: Bearer`. */
 export const FAILURE_REPORT_ROUTE = `${ROUTE_PATH}/:jti/failure`;
+/** A request's timeline (admin key, or the API key that made it): docs/api.md. */
+export const REQUEST_TIMELINE_ROUTE = '/v1/requests/:id';
 
 export function failureReportPath(jti: string): string {
   return FAILURE_REPORT_ROUTE.replace(':jti', encodeURIComponent(jti));

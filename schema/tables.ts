@@ -99,6 +99,13 @@ export const tickets = sqliteTable(
     ttftMs: real('ttft_ms'),
     durationMs: real('duration_ms'),
     error: text('error'),
+    /** Why the job ended, from its report: the engine's finish reason or the agent's error code. */
+    finishReason: text('finish_reason'),
+    /**
+     * The route decision that issued the ticket, as JSON (DecisionSummary in
+     * control-plane/core/timeline.ts), written by the same INSERT that takes the lease.
+     */
+    decision: text('decision'),
     /** When a failure of this ticket was counted against its agent (at most once). */
     failedAt: integer('failed_at'),
   },

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { JobReport, TicketClaims } from '../../protocol/agent-api.ts';
 import { isOllamaPath, REQUEST_ID_HEADER } from '../../protocol/dialects.ts';
 import type { Logger } from '../log.ts';
+import type { AgentMetrics } from '../metrics.ts';
 import type { AgentHttpError } from './errors.ts';
 
 interface Opened {
@@ -22,7 +23,11 @@ export class AccessLog {
   /** Admitted requests, until their end is logged: at most the jobs in flight and queued. */
   private readonly open = new Map<string, Opened>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** Requests by outcome and tokens counted from the same ends (absent: not counted). */
+    private readonly metrics?: AgentMetrics,
+  ) {}
 
   /** A verified ticket: its id names the request from here on, the response header included. */
   begin(c: Context, claims: TicketClaims): void {
@@ -51,6 +56,7 @@ export class AccessLog {
     };
     if (report.outcome === 'error') this.log.warn('request', line);
     else this.log.info('request', line);
+    this.metrics?.ended(report, ending.reason);
   }
 
   /**
@@ -59,6 +65,7 @@ export class AccessLog {
    */
   refused(c: Context, err: AgentHttpError, claims?: TicketClaims): void {
     if (claims) c.header(REQUEST_ID_HEADER, claims.jti);
+    this.metrics?.refused(claims?.model, err.code);
     this.log.warn('request', {
       requestId: claims?.jti,
       keyId: claims?.sub,

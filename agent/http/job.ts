@@ -15,6 +15,7 @@ import {
 } from '../engines/engine.ts';
 import { ToolCallAssembler } from '../engines/tool-calls.ts';
 import type { Job, JobTracker } from '../jobs.ts';
+import type { AgentMetrics } from '../metrics.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import type { AccessLog, Ending } from './access.ts';
 import { AgentHttpError, toHttpError } from './errors.ts';
@@ -63,6 +64,8 @@ export interface JobDeps {
   /** A streamed write the client does not take within this long drops the stream. */
   stallTimeoutMs: number;
   access: AccessLog;
+  /** TTFT and inter-token latency of each answer (absent: not measured). */
+  metrics?: AgentMetrics | undefined;
 }
 
 /**
@@ -195,6 +198,7 @@ export class InferenceJob {
   private iterator: AsyncIterator<GenerateChunk> | undefined;
   private pending: GenerateChunk | undefined;
   private ttftMs: number | undefined;
+  private lastTokenAt: number | undefined;
   private tokens = 0;
   private done: DoneChunk | undefined;
   private settled = false;
@@ -318,8 +322,15 @@ export class InferenceJob {
 
   private record(chunk: GenerateChunk): void {
     if (chunk.type === 'token') {
+      const at = this.deps.now();
       this.tokens++;
-      this.ttftMs ??= Math.max(0, this.deps.now() - this.slot.startedAt);
+      if (this.ttftMs === undefined) {
+        this.ttftMs = Math.max(0, at - this.slot.startedAt);
+        this.deps.metrics?.firstToken(this.request.model, this.ttftMs);
+      } else if (this.lastTokenAt !== undefined) {
+        this.deps.metrics?.betweenTokens(this.request.model, Math.max(0, at - this.lastTokenAt));
+      }
+      this.lastTokenAt = at;
     } else if (chunk.type === 'done') {
       this.done = chunk;
     }

@@ -1,11 +1,9 @@
 // Admin HTTP routes for models (ls, pull with NDJSON progress, rm, load, unload): loopback only, or AGENT_ADMIN_KEY.
-import { timingSafeEqual } from 'node:crypto';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
-import { bearerToken } from '../../protocol/bearer.ts';
 import { EngineError } from '../engines/engine.ts';
+import { secretOrLoopback } from '../http/guard.ts';
 import { DownloadError, type Downloader, type DownloadProgress } from './download.ts';
 import type { ModelManager } from './manager.ts';
 import { pullVariant } from './pull.ts';
@@ -29,53 +27,20 @@ export type PullEvent =
 
 const modelBody = z.object({ model: z.string().min(1).max(200) });
 
-/**
- * A request a reverse proxy forwarded: its socket peer is loopback, its client is not. Without
- * AGENT_ADMIN_KEY, admin routes refuse these too.
- */
-function proxied(header: (name: string) => string | undefined): boolean {
-  return ['forwarded', 'x-forwarded-for', 'x-real-ip'].some((h) => header(h) !== undefined);
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || /^(::ffff:)?127\./.test(address);
-}
+export { isLoopback } from '../http/guard.ts';
 
 export function createModelAdminApp(deps: ModelAdminDeps): Hono {
   const app = new Hono();
-  const remote =
-    deps.remoteAddress ??
-    ((c: Context) => {
-      try {
-        return getConnInfo(c).remote.address;
-      } catch {
-        return undefined;
-      }
-    });
-
-  app.use('*', async (c, next) => {
-    if (deps.adminKey) {
-      const given = bearerToken(c.req.header('authorization')) ?? '';
-      if (!sameSecret(given, deps.adminKey)) {
-        return c.json(
-          { error: { code: 'admin_unauthorized', message: 'admin key required' } },
-          401,
-        );
-      }
-    } else if (!isLoopback(remote(c)) || proxied(c.req.header.bind(c.req))) {
-      return c.json(
-        {
-          error: {
-            code: 'admin_forbidden',
-            message: 'admin endpoints answer loopback clients only (or set AGENT_ADMIN_KEY)',
-          },
-        },
-        403,
-      );
-    }
-    await next();
-  });
+  app.use(
+    '*',
+    secretOrLoopback({
+      secret: deps.adminKey,
+      prefix: 'admin',
+      setting: 'AGENT_ADMIN_KEY',
+      what: 'admin endpoints',
+      remoteAddress: deps.remoteAddress,
+    }),
+  );
 
   app.get('/models', async (c) =>
     c.json({
@@ -151,12 +116,6 @@ export function createModelAdminApp(deps: ModelAdminDeps): Hono {
     });
   }
   return app;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function badRequest(c: Context, message: string) {

@@ -41,6 +41,11 @@ export interface ModelManagerOptions {
   log?: Logger;
   /** Runs after every model is unloaded on close (e.g. disposes the shared Llama). */
   onClose?: () => Promise<void>;
+  /** Told how long each load and unload took (the agent's metrics). */
+  timings?: {
+    modelLoaded(model: string, seconds: number): void;
+    modelUnloaded(model: string, seconds: number): void;
+  };
 }
 
 interface Slot {
@@ -261,7 +266,9 @@ export class ModelManager implements InferenceEngine {
       });
       await this.unloadSlot(victim);
     }
+    const started = performance.now();
     const loaded = await this.opts.load(slot.variant);
+    this.opts.timings?.modelLoaded(slot.variant.tag, (performance.now() - started) / 1000);
     slot.loaded = { ...loaded, lastUsed: this.clock(), inUse: 0 };
     this.log.info('model loaded', {
       model: slot.variant.tag,
@@ -293,7 +300,9 @@ export class ModelManager implements InferenceEngine {
     const loaded = slot.loaded;
     if (!loaded) return;
     slot.loaded = undefined;
+    const started = performance.now();
     await loaded.engine.close();
+    this.opts.timings?.modelUnloaded(slot.variant.tag, (performance.now() - started) / 1000);
   }
 
   /** Unloads a model now; refuses while it serves a request. */

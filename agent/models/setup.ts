@@ -7,6 +7,7 @@ import { createModelAdminApp } from './admin.ts';
 import { ModelCatalog } from './catalog.ts';
 import { Downloader } from './download.ts';
 import { LlamaLoader } from './llama-loader.ts';
+import type { ModelManagerOptions } from './manager.ts';
 import { ModelManager } from './manager.ts';
 
 /** The catalog shipped with the agent: the demo model's quantized variants. */
@@ -33,7 +34,11 @@ export async function loadCatalog(
   });
 }
 
-export async function createModelStack(config: AgentConfig, log: Logger): Promise<ModelStack> {
+export async function createModelStack(
+  config: AgentConfig,
+  log: Logger,
+  timings?: ModelManagerOptions['timings'],
+): Promise<ModelStack> {
   if (!config.modelsDir) throw new Error('a model catalog needs a models folder (--models-dir)');
   const catalog = await loadCatalog({ ...config, modelsDir: config.modelsDir });
   const loader = await LlamaLoader.create({
@@ -51,6 +56,7 @@ export async function createModelStack(config: AgentConfig, log: Logger): Promis
     platform: loader.platform,
     log,
     onClose: () => loader.close(),
+    ...(timings ? { timings } : {}),
   });
   await manager.refresh();
   const downloader = new Downloader();

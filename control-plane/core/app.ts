@@ -9,12 +9,14 @@ import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
+import { requireMetricsToken } from './metrics-auth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { clientRoutes, REDIRECTED_PATHS } from './routes/clients.ts';
 import { failureRoutes } from './routes/failures.ts';
 import { infoRoutes } from './routes/info.ts';
+import { requestRoutes } from './routes/requests.ts';
 
 /** Any thrown error as the ApiError the client sees (unknown errors: a bare 500). */
 export function toApiError(err: unknown): ApiError {
@@ -64,12 +66,12 @@ export function createApp(deps: Deps) {
   for (const path of [ROUTE_PATH, ...REDIRECTED_PATHS]) {
     app.use(path, requireClient(deps, limiter, { inference: true }));
   }
-  for (const path of [...Object.values(MODEL_LIST_PATHS), '/v1/status', '/metrics']) {
+  for (const path of [...Object.values(MODEL_LIST_PATHS), '/v1/status']) {
     app.use(path, requireClient(deps, limiter, { inference: false }));
   }
   const metrics = deps.metrics;
   if (metrics) {
-    app.get('/metrics', async (c) => {
+    app.get('/metrics', requireMetricsToken(deps.config), async (c) => {
       const { contentType, body } = await metrics.render();
       return c.body(body, 200, { 'content-type': contentType });
     });
@@ -79,6 +81,7 @@ export function createApp(deps: Deps) {
   app.route(AGENT_API_BASE, agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', failureRoutes(deps));
+  app.route('/', requestRoutes(deps));
   app.route('/', infoRoutes(deps));
   return app;
 }

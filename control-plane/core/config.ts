@@ -33,6 +33,11 @@ export interface ControlPlaneConfig {
   authMode: 'keys' | 'development';
   /** Bearer secret for /admin/* (ADMIN_KEY); admin endpoints are off without it. */
   adminKey: string | undefined;
+  /**
+   * Bearer secret for GET /metrics (METRICS_TOKEN), never a client API key. Unset: /metrics is
+   * off (403), except in development mode, where it is open.
+   */
+  metricsToken: string | undefined;
   /** Default per-key request rate (RATE_LIMIT_PER_MINUTE) and concurrent-request quota. */
   rateLimitPerMinute: number;
   maxConcurrentPerKey: number;
@@ -76,6 +81,7 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
     maxTokensCap: positiveInt(env.MAX_TOKENS, 4096, 'MAX_TOKENS'),
     authMode,
     adminKey: env.ADMIN_KEY || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     rateLimitPerMinute: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600, 'RATE_LIMIT_PER_MINUTE'),
     maxConcurrentPerKey: positiveInt(env.MAX_CONCURRENT_PER_KEY, 32, 'MAX_CONCURRENT_PER_KEY'),
     breaker: loadBreakerConfig(env),
@@ -108,10 +114,14 @@ export function liveCutoff(
 export const MIN_SECRET_LENGTH = 24;
 
 /** Names of configured secrets shorter than MIN_SECRET_LENGTH, for a start-up warning. */
-export function weakSecrets(config: Pick<ControlPlaneConfig, 'adminKey' | 'joinToken'>): string[] {
+export function weakSecrets(
+  config: Pick<ControlPlaneConfig, 'adminKey' | 'joinToken'> &
+    Partial<Pick<ControlPlaneConfig, 'metricsToken'>>,
+): string[] {
   const set: [string, string | undefined][] = [
     ['ADMIN_KEY', config.adminKey],
     ['JOIN_TOKEN', config.joinToken],
+    ['METRICS_TOKEN', config.metricsToken],
   ];
   return set.filter(([, v]) => v !== undefined && v.length < MIN_SECRET_LENGTH).map(([n]) => n);
 }

@@ -1,6 +1,7 @@
 // Everything the runtime-agnostic app needs, injected by the Node or Workers entry point.
 import type { MiddlewareHandler } from 'hono';
 import type { ControlPlaneConfig } from './config.ts';
+import type { EventSink } from './events.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Clock, Logger } from './runtime.ts';
 import type { Policy } from './scheduler/types.ts';
@@ -9,7 +10,7 @@ import type { Store } from './storage/types.ts';
 import type { TicketSigner } from './tickets.ts';
 import type { ViewCache } from './view-cache.ts';
 
-/** Prometheus metrics (Node): counts every request, renders the exposition text. */
+/** Prometheus metrics (Node): counts every request, renders the exposition text (GET /metrics). */
 export interface MetricsPort {
   middleware: MiddlewareHandler;
   render(): Promise<{ contentType: string; body: string }>;
@@ -27,8 +28,10 @@ export interface Deps {
   views?: ViewCache;
   /** Per-key request buckets; must outlive one request (createApp makes one if absent). */
   limiter?: RateLimiter;
-  /** Serves GET /metrics when present (the Node entry). */
+  /** Serves GET /metrics when present (the Node entry), behind METRICS_TOKEN. */
   metrics?: MetricsPort;
+  /** Decisions, leases, breakers, jobs, heartbeats: Prometheus on Node, Analytics Engine on Workers. */
+  events?: EventSink;
   /** Ticket ids; crypto.randomUUID unless a test injects its own. */
   newId?: () => string;
 }

@@ -32,7 +32,14 @@ export async function recordHeartbeat(
   hb: HeartbeatUpdate,
   now: number,
   policy: CoalescingPolicy & { heartbeatIntervalMs: number },
-): Promise<{ written: WriteReason; leasesChanged: boolean } | null> {
+): Promise<{
+  written: WriteReason;
+  leasesChanged: boolean;
+  /** Since the agent's last recorded heartbeat (recorded ones are coalesced), ms. */
+  sinceLastMs: number;
+  /** Leases the heartbeat confirmed, and confirmed ones it no longer lists (lost). */
+  leases: { confirmed: number; released: number };
+} | null> {
   const stored = await store.agents.get(id);
   if (!stored) return null;
   // An offline agent that heartbeats again is back; draining is the agent's own word.
@@ -64,7 +71,12 @@ export async function recordHeartbeat(
     now,
     policy.heartbeatIntervalMs,
   );
-  return { written, leasesChanged: leases.confirmed + leases.released > 0 };
+  return {
+    written,
+    leasesChanged: leases.confirmed + leases.released > 0,
+    sinceLastMs: Math.max(0, now - stored.lastHeartbeatAt),
+    leases,
+  };
 }
 
 /**

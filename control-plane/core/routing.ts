@@ -6,9 +6,11 @@ import { effectiveState } from './breakers/health.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
+import { noEvents } from './events.ts';
 import { slotsFilter } from './scheduler/filters/slots.ts';
 import { filterLabel } from './scheduler/registry.ts';
 import type { AgentView, Decision, Exclusion, PlacementRequest } from './scheduler/types.ts';
+import { decisionSummary } from './timeline.ts';
 
 export interface RouteDecision {
   agent: { id: string; url: string };
@@ -61,6 +63,14 @@ export function summarizeExclusions(excluded: readonly Exclusion[]): string {
   return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
+/** Agents left out, counted by the filter that excluded them. */
+function excludedByFilter(decision: Decision): Record<string, number> {
+  const byFilter: Record<string, number> = {};
+  for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
+  return byFilter;
+}
+
+/** The decision's log line and its events (a decision, and the lease it took). */
 function logDecision(
   deps: Deps,
   requestId: string,
@@ -69,8 +79,18 @@ function logDecision(
   chosen: string | null,
   startedAt: number,
 ) {
-  const byFilter: Record<string, number> = {};
-  for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
+  const byFilter = excludedByFilter(decision);
+  const events = deps.events ?? noEvents;
+  events.emit({
+    type: 'decision',
+    policy: decision.policy,
+    model,
+    outcome: chosen ? 'routed' : 'no_agent',
+    agent: chosen,
+    candidates: decision.ranked.length,
+    excludedBy: byFilter,
+  });
+  if (chosen) events.emit({ type: 'lease', change: 'taken', agent: chosen, count: 1 });
   deps.log.info(chosen ? 'MCDA agent selected' : 'MCDA no agent available', {
     requestId,
     model,
@@ -201,6 +221,8 @@ async function reserveFirst(
 ): Promise<Leased | undefined> {
   const { store, config } = deps;
   const liveAfter = liveCutoff(config, now);
+  // Kept on the ticket row by the same INSERT (GET /v1/requests/:id): no extra row written.
+  const summary = JSON.stringify(decisionSummary(d, req.exclude));
   for (const choice of d.ranked) {
     const agent = choice.agent;
     const lease = {
@@ -211,6 +233,7 @@ async function reserveFirst(
       issuedAt: now,
       expiresAt,
       claimUntil: now + config.leaseClaimWindowMs,
+      decision: summary,
     };
     const registration = await reserveThroughBreaker(
       store.breakers,

@@ -16,6 +16,8 @@ export const ADMIN_USAGE = `Usage:
   titan-control-plane agents list
   titan-control-plane agents drain <id>             no new work for the agent; running jobs finish
   titan-control-plane agents undrain <id>
+  titan-control-plane requests show <id>            a request's timeline: decision, ticket,
+                                                    admission, first token, end (docs/api.md)
   titan-control-plane keys create --name <name> [--rate <per-minute>] [--concurrent <n>]
   titan-control-plane keys list
   titan-control-plane keys revoke <id>
@@ -123,6 +125,10 @@ type Values = {
 /** The admin API call a command line stands for (method, path, body). */
 function apiCall(what: string, action: string, id: string | undefined, values: Values) {
   const resource = what === 'keys' ? '/api-keys' : `/${what}`;
+  if (what === 'requests') {
+    if (action === 'show') return { method: 'GET', path: `/requests/${needId(id, action)}` };
+    throw new UsageError(ADMIN_USAGE);
+  }
   if (action === 'list') return { method: 'GET', path: resource };
   if (what === 'agents') {
     if (action === 'drain' || action === 'undrain') {
@@ -166,7 +172,7 @@ export async function runAdminCommand(
   const { values, positionals } = parsed;
   const [what, action, id] = positionals;
   if (values.help || what === 'help') return ADMIN_USAGE;
-  if (!['keys', 'join-tokens', 'agents'].includes(what ?? '') || !what || !action) {
+  if (!['keys', 'join-tokens', 'agents', 'requests'].includes(what ?? '') || !what || !action) {
     throw new UsageError(ADMIN_USAGE);
   }
   if (what === 'keys' && action === 'generate-ticket-key') {

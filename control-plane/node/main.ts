@@ -66,11 +66,12 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     limiter: new RateLimiter(),
     log,
   };
-  const app = createApp({ ...deps, metrics: createMetrics(deps) });
+  const metrics = createMetrics(deps);
+  const app = createApp({ ...deps, metrics, events: metrics.events });
 
   const maintenanceMs = settings.maintenanceMs;
   const timer = setInterval(() => {
-    runMaintenance(deps.store, config, systemClock.now())
+    runMaintenance(deps.store, config, systemClock.now(), undefined, metrics.events)
       .then((r) => {
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved || r.ticketsDeleted)

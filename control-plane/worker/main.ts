@@ -16,9 +16,12 @@ import { Scoreboard } from '../core/scoreboard.ts';
 import { type Db, sqliteStore } from '../core/storage/sqlite/index.ts';
 import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from '../core/tickets.ts';
 import { ViewCache } from '../core/view-cache.ts';
+import { analyticsEvents } from './analytics.ts';
 
 export interface WorkerEnv {
   DB: D1Database;
+  /** Workers Analytics Engine dataset for the core's events (wrangler.toml); optional. */
+  EVENTS?: unknown;
   TICKET_PRIVATE_KEY?: string;
   /** The key before the last rotation (private or public PEM), kept in the JWKS. */
   TICKET_PREVIOUS_KEY?: string;
@@ -95,7 +98,11 @@ function depsFor(env: WorkerEnv): Promise<Deps> {
     cached = { settings, deps: buildDeps(env) };
   }
   // Bindings can change between requests (tests, redeploys); the database handle follows them.
-  return cached.deps.then((d) => ({ ...d, store: storeOf(env) }));
+  return cached.deps.then((d) => ({
+    ...d,
+    store: storeOf(env),
+    events: analyticsEvents(env.EVENTS),
+  }));
 }
 
 export default {
@@ -116,7 +123,7 @@ export default {
     // Without its secrets the Worker does no upkeep either; the error lands in the cron log.
     const deps = await depsFor(env);
     ctx.waitUntil(
-      runMaintenance(deps.store, deps.config, deps.clock.now()).then((r) =>
+      runMaintenance(deps.store, deps.config, deps.clock.now(), undefined, deps.events).then((r) =>
         log.info('maintenance', { ...r }),
       ),
     );

@@ -7,6 +7,7 @@ import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
 import { leasesContract } from '../contract/leases.contract.ts';
 import { securityContract } from '../contract/security.contract.ts';
+import { timelineContract } from '../contract/timeline.contract.ts';
 import { countingD1 } from './counting-d1.ts';
 
 const target = {
@@ -31,3 +32,4 @@ controlPlaneContract('Workers + D1', target);
 leasesContract('Workers + D1', target);
 securityContract('Workers + D1', target);
 adminContract('Workers + D1', target);
+timelineContract('Workers + D1', target);

@@ -1,6 +1,7 @@
 // Feeds ticket outcomes (agent job reports, client failure reports) into breakers and health.
 import { liveCutoff } from '../config.ts';
 import type { Deps } from '../deps.ts';
+import { noEvents } from '../events.ts';
 import {
   type BreakerConfig,
   type BreakerFields,
@@ -15,7 +16,7 @@ import {
 const MAX_CAS_ATTEMPTS = 20;
 
 export type BreakerDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log'> &
-  Pick<Partial<Deps>, 'views'>;
+  Pick<Partial<Deps>, 'views' | 'events'>;
 
 /**
  * Whether one more live agent may be ejected without ejecting more than maxEjectionShare of the
@@ -47,6 +48,7 @@ function logTransition(deps: BreakerDeps, agentId: string, from: BreakerFields, 
   const before = phaseOf(from, now);
   const after = phaseOf(to, now);
   if (before === after && from.openedAt === to.openedAt) return;
+  (deps.events ?? noEvents).emit({ type: 'breaker', agent: agentId, from: before, to: after });
   deps.log.warn(`circuit breaker ${after}`, {
     agent: agentId,
     from: before,

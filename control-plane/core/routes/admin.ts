@@ -1,5 +1,5 @@
-// Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), and
-// the fleet (routes/admin-agents.ts).
+// Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), the
+// fleet (routes/admin-agents.ts) and request timelines.
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { parseDuration } from '../config-values.ts';
 import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { constantTimeEqual } from '../secrets.ts';
+import { requestTimeline } from '../timeline.ts';
 import { adminAgentRoutes } from './admin-agents.ts';
 
 const name = z.string().min(1).max(100);
@@ -93,5 +94,12 @@ export function adminRoutes(deps: AdminDeps) {
     return c.json({ id, revoked: true });
   });
   app.route('/agents', adminAgentRoutes(deps));
+  // The same timeline as GET /v1/requests/:id, for the admin CLI (`requests show`).
+  app.get('/requests/:id', async (c) => {
+    const id = idParam.parse(c.req.param('id'));
+    const row = await store.tickets.get(id);
+    if (!row) throw new ApiError('not_found', `No request '${id}'`);
+    return c.json(requestTimeline(row));
+  });
   return app;
 }

@@ -22,6 +22,7 @@ import { limitBodyTo, readBody } from '../body.ts';
 import { recordFailure, recordSuccess } from '../breakers/outcomes.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
+import { noEvents } from '../events.ts';
 import { assertAgentUrl, boundedSlots, noRoomError, roomFor } from '../registration-policy.ts';
 import { finishTicket, recordHeartbeat } from '../registry.ts';
 
@@ -29,6 +30,7 @@ const jtiParam = z.string().min(1).max(100);
 
 export function agentRoutes(deps: Deps) {
   const { store, clock, config, log } = deps;
+  const events = deps.events ?? noEvents;
   const app = new Hono();
   app.use('*', limitBodyTo(1024 * 1024, 'Agent request body'));
   const agentAuth = requireAgentCredential(deps);
@@ -113,6 +115,18 @@ export function agentRoutes(deps: Deps) {
     );
     if (!known)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
+    events.emit({
+      type: 'heartbeat',
+      agent: id,
+      sinceLastMs: known.sinceLastMs,
+      written: known.written,
+    });
+    if (known.leases.confirmed > 0) {
+      events.emit({ type: 'lease', change: 'confirmed', agent: id, count: known.leases.confirmed });
+    }
+    if (known.leases.released > 0) {
+      events.emit({ type: 'lease', change: 'lost', agent: id, count: known.leases.released });
+    }
     const modelsChanged = await store.agents.replaceModels(id, hb.models);
     if (known.written || known.leasesChanged || modelsChanged)
       await deps.views?.refreshAgent(store.agents, id, clock.now());
@@ -125,6 +139,12 @@ export function agentRoutes(deps: Deps) {
     const id = c.req.param('id');
     const jti = jtiParam.parse(c.req.param('jti'));
     const result = await store.tickets.confirmLease(id, jti, clock.now());
+    events.emit({
+      type: 'lease',
+      change: result === 'admitted' ? 'confirmed' : 'refused',
+      agent: id,
+      count: 1,
+    });
     if (result === 'admitted') return c.json({ admitted: true as const });
     const why = {
       unknown: 'this control plane issued no such ticket to this agent',
@@ -142,7 +162,20 @@ export function agentRoutes(deps: Deps) {
     if (!(await store.agents.get(id)))
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
     const released = await finishTicket(store, id, jti, report, clock.now());
-    if (released) deps.views?.adjustSlots(id, -1);
+    if (released) {
+      deps.views?.adjustSlots(id, -1);
+      events.emit({ type: 'lease', change: 'released', agent: id, count: 1 });
+      events.emit({
+        type: 'job',
+        agent: id,
+        model: report.model,
+        outcome: report.outcome,
+        ttftMs: report.ttftMs,
+        durationMs: report.durationMs,
+        tokensIn: report.promptTokens,
+        tokensOut: report.completionTokens,
+      });
+    }
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);

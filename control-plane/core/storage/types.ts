@@ -107,6 +107,8 @@ export interface LeaseRequest {
   issuedAt: number;
   expiresAt: number;
   claimUntil: number;
+  /** The decision that chose the agent, JSON (control-plane/core/timeline.ts), kept on the row. */
+  decision?: string | null | undefined;
 }
 
 export type Confirmation = 'admitted' | 'unknown' | 'finished' | 'lapsed';

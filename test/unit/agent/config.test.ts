@@ -29,6 +29,12 @@ function start(argv: string[], env: Record<string, string> = {}): AgentConfig {
 }
 
 describe('parseCommand', () => {
+  it('takes the metrics token from --metrics-token over METRICS_TOKEN; none by default', () => {
+    expect(start([]).metricsToken).toBeUndefined();
+    expect(start([], { METRICS_TOKEN: 'from-env' }).metricsToken).toBe('from-env');
+    expect(start(['--metrics-token', 'flag'], { METRICS_TOKEN: 'env' }).metricsToken).toBe('flag');
+  });
+
   it('fronts an OpenAI-compatible upstream when UPSTREAM_URL is set, with a queue bound', () => {
     const config = start(['--max-queue', '3'], { UPSTREAM_URL: 'http://127.0.0.1:8000/v1/' });
     expect(config).toMatchObject({

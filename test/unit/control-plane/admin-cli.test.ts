@@ -106,6 +106,41 @@ describe('titan-control-plane agents', () => {
     await expect(runAdminCommand(['agents', 'drain'], env)).rejects.toThrow(UsageError);
   });
 
+  it("shows a request's timeline from the local database", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'titan-cli-'));
+    dirs.push(dir);
+    const env = { DATA_DIR: dir };
+    const open = openSqlite(join(dir, 'control-plane.db'));
+    const reg = registration('cpu-1');
+    const now = Date.now();
+    await open.store.agents.register({ ...reg, maxJobs: reg.maxConcurrentJobs }, now);
+    const decision = { policy: 'mcda', candidates: [], excluded: [], moreCandidates: 0 };
+    const lease = { jti: 'req-1', agentId: 'cpu-1', model: MODEL, client: 'key_1' };
+    const taken = await open.store.tickets.takeLease(
+      {
+        ...lease,
+        issuedAt: now,
+        expiresAt: now + 60_000,
+        claimUntil: now + 3000,
+        decision: JSON.stringify(decision),
+      },
+      now - 60_000,
+    );
+    expect(taken).toBeDefined();
+    open.sqlite.close();
+    const shown = (await runAdminCommand(['requests', 'show', 'req-1'], env)) as {
+      id: string;
+      state: string;
+      decision: { policy: string; chosen: string };
+      events: { event: string }[];
+    };
+    expect(shown).toMatchObject({ id: 'req-1', state: 'issued', keyId: 'key_1' });
+    expect(shown.decision).toMatchObject({ policy: 'mcda', chosen: 'cpu-1' });
+    expect(shown.events.map((e) => e.event)).toEqual(['routed']);
+    await expect(runAdminCommand(['requests', 'show', 'nope'], env)).rejects.toThrow(/404/);
+    await expect(runAdminCommand(['requests', 'show'], env)).rejects.toThrow(UsageError);
+  });
+
   it('needs ADMIN_KEY to call a remote control plane', async () => {
     const call = runAdminCommand(['agents', 'list', '--url', 'http://127.0.0.1:9'], {});
     await expect(call).rejects.toThrow(/ADMIN_KEY is not set/);

@@ -19,9 +19,10 @@ export function sqliteTickets(db: Db): TicketStore {
     // atomic on SQLite and D1). The epoch is read in the same statement.
     async takeLease(t, liveAfter) {
       const rows = await db.all<{ jti: string; reg: number }>(sql`
-        INSERT INTO tickets (jti, agent_id, model, client, state, issued_at, expires_at, claim_until)
+        INSERT INTO tickets (jti, agent_id, model, client, state, issued_at, expires_at, claim_until,
+          decision)
         SELECT ${t.jti}, ${t.agentId}, ${t.model}, ${t.client}, 'issued', ${t.issuedAt},
-          ${t.expiresAt}, ${t.claimUntil}
+          ${t.expiresAt}, ${t.claimUntil}, ${t.decision ?? null}
         FROM agents
         WHERE ${and(eq(agents.id, t.agentId), routable(liveAfter))}
           AND ${openLeasesOf(sql`${agents.id}`, t.issuedAt)} < ${agents.maxJobs}
@@ -91,6 +92,7 @@ export function sqliteTickets(db: Db): TicketStore {
           ttftMs: report.ttftMs ?? null,
           durationMs: report.durationMs,
           error: report.error ?? null,
+          finishReason: report.reason ?? null,
         })
         .where(and(eq(tickets.jti, jti), eq(tickets.agentId, agentId), open()))
         .returning({ jti: tickets.jti });

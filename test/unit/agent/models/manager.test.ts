@@ -38,6 +38,7 @@ function setup(opts: { limitMiB?: number; freeMiB?: number; present?: string[] }
   }
   const engines = new Map<string, FakeEngine>();
   const loads: string[] = [];
+  const timed: string[] = [];
   let now = 0;
   const manager = new ModelManager({
     catalog,
@@ -52,8 +53,12 @@ function setup(opts: { limitMiB?: number; freeMiB?: number; present?: string[] }
     memoryLimitBytes: opts.limitMiB === undefined ? undefined : opts.limitMiB * MiB,
     safetyMargin: 0,
     clock: () => ++now,
+    timings: {
+      modelLoaded: (model, seconds) => timed.push(`load ${model} ${seconds >= 0}`),
+      modelUnloaded: (model, seconds) => timed.push(`unload ${model} ${seconds >= 0}`),
+    },
   });
-  return { manager, engines, loads };
+  return { manager, engines, loads, timed };
 }
 
 async function text(manager: ModelManager, model: string): Promise<string> {
@@ -115,6 +120,21 @@ describe('ModelManager', () => {
     expect(engines.get('other:1b-q4_k_m')?.closed).toBe(true);
     expect(engines.get('tiny:1b-q4_k_m')?.closed).toBe(false);
     expect(loads).toEqual(['tiny:1b-q4_k_m', 'other:1b-q4_k_m', 'tiny:1b-q2_k']);
+  });
+
+  it('tells its metrics how long each load and unload took', async () => {
+    const { manager, timed } = setup({ limitMiB: 400 });
+    await text(manager, 'tiny:1b-q4_k_m');
+    await text(manager, 'other:1b');
+    await text(manager, 'tiny:1b-q2_k'); // other:1b (least recent) is unloaded first
+    expect(await manager.unload('tiny:1b-q2_k')).toBe(true);
+    expect(timed).toEqual([
+      'load tiny:1b-q4_k_m true',
+      'load other:1b-q4_k_m true',
+      'unload tiny:1b-q4_k_m true',
+      'load tiny:1b-q2_k true',
+      'unload tiny:1b-q2_k true',
+    ]);
   });
 
   it('never unloads a model that is serving; says so when nothing can make room', async () => {
