@@ -16,6 +16,7 @@ import {
   requireServed,
   toEngineError,
 } from './engine.ts';
+import { fromChoiceLogprobs } from './logprobs.ts';
 import { engineLoadFromMetrics } from './prometheus.ts';
 import { newToolCallId } from './tool-calls.ts';
 
@@ -43,6 +44,7 @@ interface StreamChunk {
     delta?: { content?: string | null; tool_calls?: ToolCallDelta[] | null };
     text?: string;
     finish_reason?: string | null;
+    logprobs?: unknown;
   }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
@@ -147,7 +149,10 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         const raw = choice?.delta?.content ?? choice?.text ?? '';
         if (raw) completionTokens++;
         const text = echo.strip(raw);
-        if (text) yield { type: 'token', text };
+        const scored = req.logprobs !== undefined ? fromChoiceLogprobs(choice?.logprobs) : [];
+        if (text || scored.length) {
+          yield scored.length ? { type: 'token', text, logprobs: scored } : { type: 'token', text };
+        }
         // Relayed as they come; only the first piece of a call carries its id and name.
         for (const delta of choice?.delta?.tool_calls ?? []) {
           const index = delta.index ?? 0;
@@ -334,6 +339,11 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
     ['stop', req.stop?.length ? req.stop : undefined],
   ];
   for (const [name, value] of fields) if (value !== undefined) body[name] = value;
+  // OpenAI's names: chat asks `logprobs: true` with `top_logprobs`, completions `logprobs: n`.
+  if (req.logprobs !== undefined && req.messages) {
+    body.logprobs = true;
+    body.top_logprobs = req.logprobs;
+  } else if (req.logprobs !== undefined) body.logprobs = req.logprobs;
   if (req.format) body.response_format = toResponseFormat(req.format);
   return body;
 }
