@@ -1,6 +1,7 @@
 // Agent configuration: `agent start` flags with environment-variable fallbacks, validated.
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
+import { parseOrigins } from '../protocol/cors.ts';
 import { DEFAULT_MODEL_NAME, ENGINE_KINDS, type EngineKind } from './engines/select.ts';
 import { dataPaths, operatorPath, type PathContext } from './paths.ts';
 import { parseBytes, parseLocation } from './placement.ts';
@@ -56,6 +57,8 @@ export interface AgentConfig {
   modelMemoryLimit?: number | undefined;
   /** Required by /admin/* when set; otherwise /admin/* answers loopback clients only. */
   adminKey?: string | undefined;
+  /** Browser origins that may call the agent directly (AGENT_CORS_ORIGINS; default `*`). */
+  corsOrigins?: string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -93,6 +96,7 @@ const OPTIONS = {
   'model-base-url': { type: 'string' },
   'model-memory-limit': { type: 'string' },
   'admin-key': { type: 'string' },
+  'cors-origins': { type: 'string' },
   'no-supervise': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -139,6 +143,9 @@ Options (environment variable in brackets):
   --model-base-url <url>     Hugging Face-compatible mirror for pulls [MODEL_BASE_URL]
   --model-memory-limit <n>   all loaded models together, e.g. 4GiB [MODEL_MEMORY_LIMIT] (default MEMORY_LIMIT)
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
+  --cors-origins <a,b|*>     browser origins that may call this agent directly
+                             [AGENT_CORS_ORIGINS] (default *; a request redirected by the
+                             control plane arrives with Origin: null and is always allowed)
   --no-supervise             run the agent in this process, with no crash supervisor
                              [AGENT_SUPERVISE=0] (default: supervised, see below)
 
@@ -335,6 +342,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ),
     ...modelOptions(pick, ctx, values),
     modelsDir: paths.modelsDir,
+    corsOrigins: parseOrigins(pick(values['cors-origins'], 'AGENT_CORS_ORIGINS') ?? '*'),
   };
 }
 
