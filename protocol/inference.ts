@@ -308,4 +308,8 @@ export function requestedMaxTokens(body: object): number | undefined {
 }
 
 /** POST /v1/route: only what placement needs; the body goes to the agent later. */
-export const routeBody = z.looseObject({ model, max_tokens: tokens.nullish() });
+export const routeBody = z.looseObject({
+  model,
+  max_tokens: tokens.nullish(),
+  user: z.string().max(256).nullish(),
+});

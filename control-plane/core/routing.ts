@@ -26,6 +26,8 @@ export type RouteRequest = PlacementRequest & {
   ticketTtlMs: number;
   /** Agents this request already failed on (failover): a preference, not a filter. */
   exclude?: readonly string[] | undefined;
+  /** OpenAI's `user` (the client's end user), logged with the decision. */
+  user?: string | undefined;
 };
 
 /** The lease a pick takes: its ticket id, issue time and expiry (the ticket's too). */
@@ -64,7 +66,7 @@ export function summarizeExclusions(excluded: readonly Exclusion[]): string {
 function logDecision(
   deps: Deps,
   requestId: string,
-  model: string,
+  req: RouteRequest,
   decision: Decision,
   chosen: string | null,
 ) {
@@ -72,7 +74,8 @@ function logDecision(
   for (const e of decision.excluded) byFilter[e.filter] = (byFilter[e.filter] ?? 0) + 1;
   deps.log.info(chosen ? 'MCDA agent selected' : 'MCDA no agent available', {
     requestId,
-    model,
+    model: req.model,
+    ...(req.user ? { user: req.user } : {}),
     policy: decision.policy,
     chosen,
     candidates: decision.ranked.slice(0, LOGGED_CANDIDATES).map((r) => ({
@@ -101,12 +104,12 @@ export async function routeRequest(deps: Deps, req: RouteRequest): Promise<Route
   }
   deps.scoreboard?.record(decision, req.model, now);
   if (!leased) {
-    logDecision(deps, terms.jti, req.model, decision, null);
+    logDecision(deps, terms.jti, req, decision, null);
     throw noAgentAvailable(req.model, decision);
   }
   const { agent } = leased;
   const ticket = await issueTicket(deps, req, leased, terms);
-  logDecision(deps, terms.jti, req.model, decision, agent.id);
+  logDecision(deps, terms.jti, req, decision, agent.id);
   return {
     agent: { id: agent.id, url: agent.url },
     ticket,
