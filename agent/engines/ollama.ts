@@ -155,10 +155,12 @@ export class OllamaEngine implements InferenceEngine {
     }
     let sawDone = false;
     let calls = 0;
+    let scoredTokens = 0;
     try {
       for await (const part of stream) {
         const text = 'message' in part ? part.message.content : (part.response ?? '');
         const scored = req.logprobs !== undefined ? fromTokenList(part.logprobs) : [];
+        scoredTokens += scored.length;
         if (scored.length) yield { type: 'token', text, logprobs: scored };
         else if (text) yield { type: 'token', text };
         // Ollama sends each call whole: one chunk carries its id, name and all its arguments.
@@ -174,6 +176,10 @@ export class OllamaEngine implements InferenceEngine {
         }
         if (part.done) {
           sawDone = true;
+          // Asked for and not sent (an Ollama too old for the field): an error, never silence.
+          if (req.logprobs !== undefined && (part.eval_count ?? 0) > 0 && scoredTokens === 0) {
+            throw new EngineError('engine_failure', 'logprobs: this Ollama sent none');
+          }
           const length = part.done_reason === 'length';
           yield {
             type: 'done',

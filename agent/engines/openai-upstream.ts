@@ -132,9 +132,14 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       let finish: FinishReason | undefined;
       const echo = new PrefillEcho(prefillOf(req));
       const calls = new Set<number>();
+      let scoredTokens = 0;
       for await (const data of sseData(res.body)) {
         if (data === '[DONE]') {
           if (!finish) break;
+          // Asked for and not sent (an upstream that ignores the field): an error, never silence.
+          if (req.logprobs !== undefined && completionTokens > 0 && scoredTokens === 0) {
+            throw new EngineError('engine_failure', 'logprobs: the upstream sent none');
+          }
           const held = echo.flush();
           if (held) yield { type: 'token', text: held };
           yield { type: 'done', finishReason: finish, promptTokens, completionTokens };
@@ -150,6 +155,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         if (raw) completionTokens++;
         const text = echo.strip(raw);
         const scored = req.logprobs !== undefined ? fromChoiceLogprobs(choice?.logprobs) : [];
+        scoredTokens += scored.length;
         if (text || scored.length) {
           yield scored.length ? { type: 'token', text, logprobs: scored } : { type: 'token', text };
         }

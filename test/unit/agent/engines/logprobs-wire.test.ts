@@ -90,6 +90,28 @@ describe('OpenAI-compatible upstream', () => {
   });
 });
 
+describe('an upstream that ignores logprobs', () => {
+  it('is an error at the end of the stream, never an answer without them', async () => {
+    const url = await serveRoutes({
+      'POST /v1/chat/completions': (_body, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sse({ choices: [{ delta: { content: 'Hi' } }] }));
+        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
+        res.end('data: [DONE]\n\n');
+      },
+    });
+    const req: GenerateRequest = {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      logprobs: 0,
+    };
+    await expect(collect(new OpenAIUpstreamEngine({ baseUrl: url }), req)).rejects.toMatchObject({
+      code: 'engine_failure',
+      message: expect.stringContaining('logprobs'),
+    });
+  });
+});
+
 describe('Ollama', () => {
   it('asks logprobs/top_logprobs and reads each line’s logprobs', async () => {
     let seen: Record<string, unknown> = {};
