@@ -128,7 +128,9 @@ export class OllamaEngine implements InferenceEngine {
     const format = req.format ? { format: toOllamaFormat(req.format) } : {};
     const tools = toOllamaTools(req);
     const logprobs =
-      req.logprobs !== undefined ? { logprobs: true, top_logprobs: req.logprobs } : {};
+      req.logprobs === undefined
+        ? {}
+        : { logprobs: true, ...(req.logprobs > 0 ? { top_logprobs: req.logprobs } : {}) };
     let stream: AsyncIterable<ChatResponse | GenerateResponse> & { abort(): void };
     try {
       stream = req.messages

@@ -154,7 +154,13 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         const raw = choice?.delta?.content ?? choice?.text ?? '';
         if (raw) completionTokens++;
         const text = echo.strip(raw);
-        const scored = req.logprobs !== undefined ? fromChoiceLogprobs(choice?.logprobs) : [];
+        const scored =
+          req.logprobs !== undefined
+            ? fromChoiceLogprobs(choice?.logprobs).map((e) => ({
+                ...e,
+                top: e.top.slice(0, req.logprobs),
+              }))
+            : [];
         scoredTokens += scored.length;
         if (text || scored.length) {
           yield scored.length ? { type: 'token', text, logprobs: scored } : { type: 'token', text };
@@ -345,11 +351,13 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
     ['stop', req.stop?.length ? req.stop : undefined],
   ];
   for (const [name, value] of fields) if (value !== undefined) body[name] = value;
-  // OpenAI's names: chat asks `logprobs: true` with `top_logprobs`, completions `logprobs: n`.
+  // OpenAI's names: chat asks `logprobs: true` with `top_logprobs`, completions `logprobs: n`. At
+  // least one alternative is asked for: llama-server sends no logprobs at all for 0 (the extra
+  // one is dropped again when the answer is read).
   if (req.logprobs !== undefined && req.messages) {
     body.logprobs = true;
-    body.top_logprobs = req.logprobs;
-  } else if (req.logprobs !== undefined) body.logprobs = req.logprobs;
+    body.top_logprobs = Math.max(1, req.logprobs);
+  } else if (req.logprobs !== undefined) body.logprobs = Math.max(1, req.logprobs);
   if (req.format) body.response_format = toResponseFormat(req.format);
   return body;
 }

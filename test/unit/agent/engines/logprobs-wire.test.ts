@@ -70,6 +70,27 @@ describe('OpenAI-compatible upstream', () => {
     expect(chunks[0]).toEqual({ type: 'token', text: 'Hi', logprobs: [ENTRY] });
   });
 
+  it('logprobs with no alternatives asks for one (llama-server sends none for 0) and drops it', async () => {
+    let seen: Record<string, unknown> = {};
+    const url = await serveRoutes({
+      'POST /v1/chat/completions': (body, res) => {
+        seen = body;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const content = [{ ...HI, top_logprobs: [HI] }];
+        res.write(sse({ choices: [{ delta: { content: 'Hi' }, logprobs: { content } }] }));
+        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
+        res.end('data: [DONE]\n\n');
+      },
+    });
+    const chunks = await collect(new OpenAIUpstreamEngine({ baseUrl: url }), {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      logprobs: 0,
+    });
+    expect(seen).toMatchObject({ logprobs: true, top_logprobs: 1 });
+    expect(chunks[0]).toEqual({ type: 'token', text: 'Hi', logprobs: [{ ...HI, top: [] }] });
+  });
+
   it('not asked: nothing is sent and nothing relayed', async () => {
     let seen: Record<string, unknown> = {};
     const url = await serveRoutes({
