@@ -1,6 +1,7 @@
 // The agent's HTTP app (Hono): ticketed OpenAI/Ollama inference, models, health and status.
 import { type Context, Hono } from 'hono';
 import { AGENT_MAX_BODY_BYTES, limitBody } from '../protocol/body-limit.ts';
+import { corsMiddleware } from '../protocol/cors.ts';
 import { errorBodyFor } from '../protocol/dialects.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { AccessLog } from './http/access.ts';
@@ -24,6 +25,8 @@ export interface AgentAppConfig {
   version?: string;
   /** Drop a stream whose client reads nothing for this long (default 30 s). */
   streamStallTimeoutMs?: number;
+  /** Browser origins that may call directly (default `*`); `Origin: null` is always allowed. */
+  corsOrigins?: readonly string[];
 }
 
 export interface AgentAppDeps {
@@ -69,6 +72,12 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
   };
 
   const app = new Hono();
+  // First: a preflight is answered before any ticket check. A browser that followed the control
+  // plane's 307 sends `Origin: null`; the ticket in the URL is what admits the request.
+  app.use(
+    '*',
+    corsMiddleware({ origins: deps.config.corsOrigins ?? ['*'], allowNullOrigin: true }),
+  );
   // One body limit on every route (admin included), chunked bodies counted as they arrive.
   app.use(
     '*',

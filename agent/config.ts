@@ -1,6 +1,7 @@
 // Agent configuration: `agent start` flags with environment-variable fallbacks, validated.
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
+import { parseOrigins } from '../protocol/cors.ts';
 import { DEFAULT_MODEL_NAME, ENGINE_KINDS, type EngineKind } from './engines/select.ts';
 import { dataPaths, operatorPath, type PathContext } from './paths.ts';
 import { parseBytes, parseLocation } from './placement.ts';
@@ -58,6 +59,8 @@ export interface AgentConfig {
   adminKey?: string | undefined;
   /** Required by GET /metrics when set (METRICS_TOKEN); otherwise loopback clients only. */
   metricsToken?: string | undefined;
+  /** Browser origins that may call the agent directly (AGENT_CORS_ORIGINS; default `*`). */
+  corsOrigins?: string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +99,7 @@ const OPTIONS = {
   'model-memory-limit': { type: 'string' },
   'admin-key': { type: 'string' },
   'metrics-token': { type: 'string' },
+  'cors-origins': { type: 'string' },
   'no-supervise': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -145,6 +149,9 @@ Options (environment variable in brackets):
   --admin-key <key>          key for /admin/* (else loopback only) [AGENT_ADMIN_KEY]
   --metrics-token <token>    Bearer token for GET /metrics, Prometheus text (else loopback
                              only) [METRICS_TOKEN]
+  --cors-origins <a,b|*>     browser origins that may call this agent directly
+                             [AGENT_CORS_ORIGINS] (default *; a request redirected by the
+                             control plane arrives with Origin: null and is always allowed)
   --no-supervise             run the agent in this process, with no crash supervisor
                              [AGENT_SUPERVISE=0] (default: supervised, see below)
 
@@ -341,6 +348,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ),
     ...modelOptions(pick, ctx, values),
     modelsDir: paths.modelsDir,
+    corsOrigins: parseOrigins(pick(values['cors-origins'], 'AGENT_CORS_ORIGINS') ?? '*'),
   };
 }
 

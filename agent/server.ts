@@ -103,7 +103,12 @@ export async function startAgent(
     tickets,
     reportJob: (jti, report) => client?.reportJob(jti, report),
     confirmAdmission: async (jti) => client?.confirmAdmission(jti) ?? 'unconfirmed',
-    config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
+    config: {
+      agentId: config.agentId,
+      maxConcurrentJobs: capacity,
+      version,
+      ...(config.corsOrigins ? { corsOrigins: config.corsOrigins } : {}),
+    },
     jobs,
     log,
     metrics,

@@ -141,12 +141,16 @@ const openAISampling = {
 
 /** Fields no engine serves yet: refused by name, never ignored. */
 const NOT_SERVED = 'is not served yet';
+/** OpenAI's limits: 20 alternatives per token in chat, 5 in the legacy completions API. */
+export const MAX_TOP_LOGPROBS = 20;
+export const MAX_COMPLETION_LOGPROBS = 5;
 
 export const openAIChatBody = z
   .looseObject({
     ...openAISampling,
-    logprobs: z.literal(false, { error: `logprobs ${NOT_SERVED}` }).nullish(),
-    top_logprobs: z.literal(0, { error: `top_logprobs ${NOT_SERVED}` }).nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+    user: z.string().max(256).nullish(),
     messages: z.array(openAIMessage).min(1).max(4096),
     max_completion_tokens: tokens.nullish(),
     tools,
@@ -154,6 +158,13 @@ export const openAIChatBody = z
     parallel_tool_calls: z.boolean().nullish(),
   })
   .superRefine((body, ctx) => {
+    if (body.top_logprobs && !body.logprobs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['top_logprobs'],
+        message: 'top_logprobs needs logprobs: true',
+      });
+    }
     const choice = body.tool_choice;
     if (!choice || choice === 'none' || choice === 'auto') return;
     const names = (body.tools ?? []).map((t) => t.function.name);
@@ -171,7 +182,8 @@ export type OpenAIChatBody = z.infer<typeof openAIChatBody>;
 
 export const openAICompletionBody = z.looseObject({
   ...openAISampling,
-  logprobs: z.null({ error: `logprobs ${NOT_SERVED}` }).optional(),
+  logprobs: z.number().int().min(0).max(MAX_COMPLETION_LOGPROBS).nullish(),
+  user: z.string().max(256).nullish(),
   echo: z.literal(false, { error: `echo ${NOT_SERVED}` }).nullish(),
   best_of: z.literal(1, { error: 'only best_of = 1 is supported' }).nullish(),
   suffix: z.null({ error: `suffix ${NOT_SERVED}` }).optional(),
@@ -199,6 +211,8 @@ const ollamaCommon = {
   model,
   stream: z.boolean().nullish(),
   options: ollamaOptions,
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   // Ollama: "json", a JSON schema, or "" for none.
   format: z
     .union([z.enum(['json', '']), jsonSchema], {
@@ -294,4 +308,8 @@ export function requestedMaxTokens(body: object): number | undefined {
 }
 
 /** POST /v1/route: only what placement needs; the body goes to the agent later. */
-export const routeBody = z.looseObject({ model, max_tokens: tokens.nullish() });
+export const routeBody = z.looseObject({
+  model,
+  max_tokens: tokens.nullish(),
+  user: z.string().max(256).nullish(),
+});

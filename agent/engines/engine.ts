@@ -48,6 +48,11 @@ export interface SamplingOptions {
   presencePenalty?: number;
   seed?: number;
   stop?: string[];
+  /**
+   * Log probabilities of the answer's tokens, with this many most likely alternatives per token
+   * (0 = the chosen token's only); absent = none. Engines that cannot refuse with a 400.
+   */
+  logprobs?: number;
 }
 
 /** A JSON Schema object as the client sent it (OpenAI `json_schema.schema`, Ollama `format`). */
@@ -75,9 +80,23 @@ export type GenerateRequest = SamplingOptions & {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
+/** A token as OpenAI reports it: its text, natural-log probability and UTF-8 bytes. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+}
+
+/** A chosen token's log probability and the most likely alternatives at its position. */
+export interface LogprobEntry extends TokenLogprob {
+  top: TokenLogprob[];
+}
+
 export interface TokenChunk {
   type: 'token';
   text: string;
+  /** The tokens behind `text`, when the request asked for logprobs. */
+  logprobs?: LogprobEntry[];
 }
 
 export interface DoneChunk {

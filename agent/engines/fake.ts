@@ -9,6 +9,7 @@ import {
   type GenerateOptions,
   type GenerateRequest,
   type InferenceEngine,
+  type LogprobEntry,
   type ToolCall,
 } from './engine.ts';
 
@@ -31,6 +32,17 @@ export interface FakeEngineOptions {
 }
 
 export const FAKE_EMBEDDING_SIZE = 4;
+
+/** Token i's scripted log probability (-(i+1)/10) and `top` alternatives: itself, then `alt1`… */
+export function fakeLogprob(text: string, i: number, top: number): LogprobEntry {
+  const bytes = (t: string) => [...new TextEncoder().encode(t)];
+  const logprob = -(i + 1) / 10;
+  const alternatives = Array.from({ length: top }, (_, k) => {
+    const token = k === 0 ? text : `alt${k}`;
+    return { token, logprob: logprob - k, bytes: bytes(token) };
+  });
+  return { token: text, logprob, bytes: bytes(text), top: alternatives };
+}
 
 export class FakeEngine implements InferenceEngine {
   readonly kind = 'fake';
@@ -77,7 +89,9 @@ export class FakeEngine implements InferenceEngine {
           throw new EngineError('engine_failure', 'fake engine failure');
         }
         await abortableDelay(this.options.delayMs ?? 0, signal);
-        yield { type: 'token', text };
+        yield req.logprobs === undefined
+          ? { type: 'token', text }
+          : { type: 'token', text, logprobs: [fakeLogprob(text, i, req.logprobs)] };
       }
       const calls =
         typeof this.options.toolCalls === 'function'

@@ -33,6 +33,7 @@ import {
   toEngineError,
 } from './engine.ts';
 import { toGrammarSchema } from './json-schema.ts';
+import { generateWithLogprobs } from './llama-logprobs.ts';
 import { parseForcedCall, toChatHistory, toolModeOf } from './llama-tools.ts';
 import { SequencePool } from './sequence-pool.ts';
 import { newToolCallId } from './tool-calls.ts';
@@ -217,6 +218,12 @@ export class LlamaCppEngine implements InferenceEngine {
     // First, and before a sequence is taken (no await may come between the check and acquire
     // below): an unsupported schema is a 400, never an unconstrained answer.
     const tools = req.messages ? toolModeOf(req) : ({ kind: 'none' } as const);
+    if (req.logprobs !== undefined && tools.kind !== 'none') {
+      throw new EngineError(
+        'invalid_request',
+        'logprobs: the embedded engine does not report log probabilities of tool calls',
+      );
+    }
     const grammar =
       tools.kind === 'forced'
         ? await this.grammarFor({ type: 'json_schema', schema: tools.schema })
@@ -282,9 +289,34 @@ export class LlamaCppEngine implements InferenceEngine {
           completionTokens += tokens.length;
         },
       };
-      if (history && tools.kind !== 'forced')
+      const logprobs =
+        req.logprobs !== undefined
+          ? generateWithLogprobs({
+              sequence,
+              model: this.model,
+              prompt: promptTokenList,
+              maxTokens: options.maxTokens,
+              top: req.logprobs,
+              stop: req.stop ?? [],
+              ...(grammar ? { grammar } : {}),
+              temperature: options.temperature,
+              topK: options.topK,
+              topP: options.topP,
+              ...(req.minP !== undefined ? { minP: req.minP } : {}),
+              ...(req.seed !== undefined ? { seed: req.seed } : {}),
+              ...repeatPenalty(req),
+              signal,
+              onPiece: (text, entries) => queue.push({ type: 'token', text, logprobs: entries }),
+            }).then((r) => {
+              completionTokens = r.completionTokens;
+              return { stopReason: r.stopReason, calls: [] };
+            })
+          : undefined;
+      // Neither LlamaChat nor LlamaCompletion reports probabilities: such answers are sampled
+      // token by token above.
+      if (!logprobs && history && tools.kind !== 'forced')
         chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper });
-      else completion = new LlamaCompletion({ contextSequence: sequence });
+      else if (!logprobs) completion = new LlamaCompletion({ contextSequence: sequence });
       type Outcome = { stopReason: StopReason | 'customStopTrigger'; calls: Call[] };
       const responding =
         chat && tools.kind === 'auto'
@@ -296,24 +328,27 @@ export class LlamaCppEngine implements InferenceEngine {
               ...(req.parallelToolCalls === false ? { maxParallelFunctionCalls: 1 } : {}),
             })
           : chat?.generateResponse(history ?? [], options);
-      const generation: Promise<Outcome> = responding
-        ? responding.then((r) => ({
-            stopReason: r.metadata.stopReason,
-            calls: (r.functionCalls ?? []).map((c) => ({
-              name: c.functionName,
-              arguments: JSON.stringify(c.params ?? {}),
-            })),
-          }))
-        : (completion as LlamaCompletion)
-            .generateCompletionWithMeta(history ? promptTokenList : (req.prompt ?? ''), options)
-            .then((r) => {
-              if (tools.kind !== 'forced') return { stopReason: r.metadata.stopReason, calls: [] };
-              const call = parseForcedCall(forcedText);
-              if (!call && r.metadata.stopReason !== 'maxTokens' && !signal.aborted) {
-                throw new EngineError('engine_failure', 'the forced tool call did not parse');
-              }
-              return { stopReason: r.metadata.stopReason, calls: call ? [call] : [] };
-            });
+      const generation: Promise<Outcome> = logprobs
+        ? logprobs
+        : responding
+          ? responding.then((r) => ({
+              stopReason: r.metadata.stopReason,
+              calls: (r.functionCalls ?? []).map((c) => ({
+                name: c.functionName,
+                arguments: JSON.stringify(c.params ?? {}),
+              })),
+            }))
+          : (completion as LlamaCompletion)
+              .generateCompletionWithMeta(history ? promptTokenList : (req.prompt ?? ''), options)
+              .then((r) => {
+                if (tools.kind !== 'forced')
+                  return { stopReason: r.metadata.stopReason, calls: [] };
+                const call = parseForcedCall(forcedText);
+                if (!call && r.metadata.stopReason !== 'maxTokens' && !signal.aborted) {
+                  throw new EngineError('engine_failure', 'the forced tool call did not parse');
+                }
+                return { stopReason: r.metadata.stopReason, calls: call ? [call] : [] };
+              });
       running = generation.then(
         ({ stopReason, calls }) => {
           if (stopReason === 'abort' || signal.aborted) {

@@ -23,6 +23,7 @@ import {
   type ToolDefinition,
   toEngineError,
 } from './engine.ts';
+import { fromTokenList } from './logprobs.ts';
 import { argumentsObject, newToolCallId } from './tool-calls.ts';
 
 export interface OllamaEngineOptions {
@@ -126,6 +127,10 @@ export class OllamaEngine implements InferenceEngine {
     const options = toOllamaOptions(req);
     const format = req.format ? { format: toOllamaFormat(req.format) } : {};
     const tools = toOllamaTools(req);
+    const logprobs =
+      req.logprobs === undefined
+        ? {}
+        : { logprobs: true, ...(req.logprobs > 0 ? { top_logprobs: req.logprobs } : {}) };
     let stream: AsyncIterable<ChatResponse | GenerateResponse> & { abort(): void };
     try {
       stream = req.messages
@@ -136,6 +141,7 @@ export class OllamaEngine implements InferenceEngine {
             options,
             ...format,
             ...tools,
+            ...logprobs,
           })
         : await client.generate({
             model: req.model,
@@ -144,16 +150,21 @@ export class OllamaEngine implements InferenceEngine {
             stream: true,
             options,
             ...format,
+            ...logprobs,
           });
     } catch (err) {
       throw mapOllamaError(err, signal);
     }
     let sawDone = false;
     let calls = 0;
+    let scoredTokens = 0;
     try {
       for await (const part of stream) {
         const text = 'message' in part ? part.message.content : (part.response ?? '');
-        if (text) yield { type: 'token', text };
+        const scored = req.logprobs !== undefined ? fromTokenList(part.logprobs) : [];
+        scoredTokens += scored.length;
+        if (scored.length) yield { type: 'token', text, logprobs: scored };
+        else if (text) yield { type: 'token', text };
         // Ollama sends each call whole: one chunk carries its id, name and all its arguments.
         for (const call of 'message' in part ? (part.message.tool_calls ?? []) : []) {
           const id = (call as { id?: unknown }).id;
@@ -167,6 +178,10 @@ export class OllamaEngine implements InferenceEngine {
         }
         if (part.done) {
           sawDone = true;
+          // Asked for and not sent (an Ollama too old for the field): an error, never silence.
+          if (req.logprobs !== undefined && (part.eval_count ?? 0) > 0 && scoredTokens === 0) {
+            throw new EngineError('engine_failure', 'logprobs: this Ollama sent none');
+          }
           const length = part.done_reason === 'length';
           yield {
             type: 'done',

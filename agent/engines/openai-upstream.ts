@@ -16,6 +16,7 @@ import {
   requireServed,
   toEngineError,
 } from './engine.ts';
+import { fromChoiceLogprobs } from './logprobs.ts';
 import { engineLoadFromMetrics } from './prometheus.ts';
 import { newToolCallId } from './tool-calls.ts';
 
@@ -43,6 +44,7 @@ interface StreamChunk {
     delta?: { content?: string | null; tool_calls?: ToolCallDelta[] | null };
     text?: string;
     finish_reason?: string | null;
+    logprobs?: unknown;
   }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
@@ -130,9 +132,14 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       let finish: FinishReason | undefined;
       const echo = new PrefillEcho(prefillOf(req));
       const calls = new Set<number>();
+      let scoredTokens = 0;
       for await (const data of sseData(res.body)) {
         if (data === '[DONE]') {
           if (!finish) break;
+          // Asked for and not sent (an upstream that ignores the field): an error, never silence.
+          if (req.logprobs !== undefined && completionTokens > 0 && scoredTokens === 0) {
+            throw new EngineError('engine_failure', 'logprobs: the upstream sent none');
+          }
           const held = echo.flush();
           if (held) yield { type: 'token', text: held };
           yield { type: 'done', finishReason: finish, promptTokens, completionTokens };
@@ -147,7 +154,17 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         const raw = choice?.delta?.content ?? choice?.text ?? '';
         if (raw) completionTokens++;
         const text = echo.strip(raw);
-        if (text) yield { type: 'token', text };
+        const scored =
+          req.logprobs !== undefined
+            ? fromChoiceLogprobs(choice?.logprobs).map((e) => ({
+                ...e,
+                top: e.top.slice(0, req.logprobs),
+              }))
+            : [];
+        scoredTokens += scored.length;
+        if (text || scored.length) {
+          yield scored.length ? { type: 'token', text, logprobs: scored } : { type: 'token', text };
+        }
         // Relayed as they come; only the first piece of a call carries its id and name.
         for (const delta of choice?.delta?.tool_calls ?? []) {
           const index = delta.index ?? 0;
@@ -334,6 +351,13 @@ export function toUpstreamBody(req: GenerateRequest): Record<string, unknown> {
     ['stop', req.stop?.length ? req.stop : undefined],
   ];
   for (const [name, value] of fields) if (value !== undefined) body[name] = value;
+  // OpenAI's names: chat asks `logprobs: true` with `top_logprobs`, completions `logprobs: n`. At
+  // least one alternative is asked for: llama-server sends no logprobs at all for 0 (the extra
+  // one is dropped again when the answer is read).
+  if (req.logprobs !== undefined && req.messages) {
+    body.logprobs = true;
+    body.top_logprobs = Math.max(1, req.logprobs);
+  } else if (req.logprobs !== undefined) body.logprobs = Math.max(1, req.logprobs);
   if (req.format) body.response_format = toResponseFormat(req.format);
   return body;
 }

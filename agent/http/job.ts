@@ -10,6 +10,7 @@ import {
   type GenerateChunk,
   type GenerateRequest,
   type InferenceEngine,
+  type LogprobEntry,
   type ToolCall,
   toEngineError,
 } from '../engines/engine.ts';
@@ -307,15 +308,23 @@ export class InferenceJob {
     }
   }
 
-  /** Runs to completion and returns the whole text and calls (non-streaming responses). */
-  async collect(): Promise<{ text: string; toolCalls: ToolCall[]; done: DoneChunk }> {
+  /** Runs to completion and returns the whole text, calls and logprobs (non-streaming responses). */
+  async collect(): Promise<{
+    text: string;
+    toolCalls: ToolCall[];
+    logprobs: LogprobEntry[];
+    done: DoneChunk;
+  }> {
     this.collecting = true;
     let text = '';
     const calls = new ToolCallAssembler();
+    const logprobs: LogprobEntry[] = [];
     for await (const chunk of this.chunks()) {
-      if (chunk.type === 'token') text += chunk.text;
-      else if (chunk.type === 'tool_call') calls.add(chunk);
-      else return { text, toolCalls: calls.calls(), done: chunk };
+      if (chunk.type === 'token') {
+        text += chunk.text;
+        if (chunk.logprobs) logprobs.push(...chunk.logprobs);
+      } else if (chunk.type === 'tool_call') calls.add(chunk);
+      else return { text, toolCalls: calls.calls(), logprobs, done: chunk };
     }
     throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
   }

@@ -9,6 +9,7 @@ import { argumentsObject, ToolCallAssembler } from '../engines/tool-calls.ts';
 import type { Job } from '../jobs.ts';
 import { toHttpError } from './errors.ts';
 import { admit, endJob, InferenceJob, type JobDeps } from './job.ts';
+import { ollamaLogprobs } from './logprobs.ts';
 import { fromOllamaChat, fromOllamaGenerate, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
 
@@ -89,8 +90,9 @@ async function respond(
     };
   };
   if (!streaming) {
-    const { text, toolCalls, done } = await job.collect();
-    return c.json({ ...head(), ...message(kind, text, toolCalls), ...final(done) });
+    const { text, toolCalls, logprobs, done } = await job.collect();
+    const scored = request.logprobs === undefined ? {} : { logprobs: ollamaLogprobs(logprobs) };
+    return c.json({ ...head(), ...message(kind, text, toolCalls), ...scored, ...final(done) });
   }
   c.header('Content-Type', 'application/x-ndjson');
   return stream(c, async (out) => {
@@ -106,7 +108,8 @@ async function respond(
     try {
       for await (const chunk of job.chunks()) {
         if (chunk.type === 'token') {
-          await send({ ...head(), ...message(kind, chunk.text), done: false });
+          const scored = chunk.logprobs ? { logprobs: ollamaLogprobs(chunk.logprobs) } : {};
+          await send({ ...head(), ...message(kind, chunk.text), ...scored, done: false });
         } else if (chunk.type === 'tool_call') {
           calls.add(chunk);
         } else {

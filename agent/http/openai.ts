@@ -3,9 +3,10 @@ import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, openAIErrorBody } from '../../protocol/dialects.ts';
 import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
-import type { DoneChunk, ToolCallChunk } from '../engines/engine.ts';
+import type { DoneChunk, LogprobEntry, TokenChunk, ToolCallChunk } from '../engines/engine.ts';
 import { toHttpError } from './errors.ts';
 import { admit, InferenceJob, type JobDeps } from './job.ts';
+import { chatLogprobs, completionLogprobs } from './logprobs.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
 
@@ -38,7 +39,7 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
         streamOpenAI(sse, job, 'chat', id, includeUsage, deps.stallTimeoutMs),
       );
     }
-    const { text, toolCalls, done } = await job.collect();
+    const { text, toolCalls, logprobs, done } = await job.collect();
     const calls = toolCalls.length
       ? {
           tool_calls: toolCalls.map((call) => ({
@@ -62,7 +63,7 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
             refusal: null,
             ...calls,
           },
-          logprobs: null,
+          logprobs: job.request.logprobs === undefined ? null : chatLogprobs(logprobs),
           finish_reason: done.finishReason,
         },
       ],
@@ -83,13 +84,14 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
         streamOpenAI(sse, job, 'completion', id, includeUsage, deps.stallTimeoutMs),
       );
     }
-    const { text, done } = await job.collect();
+    const { text, logprobs, done } = await job.collect();
+    const scored = job.request.logprobs === undefined ? null : completionLogprobs(logprobs);
     return c.json({
       id,
       object: 'text_completion',
       created: job.createdSec,
       model: job.request.model,
-      choices: [{ index: 0, text, logprobs: null, finish_reason: done.finishReason }],
+      choices: [{ index: 0, text, logprobs: scored, finish_reason: done.finishReason }],
       usage: usageOf(done),
     });
   });
@@ -144,15 +146,30 @@ async function streamOpenAI(
   const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const base = { id, object, created: job.createdSec, model: job.request.model };
   const usage = includeUsage ? { usage: null } : {};
-  const choice = (text: string | undefined, finish: string | null) =>
+  const asked = job.request.logprobs !== undefined;
+  /** Where the next token starts in a completion's answer (its `text_offset`). */
+  let offset = 0;
+  const scored = (entries: LogprobEntry[] = []) => {
+    if (!asked) return null;
+    if (kind === 'chat') return chatLogprobs(entries);
+    const out = completionLogprobs(entries, offset);
+    offset += entries.reduce((n, e) => n + e.token.length, 0);
+    return out;
+  };
+  const choice = (chunk: TokenChunk | undefined, finish: string | null) =>
     kind === 'chat'
       ? {
           index: 0,
-          delta: text === undefined ? {} : { content: text },
-          logprobs: null,
+          delta: chunk === undefined ? {} : { content: chunk.text },
+          logprobs: chunk === undefined ? null : scored(chunk.logprobs),
           finish_reason: finish,
         }
-      : { index: 0, text: text ?? '', logprobs: null, finish_reason: finish };
+      : {
+          index: 0,
+          text: chunk?.text ?? '',
+          logprobs: chunk === undefined ? null : scored(chunk.logprobs),
+          finish_reason: finish,
+        };
   const send = (data: unknown) =>
     writeWithin(sse.writeSSE({ data: JSON.stringify(data) }), stallTimeoutMs, stall);
   try {
@@ -172,7 +189,7 @@ async function streamOpenAI(
     }
     for await (const chunk of job.chunks()) {
       if (chunk.type === 'token') {
-        await send({ ...base, choices: [choice(chunk.text, null)], ...usage });
+        await send({ ...base, choices: [choice(chunk, null)], ...usage });
         continue;
       }
       if (chunk.type === 'tool_call') {

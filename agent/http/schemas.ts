@@ -131,7 +131,11 @@ export function fromOpenAIChat(body: OpenAIChatBody): GenerateRequest {
     model: body.model,
     messages,
     ...openAISamplingOptions(body),
-    ...defined({ maxTokens, parallelToolCalls: body.parallel_tool_calls ?? undefined }),
+    ...defined({
+      maxTokens,
+      parallelToolCalls: body.parallel_tool_calls ?? undefined,
+      logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
+    }),
     ...fromResponseFormat(body.response_format),
     ...fromTools(body),
     ...fromToolChoice(body.tool_choice),
@@ -146,6 +150,7 @@ export function fromOpenAICompletion(body: OpenAICompletionBody): GenerateReques
     prompt,
     ...openAISamplingOptions(body),
     maxTokens,
+    ...defined({ logprobs: body.logprobs ?? undefined }),
     ...fromResponseFormat(body.response_format),
   };
 }
@@ -165,6 +170,7 @@ function ollamaSamplingOptions(body: OllamaChatBody | OllamaGenerateBody): Sampl
     presencePenalty: o.presence_penalty ?? undefined,
     seed: o.seed ?? undefined,
     stop: stopList(o.stop),
+    logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
   });
 }
 

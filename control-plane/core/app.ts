@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AGENT_API_BASE } from '../../protocol/agent-api.ts';
 import { CONTROL_PLANE_MAX_BODY_BYTES } from '../../protocol/body-limit.ts';
+import { corsMiddleware } from '../../protocol/cors.ts';
 import { ROUTE_PATH } from '../../protocol/client-api.ts';
 import { errorBodyFor, MODEL_LIST_PATHS } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
@@ -55,6 +56,8 @@ export function createApp(deps: Deps) {
     return c.json(errorBodyFor(c.req.path, err), 404);
   });
 
+  // First: a preflight is answered here, never authenticated, counted or redirected.
+  app.use('*', corsMiddleware({ origins: deps.config.corsOrigins }));
   if (deps.metrics) app.use('*', deps.metrics.middleware);
   // One body limit on every route, chunked bodies counted as they arrive (some routes set less).
   app.use('*', limitBodyTo(CONTROL_PLANE_MAX_BODY_BYTES));

@@ -1,5 +1,6 @@
 // Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
 import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
+import { parseOrigins } from '../../protocol/cors.ts';
 import { type ConfigSource, parseDuration, positiveInt } from './config-values.ts';
 
 export interface ControlPlaneConfig {
@@ -52,6 +53,11 @@ export interface ControlPlaneConfig {
    * created token may carry its own. Not applied in development mode, where no token is needed.
    */
   maxAgentsPerJoinToken: number;
+  /**
+   * Browser origins allowed to call (CORS_ORIGINS, comma-separated, or `*`); default `*` in
+   * development mode, none otherwise (browsers are then refused; curl and SDKs are not affected).
+   */
+  corsOrigins: string[];
 }
 
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
@@ -95,6 +101,12 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
       64,
       'MAX_AGENTS_PER_JOIN_TOKEN',
     ),
+    corsOrigins:
+      env.CORS_ORIGINS !== undefined
+        ? parseOrigins(env.CORS_ORIGINS)
+        : authMode === 'development'
+          ? ['*']
+          : [],
   };
 }
 

@@ -28,6 +28,8 @@ export type RouteRequest = PlacementRequest & {
   ticketTtlMs: number;
   /** Agents this request already failed on (failover): a preference, not a filter. */
   exclude?: readonly string[] | undefined;
+  /** OpenAI's `user` (the client's end user), logged with the decision. */
+  user?: string | undefined;
 };
 
 /** The lease a pick takes: its ticket id, issue time and expiry (the ticket's too). */
@@ -74,7 +76,7 @@ function excludedByFilter(decision: Decision): Record<string, number> {
 function logDecision(
   deps: Deps,
   requestId: string,
-  model: string,
+  req: RouteRequest,
   decision: Decision,
   chosen: string | null,
   startedAt: number,
@@ -84,7 +86,7 @@ function logDecision(
   events.emit({
     type: 'decision',
     policy: decision.policy,
-    model,
+    model: req.model,
     outcome: chosen ? 'routed' : 'no_agent',
     agent: chosen,
     candidates: decision.ranked.length,
@@ -93,7 +95,8 @@ function logDecision(
   if (chosen) events.emit({ type: 'lease', change: 'taken', agent: chosen, count: 1 });
   deps.log.info(chosen ? 'MCDA agent selected' : 'MCDA no agent available', {
     requestId,
-    model,
+    model: req.model,
+    ...(req.user ? { user: req.user } : {}),
     policy: decision.policy,
     chosen,
     candidates: decision.ranked.slice(0, LOGGED_CANDIDATES).map((r) => ({
@@ -126,12 +129,12 @@ export async function routeRequest(deps: Deps, req: RouteRequest): Promise<Route
   }
   deps.scoreboard?.record(decision, req.model, now);
   if (!leased) {
-    logDecision(deps, terms.jti, req.model, decision, null, startedAt);
+    logDecision(deps, terms.jti, req, decision, null, startedAt);
     throw noAgentAvailable(req.model, decision);
   }
   const { agent } = leased;
   const ticket = await issueTicket(deps, req, leased, terms);
-  logDecision(deps, terms.jti, req.model, decision, agent.id, startedAt);
+  logDecision(deps, terms.jti, req, decision, agent.id, startedAt);
   return {
     agent: { id: agent.id, url: agent.url },
     ticket,

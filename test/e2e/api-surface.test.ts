@@ -245,3 +245,102 @@ describe('tool calling through the 307', () => {
     expect(err).toMatchObject({ status: 400, param: 'tools.0.function.name' });
   });
 });
+
+describe('logprobs, seed, stop, usage and n through the 307', () => {
+  const hello = [{ role: 'user' as const, content: 'Say hello.' }];
+
+  it('openai chat: logprobs.content is well-formed, whole and per streamed delta', async () => {
+    const whole = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: hello,
+      max_tokens: 8,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = whole.choices[0]?.logprobs?.content ?? [];
+    expect(content.length).toBe(whole.usage?.completion_tokens);
+    expect(content.map((t) => t.token).join('')).toBe(whole.choices[0]?.message.content);
+    for (const t of content) {
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.bytes).toEqual([...new TextEncoder().encode(t.token)]);
+      expect(t.top_logprobs).toHaveLength(2);
+      expect(t.top_logprobs[0]?.token).toBe(t.token);
+    }
+
+    const stream = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: hello,
+      max_tokens: 8,
+      temperature: 0,
+      logprobs: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let tokens = 0;
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0];
+      if (delta?.delta.content) {
+        text += delta.delta.content;
+        const scored = delta.logprobs?.content ?? [];
+        expect(scored.map((t) => t.token).join('')).toBe(delta.delta.content);
+        tokens += scored.length;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe(whole.choices[0]?.message.content);
+    expect(usage?.completion_tokens).toBe(tokens);
+  });
+
+  it('openai completions: tokens, token_logprobs, top_logprobs, text_offset', async () => {
+    const res = await client.completions.create({
+      model: DEMO_MODEL,
+      prompt: 'One, two, three,',
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: 1,
+    });
+    const lp = res.choices[0]?.logprobs;
+    expect(lp?.tokens?.join('')).toBe(res.choices[0]?.text);
+    expect(lp?.token_logprobs).toHaveLength(lp?.tokens?.length ?? -1);
+    expect(lp?.top_logprobs?.every((top) => Object.keys(top).length === 1)).toBe(true);
+    expect(lp?.text_offset?.[0]).toBe(0);
+  });
+
+  it('seed: a sampled answer is reproduced; stop as a string or a list ends the answer', async () => {
+    const sampled = () =>
+      client.chat.completions.create({
+        model: DEMO_MODEL,
+        messages: [{ role: 'user', content: 'Tell me a story.' }],
+        max_tokens: 12,
+        temperature: 1,
+        seed: 1234,
+      });
+    const [a, b] = [await sampled(), await sampled()];
+    expect(a.choices[0]?.message.content).toBe(b.choices[0]?.message.content);
+
+    const counted = { model: DEMO_MODEL, prompt: 'One, two, three, four,', max_tokens: 20 };
+    const full = (await client.completions.create({ ...counted, temperature: 0 })).choices[0];
+    // The greedy answer's second word, as a stop string: the answer must end just before it.
+    const word = full?.text.trim().split(/\s+/)[1] ?? '';
+    const cut = full?.text.indexOf(word) ?? -1;
+    expect(cut, full?.text).toBeGreaterThan(0);
+    for (const stop of [word, [word, 'never said']]) {
+      const res = await client.completions.create({ ...counted, temperature: 0, stop });
+      expect(res.choices[0]?.text).toBe(full?.text.slice(0, cut));
+      expect(res.choices[0]?.finish_reason).toBe('stop');
+    }
+  });
+
+  it('n > 1 is refused by the control plane with a 400 naming n', async () => {
+    const err = await client.chat.completions
+      .create({ model: DEMO_MODEL, messages: hello, n: 2 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ status: 400, param: 'n' });
+  });
+});

@@ -274,6 +274,66 @@ describe('an ENGINE=openai agent in front of llama-server, through the 307', () 
     expect(stopped.usage?.completion_tokens).toBeLessThan(free.usage?.completion_tokens ?? 0);
   });
 
+  it("passes logprobs through: llama-server's, in OpenAI's shapes, whole and streamed", async () => {
+    const chat = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: question,
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = chat.choices[0]?.logprobs?.content ?? [];
+    expect(content.length).toBeGreaterThan(0);
+    expect(content.map((t) => t.token).join('')).toBe(chat.choices[0]?.message.content);
+    for (const t of content) {
+      expect(t.logprob).toBeLessThanOrEqual(0);
+      expect(t.top_logprobs).toHaveLength(2);
+    }
+
+    const stream = await client.chat.completions.create({
+      model: DEMO_MODEL,
+      messages: question,
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      stream: true,
+    });
+    let scored = 0;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0];
+      if (!delta?.delta.content) continue;
+      const tokens = delta.logprobs?.content ?? [];
+      expect(tokens.map((t) => t.token).join('')).toBe(delta.delta.content);
+      scored += tokens.length;
+    }
+    expect(scored).toBe(content.length);
+
+    const legacy = await client.completions.create({
+      model: DEMO_MODEL,
+      prompt: 'The capital of France is',
+      max_tokens: 4,
+      temperature: 0,
+      logprobs: 1,
+    });
+    const lp = legacy.choices[0]?.logprobs;
+    expect(lp?.tokens?.join('')).toBe(legacy.choices[0]?.text);
+    expect(lp?.token_logprobs).toHaveLength(lp?.tokens?.length ?? -1);
+  });
+
+  it('a seed reproduces a sampled answer', async () => {
+    const sampled = () =>
+      client.chat.completions.create({
+        model: DEMO_MODEL,
+        messages: [{ role: 'user', content: 'Tell me a story.' }],
+        max_tokens: 10,
+        temperature: 1,
+        seed: 99,
+      });
+    const [a, b] = [await sampled(), await sampled()];
+    expect(a.choices[0]?.message.content).toBe(b.choices[0]?.message.content);
+  });
+
   it("relays llama-server's refusal as an OpenAI 400, reported as rejected, no breaker failure", async () => {
     // Longer than a slot's context (CONTEXT / SLOTS tokens): llama-server itself refuses it.
     const tooLong = [{ role: 'user' as const, content: 'word '.repeat(CONTEXT) }];

@@ -254,3 +254,45 @@ describe('tool calling against ollama serve', () => {
     ).rejects.toMatchObject({ code: 'invalid_request', message: /^tool_choice:/ });
   }, 300_000);
 });
+
+describe('logprobs, seed and stop against ollama serve', () => {
+  const engines = () => [
+    new OllamaEngine({ host: `http://${host}` }),
+    new OpenAIUpstreamEngine({ baseUrl: `http://${host}/v1` }),
+  ];
+
+  it('logprobs come back in OpenAI form from /api and from /v1', async () => {
+    for (const [engine, top] of engines().flatMap((e) => [[e, 2] as const, [e, 0] as const])) {
+      let text = '';
+      const entries: { token: string; logprob: number; top: unknown[] }[] = [];
+      const req = { model: DEMO_MODEL, ...hello, maxTokens: 6, temperature: 0, logprobs: top };
+      for await (const c of engine.generate(req, { signal: new AbortController().signal })) {
+        if (c.type !== 'token') continue;
+        text += c.text;
+        entries.push(...(c.logprobs ?? []));
+      }
+      expect(entries.length, engine.kind).toBeGreaterThan(0);
+      expect(entries.map((e) => e.token).join(''), engine.kind).toBe(text);
+      for (const e of entries) {
+        expect(e.logprob).toBeLessThanOrEqual(0);
+        expect(e.top, engine.kind).toHaveLength(top);
+      }
+    }
+  }, 300_000);
+
+  it('a seed reproduces a sampled answer; a stop string ends it, on both engines', async () => {
+    for (const engine of engines()) {
+      const seeded = { ...hello, maxTokens: 10, temperature: 1, seed: 5 };
+      expect((await run(engine, seeded)).text, engine.kind).toBe((await run(engine, seeded)).text);
+      const counted = { prompt: 'One, two, three, four,', maxTokens: 12, temperature: 0 };
+      const full = await run(engine, counted);
+      // The greedy answer's second word, as a stop string: the answer must end just before it.
+      const stop = full.text.trim().split(/\s+/)[1] ?? '';
+      const cut = full.text.indexOf(stop);
+      expect(cut, `${engine.kind}: ${full.text}`).toBeGreaterThan(0);
+      const stopped = await run(engine, { ...counted, stop: [stop] });
+      expect(stopped.text, engine.kind).toBe(full.text.slice(0, cut));
+      expect(stopped.done?.finishReason, engine.kind).toBe('stop');
+    }
+  }, 300_000);
+});

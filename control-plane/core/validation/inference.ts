@@ -29,6 +29,8 @@ export interface InferenceLimits {
   model: string;
   /** max_tokens the ticket allows: what the client asked for, or the cap when it asked none. */
   maxTokens: number;
+  /** OpenAI's `user`: the end user the client names, for the decision log. */
+  user?: string;
 }
 
 function fail(error: z.ZodError): never {
@@ -55,7 +57,10 @@ const GENERATING = {
   route: routeBody,
 };
 
-function requested(dialect: InferenceDialect, raw: unknown): { model: string; ask?: number } {
+function requested(
+  dialect: InferenceDialect,
+  raw: unknown,
+): { model: string; ask?: number; user?: string | null | undefined } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ApiError('invalid_request', 'The request body must be a JSON object');
   }
@@ -68,11 +73,13 @@ function requested(dialect: InferenceDialect, raw: unknown): { model: string; as
     return {
       model: body.model,
       ask: requestedMaxTokens(body) ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+      user: body.user,
     };
   }
   const body = parse(GENERATING[dialect], raw);
   const ask = requestedMaxTokens(body);
-  return { model: body.model, ...(ask ? { ask } : {}) };
+  const user = 'user' in body && typeof body.user === 'string' ? body.user : undefined;
+  return { model: body.model, ...(ask ? { ask } : {}), user };
 }
 
 /** Validates the body against its dialect's schema; throws a 400 ApiError naming the field. */
@@ -81,7 +88,7 @@ export function inferenceLimits(
   raw: unknown,
   maxTokensCap: number,
 ): InferenceLimits {
-  const { model, ask } = requested(dialect, raw);
+  const { model, ask, user } = requested(dialect, raw);
   if (ask !== undefined && ask > maxTokensCap) {
     const param = dialect.startsWith('ollama') ? 'options.num_predict' : 'max_tokens';
     throw new ApiError(
@@ -90,7 +97,7 @@ export function inferenceLimits(
       { param },
     );
   }
-  return { model, maxTokens: ask ?? maxTokensCap };
+  return { model, maxTokens: ask ?? maxTokensCap, ...(user ? { user } : {}) };
 }
 
 export function dialectOf(path: string): InferenceDialect {

@@ -68,7 +68,18 @@ describe('parseCommand', () => {
       dataDir: DATA,
       stateDir: `${DATA}/credentials`,
       modelsDir: `${DATA}/models`,
+      corsOrigins: ['*'],
     });
+  });
+
+  it('reads the CORS origins from --cors-origins or AGENT_CORS_ORIGINS', () => {
+    expect(start(['--cors-origins', 'http://a.test, http://b.test/'], {}).corsOrigins).toEqual([
+      'http://a.test',
+      'http://b.test',
+    ]);
+    expect(start([], { AGENT_CORS_ORIGINS: 'http://c.test' }).corsOrigins).toEqual([
+      'http://c.test',
+    ]);
   });
 
   it('keeps state in one data folder outside the package; relative paths are read where given', () => {

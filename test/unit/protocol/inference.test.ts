@@ -22,15 +22,17 @@ describe('requestedMaxTokens', () => {
   });
 });
 
-describe('fields no engine serves', () => {
+describe('fields no engine serves, and their limits', () => {
   const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
   const completion = { model: 'm', prompt: 'hi' };
 
   it.each([
-    [openAIChatBody, chat, { logprobs: true }, 'logprobs'],
     [openAIChatBody, chat, { top_logprobs: 3 }, 'top_logprobs'],
+    [openAIChatBody, chat, { logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
+    [openAIChatBody, chat, { logprobs: 'yes' }, 'logprobs'],
     [openAIChatBody, chat, { n: 2 }, 'n'],
-    [openAICompletionBody, completion, { logprobs: 2 }, 'logprobs'],
+    [openAICompletionBody, completion, { logprobs: 6 }, 'logprobs'],
+    [openAICompletionBody, completion, { logprobs: true }, 'logprobs'],
     [openAICompletionBody, completion, { echo: true }, 'echo'],
     [openAICompletionBody, completion, { best_of: 3 }, 'best_of'],
     [openAICompletionBody, completion, { suffix: 'end' }, 'suffix'],
@@ -38,6 +40,12 @@ describe('fields no engine serves', () => {
     const parsed = schema.safeParse({ ...base, ...extra });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual([field]);
+  });
+
+  it('accepts logprobs within OpenAI limits', () => {
+    const asked = { ...chat, logprobs: true, top_logprobs: 20 };
+    expect(openAIChatBody.safeParse(asked).success).toBe(true);
+    expect(openAICompletionBody.safeParse({ ...completion, logprobs: 5 }).success).toBe(true);
   });
 
   it('accepts their off values', () => {
