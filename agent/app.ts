@@ -12,6 +12,7 @@ import { registerOpenAIRoutes } from './http/openai.ts';
 import { DEFAULT_STALL_TIMEOUT_MS } from './http/stall.ts';
 import { JobTracker } from './jobs.ts';
 import { type Logger, silentLogger } from './log.ts';
+import type { PrefixRecord } from './prefix-record.ts';
 import { ReplayGuard, type TicketVerifier } from './tickets.ts';
 
 export interface AgentAppConfig {
@@ -37,6 +38,8 @@ export interface AgentAppDeps {
   jobs?: JobTracker;
   replay?: ReplayGuard;
   log?: Logger;
+  /** What the engine holds, recorded by each job for heartbeats (absent: not recorded). */
+  prefixes?: PrefixRecord;
 }
 
 export type { JobReporter } from './http/job.ts';
@@ -57,6 +60,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     now,
     stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     access: new AccessLog(log),
+    prefixes: deps.prefixes,
   };
 
   const app = new Hono();

@@ -12,6 +12,7 @@ import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createModelStack, usesModelManager } from './models/setup.ts';
 import { applyMemoryLimit } from './placement.ts';
+import { PrefixRecord } from './prefix-record.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
 import { fetchTrusting, tlsServeOptions } from './tls.ts';
@@ -73,6 +74,7 @@ export async function startAgent(
   // The engine may fix its own parallelism (e.g. OLLAMA_NUM_PARALLEL); slots follow it.
   const capacity = engine.capacity ?? config.maxConcurrentJobs;
   const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
+  const prefixes = new PrefixRecord(capacity);
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;
@@ -85,6 +87,7 @@ export async function startAgent(
     config: { agentId: config.agentId, maxConcurrentJobs: capacity, version },
     jobs,
     log,
+    prefixes,
   });
   if (models) app.route('/admin', models.admin);
 
@@ -135,6 +138,7 @@ export async function startAgent(
       queuedJobs: jobs.queued,
       runningJobs: jobs.runningJobs(),
       draining: jobs.draining,
+      prefixes: prefixes.held(),
     }),
     onRegistered: (registration) => {
       const jwksUrl = new URL(registration.jwksUrl, `${controlPlaneUrl}/`).toString();

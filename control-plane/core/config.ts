@@ -47,6 +47,11 @@ export interface ControlPlaneConfig {
    * created token may carry its own. Not applied in development mode, where no token is needed.
    */
   maxAgentsPerJoinToken: number;
+  /**
+   * Share of an agent's slots, counting the request, above which it loses the prefix-affinity
+   * bonus (PREFIX_MAX_LOAD, default 0.75): bounded load for a hot prefix (docs/adr/0013).
+   */
+  prefixMaxLoad: number;
 }
 
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
@@ -89,7 +94,18 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
       64,
       'MAX_AGENTS_PER_JOIN_TOKEN',
     ),
+    prefixMaxLoad: share(env.PREFIX_MAX_LOAD, 0.75, 'PREFIX_MAX_LOAD'),
   };
+}
+
+/** A share in (0, 1], or the fallback when unset. */
+function share(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) {
+    throw new Error(`${name} must be a number in (0, 1], got "${value}"`);
+  }
+  return n;
 }
 
 /**

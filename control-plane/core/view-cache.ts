@@ -33,6 +33,13 @@ export class ViewCache {
     }
   }
 
+  /** A job report said what the agent's engine holds now (written with it, docs/adr/0013). */
+  setPrefixes(agentId: string, prefixes: readonly string[]): void {
+    for (const { views } of this.byModel.values()) {
+      for (const v of views) if (v.id === agentId) v.prefixes = new Set(prefixes);
+    }
+  }
+
   /** Something the views show changed in the database (registration, heartbeat write, upkeep). */
   invalidate(): void {
     this.byModel.clear();

@@ -107,6 +107,7 @@ export function agentRoutes(deps: Deps) {
         runningJobs: hb.runningJobs,
         draining: hb.draining ?? false,
         rttMs: hb.rttMs,
+        prefixes: hb.prefixes,
       },
       clock.now(),
       config,
@@ -142,6 +143,7 @@ export function agentRoutes(deps: Deps) {
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered`);
     const released = await finishTicket(store, id, jti, report, clock.now());
     if (released) deps.views?.adjustSlots(id, -1);
+    if (released && report.prefixes) deps.views?.setPrefixes(id, report.prefixes);
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);

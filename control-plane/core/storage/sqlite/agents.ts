@@ -123,6 +123,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
           reportedJobs: hb.reportedJobs,
           lastHeartbeatAt: now,
           rttMs: hb.rttMs,
+          ...(hb.prefixes !== undefined ? { prefixes: hb.prefixes } : {}),
           // SQLite rewrites an index whose column is assigned, even to the same value: D1 bills it.
           ...(hb.state !== undefined ? { state: hb.state } : {}),
         })
@@ -148,11 +149,13 @@ export function sqliteAgents(db: Db): AgentRegistry {
       return rows.length === 1;
     },
 
-    async addThroughput(id, tps, weight) {
+    async addThroughput(id, tps, weight, prefixes) {
       await db
         .update(agents)
         .set({
           tokensPerSecond: sql`coalesce(${1 - weight} * ${agents.tokensPerSecond} + ${weight} * ${tps}, ${tps})`,
+          // Not indexed: riding on this write costs no extra row (docs/adr/0013).
+          ...(prefixes !== undefined ? { prefixes } : {}),
         })
         .where(eq(agents.id, id));
     },
@@ -178,13 +181,15 @@ export function sqliteAgents(db: Db): AgentRegistry {
           longitude: agents.longitude,
           breaker: breakerColumns,
           drainedAt: agents.drainedAt,
+          prefixes: agents.prefixes,
         })
         .from(agentModels)
         .innerJoin(agents, eq(agents.id, agentModels.agentId))
         .where(eq(agentModels.model, model));
       return rows.map(
-        ({ drainedAt, ...r }): AgentView => ({
+        ({ drainedAt, prefixes, ...r }): AgentView => ({
           ...r,
+          prefixes: new Set(prefixes ? prefixes.split(',') : []),
           // An operator's drain outranks the agent's own state: no new work either way.
           state: drainedAt === null ? r.state : 'drained',
           accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
