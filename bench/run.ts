@@ -23,6 +23,8 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'quant-8b': async () => (await import('./quant.ts')).estimate8B(),
   tickets: { script: 'tickets.ts' },
   engines: { script: 'engines.ts', jsonFlag: '--json' },
+  // Real agents and the real model (minutes): run it under the shared heavy lock.
+  'prefix-affinity': { script: 'prefix-affinity.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */
