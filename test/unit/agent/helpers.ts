@@ -6,6 +6,7 @@ import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.
 import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
 import { createLogger } from '../../../agent/log.ts';
+import type { PrefixRecord } from '../../../agent/prefix-record.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
 import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
 
@@ -94,6 +95,8 @@ export async function makeAgent(
     confirmAdmission?: AdmissionConfirmer;
     /** Called with each report; its promise is the report's delivery. */
     onReport?: (report: JobReport) => Promise<void>;
+    /** Records what the engine holds after each job (heartbeats, job reports). */
+    prefixes?: PrefixRecord;
   } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
@@ -119,6 +122,7 @@ export async function makeAgent(
     config: { agentId: AGENT_ID, maxConcurrentJobs: jobs.capacity, version: 'test' },
     jobs,
     log,
+    ...(options.prefixes ? { prefixes: options.prefixes } : {}),
   });
   return { app, engine, jobs, reports, logs, key, ticket: (o) => signTicket(key, o) };
 }
