@@ -41,6 +41,8 @@ const SLOTS = 2;
 
 const POLICIES: { name: string; env: Record<string, string> }[] = [
   { name: 'mcda + prefix', env: {} },
+  // With 2 slots per agent the default bound (0.75) keeps the bonus for idle agents only.
+  { name: 'mcda + prefix, max load 1', env: { PREFIX_MAX_LOAD: '1' } },
   { name: 'mcda', env: { SCHEDULER_WEIGHTS: 'memory=0.4,slots=0.3,rtt=0.2,performance=0.1' } },
   { name: 'least-loaded', env: { SCHEDULER: 'least-loaded' } },
   { name: 'round-robin', env: { SCHEDULER: 'round-robin' } },
