@@ -5,7 +5,7 @@
 // plane restarts with the next policy; its database and the agents stay). Requests go through the
 // TypeScript client's native path, which sends /v1/route only the prefix digest.
 // Run: npx tsx bench/prefix-affinity.ts [--conversations 24 --turns 6 --groups 4 --rounds 2
-//   --no-reuse 12 --max-tokens 24] [--json path]
+//   --no-reuse 12 --max-tokens 24 --policies 'mcda + prefix,mcda'] [--json path]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ const MAX_TOKENS = arg('max-tokens', 24);
 const AGENTS = 3;
 const SLOTS = 2;
 
-const POLICIES: { name: string; env: Record<string, string> }[] = [
+const ALL_POLICIES: { name: string; env: Record<string, string> }[] = [
   { name: 'mcda + prefix', env: {} },
   // With 2 slots per agent the default bound (0.75) keeps the bonus for idle agents only.
   { name: 'mcda + prefix, max load 1', env: { PREFIX_MAX_LOAD: '1' } },
@@ -47,6 +47,12 @@ const POLICIES: { name: string; env: Record<string, string> }[] = [
   { name: 'least-loaded', env: { SCHEDULER: 'least-loaded' } },
   { name: 'round-robin', env: { SCHEDULER: 'round-robin' } },
 ];
+
+/** `--policies 'mcda + prefix,mcda'`: a subset, by name (default: all). */
+const only = args.includes('--policies')
+  ? args[args.indexOf('--policies') + 1]?.split(',')
+  : undefined;
+const POLICIES = ALL_POLICIES.filter((p) => !only || only.includes(p.name));
 
 /** A deterministic pseudo-random stream (each phase's texts are its own: no reuse across phases). */
 function rng(seed: number) {
