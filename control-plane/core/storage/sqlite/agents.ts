@@ -83,6 +83,8 @@ export function sqliteAgents(db: Db): AgentRegistry {
         // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
         registeredAt: now,
         reportedJobs: 0,
+        // A new process starts with an empty cache (docs/adr/0013).
+        prefixes: null,
       };
       // One guarded INSERT…SELECT (an upsert): two registrations cannot both take the last place.
       const columns = Object.keys(row) as (keyof typeof row)[];
