@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { jtiOf } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/core/app.ts';
 import type { Deps } from '../../control-plane/core/deps.ts';
+import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import { type PrefixEntry, prefixDigest } from '../../protocol/prefix-digest.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
@@ -105,6 +106,25 @@ export function prefixCacheContract(runtime: string, target: ContractTarget) {
       expect(byAgent.get(served)?.details?.prefixChars).toBe(turn1.at(-1)?.chars);
       const other = served === 'agent-a' ? 'agent-b' : 'agent-a';
       expect(byAgent.get(other)?.details?.prefixChars).toBe(0);
+    });
+
+    it('forgets what an agent held when it registers again (a new process, an empty cache)', async () => {
+      await start();
+      const first = await route(turn1);
+      const served = first.agent.id;
+      await finish(served, first.ticket, turn1.map((e) => e.hash).reverse());
+      const again = await app.request('/v1/agents/register', {
+        method: 'POST',
+        headers: {
+          ...json,
+          authorization: `Bearer ${JOIN_TOKEN}`,
+          [AGENT_CREDENTIAL_HEADER]: credentials.get(served) ?? '',
+        },
+        body: JSON.stringify(registration(served)),
+      });
+      expect(again.status).toBe(200);
+      const after = await route(turn2);
+      expect(after.debug.candidates.every((c) => c.details?.prefixChars === 0)).toBe(true);
     });
 
     it('writes a changed digest from heartbeats at most once per load interval', async () => {
