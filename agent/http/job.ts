@@ -208,6 +208,8 @@ export class InferenceJob {
   /** The answer as the client receives it: the next turn's assistant message. */
   private answer = '';
   private readonly calls = new ToolCallAssembler();
+  /** What the engine holds once this job is done, for its report. */
+  private held: string[] | undefined;
   private done: DoneChunk | undefined;
   private settled = false;
   /** Set by collect(): the answer is one JSON body, so a failure still gets its own status. */
@@ -347,11 +349,10 @@ export class InferenceJob {
   private async finish(iterator: AsyncIterator<GenerateChunk>): Promise<void> {
     // Its cleanup (freeing the context sequence) must finish before the slot is released.
     await iterator.return?.().catch(() => undefined);
-    this.held = await this.recordHeld();
+    // A digest that cannot be computed costs affinity, never the job: the slot is released below.
+    this.held = await this.recordHeld().catch(() => undefined);
     await awaitReport(this.settle(undefined));
   }
-
-  private held: string[] | undefined;
 
   /**
    * The engine now holds the prompt and the answer: the digest of the conversation's next turn up
