@@ -108,6 +108,27 @@ export function prefixCacheContract(runtime: string, target: ContractTarget) {
       expect(byAgent.get(other)?.details?.prefixChars).toBe(0);
     });
 
+    it('hashes the messages of a 307 path and of a route call without a digest', async () => {
+      await start();
+      const res = await post('/v1/route', { model: MODEL, prefix: turn1, exclude: ['agent-a'] });
+      const { ticket, agent } = (await res.json()) as { ticket: string; agent: { id: string } };
+      expect(agent.id).toBe('agent-b');
+      await finish('agent-b', ticket, turn1.map((e) => e.hash).reverse());
+      const messages = [
+        system,
+        { role: 'user', content: 'one' },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'two' },
+      ];
+      const redirect = await post('/v1/chat/completions', { model: MODEL, messages });
+      expect(redirect.status).toBe(307);
+      expect(redirect.headers.get('x-titan-agent')).toBe('agent-b');
+      const routed = await post('/v1/route', { model: MODEL, messages, debug: true });
+      const body = (await routed.json()) as { debug: { candidates: Candidate[] } };
+      const b = body.debug.candidates.find((c) => c.agent === 'agent-b');
+      expect(b?.details?.prefixChars).toBe(turn1.at(-1)?.chars);
+    });
+
     it('forgets what an agent held when it registers again (a new process, an empty cache)', async () => {
       await start();
       const first = await route(turn1);
