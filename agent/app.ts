@@ -15,6 +15,7 @@ import { DEFAULT_STALL_TIMEOUT_MS } from './http/stall.ts';
 import { JobTracker } from './jobs.ts';
 import { type Logger, silentLogger } from './log.ts';
 import type { AgentMetrics } from './metrics.ts';
+import type { PrefixRecord } from './prefix-record.ts';
 import { ReplayGuard, type TicketVerifier } from './tickets.ts';
 
 export interface AgentAppConfig {
@@ -48,6 +49,8 @@ export interface AgentAppDeps {
   metricsToken?: string | undefined;
   /** Peer address of a request (default: the Node socket's). */
   remoteAddress?: ((c: Context) => string | undefined) | undefined;
+  /** What the engine holds, recorded by each job for heartbeats (absent: not recorded). */
+  prefixes?: PrefixRecord;
 }
 
 export type { JobReporter } from './http/job.ts';
@@ -69,6 +72,7 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     stallTimeoutMs: deps.config.streamStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     access: new AccessLog(log, deps.metrics),
     metrics: deps.metrics,
+    prefixes: deps.prefixes,
   };
 
   const app = new Hono();

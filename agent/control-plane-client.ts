@@ -38,7 +38,14 @@ export interface ControlPlaneClientOptions {
   /** Models and machine stats, collected fresh for each register and heartbeat. */
   snapshot(): Promise<{ models: AgentModel[]; stats: AgentStats; engineLoad?: EngineLoad }>;
   /** Jobs in flight (and waiting for a slot) right now. */
-  load(): { activeJobs: number; queuedJobs?: number; runningJobs: string[]; draining: boolean };
+  load(): {
+    activeJobs: number;
+    queuedJobs?: number;
+    runningJobs: string[];
+    draining: boolean;
+    /** Prefix-digest hashes the engine holds, most recent first (docs/adr/0013). */
+    prefixes?: string[];
+  };
   /** Where the credential survives a restart (absent: memory only). */
   credentialStore?: CredentialStore;
   /** Called after every successful registration (tickets are verified with its issuer/JWKS). */
@@ -304,6 +311,7 @@ export class ControlPlaneClient {
         models,
         stats,
         draining: load.draining,
+        ...(load.prefixes?.length ? { prefixes: load.prefixes } : {}),
         ...(this.lastRttMs !== undefined ? { rttMs: Math.round(this.lastRttMs * 100) / 100 } : {}),
       };
       const started = this.now();

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
 import { createModelStack, usesModelManager } from './models/setup.ts';
 import { applyMemoryLimit } from './placement.ts';
+import { PrefixRecord } from './prefix-record.ts';
 import { createStatsCollector, type StatsCollector } from './stats.ts';
 import { DeferredTicketVerifier, remoteKeySource } from './tickets.ts';
 import { fetchTrusting, tlsServeOptions } from './tls.ts';
@@ -94,6 +95,7 @@ export async function startAgent(
   const capacity = engine.capacity ?? config.maxConcurrentJobs;
   const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
   gauges = { jobs, engine };
+  const prefixes = new PrefixRecord(capacity);
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;
@@ -113,6 +115,7 @@ export async function startAgent(
     log,
     metrics,
     metricsToken: config.metricsToken,
+    prefixes,
   });
   if (models) app.route('/admin', models.admin);
 
@@ -163,6 +166,7 @@ export async function startAgent(
       queuedJobs: jobs.queued,
       runningJobs: jobs.runningJobs(),
       draining: jobs.draining,
+      prefixes: prefixes.held(),
     }),
     onRegistered: (registration) => {
       const jwksUrl = new URL(registration.jwksUrl, `${controlPlaneUrl}/`).toString();

@@ -24,6 +24,8 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   tickets: { script: 'tickets.ts' },
   engines: { script: 'engines.ts', jsonFlag: '--json' },
   'live-fleet': { script: 'live-fleet.ts', jsonFlag: '--json' },
+  // Real agents and the real model (minutes): run it under the shared heavy lock.
+  'prefix-affinity': { script: 'prefix-affinity.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */

@@ -2,6 +2,7 @@
 import { type FailureReport, failureReportPath, ROUTE_PATH } from '../protocol/client-api.ts';
 import { isOllamaPath } from '../protocol/dialects.ts';
 import { ndjsonLines, sseData } from '../protocol/framing.ts';
+import { digestOfBody, type PrefixEntry } from '../protocol/prefix-digest.ts';
 import { resumePlan } from './resume.ts';
 import { TitanError } from './titan-error.ts';
 import { errorCode, jtiOf, NOT_AGENT_FAULTS, type Route } from './wire.ts';
@@ -215,8 +216,10 @@ export class TitanClient {
     deadline: number,
   ): Promise<RoutedResponse & { route: Route; abort(): void }> {
     let lastFailure = 'no agent tried';
+    // Only the digest goes to the control plane: it routes by cache without seeing the prompt.
+    const prefix = await digestOfBody(body);
     while (tried.length < this.o.maxAttempts) {
-      const route = await this.route(body.model, [...tried], deadline, signal);
+      const route = await this.route(body.model, [...tried], deadline, signal, prefix);
       const ctl = new AbortController();
       // Streams: the agent sends headers with the first token. Otherwise with the whole answer.
       const headerTimeout = body.stream
@@ -268,7 +271,13 @@ export class TitanClient {
     );
   }
 
-  private async route(model: string, exclude: string[], deadline: number, signal?: AbortSignal) {
+  private async route(
+    model: string,
+    exclude: string[],
+    deadline: number,
+    signal?: AbortSignal,
+    prefix?: PrefixEntry[],
+  ) {
     for (let wait = 0; ; wait++) {
       let res: Response | undefined;
       try {
@@ -278,7 +287,7 @@ export class TitanClient {
             'content-type': 'application/json',
             ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}),
           },
-          body: JSON.stringify({ model, exclude }),
+          body: JSON.stringify({ model, exclude, ...(prefix ? { prefix } : {}) }),
           ...(signal ? { signal } : {}),
         });
       } catch (err) {

@@ -1,5 +1,6 @@
 // Wire contract between agents and the control plane: zod schemas shared by both sides.
 import { z } from 'zod';
+import { heldPrefixesSchema } from './prefix-digest.ts';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -96,6 +97,8 @@ export const heartbeatRequestSchema = z.object({
   draining: z.boolean().optional(),
   /** Round trip of the previous heartbeat, ms. */
   rttMs: z.number().nonnegative().optional(),
+  /** Prefix-digest hashes the engine holds, most recent first (docs/adr/0013). */
+  prefixes: heldPrefixesSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 
@@ -111,7 +114,11 @@ export const jobReportSchema = z.object({
   outcome: jobOutcomeSchema,
   model: z.string().max(200),
   promptTokens: z.number().int().nonnegative(),
+  /** Of promptTokens, those served from the engine's cache instead of evaluated again. */
+  cachedPromptTokens: z.number().int().nonnegative().optional(),
   completionTokens: z.number().int().nonnegative(),
+  /** What the engine holds once this job ended, as in heartbeats (docs/adr/0013). */
+  prefixes: heldPrefixesSchema.optional(),
   /** Time to first token, ms; absent when no token was produced. */
   ttftMs: z.number().nonnegative().optional(),
   durationMs: z.number().nonnegative(),

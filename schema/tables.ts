@@ -54,6 +54,11 @@ export const agents = sqliteTable(
     breakerProbeAt: integer('breaker_probe_at'),
     /** Set by an operator (admin API `drain`): no new work until undrained, whatever the state. */
     drainedAt: integer('drained_at'),
+    /**
+     * Prefix-digest hashes the agent's engine holds, most recent first, comma-separated (at most
+     * 48, ~430 bytes): what the prefix scorer matches a request against (docs/adr/0013).
+     */
+    prefixes: text('prefixes'),
   },
   (t) => [index('agents_state_idx').on(t.state)],
 );

@@ -106,6 +106,8 @@ export interface DoneChunk {
   completionTokens: number;
   /** Prompt tokens served from a cached prefix instead of being evaluated again. */
   cachedPromptTokens?: number;
+  /** The engine's sequence that ran the job and now holds its tokens (the embedded engine). */
+  sequence?: number;
 }
 
 /**

@@ -27,6 +27,8 @@ export interface FakeEngineOptions {
   failAfterTokens?: number;
   /** End the stream without the final `done` chunk (a broken engine). */
   omitDone?: boolean;
+  /** Prompt tokens the final chunk says were served from a cache (none by default). */
+  cachedPromptTokens?: number;
   /** Calls to make after the tokens, each streamed as its head and two argument fragments. */
   toolCalls?: ToolCall[] | ((req: GenerateRequest) => ToolCall[]);
 }
@@ -111,6 +113,9 @@ export class FakeEngine implements InferenceEngine {
         finishReason: tokens.length < all.length ? 'length' : calls.length ? 'tool_calls' : 'stop',
         promptTokens: prompt.split(/\s+/).filter(Boolean).length,
         completionTokens: tokens.length,
+        ...(this.options.cachedPromptTokens !== undefined
+          ? { cachedPromptTokens: this.options.cachedPromptTokens }
+          : {}),
       };
     } catch (err) {
       if (signal.aborted) {

@@ -367,6 +367,7 @@ export class LlamaCppEngine implements InferenceEngine {
             completionTokens,
             // node-llama-cpp always decodes the last prompt token again.
             cachedPromptTokens: Math.max(0, Math.min(reusable, promptTokens - 1)),
+            sequence: this.pool.idOf(sequence),
           };
           queue.push(done);
           queue.end();

@@ -46,7 +46,12 @@ interface StreamChunk {
     finish_reason?: string | null;
     logprobs?: unknown;
   }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    /** llama-server and vLLM report their prompt-cache hits as OpenAI does. */
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+  } | null;
 }
 
 export class OpenAIUpstreamEngine implements InferenceEngine {
@@ -129,6 +134,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
       if (!res.ok || !res.body) throw await upstreamError(res);
       let completionTokens = 0;
       let promptTokens = 0;
+      let cached: number | undefined;
       let finish: FinishReason | undefined;
       const echo = new PrefillEcho(prefillOf(req));
       const calls = new Set<number>();
@@ -142,7 +148,13 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
           }
           const held = echo.flush();
           if (held) yield { type: 'token', text: held };
-          yield { type: 'done', finishReason: finish, promptTokens, completionTokens };
+          yield {
+            type: 'done',
+            finishReason: finish,
+            promptTokens,
+            completionTokens,
+            ...(cached !== undefined ? { cachedPromptTokens: cached } : {}),
+          };
           return;
         }
         const chunk = JSON.parse(data) as StreamChunk;
@@ -181,6 +193,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         if (chunk.usage) {
           promptTokens = chunk.usage.prompt_tokens ?? promptTokens;
           completionTokens = chunk.usage.completion_tokens ?? completionTokens;
+          cached = chunk.usage.prompt_tokens_details?.cached_tokens ?? cached;
         }
       }
       if (signal.aborted) throw new EngineError('aborted', 'generation aborted');

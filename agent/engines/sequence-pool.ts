@@ -10,6 +10,8 @@ import type { LlamaContext, LlamaContextSequence, Token } from 'node-llama-cpp';
 export class SequencePool {
   private readonly free: LlamaContextSequence[] = [];
   private busy = 0;
+  private readonly ids = new WeakMap<LlamaContextSequence, number>();
+  private nextId = 0;
 
   constructor(private readonly context: LlamaContext) {}
 
@@ -42,6 +44,16 @@ export class SequencePool {
     if (!sequence) throw new Error('no free context sequence');
     this.busy++;
     return { sequence, reusable: bestReuse };
+  }
+
+  /** A stable number for a sequence, for the agent's record of what each one holds. */
+  idOf(sequence: LlamaContextSequence): number {
+    let id = this.ids.get(sequence);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(sequence, id);
+    }
+    return id;
   }
 
   /** Returns a sequence after its job; a failed one is cleared so no stale state survives. */

@@ -4,6 +4,7 @@ import type { JobOutcome, JobReport, TicketClaims } from '../../protocol/agent-a
 import { TICKET_QUERY_PARAM } from '../../protocol/agent-api.ts';
 import { bearerToken } from '../../protocol/bearer.ts';
 import { requestedMaxTokens } from '../../protocol/inference.ts';
+import { digestOfBody, extendDigest, type PrefixEntry } from '../../protocol/prefix-digest.ts';
 import {
   type DoneChunk,
   EngineError,
@@ -17,6 +18,7 @@ import {
 import { ToolCallAssembler } from '../engines/tool-calls.ts';
 import type { Job, JobTracker } from '../jobs.ts';
 import type { AgentMetrics } from '../metrics.ts';
+import type { PrefixRecord } from '../prefix-record.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import type { AccessLog, Ending } from './access.ts';
 import { AgentHttpError, toHttpError } from './errors.ts';
@@ -67,7 +69,12 @@ export interface JobDeps {
   access: AccessLog;
   /** TTFT and inter-token latency of each answer (absent: not measured). */
   metrics?: AgentMetrics | undefined;
+  /** What the engine holds, kept up to date by each finished job (absent: not recorded). */
+  prefixes?: PrefixRecord | undefined;
 }
+
+/** The prefix digest of each admitted body, by its slot, for the job that runs it. */
+const digests = new WeakMap<Job, PrefixEntry[]>();
 
 /**
  * Ends a job: its access line, then its report to the control plane (which carries the reason).
@@ -135,6 +142,7 @@ export async function admit<T extends { model: string }>(
       throw new AgentHttpError('invalid_json', 'request body is not valid JSON');
     }
     const body = parse(raw);
+    const digest = deps.prefixes ? await digestOfBody(body) : undefined;
     if (body.model !== claims.model) {
       throw new AgentHttpError(
         'ticket_model_mismatch',
@@ -170,6 +178,7 @@ export async function admit<T extends { model: string }>(
         'the control plane refused this ticket (unknown, already closed, or not used within its claim window and its slot given away); route the request again',
       );
     }
+    if (digest) digests.set(slot, digest);
     return { claims, body, slot };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -201,6 +210,11 @@ export class InferenceJob {
   private ttftMs: number | undefined;
   private lastTokenAt: number | undefined;
   private tokens = 0;
+  /** The answer as the client receives it: the next turn's assistant message. */
+  private answer = '';
+  private readonly calls = new ToolCallAssembler();
+  /** What the engine holds once this job is done, for its report. */
+  private held: string[] | undefined;
   private done: DoneChunk | undefined;
   private settled = false;
   /** Set by collect(): the answer is one JSON body, so a failure still gets its own status. */
@@ -333,6 +347,7 @@ export class InferenceJob {
     if (chunk.type === 'token') {
       const at = this.deps.now();
       this.tokens++;
+      this.answer += chunk.text;
       if (this.ttftMs === undefined) {
         this.ttftMs = Math.max(0, at - this.slot.startedAt);
         this.deps.metrics?.firstToken(this.request.model, this.ttftMs);
@@ -340,6 +355,8 @@ export class InferenceJob {
         this.deps.metrics?.betweenTokens(this.request.model, Math.max(0, at - this.lastTokenAt));
       }
       this.lastTokenAt = at;
+    } else if (chunk.type === 'tool_call') {
+      this.calls.add(chunk);
     } else if (chunk.type === 'done') {
       this.done = chunk;
     }
@@ -352,7 +369,29 @@ export class InferenceJob {
   private async finish(iterator: AsyncIterator<GenerateChunk>): Promise<void> {
     // Its cleanup (freeing the context sequence) must finish before the slot is released.
     await iterator.return?.().catch(() => undefined);
+    // A digest that cannot be computed costs affinity, never the job: the slot is released below.
+    this.held = await this.recordHeld().catch(() => undefined);
     await awaitReport(this.settle(undefined));
+  }
+
+  /**
+   * The engine now holds the prompt and the answer: the digest of the conversation's next turn up
+   * to this answer. Recorded for heartbeats; returned for the job report.
+   */
+  private async recordHeld(): Promise<string[] | undefined> {
+    const prompt = digests.get(this.slot);
+    const { prefixes } = this.deps;
+    if (!prompt || !prefixes || !this.done) return undefined;
+    const calls = this.calls.calls();
+    const answer = {
+      role: 'assistant',
+      content: this.answer,
+      ...(calls.length
+        ? { tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: c.arguments } })) }
+        : {}),
+    };
+    prefixes.record(await extendDigest(prompt, [answer]), this.done.sequence);
+    return prefixes.held();
   }
 
   private settle(failure: EngineError | undefined): void | Promise<void> {
@@ -374,6 +413,9 @@ export class InferenceJob {
       completionTokens: this.done?.completionTokens ?? this.tokens,
       durationMs: Math.max(0, this.deps.now() - this.slot.startedAt),
     };
+    if (this.done?.cachedPromptTokens !== undefined)
+      report.cachedPromptTokens = this.done.cachedPromptTokens;
+    if (this.held) report.prefixes = this.held;
     if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
     if (outcome !== 'success' && outcome !== 'cancelled' && failure)
       report.error = failure.message.slice(0, 2000);

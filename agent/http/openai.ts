@@ -16,14 +16,19 @@ interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** As OpenAI reports prompt caching: prompt tokens served from the cache, not evaluated. */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
 function usageOf(done: DoneChunk): Usage {
-  const { promptTokens, completionTokens } = done;
+  const { promptTokens, completionTokens, cachedPromptTokens } = done;
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
+    ...(cachedPromptTokens !== undefined
+      ? { prompt_tokens_details: { cached_tokens: cachedPromptTokens } }
+      : {}),
   };
 }
 

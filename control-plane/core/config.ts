@@ -1,6 +1,7 @@
 // Control-plane settings, read from one flat string map (process.env on Node, vars on Workers).
-import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
+
 import { parseOrigins } from '../../protocol/cors.ts';
+import { type BreakerConfig, loadBreakerConfig } from './breakers/policy.ts';
 import { type ConfigSource, parseDuration, positiveInt } from './config-values.ts';
 
 export interface ControlPlaneConfig {
@@ -58,6 +59,11 @@ export interface ControlPlaneConfig {
    * development mode, none otherwise (browsers are then refused; curl and SDKs are not affected).
    */
   corsOrigins: string[];
+  /**
+   * Share of an agent's slots, counting the request, above which it loses the prefix-affinity
+   * bonus (PREFIX_MAX_LOAD, default 0.75): bounded load for a hot prefix (docs/adr/0013).
+   */
+  prefixMaxLoad: number;
 }
 
 export function loadConfig(env: ConfigSource): ControlPlaneConfig {
@@ -107,7 +113,18 @@ export function loadConfig(env: ConfigSource): ControlPlaneConfig {
         : authMode === 'development'
           ? ['*']
           : [],
+    prefixMaxLoad: share(env.PREFIX_MAX_LOAD, 0.75, 'PREFIX_MAX_LOAD'),
   };
+}
+
+/** A share in (0, 1], or the fallback when unset. */
+function share(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) {
+    throw new Error(`${name} must be a number in (0, 1], got "${value}"`);
+  }
+  return n;
 }
 
 /**

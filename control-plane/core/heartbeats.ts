@@ -25,6 +25,8 @@ export interface StoredLoad {
   memoryTotalBytes: number;
   rttMs: number | null;
   lastHeartbeatAt: number;
+  /** Prefix-digest hashes as stored (comma-separated), null when none were. */
+  prefixes?: string | null | undefined;
 }
 
 export interface IncomingLoad {
@@ -33,6 +35,8 @@ export interface IncomingLoad {
   memoryFreeBytes: number;
   memoryTotalBytes: number;
   rttMs: number | null;
+  /** What the agent reports holding now (comma-separated); undefined when it reported nothing. */
+  prefixes?: string | undefined;
 }
 
 export interface CoalescingPolicy {
@@ -48,7 +52,7 @@ export const MEMORY_CHANGE_SHARE = 0.05;
 const RTT_CHANGE_MS = 5;
 const RTT_CHANGE_SHARE = 0.25;
 
-export type WriteReason = 'state' | 'load' | 'liveness' | null;
+export type WriteReason = 'state' | 'load' | 'liveness' | 'cache' | null;
 
 /** Decides whether this heartbeat is written, and why. */
 export function heartbeatWriteReason(
@@ -71,7 +75,11 @@ export function heartbeatWriteReason(
       Math.abs(stored.rttMs - incoming.rttMs) >
         Math.max(RTT_CHANGE_MS, RTT_CHANGE_SHARE * stored.rttMs));
   // Job counts are not a reason to write: reserved slots in the database are the scheduler's truth.
-  return memMoved || rttMoved ? 'load' : null;
+  if (memMoved || rttMoved) return 'load';
+  // A changed cache rides on the load interval: no more writes than a moving load costs (ADR 0013).
+  const cacheMoved =
+    incoming.prefixes !== undefined && incoming.prefixes !== (stored.prefixes ?? undefined);
+  return cacheMoved ? 'cache' : null;
 }
 
 /** Two memory figures for one model are the same unless they differ by more than 5%. */

@@ -20,6 +20,8 @@ export interface HeartbeatUpdate {
   runningJobs: string[];
   draining: boolean;
   rttMs: number | undefined;
+  /** Prefix-digest hashes the engine holds, most recent first (absent: not reported). */
+  prefixes?: string[] | undefined;
 }
 
 /**
@@ -45,9 +47,10 @@ export async function recordHeartbeat(
   // An offline agent that heartbeats again is back; draining is the agent's own word.
   const state = hb.draining ? 'draining' : stored.state === 'degraded' ? 'degraded' : 'healthy';
   const rttMs = hb.rttMs ?? null;
+  const prefixes = hb.prefixes?.join(',');
   const written = heartbeatWriteReason(
     stored,
-    { state, reportedJobs: hb.reportedJobs, rttMs, ...schedulingMemory(hb.stats) },
+    { state, reportedJobs: hb.reportedJobs, rttMs, prefixes, ...schedulingMemory(hb.stats) },
     now,
     policy,
   );
@@ -60,6 +63,7 @@ export async function recordHeartbeat(
         reportedJobs: hb.reportedJobs,
         rttMs,
         state: state !== stored.state ? state : undefined,
+        prefixes,
       },
       now,
     );
@@ -93,7 +97,7 @@ export async function finishTicket(
   if (!(await store.tickets.finish(agentId, jti, report, now))) return false;
   if (report.outcome === 'success' && report.completionTokens > 0 && report.durationMs > 0) {
     const tps = (report.completionTokens * 1000) / report.durationMs;
-    await store.agents.addThroughput(agentId, tps, THROUGHPUT_WEIGHT);
+    await store.agents.addThroughput(agentId, tps, THROUGHPUT_WEIGHT, report.prefixes?.join(','));
   }
   return true;
 }

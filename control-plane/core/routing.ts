@@ -103,6 +103,7 @@ function logDecision(
       agent: r.agent.id,
       score: Math.round(r.score * 1000) / 1000,
       ...r.components,
+      ...r.details,
     })),
     moreCandidates: Math.max(0, decision.ranked.length - LOGGED_CANDIDATES),
     excluded: decision.excluded.slice(0, LOGGED_CANDIDATES),

@@ -52,6 +52,13 @@ export class ViewCache {
     }
   }
 
+  /** A job report said what the agent's engine holds now (written with it, docs/adr/0013). */
+  setPrefixes(agentId: string, prefixes: readonly string[]): void {
+    for (const { views } of this.byModel.values()) {
+      for (const v of views) if (v.id === agentId) v.prefixes = new Set(prefixes);
+    }
+  }
+
   /** Many agents may have changed at once (the maintenance sweep): drop every copy. */
   invalidate(): void {
     this.byModel.clear();

@@ -6,6 +6,7 @@ import * as schema from '../../schema/tables.ts';
 import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
 import { leasesContract } from '../contract/leases.contract.ts';
+import { prefixCacheContract } from '../contract/prefix-cache.contract.ts';
 import { securityContract } from '../contract/security.contract.ts';
 import { timelineContract } from '../contract/timeline.contract.ts';
 import { countingD1 } from './counting-d1.ts';
@@ -30,6 +31,7 @@ const target = {
 
 controlPlaneContract('Workers + D1', target);
 leasesContract('Workers + D1', target);
+prefixCacheContract('Workers + D1', target);
 securityContract('Workers + D1', target);
 adminContract('Workers + D1', target);
 timelineContract('Workers + D1', target);

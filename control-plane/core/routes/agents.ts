@@ -109,6 +109,7 @@ export function agentRoutes(deps: Deps) {
         runningJobs: hb.runningJobs,
         draining: hb.draining ?? false,
         rttMs: hb.rttMs,
+        prefixes: hb.prefixes,
       },
       clock.now(),
       config,
@@ -176,6 +177,7 @@ export function agentRoutes(deps: Deps) {
         tokensOut: report.completionTokens,
       });
     }
+    if (released && report.prefixes) deps.views?.setPrefixes(id, report.prefixes);
     // Breakers: engine errors count against the agent; rejected (4xx) and cancelled never do.
     if (released && report.outcome === 'error') await recordFailure(deps, id, jti);
     if (released && report.outcome === 'success') await recordSuccess(deps, id, jti);

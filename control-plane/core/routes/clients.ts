@@ -4,6 +4,11 @@ import { z } from 'zod';
 import { TICKET_QUERY_PARAM } from '../../../protocol/agent-api.ts';
 import { ROUTE_PATH } from '../../../protocol/client-api.ts';
 import { INFERENCE_PATHS, REQUEST_ID_HEADER } from '../../../protocol/dialects.ts';
+import {
+  digestOfBody,
+  type PrefixEntry,
+  prefixDigestSchema,
+} from '../../../protocol/prefix-digest.ts';
 import { readJson } from '../body.ts';
 import type { ClientEnv } from '../client-auth.ts';
 import type { Deps } from '../deps.ts';
@@ -27,6 +32,24 @@ export function clientLocation(raw: Request): { latitude: number; longitude: num
   return { latitude, longitude };
 }
 
+/**
+ * The request's prefix digest: `prefix` as the client computed it (the native path: the prompt never
+ * reaches the control plane), else computed from the messages or prompt in the body.
+ */
+async function prefixOf(raw: unknown): Promise<PrefixEntry[] | undefined> {
+  const given = (raw as { prefix?: unknown }).prefix;
+  if (given === undefined) return digestOfBody(raw);
+  const parsed = prefixDigestSchema.safeParse(given);
+  if (!parsed.success) {
+    throw new ApiError(
+      'invalid_request',
+      "'prefix' must be the prefix digest: a list of {hash, chars} (protocol/prefix-digest.ts)",
+      { param: 'prefix' },
+    );
+  }
+  return parsed.data;
+}
+
 export function clientRoutes(deps: Deps) {
   const app = new Hono<ClientEnv>();
 
@@ -44,6 +67,8 @@ export function clientRoutes(deps: Deps) {
     }
     const decision = await routeRequest(deps, {
       ...limits,
+      prefix: await prefixOf(raw),
+      prefixMaxLoad: deps.config.prefixMaxLoad,
       exclude: excluded.data,
       clientLocation: clientLocation(c.req.raw),
       client: c.get('clientId'),
@@ -64,6 +89,7 @@ export function clientRoutes(deps: Deps) {
                 agent: r.agent.id,
                 score: r.score,
                 components: r.components,
+                ...(r.details ? { details: r.details } : {}),
               })),
               excluded: decision.decision.excluded,
             },
@@ -78,6 +104,9 @@ export function clientRoutes(deps: Deps) {
       const limits = inferenceLimits(dialectOf(path), raw, deps.config.maxTokensCap);
       const decision = await routeRequest(deps, {
         ...limits,
+        // From the body already read: the agent hashes the same body the same way.
+        prefix: await digestOfBody(raw),
+        prefixMaxLoad: deps.config.prefixMaxLoad,
         clientLocation: clientLocation(c.req.raw),
         client: c.get('clientId'),
         ticketTtlMs: deps.config.urlTicketTtlMs,

@@ -26,7 +26,7 @@ export function mcdaPolicy(
     .map((name) => {
       const scorer = findScorer(name);
       if (!scorer) throw new Error(`mcda: unknown scorer '${name}'; known: ${describeScorers()}`);
-      return { name, score: scorer.score, weight: weights[name] ?? 0 };
+      return { name, score: scorer.score, explain: scorer.explain, weight: weights[name] ?? 0 };
     });
   const total = active.reduce((s, k) => s + k.weight, 0);
   const filters = opts.filters ?? registeredFilters();
@@ -38,19 +38,22 @@ export function mcdaPolicy(
       const pool = poolStats(kept);
       const scored = kept.map((agent) => {
         const components: ScoredAgent['components'] = {};
+        let details: ScoredAgent['details'];
         let sum = 0;
         for (const k of active) {
           const v = k.score(agent, req, pool);
           components[k.name] = Math.round(v * 1000) / 1000;
           sum += k.weight * v;
+          if (k.explain) details = { ...details, ...k.explain(agent, req) };
         }
         const health = agent.state === 'degraded' ? DEGRADED_FACTOR : 1;
-        return { agent, components, score: total > 0 ? (sum / total) * health : 0, tie: random() };
+        const score = total > 0 ? (sum / total) * health : 0;
+        return { agent, components, ...(details ? { details } : {}), score, tie: random() };
       });
       scored.sort((a, b) => b.score - a.score || a.tie - b.tie);
       return {
         policy: 'mcda',
-        ranked: scored.map(({ agent, components, score }) => ({ agent, components, score })),
+        ranked: scored.map(({ tie: _, ...r }) => r),
         excluded,
       };
     },

@@ -8,12 +8,19 @@ import { memoryFilter } from './filters/memory.ts';
 import { slotsFilter } from './filters/slots.ts';
 import { memoryScorer } from './scorers/memory.ts';
 import { performanceScorer } from './scorers/performance.ts';
+import { prefixScorer } from './scorers/prefix.ts';
 import { rttScorer } from './scorers/rtt.ts';
 import { slotsScorer } from './scorers/slots.ts';
 import type { FilterModule, ScorerModule } from './types.ts';
 
 /** In SCHEDULER_WEIGHTS order (the order of component scores in logs). */
-const scorers: ScorerModule[] = [memoryScorer, slotsScorer, rttScorer, performanceScorer];
+const scorers: ScorerModule[] = [
+  memoryScorer,
+  slotsScorer,
+  rttScorer,
+  performanceScorer,
+  prefixScorer,
+];
 
 /** In order: the cheapest and most telling reasons first (the first that fires is recorded). */
 const filters: FilterModule[] = [liveFilter, breakerFilter, memoryFilter, slotsFilter];

@@ -1,4 +1,5 @@
 // Plain data the scheduler works on: agent views in, an explainable decision out.
+import type { PrefixEntry } from '../../../protocol/prefix-digest.ts';
 import type { BreakerFields } from '../breakers/policy.ts';
 
 /** What the scheduler knows about one agent for one request (built from the registry). */
@@ -25,12 +26,18 @@ export interface AgentView {
   longitude: number | null;
   /** The agent's circuit breaker as stored (absent: closed). */
   breaker?: BreakerFields | undefined;
+  /** Prefix-digest hashes its engine holds (docs/adr/0013); absent: unknown. */
+  prefixes?: ReadonlySet<string> | undefined;
 }
 
 export interface PlacementRequest {
   model: string;
   /** Where the client is (Cloudflare's request.cf), when known. */
   clientLocation?: { latitude: number; longitude: number } | undefined;
+  /** The request's prefix digest (protocol/prefix-digest.ts), when it has one. */
+  prefix?: readonly PrefixEntry[] | undefined;
+  /** Above this share of its slots busy (counting this request) an agent loses the prefix bonus. */
+  prefixMaxLoad?: number | undefined;
 }
 
 export interface SchedulerContext {
@@ -65,6 +72,8 @@ export interface ScorerModule {
   /** Its weight when SCHEDULER_WEIGHTS is not set (weights are normalised by their sum). */
   readonly defaultWeight: number;
   readonly score: Scorer;
+  /** Figures behind the score for people (decision logs, debug breakdowns), by name. */
+  readonly explain?: (agent: AgentView, req: PlacementRequest) => Record<string, number>;
 }
 
 /** One filter, declared in its own module (filters/*.ts) and listed in registry.ts. */
@@ -85,6 +94,8 @@ export interface ScoredAgent {
   score: number;
   /** Each active scorer's value, by scorer name, rounded to 3 decimals. */
   components: Record<string, number>;
+  /** What active scorers explain their value with (e.g. `prefixChars`); absent when none do. */
+  details?: Record<string, number>;
 }
 
 export interface Exclusion {

@@ -54,6 +54,8 @@ export interface HeartbeatWrite {
   reportedJobs: number;
   rttMs: number | null;
   state?: string | undefined;
+  /** Prefix-digest hashes the agent holds (comma-separated); undefined: leave as stored. */
+  prefixes?: string | undefined;
 }
 
 /** Agents and the models they serve. */
@@ -74,8 +76,16 @@ export interface AgentRegistry {
   markOffline(id: string, now: number): Promise<boolean>;
   /** An operator's drain mark (null: undrained); false when no such agent. */
   setDrained(id: string, drainedAt: number | null): Promise<boolean>;
-  /** Folds a job's tokens/s into the agent's average: weight × sample + (1 − weight) × average. */
-  addThroughput(id: string, tokensPerSecond: number, weight: number): Promise<void>;
+  /**
+   * Folds a job's tokens/s into the agent's average: weight × sample + (1 − weight) × average; in
+   * the same row write, what its engine holds after the job (`prefixes`, comma-separated) if given.
+   */
+  addThroughput(
+    id: string,
+    tokensPerSecond: number,
+    weight: number,
+    prefixes?: string | undefined,
+  ): Promise<void>;
   /** Every agent that lists `model`, in any state, with its open leases at `now`. */
   views(model: string, now: number): Promise<AgentView[]>;
   /** One agent's views, one per model it lists, with its open leases at `now`. */

@@ -7,6 +7,7 @@ import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
 import { createLogger } from '../../../agent/log.ts';
 import type { AgentMetrics } from '../../../agent/metrics.ts';
+import type { PrefixRecord } from '../../../agent/prefix-record.ts';
 import { createTicketVerifier, type KeySource } from '../../../agent/tickets.ts';
 import { type JobReport, TICKET_TYPE } from '../../../protocol/agent-api.ts';
 
@@ -98,6 +99,8 @@ export async function makeAgent(
     metrics?: AgentMetrics;
     metricsToken?: string;
     remoteAddress?: () => string | undefined;
+    /** Records what the engine holds after each job (heartbeats, job reports). */
+    prefixes?: PrefixRecord;
   } = {},
 ): Promise<TestAgent> {
   sharedKey ??= makeSigningKey();
@@ -126,6 +129,7 @@ export async function makeAgent(
     ...(options.metrics ? { metrics: options.metrics } : {}),
     metricsToken: options.metricsToken,
     remoteAddress: options.remoteAddress,
+    ...(options.prefixes ? { prefixes: options.prefixes } : {}),
   });
   return { app, engine, jobs, reports, logs, key, ticket: (o) => signTicket(key, o) };
 }

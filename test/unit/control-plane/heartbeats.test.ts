@@ -36,6 +36,9 @@ const cases: [string, Partial<IncomingLoad>, number, string | null][] = [
   ['rtt jump from 10 to 40 ms', { rttMs: 40 }, 10_000, 'load'],
   ['rtt jitter of 3 ms is noise', { rttMs: 13 }, 12_000, null],
   ['job counts alone never write', { reportedJobs: 4 }, 12_000, null],
+  ['a changed prefix digest, too soon', { prefixes: '0000000a' }, 5_000, null],
+  ['a changed prefix digest after the load interval', { prefixes: '0000000a' }, 10_000, 'cache'],
+  ['no prefix digest reported: nothing to write', { prefixes: undefined }, 12_000, null],
 ];
 
 describe('heartbeatWriteReason', () => {

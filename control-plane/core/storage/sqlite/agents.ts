@@ -89,14 +89,16 @@ export function sqliteAgents(db: Db): AgentRegistry {
         longitude: agents.longitude,
         breaker: breakerColumns,
         drainedAt: agents.drainedAt,
+        prefixes: agents.prefixes,
       })
       .from(agentModels)
       .innerJoin(agents, eq(agents.id, agentModels.agentId))
       .where(where);
-    return rows.map(({ model, drainedAt, ...r }) => ({
+    return rows.map(({ model, drainedAt, prefixes, ...r }) => ({
       model,
       view: {
         ...r,
+        prefixes: new Set(prefixes ? prefixes.split(',') : []),
         // An operator's drain outranks the agent's own state: no new work either way.
         state: drainedAt === null ? r.state : 'drained',
         accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
@@ -122,6 +124,8 @@ export function sqliteAgents(db: Db): AgentRegistry {
         // Each registration is a new epoch: tickets carry it (`reg`), the agent refuses older ones.
         registeredAt: now,
         reportedJobs: 0,
+        // A new process starts with an empty cache (docs/adr/0013).
+        prefixes: null,
       };
       // One guarded INSERT…SELECT (an upsert): two registrations cannot both take the last place.
       const columns = Object.keys(row) as (keyof typeof row)[];
@@ -162,6 +166,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
           reportedJobs: hb.reportedJobs,
           lastHeartbeatAt: now,
           rttMs: hb.rttMs,
+          ...(hb.prefixes !== undefined ? { prefixes: hb.prefixes } : {}),
           // SQLite rewrites an index whose column is assigned, even to the same value: D1 bills it.
           ...(hb.state !== undefined ? { state: hb.state } : {}),
         })
@@ -187,11 +192,13 @@ export function sqliteAgents(db: Db): AgentRegistry {
       return rows.length === 1;
     },
 
-    async addThroughput(id, tps, weight) {
+    async addThroughput(id, tps, weight, prefixes) {
       await db
         .update(agents)
         .set({
           tokensPerSecond: sql`coalesce(${1 - weight} * ${agents.tokensPerSecond} + ${weight} * ${tps}, ${tps})`,
+          // Not indexed: riding on this write costs no extra row (docs/adr/0013).
+          ...(prefixes !== undefined ? { prefixes } : {}),
         })
         .where(eq(agents.id, id));
     },

@@ -63,12 +63,14 @@ describe('mcda policy', () => {
       slots: 0.3,
       rtt: 0.2,
       performance: 0.1,
+      prefix: 0.5,
     });
     expect(parseWeights('memory=1, slots=0')).toEqual({
       memory: 1,
       slots: 0,
       rtt: 0,
       performance: 0,
+      prefix: 0,
     });
     expect(() => parseWeights('gpu=1')).toThrow(/unknown scorer/);
     expect(() => parseWeights('memory=-1')).toThrow(/bad weight/);

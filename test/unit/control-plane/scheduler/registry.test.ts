@@ -64,9 +64,17 @@ describe('scheduler registry', () => {
       slots: 0.3,
       rtt: 0.2,
       performance: 0.1,
+      prefix: 0.5,
       toy: 1,
     });
-    expect(parseWeights('toy=2')).toEqual({ memory: 0, slots: 0, rtt: 0, performance: 0, toy: 2 });
+    expect(parseWeights('toy=2')).toEqual({
+      memory: 0,
+      slots: 0,
+      rtt: 0,
+      performance: 0,
+      prefix: 0,
+      toy: 2,
+    });
     const toyOnly = mcdaPolicy({ weights: parseWeights('toy=1') });
     expect(toyOnly.decide(agents(), req, ctx()).ranked[0]?.agent.id).toBe('agent-b');
     remove();
