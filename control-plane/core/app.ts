@@ -7,6 +7,7 @@ import { ROUTE_PATH } from '../../protocol/client-api.ts';
 import { errorBodyFor, MODEL_LIST_PATHS } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
+import { DASHBOARD_PATH, dashboardPageRoutes } from './dashboard/page.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: Deps) {
   }
 
   app.route('/admin', adminRoutes(deps));
+  app.route(DASHBOARD_PATH, dashboardPageRoutes());
   app.route(AGENT_API_BASE, agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', failureRoutes(deps));

@@ -1,5 +1,5 @@
 // Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), and
-// the fleet (routes/admin-agents.ts).
+// the fleet (routes/admin-agents.ts), the dashboard's data (dashboard/api.ts).
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import { createJoinToken, listJoinTokens } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config-values.ts';
+import { dashboardApiRoutes } from '../dashboard/api.ts';
 import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { constantTimeEqual } from '../secrets.ts';
@@ -93,5 +94,6 @@ export function adminRoutes(deps: AdminDeps) {
     return c.json({ id, revoked: true });
   });
   app.route('/agents', adminAgentRoutes(deps));
+  app.route('/dashboard', dashboardApiRoutes(deps));
   return app;
 }

@@ -4,6 +4,7 @@
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { adminContract } from '../../contract/admin.contract.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
+import { dashboardContract } from '../../contract/dashboard.contract.ts';
 import { leasesContract } from '../../contract/leases.contract.ts';
 
 const target = {
@@ -17,3 +18,4 @@ const target = {
 controlPlaneContract('Node + better-sqlite3', target);
 adminContract('Node + better-sqlite3', target);
 leasesContract('Node + better-sqlite3', target);
+dashboardContract('Node + better-sqlite3', target);
