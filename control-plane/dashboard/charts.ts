@@ -13,7 +13,16 @@ const COLORS: Record<string, string> = {
   open: '#0969da',
 };
 
-const line = (label: string, stroke: string): uPlot.Series => ({ label, stroke, width: 2 });
+const line = (label: string, stroke: string): uPlot.Series => ({
+  label,
+  stroke,
+  width: 2,
+  // A minute with traffic between quiet ones is a single point: draw it.
+  points: { show: true, size: 4 },
+});
+
+const clock = (seconds: number) =>
+  new Date(seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 function sizeOf(container: HTMLElement) {
   return { width: Math.max(260, container.clientWidth), height: 180 };
@@ -26,8 +35,9 @@ function chart(id: string, series: uPlot.Series[]) {
     {
       ...sizeOf(container),
       series: [{}, ...series],
-      axes: [{}, { size: 50 }],
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      axes: [{ space: 70, values: (_u, splits) => splits.map(clock) }, { size: 50 }],
+      // From zero up to a little above the highest value (0 to 1 while all is quiet).
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
       legend: { live: false },
     },
     empty,
