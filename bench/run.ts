@@ -23,6 +23,8 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'quant-8b': async () => (await import('./quant.ts')).estimate8B(),
   tickets: { script: 'tickets.ts' },
   engines: { script: 'engines.ts', jsonFlag: '--json' },
+  // The dashboard's CPU cost to the Node control plane (needs Chromium).
+  'dashboard-cost': { script: 'dashboard-cost.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */
