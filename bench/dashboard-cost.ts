@@ -74,8 +74,12 @@ function seed(dataDir: string, count: number) {
 
 async function signIn(page: Page, url: string) {
   await page.goto(`${url}/dashboard`);
-  await page.fill('#admin-key', ADMIN_KEY);
-  await page.click('#login button[type=submit]');
+  // From the second round on the tab's session storage still holds the key.
+  await page.locator('#login:not([hidden]), #board:not([hidden])').waitFor();
+  if (await page.isVisible('#login')) {
+    await page.fill('#admin-key', ADMIN_KEY);
+    await page.click('#login button[type=submit]');
+  }
   await page.locator('#fleet tr[data-key="agent-2"]').waitFor({ timeout: 60_000 });
 }
 
@@ -157,8 +161,7 @@ const polls = mean(
   phases.filter((p) => p.page === 'open').map((p) => (p.dashboardRequests * 60) / p.seconds),
 );
 console.log(
-  `${seededTickets} tickets seeded over the last 24 h; ${seconds} s per phase, ${rounds} rounds; ` +
-    `the page polls 4 endpoints every 5 s.\n`,
+  `${seededTickets} tickets seeded over the last 24 h; ${seconds} s per phase, ${rounds} rounds.\n`,
 );
 console.log(
   '| round | dashboard page | CPU s per minute (control plane) | dashboard requests per minute |',
