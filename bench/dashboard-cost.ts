@@ -2,7 +2,9 @@
 // process (utime + stime from /proc/<pid>/stat) with no page open, then with the dashboard open in
 // headless Chromium and polling, alternated for a few rounds. The control plane runs as `npm start`
 // runs it (two agents sending heartbeats) over a database seeded with a day of ticket history.
-//   npx tsx bench/dashboard-cost.ts [--seconds 60] [--rounds 2] [--tickets 50000] [--json out.json]
+// Then each data endpoint alone, in a burst: CPU per request, times the rate the page asks for it.
+//   npx tsx bench/dashboard-cost.ts [--seconds 60] [--rounds 2] [--tickets 50000] [--burst 200]
+//                                   [--json out.json]
 // Needs Chromium (CHROMIUM_BIN, default /usr/bin/chromium; scripts/ensure-chromium.sh installs it).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,12 +24,15 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     rounds: { type: 'string', default: '2' },
     tickets: { type: 'string', default: '50000' },
+    burst: { type: 'string', default: '200' },
     json: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const seededTickets = Number(values.tickets);
+const burst = Number(values.burst);
+const ENDPOINTS = ['fleet', 'decisions', 'requests', 'series'];
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ADMIN_KEY = 'bench-admin-key';
 const DAY_MS = 24 * 3_600_000;
@@ -113,6 +118,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
 });
 const phases: Phase[] = [];
+/** Requests the open page made, per endpoint, and the CPU ms each costs in a burst. */
+const pageRequests: Record<string, number> = {};
+const cpuMsPerRequest: Record<string, number> = {};
 try {
   const pid = cluster.controlPlane.child.pid;
   if (pid === undefined) throw new Error('the control plane has no pid');
@@ -126,7 +134,11 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   let dashboardRequests = 0;
   page.on('request', (r) => {
-    if (new URL(r.url()).pathname.startsWith('/admin/dashboard/')) dashboardRequests++;
+    const path = new URL(r.url()).pathname;
+    if (!path.startsWith('/admin/dashboard/')) return;
+    dashboardRequests++;
+    const endpoint = path.slice('/admin/dashboard/'.length);
+    pageRequests[endpoint] = (pageRequests[endpoint] ?? 0) + 1;
   });
   const measure = async (round: number, open: boolean) => {
     if (open) await signIn(page, cluster.url);
@@ -146,6 +158,20 @@ try {
   for (let round = 1; round <= rounds; round++) {
     await measure(round, false);
     await measure(round, true);
+  }
+  // Each endpoint alone, `burst` requests back to back with no page open: CPU per request (the
+  // heartbeats' background, about 1/60 of the burst's length, included).
+  await page.goto('about:blank');
+  for (const endpoint of ENDPOINTS) {
+    const url = `${cluster.url}/admin/dashboard/${endpoint}`;
+    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+    const before = cpuSeconds(pid);
+    for (let i = 0; i < burst; i++) {
+      const res = await fetch(url, { headers });
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+      await res.arrayBuffer();
+    }
+    cpuMsPerRequest[endpoint] = ((cpuSeconds(pid) - before) * 1000) / burst;
   }
 } finally {
   await browser.close();
@@ -177,10 +203,39 @@ console.log(
     `the page costs ${(open - closed).toFixed(2)} CPU s per minute (${(((open - closed) / 60) * 100).toFixed(1)} % of one core), ` +
     `${polls > 0 ? (((open - closed) * 1000) / polls).toFixed(1) : '—'} ms of CPU per data request.`,
 );
+const openSeconds = phases.filter((p) => p.page === 'open').reduce((n, p) => n + p.seconds, 0);
+console.log(
+  `\n| endpoint | CPU ms per request (${burst} back to back) | requests per minute from the open page | CPU s per minute |`,
+);
+console.log('|---|---|---|---|');
+let expected = 0;
+for (const endpoint of ENDPOINTS) {
+  const ms = cpuMsPerRequest[endpoint] ?? 0;
+  const rate = ((pageRequests[endpoint] ?? 0) * 60) / Math.max(1, openSeconds);
+  expected += (ms * rate) / 1000;
+  console.log(
+    `| ${endpoint} | ${ms.toFixed(2)} | ${rate.toFixed(1)} | ${((ms * rate) / 1000).toFixed(3)} |`,
+  );
+}
+console.log(`\nFrom the bursts: the open page costs ${expected.toFixed(3)} CPU s per minute.`);
 if (values.json) {
   await writeFile(
     values.json,
-    JSON.stringify({ seededTickets, seconds, rounds, phases, closed, open }, null, 2),
+    JSON.stringify(
+      {
+        seededTickets,
+        seconds,
+        rounds,
+        phases,
+        closed,
+        open,
+        burst,
+        cpuMsPerRequest,
+        pageRequests,
+      },
+      null,
+      2,
+    ),
   );
 }
 process.exit(0);
