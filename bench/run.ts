@@ -26,6 +26,8 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'live-fleet': { script: 'live-fleet.ts', jsonFlag: '--json' },
   // Real agents and the real model (minutes): run it under the shared heavy lock.
   'prefix-affinity': { script: 'prefix-affinity.ts', jsonFlag: '--json' },
+  // The dashboard's CPU cost to the Node control plane (needs Chromium).
+  'dashboard-cost': { script: 'dashboard-cost.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */

@@ -16,6 +16,11 @@ const tokenFile = join(dataDir, 'join-token');
 if (!existsSync(tokenFile))
   writeFileSync(tokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
 const joinToken = process.env.JOIN_TOKEN || readFileSync(tokenFile, 'utf8').trim();
+// The admin key (admin API and the dashboard's sign-in), kept in .data too.
+const adminKeyFile = join(dataDir, 'admin-key');
+if (!existsSync(adminKeyFile))
+  writeFileSync(adminKeyFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+const adminKey = process.env.ADMIN_KEY || readFileSync(adminKeyFile, 'utf8').trim();
 
 const t0 = performance.now();
 console.log('Starting the TitanCompute control plane and 2 agents on 127.0.0.1 …');
@@ -24,6 +29,7 @@ const cluster = await startCluster({
   agentPorts: [firstAgentPort, firstAgentPort + 1],
   dataDir,
   joinToken,
+  cpEnv: { ADMIN_KEY: adminKey },
   echo: process.env.QUIET !== '1',
 });
 console.log(`\nCluster ready in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
@@ -67,6 +73,8 @@ TitanCompute is serving. Point any OpenAI or Ollama client at ${cluster.url}
   curl -sL ${cluster.url}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"stream":true}'
   curl -s ${cluster.url}/v1/status
+
+Dashboard: ${cluster.url}/dashboard (sign in with the admin key: cat .data/admin-key)
 
 DEVELOPMENT MODE: no API keys (AUTH_MODE=development), loopback only. For a real deployment
 see docs/security.md (API keys, join tokens, TLS).

@@ -8,6 +8,7 @@ import { corsMiddleware } from '../../protocol/cors.ts';
 import { errorBodyFor, MODEL_LIST_PATHS } from '../../protocol/dialects.ts';
 import { limitBodyTo } from './body.ts';
 import { refuseRedirectedKeyHeader, requireClient } from './client-auth.ts';
+import { DASHBOARD_PATH, dashboardPageRoutes } from './dashboard/page.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { requireMetricsToken } from './metrics-auth.ts';
@@ -81,6 +82,7 @@ export function createApp(deps: Deps) {
   }
 
   app.route('/admin', adminRoutes(deps));
+  app.route(DASHBOARD_PATH, dashboardPageRoutes());
   app.route(AGENT_API_BASE, agentRoutes(deps));
   app.route('/', clientRoutes(deps));
   app.route('/', failureRoutes(deps));

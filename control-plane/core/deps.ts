@@ -37,4 +37,4 @@ export interface Deps {
 }
 
 /** What the admin routes use. */
-export type AdminDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log' | 'views'>;
+export type AdminDeps = Pick<Deps, 'store' | 'clock' | 'config' | 'log' | 'views' | 'scoreboard'>;

@@ -128,7 +128,10 @@ export async function routeRequest(deps: Deps, req: RouteRequest): Promise<Route
       param: 'model',
     });
   }
-  deps.scoreboard?.record(decision, req.model, now);
+  deps.scoreboard?.record(decision, req.model, now, {
+    requestId: terms.jti,
+    chosen: leased?.agent.id ?? null,
+  });
   if (!leased) {
     logDecision(deps, terms.jti, req, decision, null, startedAt);
     throw noAgentAvailable(req.model, decision);

@@ -5,6 +5,7 @@ import { type Db, sqliteStore } from '../../control-plane/core/storage/sqlite/in
 import * as schema from '../../schema/tables.ts';
 import { adminContract } from '../contract/admin.contract.ts';
 import { controlPlaneContract } from '../contract/control-plane.contract.ts';
+import { dashboardContract } from '../contract/dashboard.contract.ts';
 import { leasesContract } from '../contract/leases.contract.ts';
 import { prefixCacheContract } from '../contract/prefix-cache.contract.ts';
 import { securityContract } from '../contract/security.contract.ts';
@@ -35,3 +36,4 @@ prefixCacheContract('Workers + D1', target);
 securityContract('Workers + D1', target);
 adminContract('Workers + D1', target);
 timelineContract('Workers + D1', target);
+dashboardContract('Workers + D1', target);

@@ -1,5 +1,5 @@
 // Admin API (Bearer ADMIN_KEY): client API keys and agent join tokens (create, list, revoke), the
-// fleet (routes/admin-agents.ts) and request timelines.
+// fleet (routes/admin-agents.ts), request timelines and the dashboard's data (dashboard/api.ts).
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import { createJoinToken, listJoinTokens } from '../agent-credentials.ts';
 import { createApiKey, listApiKeys } from '../api-keys.ts';
 import { limitBodyTo, readBody } from '../body.ts';
 import { parseDuration } from '../config-values.ts';
+import { dashboardApiRoutes } from '../dashboard/api.ts';
 import type { AdminDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { constantTimeEqual } from '../secrets.ts';
@@ -101,5 +102,6 @@ export function adminRoutes(deps: AdminDeps) {
     if (!row) throw new ApiError('not_found', `No request '${id}'`);
     return c.json(requestTimeline(row));
   });
+  app.route('/dashboard', dashboardApiRoutes(deps));
   return app;
 }

@@ -123,6 +123,19 @@ export interface LeaseRequest {
 
 export type Confirmation = 'admitted' | 'unknown' | 'finished' | 'lapsed';
 
+/** One time bucket of request activity (the dashboard's charts). */
+export interface ActivityBucket {
+  /** The bucket's start, epoch ms. */
+  start: number;
+  /** Tickets issued in the bucket, by their state now (open ones: 'issued' or 'running'). */
+  issuedByState: Record<string, number>;
+  /** Completion tokens of the tickets finished in the bucket. */
+  completionTokens: number;
+  /** Nearest-rank TTFT percentiles of the tickets finished in the bucket; null when none said. */
+  ttftP50Ms: number | null;
+  ttftP95Ms: number | null;
+}
+
 /** Tickets: each is its agent's slot lease from issue to job report (docs/adr/0009). */
 export interface TicketStore {
   /**
@@ -144,6 +157,15 @@ export interface TicketStore {
   ): Promise<{ confirmed: number; released: number }>;
   /** Open leases per agent at `now`. */
   leaseCounts(now: number): Promise<Map<string, number>>;
+  /** Open leases per agent that the agent confirmed (admitted). */
+  confirmedCounts(): Promise<Map<string, number>>;
+  /** The `limit` tickets issued last, newest first. */
+  recent(limit: number): Promise<TicketRow[]>;
+  /**
+   * Activity from `since` on, in buckets of `bucketMs` (bucket i starts at since + i × bucketMs):
+   * only buckets where something happened, oldest first.
+   */
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]>;
   /** Closes an open ticket with the agent's report; false when it was not open. */
   finish(agentId: string, jti: string, report: JobReport, now: number): Promise<boolean>;
   /** Open tickets of one client (API key). */

@@ -4,6 +4,7 @@
 import { openSqlite } from '../../../control-plane/node/sqlite.ts';
 import { adminContract } from '../../contract/admin.contract.ts';
 import { controlPlaneContract } from '../../contract/control-plane.contract.ts';
+import { dashboardContract } from '../../contract/dashboard.contract.ts';
 import { leasesContract } from '../../contract/leases.contract.ts';
 import { prefixCacheContract } from '../../contract/prefix-cache.contract.ts';
 import { timelineContract } from '../../contract/timeline.contract.ts';
@@ -21,3 +22,4 @@ adminContract('Node + better-sqlite3', target);
 leasesContract('Node + better-sqlite3', target);
 timelineContract('Node + better-sqlite3', target);
 prefixCacheContract('Node + better-sqlite3', target);
+dashboardContract('Node + better-sqlite3', target);

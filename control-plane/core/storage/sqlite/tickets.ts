@@ -8,6 +8,7 @@ import { agents, tickets } from '../../../../schema/tables.ts';
 import { OPEN_TICKET_STATES, type TicketStore } from '../types.ts';
 import { holds, openLeasesOf, routable } from './conditions.ts';
 import { changes, type Db } from './db.ts';
+import { sqliteTicketHistory } from './ticket-history.ts';
 
 /** Final states: the ticket's lease is over and the row is only history. */
 const CLOSED_STATES = ['success', 'error', 'cancelled', 'rejected', 'expired', 'lost'];
@@ -15,6 +16,7 @@ const CLOSED_STATES = ['success', 'error', 'cancelled', 'rejected', 'expired', '
 export function sqliteTickets(db: Db): TicketStore {
   const open = () => inArray(tickets.state, [...OPEN_TICKET_STATES]);
   return {
+    ...sqliteTicketHistory(db),
     // One guarded INSERT…SELECT: two decisions cannot both take the last slot (a statement is
     // atomic on SQLite and D1). The epoch is read in the same statement.
     async takeLease(t, liveAfter) {
