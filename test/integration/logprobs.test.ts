@@ -1,25 +1,12 @@
 // The embedded engine's log probabilities on the real model: well-formed entries, the same answer
 // as without them (greedy, stop strings, seeds), JSON mode, and the 400 with tools.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GenerateRequest, LogprobEntry } from '../../agent/engines/engine.ts';
-import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
-import { DEMO_MODEL, DEMO_MODEL_PATH } from '../../scripts/cluster.ts';
+import { DEMO_MODEL } from '../../scripts/cluster.ts';
+import { useDemoEngine } from './support/demo-engine.ts';
 import { generateAll } from './support/generate.ts';
 
-let engine: LlamaCppEngine;
-
-beforeAll(async () => {
-  engine = await LlamaCppEngine.create({
-    modelPath: DEMO_MODEL_PATH,
-    modelName: DEMO_MODEL,
-    sequences: 2,
-    contextSizePerSequence: 512,
-  });
-});
-
-afterAll(async () => {
-  await engine?.close();
-});
+const demoEngine = useDemoEngine(512);
 
 /** Text and logprob entries of one answer. */
 async function withLogprobs(req: Omit<GenerateRequest, 'model'>) {
@@ -27,7 +14,7 @@ async function withLogprobs(req: Omit<GenerateRequest, 'model'>) {
   const entries: LogprobEntry[] = [];
   let finish = '';
   let completionTokens = 0;
-  for await (const c of engine.generate({ model: DEMO_MODEL, ...req } as GenerateRequest, {
+  for await (const c of demoEngine().generate({ model: DEMO_MODEL, ...req } as GenerateRequest, {
     signal: new AbortController().signal,
   })) {
     if (c.type === 'token') {
@@ -46,7 +33,7 @@ const chat = (content: string) => [{ role: 'user' as const, content }];
 describe('embedded logprobs', () => {
   it('greedy: the same answer as without logprobs, one entry per token, top ranked', async () => {
     const req = { messages: chat('Name three colours.'), temperature: 0, maxTokens: 24 };
-    const plain = await generateAll(engine, req);
+    const plain = await generateAll(demoEngine(), req);
     const scored = await withLogprobs({ ...req, logprobs: 3 });
     expect(scored.text).toBe(plain.text);
     expect(scored.finish).toBe(plain.done.finishReason);
@@ -66,7 +53,7 @@ describe('embedded logprobs', () => {
 
   it('a completion stops before its stop string, as without logprobs', async () => {
     const req = { prompt: 'One, two, three, four,', temperature: 0, maxTokens: 30, stop: [' six'] };
-    const plain = await generateAll(engine, req);
+    const plain = await generateAll(demoEngine(), req);
     const scored = await withLogprobs({ ...req, logprobs: 0 });
     expect(scored.text).toBe(plain.text);
     expect(scored.text).not.toContain(' six');

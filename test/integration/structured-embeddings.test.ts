@@ -1,31 +1,18 @@
 // The embedded engine on the demo model: grammar-constrained JSON (any, and a schema) and
 // embeddings (the model's dimension, deterministic, batch = one by one).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { GenerateRequest } from '../../agent/engines/engine.ts';
-import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
-import { DEMO_MODEL, DEMO_MODEL_PATH } from '../../scripts/cluster.ts';
+import { DEMO_MODEL } from '../../scripts/cluster.ts';
+import { useDemoEngine } from './support/demo-engine.ts';
 import { generateAll } from './support/generate.ts';
 
 /** SmolLM2-135M's hidden size (GGUF `llama.embedding_length`). */
 const DEMO_EMBEDDING_SIZE = 576;
 
-let engine: LlamaCppEngine;
+const demoEngine = useDemoEngine(512);
 
-beforeAll(async () => {
-  engine = await LlamaCppEngine.create({
-    modelPath: DEMO_MODEL_PATH,
-    modelName: DEMO_MODEL,
-    sequences: 2,
-    contextSizePerSequence: 512,
-  });
-});
-
-afterAll(async () => {
-  await engine?.close();
-});
-
-const run = (req: Omit<GenerateRequest, 'model'>) => generateAll(engine, req);
+const run = (req: Omit<GenerateRequest, 'model'>) => generateAll(demoEngine(), req);
 
 const PERSON = {
   type: 'object',
@@ -75,7 +62,7 @@ describe('structured outputs on the embedded engine', () => {
         format: { type: 'json_schema', schema: { type: 'string', pattern: '^[a-z]+$' } },
       }),
     ).rejects.toMatchObject({ code: 'invalid_request', message: /'pattern'/ });
-    expect(engine.sequencesInUse).toBe(0);
+    expect(demoEngine().sequencesInUse).toBe(0);
   }, 300_000);
 });
 
@@ -83,14 +70,17 @@ describe('embeddings on the embedded engine', () => {
   it("have the model's dimension, are deterministic, and batch as one by one", async () => {
     const signal = new AbortController().signal;
     const texts = ['The cat sat on the mat.', 'Quarterly revenue grew by ten percent.'];
-    const batch = await engine.embed({ model: DEMO_MODEL, input: texts }, { signal });
+    const batch = await demoEngine().embed({ model: DEMO_MODEL, input: texts }, { signal });
     expect(batch.embeddings).toHaveLength(2);
     for (const v of batch.embeddings) {
       expect(v).toHaveLength(DEMO_EMBEDDING_SIZE);
       expect(v.every(Number.isFinite)).toBe(true);
     }
     expect(batch.promptTokens).toBeGreaterThan(8);
-    const again = await engine.embed({ model: DEMO_MODEL, input: [texts[0] ?? ''] }, { signal });
+    const again = await demoEngine().embed(
+      { model: DEMO_MODEL, input: [texts[0] ?? ''] },
+      { signal },
+    );
     expect(again.embeddings[0]).toEqual(batch.embeddings[0]);
     expect(batch.embeddings[1]).not.toEqual(batch.embeddings[0]);
   }, 300_000);
@@ -98,10 +88,10 @@ describe('embeddings on the embedded engine', () => {
   it('refuses other dimensions and inputs longer than the context', async () => {
     const signal = new AbortController().signal;
     await expect(
-      engine.embed({ model: DEMO_MODEL, input: ['x'], dimensions: 128 }, { signal }),
+      demoEngine().embed({ model: DEMO_MODEL, input: ['x'], dimensions: 128 }, { signal }),
     ).rejects.toMatchObject({ code: 'invalid_request', message: /576 dimensions/ });
     await expect(
-      engine.embed({ model: DEMO_MODEL, input: ['word '.repeat(2000)] }, { signal }),
+      demoEngine().embed({ model: DEMO_MODEL, input: ['word '.repeat(2000)] }, { signal }),
     ).rejects.toMatchObject({ code: 'invalid_request', message: /input\[0\] is \d+ tokens/ });
   }, 300_000);
 });

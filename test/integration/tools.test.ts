@@ -1,29 +1,15 @@
 // Tool calling on the embedded engine with the demo model (SmolLM2, whose template has no tool
 // format: node-llama-cpp's generic one): forced calls parse and match the parameters schema, a
 // round trip ends in text, and what the engine cannot do is refused before any token.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { ChatMessage, GenerateRequest, ToolDefinition } from '../../agent/engines/engine.ts';
-import { LlamaCppEngine } from '../../agent/engines/llama-cpp.ts';
-import { DEMO_MODEL, DEMO_MODEL_PATH } from '../../scripts/cluster.ts';
+import { useDemoEngine } from './support/demo-engine.ts';
 import { generateAll } from './support/generate.ts';
 
-let engine: LlamaCppEngine;
+const demoEngine = useDemoEngine(1024);
 
-beforeAll(async () => {
-  engine = await LlamaCppEngine.create({
-    modelPath: DEMO_MODEL_PATH,
-    modelName: DEMO_MODEL,
-    sequences: 2,
-    contextSizePerSequence: 1024,
-  });
-});
-
-afterAll(async () => {
-  await engine?.close();
-});
-
-const run = (req: Omit<GenerateRequest, 'model'>) => generateAll(engine, req);
+const run = (req: Omit<GenerateRequest, 'model'>) => generateAll(demoEngine(), req);
 
 const WEATHER: ToolDefinition = {
   name: 'get_weather',
@@ -150,6 +136,6 @@ describe('tool calling on the embedded engine', () => {
         tools: [WEATHER],
       }),
     ).rejects.toMatchObject({ code: 'invalid_request', message: /messages\[1\]/ });
-    expect(engine.sequencesInUse).toBe(0);
+    expect(demoEngine().sequencesInUse).toBe(0);
   }, 300_000);
 });
