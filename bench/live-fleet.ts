@@ -10,21 +10,14 @@
 // `--target worker` runs the same against `wrangler dev` (workerd with a local D1 in SQLite files),
 // for a relative figure: local D1 is not Cloudflare's D1, and wrangler adds its own proxy.
 
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import {
-  type Proc,
-  ROOT,
-  spawnProcess,
-  startProcess,
-  stopProcess,
-  waitFor,
-} from '../scripts/cluster.ts';
+import { type Proc, ROOT, spawnProcess, stopProcess, waitFor } from '../scripts/cluster.ts';
+import { startWranglerDev } from '../scripts/wrangler-dev.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
 import { summarize, table } from './stats.ts';
 
@@ -123,44 +116,42 @@ function cpuMs(root: number): number {
   return total;
 }
 
-const WRANGLER = 'node_modules/wrangler/bin/wrangler.js';
-const wranglerEnv = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' };
-
-/** The control plane under test as a process of its own, with its data in `dataDir`. */
-async function startTarget(port: number, dataDir: string, n: number): Promise<Proc> {
+/** The control plane under test as a process of its own, ready, with a temporary data folder. */
+async function startTarget(n: number): Promise<{ proc: Proc; url: string; stop(): Promise<void> }> {
   const limits = { MAX_AGENTS: String(n + 16), MAX_AGENTS_PER_JOIN_TOKEN: String(n + 16) };
-  if (target === 'node') {
-    const env = {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      JOIN_TOKEN,
-      AUTH_MODE: 'development',
-      ...limits,
-    };
-    // --cpu-prof DIR: V8 writes the control plane's CPU profile there when it exits.
-    const profile = values['cpu-prof']
-      ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
-      : [];
-    const script = join(ROOT, 'bin', 'control-plane.mjs');
-    return spawnProcess('control-plane', process.execPath, [...profile, script], env);
+  if (target === 'worker')
+    return startWranglerDev({ JOIN_TOKEN, AUTH_MODE: 'development', ...limits });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'titan-live-fleet-'));
+  const env = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    JOIN_TOKEN,
+    AUTH_MODE: 'development',
+    ...limits,
+  };
+  // --cpu-prof DIR: V8 writes the control plane's CPU profile there when it exits.
+  const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const script = join(ROOT, 'bin', 'control-plane.mjs');
+  const proc = spawnProcess('control-plane', process.execPath, [...profile, script], env);
+  const stop = async () => {
+    await stopProcess(proc);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      'control plane',
+      async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined),
+      90_000,
+      [proc],
+    );
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  await promisify(execFile)(
-    process.execPath,
-    [WRANGLER, 'd1', 'migrations', 'apply', 'titancompute', '--local', '--persist-to', dataDir],
-    { env: { ...process.env, ...wranglerEnv } },
-  );
-  const vars = { JOIN_TOKEN, AUTH_MODE: 'development', ...limits };
-  return startProcess(
-    'wrangler-dev',
-    WRANGLER,
-    [
-      ...['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dataDir],
-      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-      '--show-interactive-dev-session=false',
-    ],
-    wranglerEnv,
-  );
+  return { proc, url, stop };
 }
 
 function registration(i: number, port: number) {
@@ -192,15 +183,14 @@ async function pool<T>(items: T[], width: number, work: (item: T) => Promise<voi
 }
 
 async function runFleet(n: number): Promise<Step[]> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const dataDir = await mkdtemp(join(tmpdir(), 'titan-live-fleet-'));
-  const cp = await startTarget(port, dataDir, n);
-  const pid = cp.child.pid as number;
+  const cp = await startTarget(n);
+  const base = cp.url;
+  const port = Number(new URL(base).port);
+  const pid = cp.proc.child.pid as number;
   // The decision times the control plane logs (routing.ts), collected per step.
   let decisions: number[] = [];
   let partial = '';
-  cp.child.stdout?.on('data', (buf: Buffer) => {
+  cp.proc.child.stdout?.on('data', (buf: Buffer) => {
     const lines = (partial + buf.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
@@ -211,13 +201,6 @@ async function runFleet(n: number): Promise<Step[]> {
   const steps: Step[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
-    await waitFor(
-      'control plane',
-      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
-      90_000,
-      [cp],
-    );
-
     // Register the fleet over HTTP.
     const started = Date.now();
     const agents: SimAgent[] = [];
@@ -413,8 +396,7 @@ async function runFleet(n: number): Promise<Step[]> {
     return steps;
   } finally {
     for (const t of timers) clearTimeout(t);
-    await stopProcess(cp);
-    rmSync(dataDir, { recursive: true, force: true });
+    await cp.stop();
   }
 }
 
