@@ -18,6 +18,7 @@ interface ScriptBench {
 const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'scheduler-latency': async () => (await import('./scheduler-latency.ts')).benchSchedulerLatency(),
   'fleet-sim': async () => (await import('./fleet-sim/run.ts')).benchFleetSim(),
+  'fleet-sim-prefix': async () => (await import('./fleet-sim/prefix-run.ts')).benchFleetSimPrefix(),
   quant: async () => (await import('./quant.ts')).benchQuant(),
   // Header-only memory estimates for a Llama-3-8B shape (no model is loaded).
   'quant-8b': async () => (await import('./quant.ts')).estimate8B(),

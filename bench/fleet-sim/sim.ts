@@ -4,6 +4,10 @@
 // and takes the first agent whose breaker admits the request and that has a free slot (the guarded
 // lease); when none does, the client waits RETRY_MS and asks again (a 503 with Retry-After).
 // Breakers are the real ones (breakers/policy.ts): failures trip them, successes close them.
+// With prefix chains on the requests (conversations.ts), each agent keeps a KV cache of the chains
+// its last jobs ran and reports it as an agent does (prefix scorer input); a job whose chain
+// matches skips prefilling the matched tokens.
+
 import {
   admits,
   type BreakerFields,
@@ -14,6 +18,7 @@ import {
   phaseOf,
 } from '../../control-plane/core/breakers/policy.ts';
 import type { AgentView, Policy } from '../../control-plane/core/scheduler/types.ts';
+import { MAX_HELD_PREFIXES, matchPrefix, type PrefixEntry } from '../../protocol/prefix-digest.ts';
 import { summarize } from '../stats.ts';
 import {
   BASE_DECODE_TPS,
@@ -41,6 +46,20 @@ export interface SimRequest {
   arrivalMs: number;
   promptTokens: number;
   outputTokens: number;
+  /** The prompt's prefix chain (protocol/prefix-digest.ts); `chars` are 4 per prompt token here. */
+  prefix?: PrefixEntry[];
+  /** A conversation's request: its id and turn (1-based), for the follow-up that comes after it. */
+  conversation?: { id: number; turn: number };
+}
+
+/** Characters per prompt token in simulated prefix chains (a chain entry's `chars` / 4 = tokens). */
+export const CHARS_PER_TOKEN = 4;
+
+export interface SimOptions {
+  /** The request a conversation sends after this one finished at `doneMs`, if any. */
+  followUp?: (done: SimRequest, doneMs: number) => SimRequest | null;
+  /** Prefix chains an agent's KV cache holds at once (its sequences); default its slots. */
+  cachedChains?: (spec: SimAgentSpec) => number;
 }
 
 export function poissonArrivals(rps: number, durationMs: number, seed: number): SimRequest[] {
@@ -76,6 +95,11 @@ interface AgentState {
   active: Job[];
   tps: number | null;
   breaker: BreakerFields;
+  /** The chains in its KV cache, most recently used first. */
+  chains: PrefixEntry[][];
+  /** What it reports: the chains' hashes, most recent first, capped as a heartbeat is. */
+  reported: Set<string>;
+  served: number;
 }
 
 /** Clients retry a 503 (no agent free) after this long. */
@@ -92,6 +116,32 @@ export interface SimResult {
   ttftP95: number;
   throughputTps: number;
   goodput: number;
+  /** Prompt tokens of counted requests, and how many of them the KV cache already held. */
+  promptTokens: number;
+  reusedTokens: number;
+  /** The most any agent served over its fair share of the counted requests (by capacity). */
+  maxShare: number;
+}
+
+/** The chain in `chains` sharing the longest prefix with `prefix`: its index and matched tokens. */
+function bestChain(
+  chains: PrefixEntry[][],
+  prefix: PrefixEntry[],
+): { index: number; tokens: number } {
+  let best = { index: -1, tokens: 0 };
+  chains.forEach((chain, index) => {
+    const { chars } = matchPrefix(prefix, new Set(chain.map((e) => e.hash)));
+    if (chars / CHARS_PER_TOKEN > best.tokens) best = { index, tokens: chars / CHARS_PER_TOKEN };
+  });
+  return best;
+}
+
+function reportedHashes(chains: PrefixEntry[][]): Set<string> {
+  const out = new Set<string>();
+  for (const chain of chains)
+    for (let i = chain.length - 1; i >= 0 && out.size < MAX_HELD_PREFIXES; i--)
+      out.add((chain[i] as PrefixEntry).hash);
+  return out;
 }
 
 export function simulate(
@@ -99,7 +149,9 @@ export function simulate(
   specs: SimAgentSpec[],
   requests: SimRequest[],
   warmupMs: number,
+  opts: SimOptions = {},
 ): SimResult {
+  const cachedChains = opts.cachedChains ?? ((spec: SimAgentSpec) => spec.slots);
   const agents: AgentState[] = specs.map((spec) => ({
     spec,
     loaded: spec.modelLoaded,
@@ -109,6 +161,9 @@ export function simulate(
     active: [],
     tps: null,
     breaker: CLOSED,
+    chains: [],
+    reported: new Set<string>(),
+    served: 0,
   }));
   const cfg = DEFAULT_BREAKER_CONFIG;
   /** No more than maxEjectionShare of the fleet open at once, as the control plane enforces. */
@@ -122,9 +177,16 @@ export function simulate(
   let failed = 0;
   let outputTokens = 0;
   let good = 0;
+  let promptTokens = 0;
+  let reusedTokens = 0;
+  let total = 0;
   const counted = (r: SimRequest) => r.arrivalMs >= warmupMs;
-  const lastArrival = requests[requests.length - 1]?.arrivalMs ?? 0;
-  const endMs = lastArrival + 180_000;
+  let lastArrival = requests[requests.length - 1]?.arrivalMs ?? 0;
+  const arrive = (req: SimRequest) => {
+    pending.push({ req, tryAt: req.arrivalMs });
+    if (counted(req)) total++;
+    lastArrival = Math.max(lastArrival, req.arrivalMs);
+  };
 
   const views = (now: number): AgentView[] =>
     agents.map((a) => ({
@@ -144,11 +206,12 @@ export function simulate(
       latitude: null,
       longitude: null,
       breaker: a.breaker,
+      prefixes: a.reported,
     }));
 
-  for (let now = 0; now < endMs; now += DT_MS) {
+  for (let now = 0; now < lastArrival + 180_000; now += DT_MS) {
     while (next < requests.length && (requests[next] as SimRequest).arrivalMs <= now) {
-      pending.push({ req: requests[next] as SimRequest, tryAt: now });
+      arrive(requests[next] as SimRequest);
       next++;
     }
     // Dispatch: every due request asks the policy, as a client asks the control plane.
@@ -161,7 +224,7 @@ export function simulate(
       const listed = views(now);
       const d = policy.decide(
         listed,
-        { model: MODEL },
+        { model: MODEL, prefix: p.req.prefix },
         {
           now,
           liveAfter: now - 30_000,
@@ -214,7 +277,17 @@ export function simulate(
         a.queue.length > 0 &&
         (a.queue[0] as Job).readyAtMs <= now
       ) {
-        a.active.push(a.queue.shift() as Job);
+        const job = a.queue.shift() as Job;
+        if (job.prefix) {
+          // The job takes over the sequence holding its longest cached prefix, or the oldest one.
+          const hit = bestChain(a.chains, job.prefix);
+          const reused = Math.min(hit.tokens, job.promptTokens - 1);
+          job.prefillLeft = job.promptTokens - reused;
+          a.chains.splice(hit.index >= 0 ? hit.index : cachedChains(a.spec) - 1, 1);
+          if (counted(job)) reusedTokens += reused;
+        }
+        if (counted(job)) promptTokens += job.promptTokens;
+        a.active.push(job);
       }
       const share = 1 + CONTENTION * (a.active.length - 1);
       const prefill = ((BASE_PREFILL_TPS * a.spec.speed) / share) * (DT_MS / 1000);
@@ -240,7 +313,16 @@ export function simulate(
         const tps = job.outputTokens / Math.max(seconds, 0.001);
         a.tps = a.tps === null ? tps : 0.8 * a.tps + 0.2 * tps;
         a.breaker = onSuccess(a.breaker, { issuedAt: job.issuedAtMs, now }) ?? a.breaker;
+        if (job.prefix) {
+          // Its job report tells the control plane what the agent now holds.
+          a.chains.unshift(job.prefix);
+          a.chains.length = Math.min(a.chains.length, cachedChains(a.spec));
+          a.reported = reportedHashes(a.chains);
+        }
+        const followUp = opts.followUp?.(job, now + DT_MS);
+        if (followUp) arrive(followUp);
         if (counted(job)) {
+          a.served++;
           const ttft = (job.firstTokenMs ?? now) - job.arrivalMs;
           completed++;
           outputTokens += job.outputTokens;
@@ -256,7 +338,10 @@ export function simulate(
     )
       break;
   }
-  const total = requests.filter(counted).length;
+  // An agent's fair share is its share of the fleet's capacity (speed × slots).
+  const capacity = (a: AgentState) => a.spec.speed * a.spec.slots;
+  const fleetCapacity = agents.reduce((sum, a) => sum + capacity(a), 0);
+  const shares = agents.map((a) => a.served / ((completed * capacity(a)) / fleetCapacity));
   // Failed and unfinished requests never got a first token: they count as infinitely slow.
   while (ttfts.length < total) ttfts.push(Number.POSITIVE_INFINITY);
   const s = summarize(ttfts);
@@ -269,5 +354,8 @@ export function simulate(
     ttftP95: s.p95,
     throughputTps: outputTokens / ((lastArrival - warmupMs) / 1000),
     goodput: total > 0 ? good / total : 0,
+    promptTokens,
+    reusedTokens,
+    maxShare: completed > 0 ? Math.max(...shares) : 0,
   };
 }
