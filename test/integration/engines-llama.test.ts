@@ -150,5 +150,5 @@ describe('continued answers', () => {
       });
       expect(prefix + rest.text, `continued after ${k} tokens`).toBe(whole);
     }
-  });
+  }, 300_000);
 });
