@@ -86,6 +86,10 @@ describe('n = 3 on the embedded engine', () => {
     const stream = await streamed();
     expect(stream.texts).toEqual(whole.choices.map((c) => c.message.content));
     expect(stream.finishes).toEqual(whole.choices.map((c) => [c.finish_reason]));
-    expect(stream.usage).toEqual(whole.usage);
+    // Cached prompt tokens may differ between the runs; the counts may not.
+    expect(stream.usage).toMatchObject({
+      prompt_tokens: whole.usage.prompt_tokens,
+      completion_tokens: whole.usage.completion_tokens,
+    });
   });
 });
