@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { JobOutcome, JobReport, TicketClaims } from '../../protocol/agent-api.ts';
 import { TICKET_QUERY_PARAM } from '../../protocol/agent-api.ts';
 import { bearerToken } from '../../protocol/bearer.ts';
-import { requestedChoices, requestedMaxTokens } from '../../protocol/inference.ts';
+import { requestedMaxTokens } from '../../protocol/inference.ts';
 import { digestOfBody, extendDigest, type PrefixEntry } from '../../protocol/prefix-digest.ts';
 import {
   type DoneChunk,
@@ -101,11 +101,13 @@ export function ticketFrom(c: Context): string | undefined {
 /**
  * Checks ticket, body and capacity. Once the ticket is accepted it is consumed, and any later
  * refusal is reported to the control plane as `rejected` so it can release the slot it reserved.
+ * `choicesOf` reads the answers the dialect asks for (OpenAI `n`; others have one).
  */
 export async function admit<T extends { model: string }>(
   c: Context,
   deps: JobDeps,
   parse: (body: unknown) => T,
+  choicesOf: (body: T) => number = () => 1,
 ): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
   const token = ticketFrom(c);
   let claims: TicketClaims;
@@ -152,7 +154,7 @@ export async function admit<T extends { model: string }>(
     }
     // n choices may each take max_tokens: the ticket allows their sum (control-plane/core/validation).
     const asked = requestedMaxTokens(body);
-    const n = requestedChoices(body);
+    const n = choicesOf(body);
     if (asked !== undefined && asked * n > claims.max_tokens) {
       const what = n > 1 ? `${n} × ${asked}` : `${asked}`;
       throw new AgentHttpError(

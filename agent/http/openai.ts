@@ -2,7 +2,11 @@
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, openAIErrorBody } from '../../protocol/dialects.ts';
-import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
+import {
+  openAIChatBody,
+  openAICompletionBody,
+  requestedChoices,
+} from '../../protocol/inference.ts';
 import type { DoneChunk, LogprobEntry, TokenChunk, ToolCallChunk } from '../engines/engine.ts';
 import { toHttpError } from './errors.ts';
 import { type Answer, admit, InferenceJob, type JobDeps } from './job.ts';
@@ -34,7 +38,12 @@ function usageOf(done: DoneChunk): Usage {
 
 export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   app.post(INFERENCE_PATHS.openAIChat, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(openAIChatBody, raw));
+    const { claims, body, slot } = await admit(
+      c,
+      deps,
+      (raw) => parseBody(openAIChatBody, raw),
+      requestedChoices,
+    );
     const job = new InferenceJob(deps, claims, slot, fromOpenAIChat(body), c.req.raw.signal);
     await job.start();
     const id = `chatcmpl-${claims.jti}`;
@@ -56,8 +65,11 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   });
 
   app.post(INFERENCE_PATHS.openAICompletion, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) =>
-      parseBody(openAICompletionBody, raw),
+    const { claims, body, slot } = await admit(
+      c,
+      deps,
+      (raw) => parseBody(openAICompletionBody, raw),
+      requestedChoices,
     );
     const job = new InferenceJob(deps, claims, slot, fromOpenAICompletion(body), c.req.raw.signal);
     await job.start();

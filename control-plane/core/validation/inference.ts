@@ -85,7 +85,9 @@ function requested(
   const body = parse(GENERATING[dialect], raw);
   const ask = requestedMaxTokens(body);
   const user = 'user' in body && typeof body.user === 'string' ? body.user : undefined;
-  return { model: body.model, ...(ask ? { ask } : {}), n: requestedChoices(body), user };
+  // Only the OpenAI dialect (and the route body) has `n`; Ollama bodies may carry anything else.
+  const n = dialect === 'openai-chat' || dialect === 'route' ? requestedChoices(body) : 1;
+  return { model: body.model, ...(ask ? { ask } : {}), n, user };
 }
 
 /** Validates the body against its dialect's schema; throws a 400 ApiError naming the field. */

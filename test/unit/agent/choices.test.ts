@@ -194,6 +194,18 @@ describe('n choices', () => {
     });
   });
 
+  it('leaves a stray n on the Ollama dialect alone: one answer, the ticket not multiplied', async () => {
+    const agent = await makeAgent();
+    const res = await post(
+      agent,
+      '/api/chat',
+      { ...chatBody({ n: 3, options: { num_predict: 6 } }), stream: false },
+      await agent.ticket({ maxTokens: 6 }),
+    );
+    expect(res.status).toBe(200);
+    expect(agent.engine.requests).toHaveLength(1);
+  });
+
   it('refuses n above the cap with a 400 naming n', async () => {
     const agent = await makeAgent();
     const res = await post(agent, '/v1/chat/completions', chatBody({ n: 9 }), await agent.ticket());

@@ -26,6 +26,8 @@ describe('tickets for n choices', () => {
     ['openai-completion', { model: 'm', prompt: 'hi', n: 4 }, 4 * 16],
     ['openai-completion', { model: 'm', prompt: 'hi', n: 2, max_tokens: 5 }, 10],
     ['route', { model: 'm', n: 3, max_tokens: 7 }, 21],
+    // The Ollama dialect has no n: a stray field changes nothing.
+    ['ollama-chat', { model: 'm', n: 3, options: { num_predict: 7 } }, 7],
   ] as const)('%s %j: the ticket allows %i tokens', (dialect, body, maxTokens) => {
     expect(inferenceLimits(dialect, body, CAP).maxTokens).toBe(maxTokens);
   });
