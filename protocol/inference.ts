@@ -6,9 +6,18 @@ import { z } from 'zod';
 export const MAX_COUNT = 1_000_000;
 /** OpenAI's documented default for the legacy completions endpoint. */
 export const OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+/** Most answers (`n`) one request may ask for; each is generated in full, one after another. */
+export const MAX_CHOICES = 8;
 
 const model = z.string().min(1).max(200);
 const tokens = z.number().int().min(1).max(MAX_COUNT);
+/** OpenAI's `n`: how many answers (choices) to generate for the one prompt. */
+const choices = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_CHOICES, { error: `n is at most ${MAX_CHOICES}` })
+  .nullish();
 const stopField = z.union([z.string().max(1000), z.array(z.string().max(1000)).max(16)]).nullish();
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -131,7 +140,7 @@ const openAISampling = {
   presence_penalty: z.number().min(-2).max(2).nullish(),
   seed: z.number().int().nullish(),
   stop: stopField,
-  n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
+  n: choices,
   // Not applied by the engines, but a malformed one is still the client's error.
   logit_bias: z
     .record(z.string().regex(/^\d{1,9}$/, 'token ids are integers'), z.number().min(-100).max(100))
@@ -291,9 +300,10 @@ export const ollamaEmbedBody = z.looseObject({
 export type OllamaEmbedBody = z.infer<typeof ollamaEmbedBody>;
 
 /**
- * The completion tokens a body asks for, as sent: max_completion_tokens, max_tokens or Ollama's
- * options.num_predict, the first that is a positive number (Ollama's -1 and -2 ask for none). The
- * control plane puts it in the ticket; the agent refuses a body that asks for more than that.
+ * The completion tokens a body asks for per choice, as sent: max_completion_tokens, max_tokens or
+ * Ollama's options.num_predict, the first that is a positive number (Ollama's -1 and -2 ask for
+ * none). The control plane puts it, times requestedChoices, in the ticket; the agent refuses a
+ * body that asks for more than that.
  */
 export function requestedMaxTokens(body: object): number | undefined {
   const b = body as {
@@ -307,9 +317,16 @@ export function requestedMaxTokens(body: object): number | undefined {
   return undefined;
 }
 
+/** OpenAI's `n` as sent (1 when absent; the Ollama dialect has none). */
+export function requestedChoices(body: object): number {
+  const n = (body as { n?: unknown }).n;
+  return typeof n === 'number' && n > 1 ? n : 1;
+}
+
 /** POST /v1/route: only what placement needs; the body goes to the agent later. */
 export const routeBody = z.looseObject({
   model,
   max_tokens: tokens.nullish(),
+  n: choices,
   user: z.string().max(256).nullish(),
 });

@@ -76,6 +76,11 @@ export type GenerateRequest = SamplingOptions & {
   toolChoice?: ToolChoice;
   /** `false` allows at most one call per answer (OpenAI `parallel_tool_calls`). */
   parallelToolCalls?: boolean;
+  /**
+   * Answers asked for (OpenAI `n`, default 1). The agent's job runs the engine once per answer
+   * (agent/http/choices.ts), so an engine never sees more than 1.
+   */
+  n?: number;
 } & ({ messages: ChatMessage[]; prompt?: undefined } | { prompt: string; messages?: undefined });
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';

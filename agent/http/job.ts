@@ -8,7 +8,6 @@ import { digestOfBody, extendDigest, type PrefixEntry } from '../../protocol/pre
 import {
   type DoneChunk,
   EngineError,
-  type GenerateChunk,
   type GenerateRequest,
   type InferenceEngine,
   type LogprobEntry,
@@ -21,6 +20,7 @@ import type { AgentMetrics } from '../metrics.ts';
 import type { PrefixRecord } from '../prefix-record.ts';
 import type { ReplayGuard, TicketVerifier } from '../tickets.ts';
 import type { AccessLog, Ending } from './access.ts';
+import { type ChoiceChunk, generateChoices, totalOf } from './choices.ts';
 import { AgentHttpError, toHttpError } from './errors.ts';
 
 /** Invalid byte sequences are refused, not silently replaced with U+FFFD. */
@@ -101,11 +101,13 @@ export function ticketFrom(c: Context): string | undefined {
 /**
  * Checks ticket, body and capacity. Once the ticket is accepted it is consumed, and any later
  * refusal is reported to the control plane as `rejected` so it can release the slot it reserved.
+ * `choicesOf` reads the answers the dialect asks for (OpenAI `n`; others have one).
  */
 export async function admit<T extends { model: string }>(
   c: Context,
   deps: JobDeps,
   parse: (body: unknown) => T,
+  choicesOf: (body: T) => number = () => 1,
 ): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
   const token = ticketFrom(c);
   let claims: TicketClaims;
@@ -150,11 +152,14 @@ export async function admit<T extends { model: string }>(
         { param: 'model' },
       );
     }
+    // n choices may each take max_tokens: the ticket allows their sum (control-plane/core/validation).
     const asked = requestedMaxTokens(body);
-    if (asked !== undefined && asked > claims.max_tokens) {
+    const n = choicesOf(body);
+    if (asked !== undefined && asked * n > claims.max_tokens) {
+      const what = n > 1 ? `${n} × ${asked}` : `${asked}`;
       throw new AgentHttpError(
         'ticket_max_tokens_exceeded',
-        `request asks for ${asked} tokens; the ticket allows at most ${claims.max_tokens}`,
+        `request asks for ${what} tokens; the ticket allows at most ${claims.max_tokens}`,
         { param: 'max_tokens' },
       );
     }
@@ -200,21 +205,37 @@ export async function admit<T extends { model: string }>(
   }
 }
 
-/** An admitted job's engine run: releases its slot and reports exactly once. */
+/** One choice of a finished non-streamed answer. */
+export interface Answer {
+  text: string;
+  toolCalls: ToolCall[];
+  logprobs: LogprobEntry[];
+  done: DoneChunk;
+}
+
+/**
+ * An admitted job's engine run (one per choice, agent/http/choices.ts): releases its slot and
+ * reports exactly once.
+ */
 export class InferenceJob {
   readonly createdSec: number;
   private readonly controller = new AbortController();
   private readonly detach: () => void;
-  private iterator: AsyncIterator<GenerateChunk> | undefined;
-  private pending: GenerateChunk | undefined;
+  private iterator: AsyncIterator<ChoiceChunk> | undefined;
+  private pending: ChoiceChunk | undefined;
   private ttftMs: number | undefined;
   private lastTokenAt: number | undefined;
   private tokens = 0;
-  /** The answer as the client receives it: the next turn's assistant message. */
+  /** The current choice's answer as the client receives it: the next turn's assistant message. */
   private answer = '';
-  private readonly calls = new ToolCallAssembler();
+  private calls = new ToolCallAssembler();
+  /** The choice whose chunks came last. */
+  private choice = 0;
+  /** Each finished choice's final chunk, in order. */
+  private readonly finished: DoneChunk[] = [];
   /** What the engine holds once this job is done, for its report. */
   private held: string[] | undefined;
+  /** Set once every choice is done: the request's usage (totalOf). */
   private done: DoneChunk | undefined;
   private settled = false;
   /** Set by collect(): the answer is one JSON body, so a failure still gets its own status. */
@@ -223,8 +244,10 @@ export class InferenceJob {
   private started = false;
   /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
   cancelled = false;
-  /** The request as run: never more tokens than the ticket allows. */
+  /** The request as run: never more tokens per choice than the ticket allows them together. */
   readonly request: GenerateRequest;
+  /** The number of choices (OpenAI `n`). */
+  readonly choices: number;
 
   constructor(
     private readonly deps: JobDeps,
@@ -233,10 +256,9 @@ export class InferenceJob {
     request: GenerateRequest,
     clientSignal: AbortSignal,
   ) {
-    this.request = {
-      ...request,
-      maxTokens: Math.min(request.maxTokens ?? claims.max_tokens, claims.max_tokens),
-    };
+    this.choices = request.n ?? 1;
+    const limit = Math.max(1, Math.floor(claims.max_tokens / this.choices));
+    this.request = { ...request, maxTokens: Math.min(request.maxTokens ?? limit, limit) };
     this.createdSec = Math.floor(slot.startedAt / 1000);
     const onAbort = () => this.cancel();
     clientSignal.addEventListener('abort', onAbort, { once: true });
@@ -256,6 +278,11 @@ export class InferenceJob {
     return this.ttftMs;
   }
 
+  /** The whole request's usage once every choice is done (the prompt counted once). */
+  get total(): DoneChunk | undefined {
+    return this.done;
+  }
+
   /** Stops the generation because the client went away; the job is reported as cancelled. */
   cancel(): void {
     this.cancelled = true;
@@ -269,9 +296,7 @@ export class InferenceJob {
   /** Starts the engine and waits for its first chunk, so early failures still get a status. */
   async start(): Promise<void> {
     try {
-      this.iterator = this.deps.engine
-        .generate(this.request, { signal: this.signal })
-        [Symbol.asyncIterator]();
+      this.iterator = generateChoices(this.deps.engine, this.request, { signal: this.signal });
       const first = await this.iterator.next();
       if (first.done) throw new EngineError('stream_incomplete', 'engine produced no output');
       this.record(first.value);
@@ -284,8 +309,11 @@ export class InferenceJob {
     }
   }
 
-  /** Every chunk up to and including `done`; throws an EngineError if the engine fails. */
-  async *chunks(): AsyncGenerator<GenerateChunk> {
+  /**
+   * Every chunk of every choice, each choice ending with its `done`; the last `done` ends the
+   * request (then `total` is set). Throws an EngineError if the engine fails.
+   */
+  async *chunks(): AsyncGenerator<ChoiceChunk> {
     let failure: EngineError | undefined;
     const iterator = this.iterator;
     try {
@@ -293,9 +321,9 @@ export class InferenceJob {
       const first = this.pending;
       this.pending = undefined;
       if (first) {
-        if (first.type === 'done') await this.finish(iterator);
+        if (this.done) await this.finish(iterator);
         yield first;
-        if (first.type === 'done') return;
+        if (this.done) return;
       }
       while (true) {
         const next = await iterator.next();
@@ -303,7 +331,7 @@ export class InferenceJob {
           throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
         }
         this.record(next.value);
-        if (next.value.type === 'done') {
+        if (this.done) {
           await this.finish(iterator);
           yield next.value;
           return;
@@ -322,28 +350,39 @@ export class InferenceJob {
     }
   }
 
-  /** Runs to completion and returns the whole text, calls and logprobs (non-streaming responses). */
-  async collect(): Promise<{
-    text: string;
-    toolCalls: ToolCall[];
-    logprobs: LogprobEntry[];
-    done: DoneChunk;
-  }> {
+  /**
+   * Runs to completion (non-streaming responses): each choice's whole text, calls and logprobs,
+   * in order, and the request's usage.
+   */
+  async collect(): Promise<{ answers: Answer[]; done: DoneChunk }> {
     this.collecting = true;
+    const answers: Answer[] = [];
     let text = '';
-    const calls = new ToolCallAssembler();
-    const logprobs: LogprobEntry[] = [];
+    let calls = new ToolCallAssembler();
+    let logprobs: LogprobEntry[] = [];
     for await (const chunk of this.chunks()) {
       if (chunk.type === 'token') {
         text += chunk.text;
         if (chunk.logprobs) logprobs.push(...chunk.logprobs);
       } else if (chunk.type === 'tool_call') calls.add(chunk);
-      else return { text, toolCalls: calls.calls(), logprobs, done: chunk };
+      else {
+        answers.push({ text, toolCalls: calls.calls(), logprobs, done: chunk });
+        if (this.done) return { answers, done: this.done };
+        text = '';
+        calls = new ToolCallAssembler();
+        logprobs = [];
+      }
     }
     throw new EngineError('stream_incomplete', 'engine stream ended without a final message');
   }
 
-  private record(chunk: GenerateChunk): void {
+  private record(chunk: ChoiceChunk): void {
+    if (chunk.choice !== this.choice) {
+      // A new choice: what the engine will hold is the prompt and this choice's answer.
+      this.choice = chunk.choice;
+      this.answer = '';
+      this.calls = new ToolCallAssembler();
+    }
     if (chunk.type === 'token') {
       const at = this.deps.now();
       this.tokens++;
@@ -358,7 +397,8 @@ export class InferenceJob {
     } else if (chunk.type === 'tool_call') {
       this.calls.add(chunk);
     } else if (chunk.type === 'done') {
-      this.done = chunk;
+      this.finished.push(chunk);
+      if (this.finished.length === this.choices) this.done = totalOf(this.finished);
     }
   }
 
@@ -366,7 +406,7 @@ export class InferenceJob {
    * The engine is done: free the slot and report, the job's last acts, before the final chunk
    * leaves; a closed-loop client's next request then never races the report (docs/adr/0009).
    */
-  private async finish(iterator: AsyncIterator<GenerateChunk>): Promise<void> {
+  private async finish(iterator: AsyncIterator<ChoiceChunk>): Promise<void> {
     // Its cleanup (freeing the context sequence) must finish before the slot is released.
     await iterator.return?.().catch(() => undefined);
     // A digest that cannot be computed costs affinity, never the job: the slot is released below.

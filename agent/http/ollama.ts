@@ -90,7 +90,9 @@ async function respond(
     };
   };
   if (!streaming) {
-    const { text, toolCalls, logprobs, done } = await job.collect();
+    // The Ollama dialect has no `n`: one answer.
+    const { answers, done } = await job.collect();
+    const { text = '', toolCalls = [], logprobs = [] } = answers[0] ?? {};
     const scored = request.logprobs === undefined ? {} : { logprobs: ollamaLogprobs(logprobs) };
     return c.json({ ...head(), ...message(kind, text, toolCalls), ...scored, ...final(done) });
   }

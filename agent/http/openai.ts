@@ -2,10 +2,14 @@
 import type { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, openAIErrorBody } from '../../protocol/dialects.ts';
-import { openAIChatBody, openAICompletionBody } from '../../protocol/inference.ts';
+import {
+  openAIChatBody,
+  openAICompletionBody,
+  requestedChoices,
+} from '../../protocol/inference.ts';
 import type { DoneChunk, LogprobEntry, TokenChunk, ToolCallChunk } from '../engines/engine.ts';
 import { toHttpError } from './errors.ts';
-import { admit, InferenceJob, type JobDeps } from './job.ts';
+import { type Answer, admit, InferenceJob, type JobDeps } from './job.ts';
 import { chatLogprobs, completionLogprobs } from './logprobs.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
@@ -34,7 +38,12 @@ function usageOf(done: DoneChunk): Usage {
 
 export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   app.post(INFERENCE_PATHS.openAIChat, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(openAIChatBody, raw));
+    const { claims, body, slot } = await admit(
+      c,
+      deps,
+      (raw) => parseBody(openAIChatBody, raw),
+      requestedChoices,
+    );
     const job = new InferenceJob(deps, claims, slot, fromOpenAIChat(body), c.req.raw.signal);
     await job.start();
     const id = `chatcmpl-${claims.jti}`;
@@ -44,41 +53,23 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
         streamOpenAI(sse, job, 'chat', id, includeUsage, deps.stallTimeoutMs),
       );
     }
-    const { text, toolCalls, logprobs, done } = await job.collect();
-    const calls = toolCalls.length
-      ? {
-          tool_calls: toolCalls.map((call) => ({
-            id: call.id,
-            type: 'function',
-            function: { name: call.name, arguments: call.arguments },
-          })),
-        }
-      : {};
+    const { answers, done } = await job.collect();
     return c.json({
       id,
       object: 'chat.completion',
       created: job.createdSec,
       model: job.request.model,
-      choices: [
-        {
-          index: 0,
-          message: {
-            role: 'assistant',
-            content: text === '' && toolCalls.length ? null : text,
-            refusal: null,
-            ...calls,
-          },
-          logprobs: job.request.logprobs === undefined ? null : chatLogprobs(logprobs),
-          finish_reason: done.finishReason,
-        },
-      ],
+      choices: answers.map((answer, index) => chatChoice(answer, index, job.request.logprobs)),
       usage: usageOf(done),
     });
   });
 
   app.post(INFERENCE_PATHS.openAICompletion, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) =>
-      parseBody(openAICompletionBody, raw),
+    const { claims, body, slot } = await admit(
+      c,
+      deps,
+      (raw) => parseBody(openAICompletionBody, raw),
+      requestedChoices,
     );
     const job = new InferenceJob(deps, claims, slot, fromOpenAICompletion(body), c.req.raw.signal);
     await job.start();
@@ -89,14 +80,19 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
         streamOpenAI(sse, job, 'completion', id, includeUsage, deps.stallTimeoutMs),
       );
     }
-    const { text, logprobs, done } = await job.collect();
-    const scored = job.request.logprobs === undefined ? null : completionLogprobs(logprobs);
+    const { answers, done } = await job.collect();
+    const asked = job.request.logprobs !== undefined;
     return c.json({
       id,
       object: 'text_completion',
       created: job.createdSec,
       model: job.request.model,
-      choices: [{ index: 0, text, logprobs: scored, finish_reason: done.finishReason }],
+      choices: answers.map(({ text, logprobs, done: end }, index) => ({
+        index,
+        text,
+        logprobs: asked ? completionLogprobs(logprobs) : null,
+        finish_reason: end.finishReason,
+      })),
       usage: usageOf(done),
     });
   });
@@ -116,6 +112,31 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
       })),
     });
   });
+}
+
+/** One choice of a non-streamed chat.completion. */
+function chatChoice(answer: Answer, index: number, logprobs: number | undefined): object {
+  const { text, toolCalls } = answer;
+  const calls = toolCalls.length
+    ? {
+        tool_calls: toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        })),
+      }
+    : {};
+  return {
+    index,
+    message: {
+      role: 'assistant',
+      content: text === '' && toolCalls.length ? null : text,
+      refusal: null,
+      ...calls,
+    },
+    logprobs: logprobs === undefined ? null : chatLogprobs(answer.logprobs),
+    finish_reason: answer.done.finishReason,
+  };
 }
 
 /** The stream deltas of one tool_call chunk. */
@@ -152,61 +173,57 @@ async function streamOpenAI(
   const base = { id, object, created: job.createdSec, model: job.request.model };
   const usage = includeUsage ? { usage: null } : {};
   const asked = job.request.logprobs !== undefined;
-  /** Where the next token starts in a completion's answer (its `text_offset`). */
-  let offset = 0;
-  const scored = (entries: LogprobEntry[] = []) => {
+  /** Where the next token starts in each choice's completion (its `text_offset`). */
+  const offsets = new Array<number>(job.choices).fill(0);
+  const scored = (index: number, entries: LogprobEntry[] = []) => {
     if (!asked) return null;
     if (kind === 'chat') return chatLogprobs(entries);
-    const out = completionLogprobs(entries, offset);
-    offset += entries.reduce((n, e) => n + e.token.length, 0);
-    return out;
+    const offset = offsets[index] ?? 0;
+    offsets[index] = offset + entries.reduce((n, e) => n + e.token.length, 0);
+    return completionLogprobs(entries, offset);
   };
-  const choice = (chunk: TokenChunk | undefined, finish: string | null) =>
+  // Chunks of several choices (`n`) each say which one they belong to in `index`.
+  const choice = (index: number, chunk: TokenChunk | undefined, finish: string | null) =>
     kind === 'chat'
       ? {
-          index: 0,
+          index,
           delta: chunk === undefined ? {} : { content: chunk.text },
-          logprobs: chunk === undefined ? null : scored(chunk.logprobs),
+          logprobs: chunk === undefined ? null : scored(index, chunk.logprobs),
           finish_reason: finish,
         }
       : {
-          index: 0,
+          index,
           text: chunk?.text ?? '',
-          logprobs: chunk === undefined ? null : scored(chunk.logprobs),
+          logprobs: chunk === undefined ? null : scored(index, chunk.logprobs),
           finish_reason: finish,
         };
   const send = (data: unknown) =>
     writeWithin(sse.writeSSE({ data: JSON.stringify(data) }), stallTimeoutMs, stall);
   try {
-    if (kind === 'chat') {
-      await send({
-        ...base,
-        choices: [
-          {
-            index: 0,
-            delta: { role: 'assistant', content: '' },
-            logprobs: null,
-            finish_reason: null,
-          },
-        ],
-        ...usage,
-      });
+    for (let index = 0; kind === 'chat' && index < job.choices; index++) {
+      const role = { role: 'assistant', content: '' };
+      const opening = { index, delta: role, logprobs: null, finish_reason: null };
+      await send({ ...base, choices: [opening], ...usage });
     }
     for await (const chunk of job.chunks()) {
+      const index = chunk.choice;
       if (chunk.type === 'token') {
-        await send({ ...base, choices: [choice(chunk, null)], ...usage });
+        await send({ ...base, choices: [choice(index, chunk, null)], ...usage });
         continue;
       }
       if (chunk.type === 'tool_call') {
         // As OpenAI streams a call: its id, type and name first, then fragments of its arguments.
         for (const delta of toolCallDeltas(chunk)) {
-          const call = { index: 0, delta: { tool_calls: [delta] }, logprobs: null };
+          const call = { index, delta: { tool_calls: [delta] }, logprobs: null };
           await send({ ...base, choices: [{ ...call, finish_reason: null }], ...usage });
         }
         continue;
       }
-      await send({ ...base, choices: [choice(undefined, chunk.finishReason)], ...usage });
-      if (includeUsage) await send({ ...base, choices: [], usage: usageOf(chunk) });
+      // Each choice ends with its own finish_reason; the last one ends the stream.
+      await send({ ...base, choices: [choice(index, undefined, chunk.finishReason)], ...usage });
+      const total = job.total;
+      if (!total) continue;
+      if (includeUsage) await send({ ...base, choices: [], usage: usageOf(total) });
       await writeWithin(sse.writeSSE({ data: '[DONE]' }), stallTimeoutMs, stall);
     }
   } catch (err) {

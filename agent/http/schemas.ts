@@ -133,6 +133,7 @@ export function fromOpenAIChat(body: OpenAIChatBody): GenerateRequest {
     ...openAISamplingOptions(body),
     ...defined({
       maxTokens,
+      n: body.n ?? undefined,
       parallelToolCalls: body.parallel_tool_calls ?? undefined,
       logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
     }),
@@ -150,7 +151,7 @@ export function fromOpenAICompletion(body: OpenAICompletionBody): GenerateReques
     prompt,
     ...openAISamplingOptions(body),
     maxTokens,
-    ...defined({ logprobs: body.logprobs ?? undefined }),
+    ...defined({ n: body.n ?? undefined, logprobs: body.logprobs ?? undefined }),
     ...fromResponseFormat(body.response_format),
   };
 }

@@ -334,9 +334,38 @@ describe('logprobs, seed, stop, usage and n through the 307', () => {
     }
   });
 
-  it('n > 1 is refused by the control plane with a 400 naming n', async () => {
+  it('n = 2: two choices, streamed by index and not, seeded; n above the cap is a 400 naming n', async () => {
+    const asked = { model: DEMO_MODEL, messages: hello, n: 2, max_tokens: 8, seed: 7 };
+    const whole = await client.chat.completions.create(asked);
+    expect(whole.choices.map((c) => c.index)).toEqual([0, 1]);
+    for (const c of whole.choices) expect(c.message.content?.length).toBeGreaterThan(0);
+    expect(whole.usage?.completion_tokens).toBeLessThanOrEqual(2 * 8);
+
+    const stream = await client.chat.completions.create({
+      ...asked,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const texts = ['', ''];
+    const finishes: (string | null)[] = [null, null];
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        texts[c.index] += c.delta.content ?? '';
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    // Same seeds (7, then 8 for the second choice): the same two answers as not streamed.
+    expect(texts).toEqual(whole.choices.map((c) => c.message.content));
+    expect(finishes).toEqual(whole.choices.map((c) => c.finish_reason));
+    expect(usage).toMatchObject({
+      prompt_tokens: whole.usage?.prompt_tokens,
+      completion_tokens: whole.usage?.completion_tokens,
+    });
+
     const err = await client.chat.completions
-      .create({ model: DEMO_MODEL, messages: hello, n: 2 })
+      .create({ model: DEMO_MODEL, messages: hello, n: 9 })
       .then(
         () => undefined,
         (e: unknown) => e,

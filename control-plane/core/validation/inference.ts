@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ROUTE_PATH } from '../../../protocol/client-api.ts';
 import { INFERENCE_PATHS, isOllamaPath } from '../../../protocol/dialects.ts';
 import {
+  MAX_COUNT,
   OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
   ollamaChatBody,
   ollamaEmbedBody,
@@ -11,6 +12,7 @@ import {
   openAIChatBody,
   openAICompletionBody,
   openAIEmbeddingBody,
+  requestedChoices,
   requestedMaxTokens,
   routeBody,
 } from '../../../protocol/inference.ts';
@@ -27,7 +29,10 @@ export type InferenceDialect =
 
 export interface InferenceLimits {
   model: string;
-  /** max_tokens the ticket allows: what the client asked for, or the cap when it asked none. */
+  /**
+   * Completion tokens the ticket allows: what the client asked for per choice, or the cap when it
+   * asked none, times its `n` choices.
+   */
   maxTokens: number;
   /** OpenAI's `user`: the end user the client names, for the decision log. */
   user?: string;
@@ -60,7 +65,7 @@ const GENERATING = {
 function requested(
   dialect: InferenceDialect,
   raw: unknown,
-): { model: string; ask?: number; user?: string | null | undefined } {
+): { model: string; ask?: number; n?: number; user?: string | null | undefined } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ApiError('invalid_request', 'The request body must be a JSON object');
   }
@@ -73,13 +78,16 @@ function requested(
     return {
       model: body.model,
       ask: requestedMaxTokens(body) ?? OPENAI_COMPLETIONS_DEFAULT_MAX_TOKENS,
+      n: requestedChoices(body),
       user: body.user,
     };
   }
   const body = parse(GENERATING[dialect], raw);
   const ask = requestedMaxTokens(body);
   const user = 'user' in body && typeof body.user === 'string' ? body.user : undefined;
-  return { model: body.model, ...(ask ? { ask } : {}), user };
+  // Only the OpenAI dialect (and the route body) has `n`; Ollama bodies may carry anything else.
+  const n = dialect === 'openai-chat' || dialect === 'route' ? requestedChoices(body) : 1;
+  return { model: body.model, ...(ask ? { ask } : {}), n, user };
 }
 
 /** Validates the body against its dialect's schema; throws a 400 ApiError naming the field. */
@@ -88,7 +96,7 @@ export function inferenceLimits(
   raw: unknown,
   maxTokensCap: number,
 ): InferenceLimits {
-  const { model, ask, user } = requested(dialect, raw);
+  const { model, ask, n = 1, user } = requested(dialect, raw);
   if (ask !== undefined && ask > maxTokensCap) {
     const param = dialect.startsWith('ollama') ? 'options.num_predict' : 'max_tokens';
     throw new ApiError(
@@ -97,7 +105,16 @@ export function inferenceLimits(
       { param },
     );
   }
-  return { model, maxTokens: ask ?? maxTokensCap, ...(user ? { user } : {}) };
+  // The cap bounds each choice, as max_tokens does; the agent holds the choices to their sum.
+  if (ask !== undefined && n * ask > MAX_COUNT) {
+    throw new ApiError(
+      'invalid_request',
+      `n × max_tokens is ${n * ask}; a request may generate at most ${MAX_COUNT} tokens`,
+      { param: 'n' },
+    );
+  }
+  const maxTokens = Math.min(n * (ask ?? maxTokensCap), MAX_COUNT);
+  return { model, maxTokens, ...(user ? { user } : {}) };
 }
 
 export function dialectOf(path: string): InferenceDialect {

@@ -43,7 +43,7 @@ const OPENAI_CASES: [string, string | Uint8Array | Record<string, unknown>, numb
   ['max_tokens zero', chatBody({ max_tokens: 0 }), 400, 'invalid_request'],
   ['max_tokens a string', chatBody({ max_tokens: 'ten' }), 400, 'invalid_request'],
   ['max_tokens fractional', chatBody({ max_tokens: 1.5 }), 400, 'invalid_request'],
-  ['n = 2', chatBody({ n: 2 }), 400, 'invalid_request'],
+  ['n = 9 (above MAX_CHOICES)', chatBody({ n: 9 }), 400, 'invalid_request'],
   ['top_logprobs 21', chatBody({ logprobs: true, top_logprobs: 21 }), 400, 'invalid_request'],
   ['top_logprobs alone', chatBody({ top_logprobs: 2 }), 400, 'invalid_request'],
   [

@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { createAgentApp } from '../../../agent/app.ts';
+import type { InferenceEngine } from '../../../agent/engines/engine.ts';
 import { FakeEngine, type FakeEngineOptions } from '../../../agent/engines/fake.ts';
 import type { AdmissionConfirmer } from '../../../agent/http/job.ts';
 import { JobTracker } from '../../../agent/jobs.ts';
@@ -75,9 +76,9 @@ export async function signTicket(key: SigningKey, o: TicketOverrides = {}): Prom
   return jwt.sign(key.privateKey);
 }
 
-export interface TestAgent {
+export interface TestAgent<E extends InferenceEngine = FakeEngine> {
   app: Hono;
-  engine: FakeEngine;
+  engine: E;
   jobs: JobTracker;
   reports: { jti: string; report: JobReport }[];
   /** Every line the agent logged, parsed (JSON format). */
@@ -88,27 +89,36 @@ export interface TestAgent {
 
 let sharedKey: Promise<SigningKey> | undefined;
 
-export async function makeAgent(
-  options: {
-    engine?: FakeEngineOptions;
-    maxConcurrentJobs?: number;
-    maxQueue?: number;
-    confirmAdmission?: AdmissionConfirmer;
-    /** Called with each report; its promise is the report's delivery. */
-    onReport?: (report: JobReport) => Promise<void>;
-    metrics?: AgentMetrics;
-    metricsToken?: string;
-    remoteAddress?: () => string | undefined;
-    /** Records what the engine holds after each job (heartbeats, job reports). */
-    prefixes?: PrefixRecord;
-  } = {},
+export interface TestAgentOptions {
+  maxConcurrentJobs?: number;
+  maxQueue?: number;
+  confirmAdmission?: AdmissionConfirmer;
+  /** Called with each report; its promise is the report's delivery. */
+  onReport?: (report: JobReport) => Promise<void>;
+  metrics?: AgentMetrics;
+  metricsToken?: string;
+  remoteAddress?: () => string | undefined;
+  /** Records what the engine holds after each job (heartbeats, job reports). */
+  prefixes?: PrefixRecord;
+}
+
+/** A test agent on the fake engine (its script in `options.engine`). */
+export function makeAgent(
+  options: TestAgentOptions & { engine?: FakeEngineOptions } = {},
 ): Promise<TestAgent> {
+  return makeAgentWith(new FakeEngine({ models: [MODEL], ...options.engine }), options);
+}
+
+/** A test agent (local ticket key, recorded reports and logs) on any engine. */
+export async function makeAgentWith<E extends InferenceEngine>(
+  engine: E,
+  options: TestAgentOptions = {},
+): Promise<TestAgent<E>> {
   sharedKey ??= makeSigningKey();
   const key = await sharedKey;
-  const engine = new FakeEngine({ models: [MODEL], ...options.engine });
   const jobs = new JobTracker(options.maxConcurrentJobs ?? 4, Date.now, options.maxQueue ?? 0);
-  const reports: TestAgent['reports'] = [];
-  const logs: TestAgent['logs'] = [];
+  const reports: TestAgent<E>['reports'] = [];
+  const logs: TestAgent<E>['logs'] = [];
   const log = createLogger({ json: true, write: (line) => logs.push(JSON.parse(line)) });
   const app = createAgentApp({
     engine,
@@ -136,7 +146,7 @@ export async function makeAgent(
 
 /** POSTs JSON with the ticket in the query string (as a control-plane redirect delivers it). */
 export function post(
-  agent: TestAgent,
+  agent: Pick<TestAgent<InferenceEngine>, 'app'>,
   path: string,
   body: unknown,
   ticket: string | undefined,

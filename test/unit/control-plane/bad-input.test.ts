@@ -63,7 +63,7 @@ const CASES: [string, string, Body, number, string][] = [
     400,
     'invalid_request',
   ],
-  ['n = 3', '/v1/chat/completions', chat({ n: 3 }), 400, 'invalid_request'],
+  ['n = 9 (above MAX_CHOICES)', '/v1/chat/completions', chat({ n: 9 }), 400, 'invalid_request'],
   [
     'stop list of 17',
     '/v1/chat/completions',

@@ -2,9 +2,12 @@
 // to), and fields no engine serves refused by name rather than ignored.
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_CHOICES,
   openAIChatBody,
   openAICompletionBody,
+  requestedChoices,
   requestedMaxTokens,
+  routeBody,
 } from '../../../protocol/inference.ts';
 
 describe('requestedMaxTokens', () => {
@@ -22,6 +25,35 @@ describe('requestedMaxTokens', () => {
   });
 });
 
+describe('n (choices)', () => {
+  it.each([
+    [{ n: 3 }, 3],
+    [{ n: 1 }, 1],
+    [{ n: null }, 1],
+    [{}, 1],
+  ])('reads %j as %j', (body, n) => {
+    expect(requestedChoices(body)).toBe(n);
+  });
+
+  it.each([[0], [1.5], [MAX_CHOICES + 1]])('refuses n = %j naming n', (n) => {
+    const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }], n };
+    for (const parsed of [
+      openAIChatBody.safeParse(chat),
+      openAICompletionBody.safeParse({ model: 'm', prompt: 'hi', n }),
+      routeBody.safeParse({ model: 'm', n }),
+    ]) {
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(['n']);
+    }
+  });
+
+  it(`accepts 1 to ${MAX_CHOICES}`, () => {
+    const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }], n: MAX_CHOICES };
+    expect(openAIChatBody.safeParse(chat).success).toBe(true);
+    expect(openAICompletionBody.safeParse({ model: 'm', prompt: 'hi', n: 2 }).success).toBe(true);
+  });
+});
+
 describe('fields no engine serves, and their limits', () => {
   const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
   const completion = { model: 'm', prompt: 'hi' };
@@ -30,7 +62,6 @@ describe('fields no engine serves, and their limits', () => {
     [openAIChatBody, chat, { top_logprobs: 3 }, 'top_logprobs'],
     [openAIChatBody, chat, { logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
     [openAIChatBody, chat, { logprobs: 'yes' }, 'logprobs'],
-    [openAIChatBody, chat, { n: 2 }, 'n'],
     [openAICompletionBody, completion, { logprobs: 6 }, 'logprobs'],
     [openAICompletionBody, completion, { logprobs: true }, 'logprobs'],
     [openAICompletionBody, completion, { echo: true }, 'echo'],
