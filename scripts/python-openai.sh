@@ -17,6 +17,12 @@ exec 9>"$dest.lock"
 flock 9
 if [ ! -f "$dest/.installed" ]; then
   rm -rf "$dest"
+  # Debian's python3 makes virtualenvs only with python3-venv (ensurepip); CI runs as root.
+  if ! python3 -c 'import ensurepip' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[python-openai] apt-get install python3-venv" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >&2 ||
+      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >&2; }
+  fi
   echo "[python-openai] installing openai==$version into $dest" >&2
   if ! { python3 -m venv "$dest" && "$dest/bin/python" -m pip install --quiet --disable-pip-version-check "openai==$version"; } >&2; then
     rm -rf "$dest"
