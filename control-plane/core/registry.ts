@@ -7,7 +7,7 @@ import {
   schedulingMemory,
   type WriteReason,
 } from './heartbeats.ts';
-import type { Store } from './storage/types.ts';
+import type { OpenLease, Store } from './storage/types.ts';
 
 /** Weight of the newest job in an agent's tokens/s average: steady but quick to follow a slowdown. */
 export const THROUGHPUT_WEIGHT = 0.2;
@@ -68,19 +68,38 @@ export async function recordHeartbeat(
       now,
     );
   }
-  // The agent's list of running jobs is the truth about its leases.
-  const leases = await store.tickets.reconcileLeases(
-    id,
-    hb.runningJobs,
-    now,
-    policy.heartbeatIntervalMs,
-  );
+  // The agent's list of running jobs is the truth about its leases. Most heartbeats list exactly
+  // what the control plane holds: one indexed read, and nothing written (docs/adr/0003).
+  const held = await store.tickets.openLeases(id);
+  const leases = leasesDiffer(held, hb.runningJobs, now, policy.heartbeatIntervalMs)
+    ? await store.tickets.reconcileLeases(id, hb.runningJobs, now, policy.heartbeatIntervalMs)
+    : { confirmed: 0, released: 0 };
   return {
     written,
     leasesChanged: leases.confirmed + leases.released > 0,
     sinceLastMs: Math.max(0, now - stored.lastHeartbeatAt),
     leases,
   };
+}
+
+/**
+ * Whether `reconcileLeases` would change anything: a listed job whose lease is not confirmed yet,
+ * or a confirmed lease older than `graceMs` that the agent no longer lists (the same conditions as
+ * the store's statements).
+ */
+export function leasesDiffer(
+  held: readonly OpenLease[],
+  runningJobs: readonly string[],
+  now: number,
+  graceMs: number,
+): boolean {
+  const listed = new Set(runningJobs);
+  return held.some((t) =>
+    listed.has(t.jti)
+      ? t.admittedAt === null
+      : (t.admittedAt !== null || t.state === 'running') &&
+        (t.admittedAt ?? t.issuedAt) < now - graceMs,
+  );
 }
 
 /**

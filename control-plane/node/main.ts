@@ -11,6 +11,7 @@ import { createPolicy } from '../core/scheduler/index.ts';
 import { Scoreboard } from '../core/scoreboard.ts';
 import { createTicketSigner } from '../core/tickets.ts';
 import { ViewCache } from '../core/view-cache.ts';
+import { CredentialCache } from '../core/credential-cache.ts';
 import { assertSafeBind, serveOptions } from './http.ts';
 import { loadOrCreatePrivateKey } from './keys.ts';
 import { createMetrics } from './metrics.ts';
@@ -63,6 +64,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     scheduler: createPolicy(settings.scheduler, settings.schedulerWeights),
     scoreboard: new Scoreboard(),
     views: new ViewCache(config.viewCacheTtlMs),
+    credentials: new CredentialCache(),
     limiter: new RateLimiter(),
     log,
   };
@@ -74,6 +76,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     runMaintenance(deps.store, config, systemClock.now(), undefined, metrics.events)
       .then((r) => {
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
+        if (r.agentsRemoved) deps.credentials.clear();
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved || r.ticketsDeleted)
           log.info('maintenance', { ...r });
       })

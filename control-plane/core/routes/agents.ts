@@ -77,7 +77,7 @@ export function agentRoutes(deps: Deps) {
       log.warn('registration refused: no room', { agent: reg.id, joinToken: admission.tokenId });
       throw await noRoomError(deps, reg.id, room, admission);
     }
-    const credential = await issueCredential(store.credentials, reg.id);
+    const credential = await issueCredential(store.credentials, reg.id, deps.credentials);
     await deps.views?.refreshAgent(store.agents, reg.id, clock.now());
     log.info('agent registered', {
       agent: reg.id,
