@@ -4,9 +4,9 @@ import { createMiddleware } from 'hono/factory';
 import { bearerToken } from '../../protocol/bearer.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
+import type { CredentialCache } from './credential-cache.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
-import type { CredentialCache } from './credential-cache.ts';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
 import type { CredentialStore, JoinToken } from './storage/types.ts';
 
@@ -142,7 +142,12 @@ export function requireAgentCredential(deps: Pick<Deps, 'store' | 'log' | 'crede
   return createMiddleware(async (c, next) => {
     const id = c.req.param('id') ?? '';
     const presented = bearerToken(c.req.header('authorization'));
-    const hash = presented === undefined ? undefined : await sha256Hex(presented);
+    const hash =
+      presented === undefined
+        ? undefined
+        : cache
+          ? cache.hash(presented)
+          : await sha256Hex(presented);
     if (cache && hash !== undefined && cache.holds(id, hash)) return next();
     const version = cache?.version ?? 0;
     const row = await deps.store.credentials.agentCredential(id);

@@ -10,7 +10,14 @@ export class CredentialCache {
   /** Bumped by every forget/clear: a verification that read the database before is not kept. */
   private epoch = 0;
 
-  constructor(private readonly capacity = 50_000) {}
+  /**
+   * `hash`: SHA-256 hex, synchronous (node:crypto on Node): WebCrypto's digest is a promise and a
+   * trip through the thread pool, the largest cost of an agent call before this cache.
+   */
+  constructor(
+    readonly hash: (text: string) => string,
+    private readonly capacity = 50_000,
+  ) {}
 
   /** Read before the database lookup; hand it back to `remember`. */
   get version(): number {

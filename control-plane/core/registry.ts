@@ -7,6 +7,7 @@ import {
   schedulingMemory,
   type WriteReason,
 } from './heartbeats.ts';
+import type { AgentView } from './scheduler/types.ts';
 import type { OpenLease, Store } from './storage/types.ts';
 
 /** Weight of the newest job in an agent's tokens/s average: steady but quick to follow a slowdown. */
@@ -41,6 +42,12 @@ export async function recordHeartbeat(
   sinceLastMs: number;
   /** Leases the heartbeat confirmed, and confirmed ones it no longer lists (lost). */
   leases: { confirmed: number; released: number };
+  /**
+   * When neither the state nor the leases changed: the agent's view fields as the database holds
+   * them now (what was written, and the open leases counted), so a cached copy can be put right
+   * without reading the agent again. Undefined: read it again.
+   */
+  view?: Partial<AgentView> | undefined;
 } | null> {
   const stored = await store.agents.get(id);
   if (!stored) return null;
@@ -74,12 +81,36 @@ export async function recordHeartbeat(
   const leases = leasesDiffer(held, hb.runningJobs, now, policy.heartbeatIntervalMs)
     ? await store.tickets.reconcileLeases(id, hb.runningJobs, now, policy.heartbeatIntervalMs)
     : { confirmed: 0, released: 0 };
+  const leasesChanged = leases.confirmed + leases.released > 0;
+  const stateChanged = written !== null && state !== stored.state;
+  const view: Partial<AgentView> | undefined =
+    leasesChanged || stateChanged
+      ? undefined
+      : {
+          reservedJobs: held.filter((t) => holdsSlot(t, now)).length,
+          ...(written
+            ? {
+                lastHeartbeatAt: now,
+                rttMs,
+                ...schedulingMemory(hb.stats),
+                ...(prefixes !== undefined
+                  ? { prefixes: new Set(prefixes ? prefixes.split(',') : []) }
+                  : {}),
+              }
+            : {}),
+        };
   return {
     written,
-    leasesChanged: leases.confirmed + leases.released > 0,
+    view,
+    leasesChanged,
     sinceLastMs: Math.max(0, now - stored.lastHeartbeatAt),
     leases,
   };
+}
+
+/** The open ticket holds its slot at `now` (the store's rule: confirmed, or inside its claim window). */
+export function holdsSlot(t: OpenLease, now: number): boolean {
+  return t.admittedAt !== null || t.state === 'running' || t.claimUntil > now;
 }
 
 /**

@@ -129,8 +129,8 @@ export function agentRoutes(deps: Deps) {
       events.emit({ type: 'lease', change: 'lost', agent: id, count: known.leases.released });
     }
     const modelsChanged = await store.agents.replaceModels(id, hb.models);
-    if (known.written || known.leasesChanged || modelsChanged)
-      await deps.views?.refreshAgent(store.agents, id, clock.now());
+    if (modelsChanged || !known.view) await deps.views?.refreshAgent(store.agents, id, clock.now());
+    else deps.views?.patchAgent(id, known.view);
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
 

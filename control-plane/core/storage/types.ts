@@ -127,6 +127,7 @@ export interface OpenLease {
   state: string;
   issuedAt: number;
   admittedAt: number | null;
+  claimUntil: number;
 }
 
 export type Confirmation = 'admitted' | 'unknown' | 'finished' | 'lapsed';

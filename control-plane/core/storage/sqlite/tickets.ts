@@ -85,6 +85,7 @@ export function sqliteTickets(db: Db): TicketStore {
           state: tickets.state,
           issuedAt: tickets.issuedAt,
           admittedAt: tickets.admittedAt,
+          claimUntil: tickets.claimUntil,
         })
         .from(tickets)
         .where(and(eq(tickets.agentId, agentId), open())),
