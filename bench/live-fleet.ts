@@ -57,7 +57,7 @@ interface Step {
   controlPlaneCpuPercent: number;
   heartbeatsPerSecond: number;
   /** Control-plane CPU per heartbeat, measured over half an interval with heartbeats alone. */
-  cpuMsPerHeartbeat: number;
+  cpuMsPerHeartbeat: number | null;
   heartbeatErrors: number;
   jobCalls: { admitted: number; reported: number; failed: number };
 }
@@ -270,8 +270,11 @@ async function runFleet(n: number): Promise<Step[]> {
     await new Promise((r) => setTimeout(r, heartbeatMs / 2));
     const quiet = {
       heartbeats: heartbeats - quietHb0,
+      // None answered in the window (a collapsed target): no figure.
       cpuMsPerHeartbeat:
-        Math.round(((cpuMs(pid) - quietCpu0) / Math.max(1, heartbeats - quietHb0)) * 1000) / 1000,
+        heartbeats === quietHb0
+          ? null
+          : Math.round(((cpuMs(pid) - quietCpu0) / (heartbeats - quietHb0)) * 1000) / 1000,
     };
     console.log(JSON.stringify({ agents: n, quietHeartbeats: quiet }));
 
@@ -418,7 +421,7 @@ async function runFleet(n: number): Promise<Step[]> {
 
 const all: Step[] = [];
 for (const n of sizes) all.push(...(await runFleet(n)));
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const fmt = (x: number | null) => (x !== null && Number.isFinite(x) ? x.toFixed(2) : '–');
 console.log(
   `\nLive fleet: ${target === 'node' ? 'Node control plane process' : 'wrangler dev (workerd, local D1)'}, agents heartbeating every ${heartbeatMs / 1000} s over HTTP, ` +
     `${SLOTS_PER_AGENT} slots each, jobs held ${HOLD_MEDIAN_MS / 1000} s median (log-normal), ` +
