@@ -56,6 +56,8 @@ interface Step {
   cpuMsPerDecision: number;
   controlPlaneCpuPercent: number;
   heartbeatsPerSecond: number;
+  /** Control-plane CPU per heartbeat, measured over half an interval with heartbeats alone. */
+  cpuMsPerHeartbeat: number | null;
   heartbeatErrors: number;
   jobCalls: { admitted: number; reported: number; failed: number };
 }
@@ -137,7 +139,10 @@ async function startTarget(n: number): Promise<{ proc: Proc; url: string; stop()
   const script = join(ROOT, 'bin', 'control-plane.mjs');
   const proc = spawnProcess('control-plane', process.execPath, [...profile, script], env);
   const stop = async () => {
-    await stopProcess(proc);
+    // Writing a CPU profile on exit takes a while: do not cut it short.
+    const t0 = Date.now();
+    await stopProcess(proc, 'SIGTERM', values['cpu-prof'] ? 120_000 : 10_000);
+    console.log(`control plane stopped in ${Date.now() - t0} ms`);
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
@@ -257,8 +262,21 @@ async function runFleet(n: number): Promise<Step[]> {
         }, Math.random() * heartbeatMs),
       );
     });
-    // One whole interval of heartbeats before measuring.
-    await new Promise((r) => setTimeout(r, heartbeatMs));
+    // One whole interval of heartbeats before measuring; the second half, with no other traffic,
+    // gives the control plane's CPU per heartbeat.
+    await new Promise((r) => setTimeout(r, heartbeatMs / 2));
+    const quietCpu0 = cpuMs(pid);
+    const quietHb0 = heartbeats;
+    await new Promise((r) => setTimeout(r, heartbeatMs / 2));
+    const quiet = {
+      heartbeats: heartbeats - quietHb0,
+      // None answered in the window (a collapsed target): no figure.
+      cpuMsPerHeartbeat:
+        heartbeats === quietHb0
+          ? null
+          : Math.round(((cpuMs(pid) - quietCpu0) / (heartbeats - quietHb0)) * 1000) / 1000,
+    };
+    console.log(JSON.stringify({ agents: n, quietHeartbeats: quiet }));
 
     // A routed ticket is admitted by its agent at once and reported when its job ends.
     const calls = { admitted: 0, reported: 0, failed: 0 };
@@ -383,6 +401,7 @@ async function runFleet(n: number): Promise<Step[]> {
         cpuMsPerDecision: Math.round((cpu / Math.max(1, d.n)) * 1000) / 1000,
         controlPlaneCpuPercent: Math.round((cpu / 10 / wall) * 10) / 10,
         heartbeatsPerSecond: Math.round((heartbeats - hb0) / wall),
+        cpuMsPerHeartbeat: quiet.cpuMsPerHeartbeat,
         heartbeatErrors: heartbeatErrors - hbErr0,
         jobCalls: {
           admitted: calls.admitted - calls0.admitted,
@@ -402,7 +421,7 @@ async function runFleet(n: number): Promise<Step[]> {
 
 const all: Step[] = [];
 for (const n of sizes) all.push(...(await runFleet(n)));
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const fmt = (x: number | null) => (x !== null && Number.isFinite(x) ? x.toFixed(2) : '–');
 console.log(
   `\nLive fleet: ${target === 'node' ? 'Node control plane process' : 'wrangler dev (workerd, local D1)'}, agents heartbeating every ${heartbeatMs / 1000} s over HTTP, ` +
     `${SLOTS_PER_AGENT} slots each, jobs held ${HOLD_MEDIAN_MS / 1000} s median (log-normal), ` +
@@ -424,6 +443,7 @@ console.log(
       'CPU ms/decision',
       'CP CPU %',
       'heartbeats/s',
+      'CPU ms/heartbeat',
     ],
     all.map((s) => [
       s.agents,
@@ -441,6 +461,7 @@ console.log(
       fmt(s.cpuMsPerDecision),
       s.controlPlaneCpuPercent,
       s.heartbeatsPerSecond,
+      fmt(s.cpuMsPerHeartbeat),
     ]),
   ),
 );

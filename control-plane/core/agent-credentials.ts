@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import { bearerToken } from '../../protocol/bearer.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import { liveCutoff } from './config.ts';
+import type { CredentialCache } from './credential-cache.ts';
 import type { Deps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from './secrets.ts';
@@ -116,25 +117,44 @@ export async function assertMayClaimId(
   );
 }
 
-/** Issues a fresh credential for `id` (after upsert) and returns the secret, shown only now. */
-export async function issueCredential(credentials: CredentialStore, id: string): Promise<string> {
+/**
+ * Issues a fresh credential for `id` (after upsert) and returns the secret, shown only now. The old
+ * one is refused from here on: `cache` (the process's verified credentials) forgets it.
+ */
+export async function issueCredential(
+  credentials: CredentialStore,
+  id: string,
+  cache?: CredentialCache,
+): Promise<string> {
   const credential = newSecret(AGENT_CREDENTIAL_PREFIX);
+  cache?.forget(id);
   await credentials.setAgentCredential(id, await sha256Hex(credential));
+  cache?.forget(id);
   return credential;
 }
 
-/** Heartbeats and job reports: `Authorization: Bearer <credential>` of the agent in `:id`. */
-export function requireAgentCredential(deps: Pick<Deps, 'store' | 'log'>) {
+/**
+ * Heartbeats and job reports: `Authorization: Bearer <credential>` of the agent in `:id`. With
+ * `deps.credentials` (Node), a credential verified before is accepted without reading the database.
+ */
+export function requireAgentCredential(deps: Pick<Deps, 'store' | 'log' | 'credentials'>) {
+  const cache = deps.credentials;
   return createMiddleware(async (c, next) => {
     const id = c.req.param('id') ?? '';
+    const presented = bearerToken(c.req.header('authorization'));
+    const hash =
+      presented === undefined
+        ? undefined
+        : cache
+          ? cache.hash(presented)
+          : await sha256Hex(presented);
+    if (cache && hash !== undefined && cache.holds(id, hash)) return next();
+    const version = cache?.version ?? 0;
     const row = await deps.store.credentials.agentCredential(id);
     if (!row)
       throw new ApiError('agent_not_found', `Agent '${id}' is not registered; register again`);
-    const presented = bearerToken(c.req.header('authorization'));
-    const ok =
-      presented !== undefined &&
-      row.hash !== null &&
-      constantTimeEqual(await sha256Hex(presented), row.hash);
+    const ok = hash !== undefined && row.hash !== null && constantTimeEqual(hash, row.hash);
+    if (ok && hash !== undefined) cache?.remember(id, hash, version);
     if (!ok) {
       deps.log.warn('agent call refused: bad credential', {
         agent: id,

@@ -1,6 +1,7 @@
 // Everything the runtime-agnostic app needs, injected by the Node or Workers entry point.
 import type { MiddlewareHandler } from 'hono';
 import type { ControlPlaneConfig } from './config.ts';
+import type { CredentialCache } from './credential-cache.ts';
 import type { EventSink } from './events.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Clock, Logger } from './runtime.ts';
@@ -26,6 +27,11 @@ export interface Deps {
   scoreboard?: Scoreboard;
   /** In-process copy of agent views (VIEW_CACHE_TTL); absent: every decision reads the database. */
   views?: ViewCache;
+  /**
+   * Agent credentials verified in this process (Node); absent: every agent call reads the
+   * database (Workers, whose isolates cannot invalidate each other's copies).
+   */
+  credentials?: CredentialCache;
   /** Per-key request buckets; must outlive one request (createApp makes one if absent). */
   limiter?: RateLimiter;
   /** Serves GET /metrics when present (the Node entry), behind METRICS_TOKEN. */

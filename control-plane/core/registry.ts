@@ -7,7 +7,8 @@ import {
   schedulingMemory,
   type WriteReason,
 } from './heartbeats.ts';
-import type { Store } from './storage/types.ts';
+import type { AgentView } from './scheduler/types.ts';
+import type { OpenLease, Store } from './storage/types.ts';
 
 /** Weight of the newest job in an agent's tokens/s average: steady but quick to follow a slowdown. */
 export const THROUGHPUT_WEIGHT = 0.2;
@@ -41,6 +42,12 @@ export async function recordHeartbeat(
   sinceLastMs: number;
   /** Leases the heartbeat confirmed, and confirmed ones it no longer lists (lost). */
   leases: { confirmed: number; released: number };
+  /**
+   * When neither the state nor the leases changed: the agent's view fields as the database holds
+   * them now (what was written, and the open leases counted), so a cached copy can be put right
+   * without reading the agent again. Undefined: read it again.
+   */
+  view?: Partial<AgentView> | undefined;
 } | null> {
   const stored = await store.agents.get(id);
   if (!stored) return null;
@@ -68,19 +75,62 @@ export async function recordHeartbeat(
       now,
     );
   }
-  // The agent's list of running jobs is the truth about its leases.
-  const leases = await store.tickets.reconcileLeases(
-    id,
-    hb.runningJobs,
-    now,
-    policy.heartbeatIntervalMs,
-  );
+  // The agent's list of running jobs is the truth about its leases. Most heartbeats list exactly
+  // what the control plane holds: one indexed read, and nothing written (docs/adr/0003).
+  const held = await store.tickets.openLeases(id);
+  const leases = leasesDiffer(held, hb.runningJobs, now, policy.heartbeatIntervalMs)
+    ? await store.tickets.reconcileLeases(id, hb.runningJobs, now, policy.heartbeatIntervalMs)
+    : { confirmed: 0, released: 0 };
+  const leasesChanged = leases.confirmed + leases.released > 0;
+  const stateChanged = written !== null && state !== stored.state;
+  const view: Partial<AgentView> | undefined =
+    leasesChanged || stateChanged
+      ? undefined
+      : {
+          reservedJobs: held.filter((t) => holdsSlot(t, now)).length,
+          ...(written
+            ? {
+                lastHeartbeatAt: now,
+                rttMs,
+                ...schedulingMemory(hb.stats),
+                ...(prefixes !== undefined
+                  ? { prefixes: new Set(prefixes ? prefixes.split(',') : []) }
+                  : {}),
+              }
+            : {}),
+        };
   return {
     written,
-    leasesChanged: leases.confirmed + leases.released > 0,
+    view,
+    leasesChanged,
     sinceLastMs: Math.max(0, now - stored.lastHeartbeatAt),
     leases,
   };
+}
+
+/** The open ticket holds its slot at `now` (the store's rule: confirmed, or inside its claim window). */
+export function holdsSlot(t: OpenLease, now: number): boolean {
+  return t.admittedAt !== null || t.state === 'running' || t.claimUntil > now;
+}
+
+/**
+ * Whether `reconcileLeases` would change anything: a listed job whose lease is not confirmed yet,
+ * or a confirmed lease older than `graceMs` that the agent no longer lists (the same conditions as
+ * the store's statements).
+ */
+export function leasesDiffer(
+  held: readonly OpenLease[],
+  runningJobs: readonly string[],
+  now: number,
+  graceMs: number,
+): boolean {
+  const listed = new Set(runningJobs);
+  return held.some((t) =>
+    listed.has(t.jti)
+      ? t.admittedAt === null
+      : (t.admittedAt !== null || t.state === 'running') &&
+        (t.admittedAt ?? t.issuedAt) < now - graceMs,
+  );
 }
 
 /**

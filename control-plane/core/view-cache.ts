@@ -6,9 +6,17 @@ import type { AgentRegistry } from './storage/types.ts';
 
 export class ViewCache {
   private readonly byModel = new Map<string, { at: number; views: AgentView[] }>();
+  private readonly reading = new Set<string>();
 
-  /** ttlMs 0 disables caching (every decision reads the database). */
-  constructor(private readonly ttlMs: number) {}
+  /**
+   * ttlMs 0 disables caching (every decision reads the database). `readBehind` (Node): a copy up to
+   * two TTLs old is still used, and the database is read after the decision, off its path — a
+   * 1,000-agent read takes tens of ms. Only in a process that outlives its requests (not Workers).
+   */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly options: { readBehind?: boolean } = {},
+  ) {}
 
   async get(
     agents: AgentRegistry,
@@ -17,11 +25,32 @@ export class ViewCache {
     fresh = false,
   ): Promise<{ views: AgentView[]; cached: boolean }> {
     const hit = this.byModel.get(model);
-    if (!fresh && hit && now - hit.at < this.ttlMs && now >= hit.at)
-      return { views: hit.views, cached: true };
+    if (!fresh && hit && now >= hit.at) {
+      const age = now - hit.at;
+      if (age < this.ttlMs) return { views: hit.views, cached: true };
+      if (this.options.readBehind && age < 2 * this.ttlMs) {
+        this.readBehind(agents, model, now);
+        return { views: hit.views, cached: true };
+      }
+    }
     const views = await agents.views(model, now);
     if (this.ttlMs > 0) this.byModel.set(model, { at: now, views });
     return { views, cached: false };
+  }
+
+  private readBehind(agents: AgentRegistry, model: string, now: number): void {
+    if (this.reading.has(model)) return;
+    this.reading.add(model);
+    setTimeout(() => {
+      agents
+        .views(model, now)
+        .then((views) => {
+          if ((this.byModel.get(model)?.at ?? -1) < now)
+            this.byModel.set(model, { at: now, views });
+        })
+        .catch(() => this.byModel.delete(model)) // the next decision reads it itself
+        .finally(() => this.reading.delete(model));
+    }, 0);
   }
 
   /** This process reserved (+1) or released (−1) a slot: keep the copies in step. */
@@ -49,6 +78,16 @@ export class ViewCache {
       const views = entry.views.filter((v) => v.id !== agentId);
       if (fresh) views.splice(at === -1 ? views.length : at, 0, fresh);
       this.byModel.set(model, { at: entry.at, views });
+    }
+  }
+
+  /**
+   * One agent's heartbeat changed only fields this process knows the new values of (what it wrote,
+   * its open leases counted): put them in place without reading the database.
+   */
+  patchAgent(agentId: string, fields: Partial<AgentView>): void {
+    for (const { views } of this.byModel.values()) {
+      for (const v of views) if (v.id === agentId) Object.assign(v, fields);
     }
   }
 

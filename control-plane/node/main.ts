@@ -4,6 +4,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from '../core/app.ts';
 import { loadConfig, MIN_SECRET_LENGTH, weakSecrets } from '../core/config.ts';
 import type { ConfigSource } from '../core/config-values.ts';
+import { CredentialCache } from '../core/credential-cache.ts';
 import { runMaintenance } from '../core/maintenance.ts';
 import { RateLimiter } from '../core/rate-limit.ts';
 import { jsonLogger, systemClock } from '../core/runtime.ts';
@@ -15,6 +16,7 @@ import { assertSafeBind, serveOptions } from './http.ts';
 import { loadOrCreatePrivateKey } from './keys.ts';
 import { createMetrics } from './metrics.ts';
 import { loadNodeSettings, type NodeSettings } from './settings.ts';
+import { sha256HexSync } from './sha256.ts';
 import { openSqlite } from './sqlite.ts';
 
 export interface RunningControlPlane {
@@ -62,7 +64,8 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     config,
     scheduler: createPolicy(settings.scheduler, settings.schedulerWeights),
     scoreboard: new Scoreboard(),
-    views: new ViewCache(config.viewCacheTtlMs),
+    views: new ViewCache(config.viewCacheTtlMs, { readBehind: true }),
+    credentials: new CredentialCache(sha256HexSync),
     limiter: new RateLimiter(),
     log,
   };
@@ -74,6 +77,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     runMaintenance(deps.store, config, systemClock.now(), undefined, metrics.events)
       .then((r) => {
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved) deps.views.invalidate();
+        if (r.agentsRemoved) deps.credentials.clear();
         if (r.expiredTickets || r.agentsMarkedOffline || r.agentsRemoved || r.ticketsDeleted)
           log.info('maintenance', { ...r });
       })

@@ -8,6 +8,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from '../../schema/tables.ts';
 import { type Db, sqliteStore } from '../core/storage/sqlite/index.ts';
+import { cachePreparedStatements } from './statement-cache.ts';
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -21,5 +22,6 @@ export function openSqlite(path: string) {
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  cachePreparedStatements(sqlite);
   return { db, sqlite, store: sqliteStore(db as unknown as Db) };
 }

@@ -176,6 +176,32 @@ export function leasesContract(runtime: string, target: ContractTarget) {
       expect(await reserved()).toBe(1);
     });
 
+    it('writes nothing for a heartbeat that lists what it holds; a changed list still reconciles', async () => {
+      await register(3);
+      const a = await redirect();
+      const b = await redirect();
+      expect((await admit(a.jti)).status).toBe(200);
+      expect((await admit(b.jti)).status).toBe(200);
+      const hb = (running: (string | undefined)[]) =>
+        asAgent('/heartbeat', heartbeat({ activeJobs: running.length, runningJobs: running }));
+      expect((await hb([a.jti, b.jti])).status).toBe(200);
+      clock.advance(6_000);
+      // Inside the liveness interval, the same jobs as held: no row written.
+      const before = await rowsWritten();
+      expect((await hb([b.jti, a.jti])).status).toBe(200);
+      expect(await rowsWritten()).toBe(before);
+      expect(await reserved()).toBe(2);
+      // A job the agent lists before its admission call arrived: confirmed by this heartbeat.
+      const c = await redirect();
+      clock.advance(3_001);
+      expect((await hb([a.jti, b.jti, c.jti])).status).toBe(200);
+      expect(await reserved()).toBe(3);
+      // One gone from the list: released, though nothing else in the heartbeat changed.
+      expect((await hb([a.jti, c.jti])).status).toBe(200);
+      expect(await reserved()).toBe(2);
+      expect((await redirect()).status).toBe(307);
+    });
+
     it('releases every lease at once when the agent is reported offline or registers again', async () => {
       await register(2);
       for (const { jti } of [await redirect(), await redirect()]) {

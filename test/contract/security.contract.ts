@@ -2,7 +2,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ticketClaims } from '../../client/wire.ts';
 import { createApp } from '../../control-plane/core/app.ts';
+import { CredentialCache } from '../../control-plane/core/credential-cache.ts';
+import type { Deps } from '../../control-plane/core/deps.ts';
 import type { Store } from '../../control-plane/core/storage/types.ts';
+import { sha256HexSync } from '../../control-plane/node/sha256.ts';
 import { AGENT_CREDENTIAL_HEADER } from '../../protocol/agent-api.ts';
 import type { ContractTarget } from './control-plane.contract.ts';
 import { fakeClock, heartbeat, JOIN_TOKEN, MODEL, makeDeps, registration } from './fixtures.ts';
@@ -18,9 +21,9 @@ export function securityContract(runtime: string, target: ContractTarget) {
     let store: Store;
     let app: ReturnType<typeof createApp>;
 
-    const setup = async (env: Record<string, string> = {}) => {
+    const setup = async (env: Record<string, string> = {}, extra: Partial<Deps> = {}) => {
       const deps = await makeDeps(store, clock, { AUTH_MODE: 'keys', ADMIN_KEY, ...env });
-      app = createApp(deps);
+      app = createApp({ ...deps, ...extra });
     };
     const post = (path: string, body: unknown, headers: Record<string, string> = json) =>
       app.request(path, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -77,6 +80,48 @@ export function securityContract(runtime: string, target: ContractTarget) {
         expect(stolen.status).toBe(401);
         const own = await post('/v1/agents/agent-a/jobs/j1', report, bearer(a.credential));
         expect(own.status).toBe(200);
+      });
+
+      it('refuses the old credential at once after a registration, also from the credential cache', async () => {
+        for (const extra of [{}, { credentials: new CredentialCache(sha256HexSync) }]) {
+          store = (await target.freshStore()).store;
+          await setup({}, extra);
+          const first = await register('agent-a');
+          const beat = (credential: string) =>
+            post('/v1/agents/agent-a/heartbeat', heartbeat(), bearer(credential));
+          // Verified twice: the second comes from the cache where there is one.
+          expect((await beat(first.credential)).status).toBe(200);
+          expect((await beat(first.credential)).status).toBe(200);
+          const again = await post('/v1/agents/register', registration('agent-a'), {
+            ...bearer(JOIN_TOKEN),
+            [AGENT_CREDENTIAL_HEADER]: first.credential,
+          });
+          const second = ((await again.json()) as { credential: string }).credential;
+          expect(second).not.toBe(first.credential);
+          expect((await beat(first.credential)).status).toBe(401);
+          const report = {
+            outcome: 'success',
+            model: MODEL,
+            promptTokens: 1,
+            completionTokens: 1,
+            durationMs: 1,
+          };
+          expect(
+            (await post('/v1/agents/agent-a/jobs/j1', report, bearer(first.credential))).status,
+          ).toBe(401);
+          expect(
+            (await post('/v1/agents/agent-a/offline', { reason: 'x' }, bearer(first.credential)))
+              .status,
+          ).toBe(401);
+          expect((await beat(second)).status).toBe(200);
+          expect((await beat(second)).status).toBe(200);
+          // Another agent's cached credential opens nothing of agent-a's.
+          const b = await register('agent-b');
+          expect(
+            (await post('/v1/agents/agent-b/heartbeat', heartbeat(), bearer(b.credential))).status,
+          ).toBe(200);
+          expect((await beat(b.credential)).status).toBe(401);
+        }
       });
 
       it('never lets a new registration take over the id of a live agent', async () => {

@@ -77,7 +77,7 @@ export function agentRoutes(deps: Deps) {
       log.warn('registration refused: no room', { agent: reg.id, joinToken: admission.tokenId });
       throw await noRoomError(deps, reg.id, room, admission);
     }
-    const credential = await issueCredential(store.credentials, reg.id);
+    const credential = await issueCredential(store.credentials, reg.id, deps.credentials);
     await deps.views?.refreshAgent(store.agents, reg.id, clock.now());
     log.info('agent registered', {
       agent: reg.id,
@@ -129,8 +129,8 @@ export function agentRoutes(deps: Deps) {
       events.emit({ type: 'lease', change: 'lost', agent: id, count: known.leases.released });
     }
     const modelsChanged = await store.agents.replaceModels(id, hb.models);
-    if (known.written || known.leasesChanged || modelsChanged)
-      await deps.views?.refreshAgent(store.agents, id, clock.now());
+    if (modelsChanged || !known.view) await deps.views?.refreshAgent(store.agents, id, clock.now());
+    else deps.views?.patchAgent(id, known.view);
     return c.json({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   });
 

@@ -121,6 +121,15 @@ export interface LeaseRequest {
   decision?: string | null | undefined;
 }
 
+/** An open ticket as heartbeat reconciliation needs it. */
+export interface OpenLease {
+  jti: string;
+  state: string;
+  issuedAt: number;
+  admittedAt: number | null;
+  claimUntil: number;
+}
+
 export type Confirmation = 'admitted' | 'unknown' | 'finished' | 'lapsed';
 
 /** One time bucket of request activity (the dashboard's charts). */
@@ -155,6 +164,8 @@ export interface TicketStore {
     now: number,
     graceMs: number,
   ): Promise<{ confirmed: number; released: number }>;
+  /** The agent's open tickets (issued or running): the leases the control plane holds for it. */
+  openLeases(agentId: string): Promise<OpenLease[]>;
   /** Open leases per agent at `now`. */
   leaseCounts(now: number): Promise<Map<string, number>>;
   /** Open leases per agent that the agent confirmed (admitted). */

@@ -7,6 +7,7 @@ import {
   sameMemory,
   schedulingMemory,
 } from '../../../control-plane/core/heartbeats.ts';
+import { leasesDiffer } from '../../../control-plane/core/registry.ts';
 
 const GiB = 2 ** 30;
 const policy = { livenessWriteIntervalMs: 15_000, loadWriteIntervalMs: 10_000 };
@@ -78,5 +79,29 @@ describe('schedulingMemory', () => {
     expect(sameMemory(100, 110)).toBe(false);
     expect(sameMemory(null, undefined)).toBe(true);
     expect(sameMemory(null, 5)).toBe(false);
+  });
+});
+
+describe('leasesDiffer (reconcile only when the job list differs from the leases held)', () => {
+  const now = 100_000;
+  const grace = 5_000;
+  const lease = (jti: string, admittedAt: number | null, state = 'issued', issuedAt = 50_000) => ({
+    jti,
+    state,
+    issuedAt,
+    admittedAt,
+    claimUntil: issuedAt + 3_000,
+  });
+  it.each([
+    ['nothing held, nothing listed', [], [], false],
+    ['the same jobs as held', [lease('a', 60_000), lease('b', 90_000)], ['b', 'a'], false],
+    ['a listed job not yet confirmed', [lease('a', null)], ['a'], true],
+    ['a confirmed job no longer listed, past the grace', [lease('a', 60_000)], [], true],
+    ['a confirmed job no longer listed, inside the grace', [lease('a', 96_000)], [], false],
+    ['a running job no longer listed, past the grace', [lease('a', null, 'running')], [], true],
+    ['an unconfirmed job not listed (the claim window decides)', [lease('a', null)], [], false],
+    ['a listed job the control plane does not hold', [], ['x'], false],
+  ])('%s', (_name, held, listed, differs) => {
+    expect(leasesDiffer(held, listed, now, grace)).toBe(differs);
   });
 });

@@ -77,6 +77,19 @@ export function sqliteTickets(db: Db): TicketStore {
       return { confirmed, released: released.length };
     },
 
+    // tickets_agent_state_idx: a few rows per agent, read on every heartbeat.
+    openLeases: (agentId) =>
+      db
+        .select({
+          jti: tickets.jti,
+          state: tickets.state,
+          issuedAt: tickets.issuedAt,
+          admittedAt: tickets.admittedAt,
+          claimUntil: tickets.claimUntil,
+        })
+        .from(tickets)
+        .where(and(eq(tickets.agentId, agentId), open())),
+
     async leaseCounts(now) {
       const rows = await db.all<{ agent_id: string; n: number }>(sql`
         SELECT agent_id, count(*) AS n FROM tickets t WHERE ${holds('t', now)} GROUP BY agent_id`);
