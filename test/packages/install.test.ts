@@ -38,6 +38,7 @@ let packed: Packed;
 let agentLean: Install; // --omit=optional: no embedded engine
 let agentCpu: Install; // the embedded engine's x86-64 CPU build only
 let controlPlane: Install;
+let client: Install;
 const procs: Proc[] = [];
 
 beforeAll(() => {
@@ -56,12 +57,13 @@ beforeAll(() => {
     ['--omit=optional'],
   );
   controlPlane = installInto('control-plane', [protocol, packed.tarballs['control-plane']]);
-  scratch.push(agentLean.dir, agentCpu.dir, controlPlane.dir);
+  client = installInto('client', [protocol, packed.tarballs.client]);
+  scratch.push(agentLean.dir, agentCpu.dir, controlPlane.dir, client.dir);
   console.log(
     JSON.stringify({
       packSeconds: packed.seconds,
       installs: Object.fromEntries(
-        Object.entries({ agentLean, agentCpu, controlPlane }).map(([k, v]) => [
+        Object.entries({ agentLean, agentCpu, controlPlane, client }).map(([k, v]) => [
           k,
           { seconds: Number(v.seconds.toFixed(1)), mb: Number((v.bytes / MB).toFixed(1)) },
         ]),
@@ -148,7 +150,7 @@ describe('the installed control plane and agent', () => {
     }
   });
 
-  it('stream a chat answer through the 307', async () => {
+  it('stream a chat answer through the 307, with fetch and with the installed client', async () => {
     const cpUrl = `http://127.0.0.1:${CP_PORT}`;
     const cp = spawnProcess(
       'installed-control-plane',
@@ -217,5 +219,29 @@ describe('the installed control plane and agent', () => {
       .join('');
     expect(deltas.length).toBeGreaterThan(0);
     expect(body).toContain('data: [DONE]');
+
+    // The installed client package, from its own folder: routes, follows the ticket, streams.
+    const script = `
+      const { TitanClient } = await import('@titancompute/client');
+      const titan = new TitanClient({ baseUrl: ${JSON.stringify(cpUrl)} });
+      let text = '';
+      for await (const event of titan.stream('/v1/chat/completions', {
+        model: ${JSON.stringify(DEMO_MODEL)}, max_tokens: 8,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+      })) text += event.choices[0]?.delta?.content ?? '';
+      console.log(JSON.stringify({ text }));`;
+    const run = spawnProcess(
+      'installed-client',
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      {},
+      { cwd: client.dir },
+    );
+    procs.push(run);
+    expect(await new Promise((ok) => run.child.once('exit', ok))).toBe(0);
+    const printed = JSON.parse(run.output.find((l) => l.startsWith('{"text"')) ?? '{}') as {
+      text?: string;
+    };
+    expect(printed.text?.length).toBeGreaterThan(0);
   });
 });
