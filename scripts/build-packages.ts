@@ -146,12 +146,14 @@ function placeDeclarations(name: string, pkg: PackageBuild, types: string, dist:
 }
 
 export async function buildPackages(names: string[]): Promise<void> {
+  const unknown = names.filter((n) => !(n in PACKAGES));
+  if (unknown.length > 0)
+    throw new Error(`unknown package ${unknown.join(', ')} (${Object.keys(PACKAGES).join(', ')})`);
   const tmp = mkdtempSync(join(tmpdir(), 'titan-types-'));
   try {
     declarations(names, tmp);
     for (const name of names) {
-      const pkg = PACKAGES[name];
-      if (!pkg) throw new Error(`unknown package '${name}' (${Object.keys(PACKAGES).join(', ')})`);
+      const pkg = PACKAGES[name] as PackageBuild;
       const dist = join(ROOT, name, 'dist');
       rmSync(dist, { recursive: true, force: true });
       await bundle(name, pkg, dist);
