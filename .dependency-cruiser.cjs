@@ -88,7 +88,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|bench/results|\\.wrangler)/' },
+    exclude: {
+      path: '^(node_modules|dist|(agent|control-plane|protocol|client)/dist|bench/results|\\.wrangler)/',
+    },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
     combinedDependencies: false,

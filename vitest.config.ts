@@ -44,6 +44,18 @@ export default defineConfig({
         },
       },
       {
+        // The packed packages installed into empty folders and started from there (npm pack and
+        // npm install: minutes).
+        test: {
+          name: 'packages',
+          include: ['test/packages/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+        },
+      },
+      {
         // Against a real `ollama serve` built by scripts/build-ollama.sh; run by
         // scripts/test-ollama.mjs (part of `npm test`) once the binary exists.
         test: {

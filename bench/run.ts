@@ -29,6 +29,8 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'prefix-affinity': { script: 'prefix-affinity.ts', jsonFlag: '--json' },
   // The dashboard's CPU cost to the Node control plane (needs Chromium).
   'dashboard-cost': { script: 'dashboard-cost.ts', jsonFlag: '--json' },
+  // npm pack + installs into empty folders (minutes; the npm cache makes it mostly disk).
+  packages: { script: 'packages.ts', jsonFlag: '--json' },
 };
 
 /** Runs a script, passing its output through, and returns everything it printed. */

@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// `npx agent start`: registers tsx so the TypeScript sources run as they are, then runs the CLI.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../agent/cli.ts');
-process.exit(await main(process.argv.slice(2)));
+// `node bin/agent.mjs …` in a checkout: the agent package's own launcher (agent/bin/agent.mjs),
+// which runs the TypeScript sources through tsx here.
+import '../agent/bin/agent.mjs';

@@ -1,6 +1,8 @@
 // Picks the engine: an OpenAI-compatible upstream (ENGINE=openai), Ollama when OLLAMA_HOST
 // answers (or ENGINE=ollama), else embedded llama.cpp.
+
 import { existsSync } from 'node:fs';
+import { importEmbeddedEngine } from './embedded-module.ts';
 import type { InferenceEngine } from './engine.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
@@ -63,8 +65,8 @@ export async function selectEngine(sel: EngineSelection): Promise<InferenceEngin
       `model file not found: ${sel.modelPath} (run \`npm run model:fetch\`, or set MODEL_PATH)`,
     );
   }
-  // Loaded lazily: importing node-llama-cpp is not free, and Ollama hosts never need it.
-  const { LlamaCppEngine } = await import('./llama-cpp.ts');
+  // Loaded lazily: importing node-llama-cpp is not free, and Ollama hosts may not have it.
+  const { LlamaCppEngine } = await importEmbeddedEngine();
   return LlamaCppEngine.create({
     modelPath: sel.modelPath,
     modelName: sel.models?.[0] ?? DEFAULT_MODEL_NAME,

@@ -1,5 +1,5 @@
 // Memory a GGUF model needs, from its header only (local file or HTTP range requests): weights + KV + compute.
-import { readGgufFileInfo } from 'node-llama-cpp';
+import { importNodeLlamaCpp } from '../engines/embedded-module.ts';
 import { type QuantType, quantByFileType } from './quant.ts';
 
 /** What the estimate needs from a GGUF header. */
@@ -187,6 +187,7 @@ export async function readGgufHeader(
   opts: ReadHeaderOptions = {},
 ): Promise<GgufHeader> {
   const remote = /^https?:\/\//.test(pathOrUrl);
+  const { readGgufFileInfo } = await importNodeLlamaCpp();
   const info = await readGgufFileInfo(pathOrUrl, {
     sourceType: remote ? 'network' : 'filesystem',
     // The vocabulary is most of a header; the estimate needs only its length.

@@ -1,8 +1,8 @@
 // Loads catalog variants into llama.cpp engines sharing one Llama, and measures what each load really took.
 import { readFile } from 'node:fs/promises';
 import { arch, availableParallelism, freemem } from 'node:os';
-import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp';
-import { LlamaCppEngine } from '../engines/llama-cpp.ts';
+import type { Llama } from 'node-llama-cpp';
+import { importEmbeddedEngine, importNodeLlamaCpp } from '../engines/embedded-module.ts';
 import type { CatalogVariant } from './catalog.ts';
 import {
   cpuRepackFor,
@@ -32,6 +32,7 @@ export class LlamaLoader {
   ) {}
 
   static async create(opts: LlamaLoaderOptions): Promise<LlamaLoader> {
+    const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
     const llama = await getLlama({
       gpu: opts.gpu ?? 'auto',
       build: 'never',
@@ -74,6 +75,7 @@ export class LlamaLoader {
   load = async (variant: CatalogVariant): Promise<LoadedModel & { measured: LoadMeasurement }> => {
     const rss0 = process.memoryUsage().rss;
     const vram0 = this.onGpu ? (await this.llama.getVramState()).used : 0;
+    const { LlamaCppEngine } = await importEmbeddedEngine();
     const engine = await LlamaCppEngine.create({
       modelPath: variant.localPath,
       modelName: variant.tag,
