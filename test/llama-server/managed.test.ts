@@ -3,6 +3,7 @@
 // it after a kill -9 and serves again, and leaves no process behind once closed; then a whole agent
 // process with ENGINE=llama-server answers through the control plane's 307 and, stopped, leaves
 // no llama-server child either.
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { GenerateChunk, InferenceEngine } from '../../agent/engines/engine.ts';
 import type { LlamaServerEngine } from '../../agent/engines/llama-server.ts';
 import { selectEngine } from '../../agent/engines/select.ts';
+import { createModelStack } from '../../agent/models/setup.ts';
 import {
   DEMO_MODEL,
   DEMO_MODEL_PATH,
@@ -20,6 +22,7 @@ import {
   waitFor,
 } from '../../scripts/cluster.ts';
 import { freePort } from '../e2e/support/ports.ts';
+import { testAgentConfig } from '../unit/agent/agent-config.ts';
 
 const BIN = requiredEnv('LLAMA_SERVER_BIN', 'npm run test:llama-server');
 
@@ -143,5 +146,52 @@ describe('ENGINE=llama-server (a managed llama-server child)', () => {
       async () => (alive(childPid as number) ? undefined : true),
       15_000,
     );
+  }, 300_000);
+
+  it('with a model catalog, the manager loads its chosen variant into a llama-server child on demand', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'titan-managed-catalog-'));
+    const catalog = join(dir, 'catalog.json');
+    writeFileSync(
+      catalog,
+      JSON.stringify({
+        models: {
+          'smollm2:135m-instruct': {
+            aliases: [DEMO_MODEL],
+            variants: { Q4_1: { file: 'SmolLM2-135M-Instruct.Q4_1.gguf', path: DEMO_MODEL_PATH } },
+          },
+        },
+      }),
+    );
+    const lines: { msg: string; pid?: unknown }[] = [];
+    const log = {
+      info: (msg: string, f?: Record<string, unknown>) => lines.push({ msg, pid: f?.pid }),
+      warn: (msg: string) => lines.push({ msg }),
+      error: (msg: string) => lines.push({ msg }),
+    };
+    const config = testAgentConfig({
+      agentId: 'agent-ls',
+      controlPlaneUrl: undefined,
+      engine: 'llama-server',
+      llamaServer: BIN,
+      catalog,
+      modelsDir: join(dir, 'models'),
+      contextSize: 512,
+      threads: 1,
+      maxConcurrentJobs: 2,
+    });
+    const { manager } = await createModelStack(config, log);
+    try {
+      // Lazy: nothing runs before the first request.
+      expect(lines.filter((l) => l.msg === 'llama-server: started')).toHaveLength(0);
+      const { text, done } = await answer(manager);
+      expect(text.length).toBeGreaterThan(0);
+      expect(done).toMatchObject({ type: 'done', completionTokens: 8 });
+      expect(lines.filter((l) => l.msg === 'llama-server: started')).toHaveLength(1);
+    } finally {
+      await manager.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    const pid = lines.find((l) => l.msg === 'llama-server: started')?.pid as number;
+    expect(alive(pid)).toBe(false);
   }, 300_000);
 });
