@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { type ExitStatus, exitStatus, RestartPolicy } from '../supervisor.ts';
+import { type ExitStatus, exitStatus, RestartPolicy } from '../restart-policy.ts';
 
 /** The llama-cpp-python sdist whose vendored llama.cpp scripts/build-llama-cpp.sh builds. */
 export const LLAMA_CPP_PYTHON_VERSION = '0.3.36';
