@@ -1,7 +1,7 @@
 // Issue 17's comparison: bare llama-server vs an agent with ENGINE=llama-server (its managed child)
 // vs an agent with the embedded engine (ENGINE=llama-cpp), both agents through the control plane's
 // 307. Closed-loop fetch client (scripts/sse.ts), interleaved rounds, streaming chat, temperature 0,
-// a ~130-token prompt, 64 output tokens; the agent process's CPU seconds (/proc/<pid>/stat, the agent
+// a 105-token prompt (llama-server's count), 64 output tokens; the agent process's CPU seconds (/proc/<pid>/stat, the agent
 // process, not its supervisor nor its llama-server child) per streamed token.
 //   npx tsx bench/engines-vs-server.ts [--rounds 2] [--levels 1,4] [--requests 8] [--threads 2]
 //                                      [--max-tokens 64] [--json out.json]
@@ -47,7 +47,7 @@ const slots = Math.max(4, ...levels);
 const binary = process.env.LLAMA_SERVER_BIN ?? findLlamaServer(undefined);
 if (!binary) throw new Error('no llama-server: run scripts/build-llama-cpp.sh llama-server first');
 
-// About 130 prompt tokens with the GGUF's chat template (llama-server counts them: see the output).
+// 105 prompt tokens with the GGUF's chat template, as llama-server counts them (printed at the start).
 const SYSTEM =
   'You are a careful storyteller. You write long, vivid stories in plain English, with concrete ' +
   'details about places, people, weather, food and sounds, and you never stop early.';
