@@ -29,6 +29,8 @@ export interface AgentConfig {
   engine: EngineKind | undefined;
   /** OpenAI-compatible upstream base URL (vLLM, SGLang, llama-server, TGI, Ollama /v1). */
   upstreamUrl: string | undefined;
+  /** llama-server binary for ENGINE=llama-server (LLAMA_SERVER); else the build cache's. */
+  llamaServer?: string | undefined;
   contextSize: number | undefined;
   /** Memory offered to the scheduler at most (MEMORY_LIMIT), bytes. */
   memoryLimitBytes?: number | undefined;
@@ -82,6 +84,7 @@ const OPTIONS = {
   models: { type: 'string' },
   'ollama-host': { type: 'string' },
   engine: { type: 'string' },
+  'llama-server': { type: 'string' },
   'context-size': { type: 'string' },
   threads: { type: 'string' },
   'log-format': { type: 'string' },
@@ -125,7 +128,9 @@ Options (environment variable in brackets):
                              model in the models folder, or a checkout's .cache/models)
   --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
   --ollama-host <url>        use Ollama when it answers [OLLAMA_HOST]
-  --engine <kind>            force llama-cpp, ollama or openai [ENGINE]
+  --engine <kind>            force llama-cpp, llama-server, ollama or openai [ENGINE]
+  --llama-server <file>      llama-server binary for ENGINE=llama-server [LLAMA_SERVER]
+                             (default: the one scripts/build-llama-cpp.sh built, if any)
   --upstream-url <url>       OpenAI-compatible server to front (ENGINE=openai) [UPSTREAM_URL]
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores; several
@@ -319,6 +324,7 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     ),
     engine: engine as EngineKind | undefined,
     upstreamUrl,
+    llamaServer: operatorPath(ctx, pick(values['llama-server'], 'LLAMA_SERVER')),
     contextSize: optionalInt(
       pick(values['context-size'], 'CONTEXT_SIZE'),
       'context size',

@@ -7,6 +7,7 @@ import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.t
 import { announceOffline, ControlPlaneClient } from './control-plane-client.ts';
 import { fileCredentialStore } from './credential-store.ts';
 import type { InferenceEngine } from './engines/engine.ts';
+import { llamaServerSelection } from './engines/llama-server-process.ts';
 import { selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -84,9 +85,15 @@ export async function startAgent(
       ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+      ...llamaServerSelection(config.llamaServer),
+      log,
     }));
   // The embedded engine loads its one model as it starts: that is the model's load time.
-  if (!models && !overrides.engine && engine.kind === 'llama-cpp') {
+  if (
+    !models &&
+    !overrides.engine &&
+    (engine.kind === 'llama-cpp' || engine.kind === 'llama-server')
+  ) {
     const seconds = (performance.now() - engineStarted) / 1000;
     for (const m of await engine.listModels()) metrics.modelLoaded(m.name, seconds);
   }

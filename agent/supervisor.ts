@@ -3,11 +3,11 @@
 // once, so routing stops before any heartbeat timeout, and restarts it with capped exponential
 // backoff, like systemd's Restart=on-failure; too many crashes in a window and it gives up.
 import { type ChildProcess, fork } from 'node:child_process';
-import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { SupervisorConfig } from './config.ts';
 import type { OfflineResult } from './control-plane-client.ts';
 import type { Logger } from './log.ts';
+import { type ExitStatus, exitStatus, RestartPolicy } from './restart-policy.ts';
 
 /** Set in the agent process's environment: it runs under a supervisor, over IPC. */
 export const SUPERVISED_ENV = 'TITAN_AGENT_SUPERVISED';
@@ -31,45 +31,12 @@ export function isParentMessage(m: unknown): m is ParentMessage {
   return (m as { type?: unknown } | null)?.type === 'titan:shutdown';
 }
 
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** The status a shell reports: the exit code, or 128 + the signal number. */
-export function exitStatus(e: ExitStatus): number {
-  if (e.signal) return 128 + (constants.signals[e.signal] ?? 0);
-  return e.code ?? 1;
-}
-
-export type RestartDecision =
-  | { restart: true; delayMs: number; crashesInWindow: number }
-  | { restart: false; crashesInWindow: number };
-
-/**
- * Capped exponential backoff over the crashes of the last `restartWindowMs`: the n-th crash in
- * the window waits restartDelayMs × 2^(n−1) (at most restartMaxDelayMs); crash number
- * restartLimit + 1 in the window gives up. A crash older than the window is forgiven.
- */
-export class RestartPolicy {
-  private crashes: number[] = [];
-
-  constructor(
-    private readonly o: Pick<
-      SupervisorConfig,
-      'restartDelayMs' | 'restartMaxDelayMs' | 'restartLimit' | 'restartWindowMs'
-    >,
-  ) {}
-
-  onCrash(now: number): RestartDecision {
-    this.crashes = this.crashes.filter((t) => now - t < this.o.restartWindowMs);
-    this.crashes.push(now);
-    const n = this.crashes.length;
-    if (n > this.o.restartLimit) return { restart: false, crashesInWindow: n };
-    const delayMs = Math.min(this.o.restartMaxDelayMs, this.o.restartDelayMs * 2 ** (n - 1));
-    return { restart: true, delayMs, crashesInWindow: n };
-  }
-}
+export {
+  type ExitStatus,
+  exitStatus,
+  type RestartDecision,
+  RestartPolicy,
+} from './restart-policy.ts';
 
 /** One agent process, as the supervisor sees it. */
 export interface AgentProcess {

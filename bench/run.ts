@@ -24,6 +24,10 @@ const BENCHES: Record<string, (() => Promise<string>) | ScriptBench> = {
   'quant-8b': async () => (await import('./quant.ts')).estimate8B(),
   tickets: { script: 'tickets.ts' },
   engines: { script: 'engines.ts', jsonFlag: '--json' },
+  // Bare llama-server vs the agent's two engines through the 307 (issue 17, ADR 0019).
+  'engines-vs-server': { script: 'engines-vs-server.ts', jsonFlag: '--json' },
+  // The agent's CPU per relayed token in front of a stand-in OpenAI upstream (no engine running).
+  'relay-cpu': { script: 'relay-cpu.ts', jsonFlag: '--json' },
   'live-fleet': { script: 'live-fleet.ts', jsonFlag: '--json' },
   // Real agents and the real model (minutes): run it under the shared heavy lock.
   'prefix-affinity': { script: 'prefix-affinity.ts', jsonFlag: '--json' },

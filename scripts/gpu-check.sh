@@ -19,7 +19,7 @@ if [ "${1:-}" = "--prepare" ]; then
     --format=esm --outfile="$pack/gpu-parse.mjs" --log-level=warning \
     --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
   xz -T2 -6 -c "$(command -v node)" > "$pack/node.xz"
-  src="$(bash "$root/scripts/build-llama-cpp.sh" --print-bin x)"
+  src="$(LLAMA_BACKEND=cpu bash "$root/scripts/build-llama-cpp.sh" --print-bin x)"
   src="${src%/build/bin/x}"
   ver="$(basename "$src")"
   src="$src/llama_cpp_python-$ver/vendor/llama.cpp"
@@ -76,9 +76,9 @@ build=/tmp/gpu-check-llama
 mkdir -p "$build/src"
 tar -C "$build/src" -xJf "$pack/llama.cpp.tar.xz"
 if cmake -S "$build/src" -B "$build/b" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DBUILD_SHARED_LIBS=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_USE_PREBUILT_UI=OFF -DBUILD_SHARED_LIBS=OFF \
     -DCMAKE_CUDA_ARCHITECTURES=native > "$out/cuda-build.log" 2>&1 &&
-  cmake --build "$build/b" -j"$(nproc)" --target llama-batched-bench >> "$out/cuda-build.log" 2>&1; then
+  cmake --build "$build/b" -j"$(nproc)" --target llama-batched-bench llama-server >> "$out/cuda-build.log" 2>&1; then
   say "CUDA build: ok ($(nvcc --version | tail -1))"
 else
   say "FAILED: CUDA build (last lines of $out/cuda-build.log):"; tail -20 "$out/cuda-build.log" | tee -a "$summary"
@@ -92,3 +92,17 @@ fi
   -npl 1,4,8 > "$out/batched-bench.txt" 2>&1 || { say "FAILED: llama-batched-bench"; tail -20 "$out/batched-bench.txt"; exit 1; }
 say "tokens/s (llama-batched-bench, 128 prompt + 128 generated per sequence; S_TG = generation t/s):"
 grep -E '^\|' "$out/batched-bench.txt" | tee -a "$summary"
+# 4. The CUDA llama-server that ENGINE=llama-server would run (scripts/build-llama-cpp.sh builds the
+# same with -DGGML_CUDA=ON when nvcc is found): does it load the model on the GPU and answer?
+"$build/b/bin/llama-server" -m "$model" -ngl 99 --host 127.0.0.1 --port 18090 -np 4 -c 8192 \
+  --metrics --no-webui > "$out/llama-server.log" 2>&1 &
+ls_pid=$!
+for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18090/health >/dev/null 2>&1 && break; sleep 0.5; done
+if curl -sf http://127.0.0.1:18090/v1/chat/completions -H 'content-type: application/json' \
+    -d '{"messages":[{"role":"user","content":"Hello"}],"max_tokens":64,"temperature":0}' > "$out/llama-server-answer.json"; then
+  say "CUDA llama-server: answered ($(grep -o '"predicted_per_second":[0-9.]*' "$out/llama-server-answer.json" | head -1))"
+else
+  say "FAILED: CUDA llama-server did not answer (see $out/llama-server.log)"
+fi
+kill "$ls_pid" 2>/dev/null; wait "$ls_pid" 2>/dev/null
+say "NOT RUN here: npm run bench -- engines-vs-server (needs the agent, the control plane and node_modules, over the 64 MiB carry limit)"

@@ -1,12 +1,14 @@
 // Picks the engine: an OpenAI-compatible upstream (ENGINE=openai), Ollama when OLLAMA_HOST
-// answers (or ENGINE=ollama), else embedded llama.cpp.
-
+// answers (or ENGINE=ollama), a managed llama-server child (ENGINE=llama-server), else embedded
+// llama.cpp.
 import { existsSync } from 'node:fs';
+import type { Logger } from '../log.ts';
 import { importEmbeddedEngine } from './embedded-module.ts';
+
 import type { InferenceEngine } from './engine.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
-export const ENGINE_KINDS = ['llama-cpp', 'ollama', 'openai'] as const;
+export const ENGINE_KINDS = ['llama-cpp', 'llama-server', 'ollama', 'openai'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 export interface EngineSelection {
@@ -26,6 +28,11 @@ export interface EngineSelection {
   fetch?: typeof fetch;
   /** Probe timeout for OLLAMA_HOST, ms. */
   probeTimeoutMs?: number;
+  /** ENGINE=llama-server: the binary (an operator's path, or the build cache's). */
+  llamaServer?: string;
+  log?: Logger;
+  /** ENGINE=llama-server: what to do when the child keeps crashing (default: exit 70). */
+  onEngineGone?: () => void;
 }
 
 export const DEFAULT_MODEL_NAME = 'smollm2:135m';
@@ -52,6 +59,7 @@ export async function selectEngine(sel: EngineSelection): Promise<InferenceEngin
       ...(sel.models ? { models: sel.models } : {}),
     });
   }
+  if (kind === 'llama-server') return startLlamaServer(sel);
   if (kind === 'ollama') {
     return new OllamaEngine({
       host: normalizeHost(sel.ollamaHost ?? 'http://127.0.0.1:11434'),
@@ -75,3 +83,32 @@ export async function selectEngine(sel: EngineSelection): Promise<InferenceEngin
     ...(sel.threads ? { threads: sel.threads } : {}),
   });
 }
+
+async function startLlamaServer(sel: EngineSelection): Promise<InferenceEngine> {
+  if (!sel.llamaServer) {
+    throw new Error(
+      'ENGINE=llama-server needs a llama-server binary: --llama-server PATH (LLAMA_SERVER), or build one with scripts/build-llama-cpp.sh llama-server',
+    );
+  }
+  if (!existsSync(sel.llamaServer)) throw new Error(`llama-server not found: ${sel.llamaServer}`);
+  if (!existsSync(sel.modelPath)) throw new Error(`model file not found: ${sel.modelPath}`);
+  const { LlamaServerEngine } = await import('./llama-server.ts');
+  const log = sel.log ?? silentLog;
+  return LlamaServerEngine.create({
+    binary: sel.llamaServer,
+    log,
+    args: {
+      modelPath: sel.modelPath,
+      modelName: sel.models?.[0] ?? DEFAULT_MODEL_NAME,
+      slots: sel.maxConcurrentJobs,
+      contextSizePerSequence: sel.contextSizePerSequence ?? 2048,
+      threads: sel.threads,
+    },
+    ...(sel.fetch ? { fetch: sel.fetch } : {}),
+    // Out of restarts: the agent process ends non-zero, so its own supervisor reports it offline
+    // and restarts it (ADR 0007), as for a crash of the embedded engine.
+    onGiveUp: sel.onEngineGone ?? (() => process.exit(70)),
+  });
+}
+
+const silentLog: Logger = { info() {}, warn() {}, error() {} };

@@ -1,13 +1,14 @@
 // Builds the model stack for `agent start --catalog`: catalog, llama.cpp loader, manager, downloader, admin routes.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createModelAdminApp } from './admin.ts';
-import { ModelCatalog } from './catalog.ts';
+import { type CatalogVariant, ModelCatalog } from './catalog.ts';
 import { Downloader } from './download.ts';
 import { LlamaLoader } from './llama-loader.ts';
-import type { ModelManagerOptions } from './manager.ts';
+import type { LoadedModel, ModelManagerOptions } from './manager.ts';
 import { ModelManager } from './manager.ts';
 
 /** The catalog shipped with the agent: the demo model's quantized variants. */
@@ -48,7 +49,9 @@ export async function createModelStack(
   });
   const manager = new ModelManager({
     catalog,
-    load: loader.load,
+    // ENGINE=llama-server: the chosen variant's file runs in its own llama-server child (ADR 0019);
+    // the choice, the estimate and the LRU are the manager's, as for the embedded engine.
+    load: config.engine === 'llama-server' ? llamaServerLoader(config, log) : loader.load,
     estimate: async (v) => (await loader.estimate(v)).totalBytes,
     freeMemory: () => loader.freeMemory(),
     // MODEL_MEMORY_LIMIT, else the agent's MEMORY_LIMIT: models never take more than the agent offers.
@@ -67,4 +70,35 @@ export async function createModelStack(
     mirror: config.modelBaseUrl !== undefined,
   });
   return { manager, downloader, admin };
+}
+
+/** Loads a variant by starting llama-server on its file; unloading it (close) stops the child. */
+function llamaServerLoader(config: AgentConfig, log: Logger) {
+  return async (variant: CatalogVariant): Promise<LoadedModel> => {
+    const { findLlamaServer } = await import('../engines/llama-server-process.ts');
+    const { selectEngine } = await import('../engines/select.ts');
+    const binary = findLlamaServer(config.llamaServer);
+    const engine = await selectEngine({
+      engine: 'llama-server',
+      ...(binary ? { llamaServer: binary } : {}),
+      modelPath: variant.localPath,
+      models: [variant.tag],
+      maxConcurrentJobs: config.maxConcurrentJobs,
+      contextSizePerSequence: config.contextSize ?? 2048,
+      ...(config.threads ? { threads: config.threads } : {}),
+      log,
+    });
+    const pid = (engine as { server?: { pid?: number } }).server?.pid;
+    return { engine, measuredBytes: pid ? rssOf(pid) : undefined };
+  };
+}
+
+/** A process's resident memory (VmRSS), bytes; undefined where /proc cannot tell. */
+function rssOf(pid: number): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

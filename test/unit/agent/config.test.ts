@@ -221,6 +221,16 @@ describe('parseCommand', () => {
     ).toBeUndefined();
   });
 
+  it('takes ENGINE=llama-server with an operator binary (flag over LLAMA_SERVER), read against cwd', () => {
+    const c = start(['--engine', 'llama-server', '--llama-server', 'bin/llama-server']);
+    expect(c.engine).toBe('llama-server');
+    expect(c.llamaServer).toBe('/work/bin/llama-server');
+    expect(start([], { ENGINE: 'llama-server', LLAMA_SERVER: '/opt/ls' }).llamaServer).toBe(
+      '/opt/ls',
+    );
+    expect(start([]).llamaServer).toBeUndefined();
+  });
+
   it('rejects bad values with a ConfigError', () => {
     expect(() => start(['--port', 'http'])).toThrow(ConfigError);
     expect(() => start(['--max-concurrent-jobs', '0'])).toThrow(/max concurrent jobs/);
