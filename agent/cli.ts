@@ -12,6 +12,7 @@ import {
 } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { RunningAgent } from './server.ts';
+import { stopRequests } from './stop-requests.ts';
 import { type ChildMessage, isParentMessage, SUPERVISED_ENV } from './supervisor.ts';
 
 /** Where this process reads its environment and relative paths from. */
@@ -103,8 +104,9 @@ function supervisorChannel(): SupervisorChannel | undefined {
 
 /**
  * The agent in this process. Stop requests come from signals and, supervised, from the
- * supervisor: the first drains, a second from the same source exits at once. A terminal's Ctrl-C
- * or systemd signals both processes, so one SIGINT arrives here twice, once from each source.
+ * supervisor: the first drains, a second from the same source a second or more later exits at once
+ * (stop-requests.ts). A terminal's Ctrl-C or systemd signals both processes, so one SIGINT arrives
+ * here twice, once from each source.
  */
 async function runAgent(
   config: AgentConfig,
@@ -117,10 +119,11 @@ async function runAgent(
   });
   let agent: RunningAgent | undefined;
   let draining = false;
-  const requests = { signal: 0, supervisor: 0 };
+  const requests = { signal: stopRequests(), supervisor: stopRequests() };
   const onStop = (source: keyof typeof requests, signal: string) => {
-    requests[source]++;
-    if (requests[source] > 1) {
+    const request = requests[source]();
+    if (request === 'same') return;
+    if (request === 'again') {
       log.warn('second signal: exiting without draining', { signal });
       finish(1);
       return;

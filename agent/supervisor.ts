@@ -8,6 +8,7 @@ import type { SupervisorConfig } from './config.ts';
 import type { OfflineResult } from './control-plane-client.ts';
 import type { Logger } from './log.ts';
 import { type ExitStatus, exitStatus, RestartPolicy } from './restart-policy.ts';
+import { type StopRequest, stopRequests } from './stop-requests.ts';
 
 /** Set in the agent process's environment: it runs under a supervisor, over IPC. */
 export const SUPERVISED_ENV = 'TITAN_AGENT_SUPERVISED';
@@ -63,6 +64,7 @@ export interface SupervisorDeps {
 
 export class Supervisor {
   private readonly policy: RestartPolicy;
+  private readonly stopRequest: () => StopRequest;
   private readonly stopController = new AbortController();
   private child: AgentProcess | undefined;
   private childReady = false;
@@ -75,11 +77,15 @@ export class Supervisor {
     private readonly deps: SupervisorDeps,
   ) {
     this.policy = new RestartPolicy(config);
+    this.stopRequest = stopRequests(() => deps.now());
   }
 
   /** SIGINT/SIGTERM: pass it on, restart nothing more; run() then ends with the child's status. */
   stop(signal: NodeJS.Signals): void {
-    const again = this.stopSignal !== undefined;
+    const request = this.stopRequest();
+    // The same stop from another sender (the terminal and `npm start` both signal us).
+    if (request === 'same') return;
+    const again = request === 'again';
     this.stopSignal ??= signal;
     this.stopController.abort();
     if (this.child) {

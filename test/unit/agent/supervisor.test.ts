@@ -288,13 +288,33 @@ describe('Supervisor', () => {
     expect(h.announced).toEqual([]);
   });
 
-  it('a second signal is passed on too; the agent exiting without draining is no crash', async () => {
+  it('signals within a second are one stop: Ctrl-C reaches it from the terminal and from npm start', async () => {
     const h = harness();
     const run = h.supervisor.run();
     const p = await h.next();
     p.registered('tca-one');
     p.ready();
     h.supervisor.stop('SIGINT');
+    h.advance(3);
+    h.supervisor.stop('SIGTERM');
+    h.advance(900);
+    h.supervisor.stop('SIGINT');
+    expect(p.stops).toEqual(['SIGINT']);
+    p.exit(0); // drained
+    expect(await run).toBe(0);
+    expect(h.logs.map((l) => l.message)).not.toContain(
+      'supervisor: signal again, agent process exits without draining',
+    );
+  });
+
+  it('a second signal a second later is passed on too; the agent exiting without draining is no crash', async () => {
+    const h = harness();
+    const run = h.supervisor.run();
+    const p = await h.next();
+    p.registered('tca-one');
+    p.ready();
+    h.supervisor.stop('SIGINT');
+    h.advance(1_000);
     h.supervisor.stop('SIGINT');
     expect(p.stops).toEqual(['SIGINT', 'SIGINT']);
     p.exit(1); // exited without draining, as asked: no crash to announce
