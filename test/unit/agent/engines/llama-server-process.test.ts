@@ -100,15 +100,23 @@ const until = async (check: () => boolean) => {
   expect(check()).toBe(true);
 };
 
+type ManagedOptions = ConstructorParameters<typeof ManagedLlamaServer>[0];
+
+/** A managed server over the fakes, with the options a test changes. */
+const managed = (f: ReturnType<typeof fakes>, extra: Partial<ManagedOptions>) =>
+  new ManagedLlamaServer({
+    binary: 'llama-server',
+    args: ARGS,
+    log: quiet,
+    spawn: f.spawn,
+    fetch: f.fetch,
+    ...extra,
+  });
+
 describe('ManagedLlamaServer', () => {
   it('starts once /health answers, restarts after a crash with backoff, stops on close', async () => {
     const f = fakes();
-    const server = new ManagedLlamaServer({
-      binary: 'llama-server',
-      args: ARGS,
-      log: quiet,
-      spawn: f.spawn,
-      fetch: f.fetch,
+    const server = managed(f, {
       restart: { delayMs: 10, maxDelayMs: 100, limit: 3, windowMs: 60_000 },
     });
     await server.start();
@@ -129,12 +137,7 @@ describe('ManagedLlamaServer', () => {
   it('gives up after too many crashes in the window and says so', async () => {
     const f = fakes();
     const gaveUp: ExitStatus[] = [];
-    const server = new ManagedLlamaServer({
-      binary: 'llama-server',
-      args: ARGS,
-      log: quiet,
-      spawn: f.spawn,
-      fetch: f.fetch,
+    const server = managed(f, {
       restart: { delayMs: 1, maxDelayMs: 1, limit: 2, windowMs: 60_000 },
       onGiveUp: (e) => gaveUp.push(e),
     });
@@ -152,13 +155,7 @@ describe('ManagedLlamaServer', () => {
   it('fails start() when the child exits before it is healthy', async () => {
     const f = fakes();
     f.setUp(false);
-    const server = new ManagedLlamaServer({
-      binary: 'llama-server',
-      args: ARGS,
-      log: quiet,
-      spawn: f.spawn,
-      fetch: f.fetch,
-    });
+    const server = managed(f, {});
     const started = server.start();
     await until(() => f.children.length === 1);
     f.children[0]?.exit({ code: 1, signal: null });
@@ -167,12 +164,7 @@ describe('ManagedLlamaServer', () => {
 
   it('kills a child that stops answering /health (the exit then restarts it)', async () => {
     const f = fakes();
-    const server = new ManagedLlamaServer({
-      binary: 'llama-server',
-      args: ARGS,
-      log: quiet,
-      spawn: f.spawn,
-      fetch: f.fetch,
+    const server = managed(f, {
       healthIntervalMs: 10,
       healthFailures: 2,
       restart: { delayMs: 1, maxDelayMs: 1, limit: 3, windowMs: 60_000 },
