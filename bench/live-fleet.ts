@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { type Proc, ROOT, spawnProcess, stopProcess, waitFor } from '../scripts/cluster.ts';
+import { type Proc, ROOT, spawnProcess, stopProcess, untilHealthy } from '../scripts/cluster.ts';
 import { startWranglerDev } from '../scripts/wrangler-dev.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
 import { summarize, table } from './stats.ts';
@@ -145,17 +145,7 @@ async function startTarget(n: number): Promise<{ proc: Proc; url: string; stop()
     console.log(`control plane stopped in ${Date.now() - t0} ms`);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  try {
-    await waitFor(
-      'control plane',
-      async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined),
-      90_000,
-      [proc],
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  await untilHealthy('control plane', url, proc, stop);
   return { proc, url, stop };
 }
 

@@ -115,6 +115,29 @@ export function startedAgentPid(line: string): number | undefined {
     : undefined;
 }
 
+/**
+ * Waits until `url/healthz` answers 200 (90 s at most, failing early when `proc` exits); when it
+ * does not, runs `stop` (the caller's clean-up) before passing the error on.
+ */
+export async function untilHealthy(
+  what: string,
+  url: string,
+  proc: Proc,
+  stop: () => Promise<void>,
+): Promise<void> {
+  try {
+    await waitFor(
+      what,
+      async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined),
+      90_000,
+      [proc],
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../test/e2e/support/ports.ts';
-import { type Proc, ROOT, startProcess, stopProcess, waitFor } from './cluster.ts';
+import { type Proc, ROOT, startProcess, stopProcess, untilHealthy } from './cluster.ts';
 
 const WRANGLER = 'node_modules/wrangler/bin/wrangler.js';
 const wranglerEnv = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' };
@@ -43,16 +43,6 @@ export async function startWranglerDev(vars: Record<string, string>): Promise<Wr
     await stopProcess(proc, 'SIGINT');
     await rm(persist, { recursive: true, force: true });
   };
-  try {
-    await waitFor(
-      'wrangler dev /healthz',
-      async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined),
-      90_000,
-      [proc],
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  await untilHealthy('wrangler dev /healthz', url, proc, stop);
   return { proc, url, persist, stop };
 }
