@@ -89,7 +89,7 @@ function logDecision(
     model: req.model,
     outcome: chosen ? 'routed' : 'no_agent',
     agent: chosen,
-    candidates: decision.ranked.length,
+    candidates: decision.candidates,
     excludedBy: byFilter,
   });
   if (chosen) events.emit({ type: 'lease', change: 'taken', agent: chosen, count: 1 });
@@ -105,7 +105,10 @@ function logDecision(
       ...r.components,
       ...r.details,
     })),
-    moreCandidates: Math.max(0, decision.ranked.length - LOGGED_CANDIDATES),
+    moreCandidates: Math.max(
+      0,
+      decision.candidates - Math.min(decision.ranked.length, LOGGED_CANDIDATES),
+    ),
     excluded: decision.excluded.slice(0, LOGGED_CANDIDATES),
     excludedByFilter: byFilter,
     // From the request's arrival in routeRequest to its ticket signed (or the refusal): the
@@ -197,13 +200,16 @@ async function loadViews(deps: Deps, model: string, now: number, fresh: boolean)
     : { views: await store.agents.views(model, now), cached: false };
 }
 
-/** Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health. */
+/**
+ * Leaves out excluded agents unless nobody else serves the model; derives late-heartbeat health
+ * (a copy only of the views whose state it changes: the others are ranked as cached).
+ */
 function prepare(all: AgentView[], req: RouteRequest, now: number, config: Deps['config']) {
   const others = req.exclude?.length ? all.filter((v) => !req.exclude?.includes(v.id)) : all;
-  return (others.length > 0 ? others : all).map((v) => ({
-    ...v,
-    state: effectiveState(v, now, config),
-  }));
+  return (others.length > 0 ? others : all).map((v) => {
+    const state = effectiveState(v, now, config);
+    return state === v.state ? v : { ...v, state };
+  });
 }
 
 /** One scheduler decision on the model's agents (cached views unless `fresh`). */

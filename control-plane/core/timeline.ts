@@ -37,7 +37,10 @@ export function decisionSummary(
       filter: e.filter,
       reason: e.reason,
     })),
-    moreCandidates: Math.max(0, decision.ranked.length - KEPT_PER_DECISION),
+    moreCandidates: Math.max(
+      0,
+      decision.candidates - Math.min(decision.ranked.length, KEPT_PER_DECISION),
+    ),
     moreExcluded: Math.max(0, decision.excluded.length - KEPT_PER_DECISION),
     avoided: avoided.slice(0, KEPT_PER_DECISION),
   };

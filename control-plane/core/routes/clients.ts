@@ -91,6 +91,8 @@ export function clientRoutes(deps: Deps) {
                 components: r.components,
                 ...(r.details ? { details: r.details } : {}),
               })),
+              // Scored but not ranked (beyond RANKED_MAX): counted, not listed.
+              moreCandidates: decision.decision.candidates - decision.decision.ranked.length,
               excluded: decision.decision.excluded,
             },
           }

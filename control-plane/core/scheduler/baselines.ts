@@ -3,7 +3,14 @@
 import { applyFilters } from './apply-filters.ts';
 import { breakerFilter } from './filters/breaker.ts';
 import { liveFilter } from './filters/live.ts';
-import type { AgentView, Decision, FilterModule, Policy, ScoredAgent } from './types.ts';
+import {
+  type AgentView,
+  type Decision,
+  type FilterModule,
+  type Policy,
+  RANKED_MAX,
+  type ScoredAgent,
+} from './types.ts';
 
 const BASE_FILTERS: readonly FilterModule[] = [liveFilter, breakerFilter];
 
@@ -19,12 +26,12 @@ const load = (a: AgentView) => (a.maxJobs > 0 ? a.reservedJobs / a.maxJobs : 1);
 
 function decision(name: string, ordered: AgentView[], excluded: Decision['excluded']): Decision {
   const n = ordered.length;
-  const ranked: ScoredAgent[] = ordered.map((agent, i) => ({
+  const ranked: ScoredAgent[] = ordered.slice(0, RANKED_MAX).map((agent, i) => ({
     agent,
     score: n > 1 ? 1 - i / n : 1,
     components: {},
   }));
-  return { policy: name, ranked, excluded };
+  return { policy: name, ranked, candidates: n, excluded };
 }
 
 export function roundRobinPolicy(): Policy {

@@ -8,7 +8,15 @@ import {
   registeredScorers,
 } from './registry.ts';
 import { poolStats } from './scorers/pool.ts';
-import type { Decision, FilterModule, Policy, ScoredAgent, Weights } from './types.ts';
+import {
+  type AgentView,
+  type Decision,
+  type FilterModule,
+  type Policy,
+  RANKED_MAX,
+  type ScoredAgent,
+  type Weights,
+} from './types.ts';
 
 /** Degraded agents stay routable at half their score. */
 export const DEGRADED_FACTOR = 0.5;
@@ -36,28 +44,52 @@ export function mcdaPolicy(
     decide(agents, req, ctx): Decision {
       const { kept, excluded } = applyFilters(agents, filters, req, ctx);
       const pool = poolStats(kept);
-      const scored = kept.map((agent) => {
+      // Every candidate is scored (numbers only); the breakdown is built for the best RANKED_MAX,
+      // the only ones a decision walks, logs or returns (a 1,000-agent fleet costs no more objects
+      // than a 16-agent one).
+      const scores = new Float64Array(kept.length);
+      const ties = new Float64Array(kept.length);
+      for (let i = 0; i < kept.length; i++) {
+        const agent = kept[i] as AgentView;
+        let sum = 0;
+        for (const k of active) sum += k.weight * k.score(agent, req, pool);
+        const health = agent.state === 'degraded' ? DEGRADED_FACTOR : 1;
+        scores[i] = total > 0 ? (sum / total) * health : 0;
+        ties[i] = random();
+      }
+      const ranked = bestFirst(scores, ties, RANKED_MAX).map((i) => {
+        const agent = kept[i] as AgentView;
         const components: ScoredAgent['components'] = {};
         let details: ScoredAgent['details'];
-        let sum = 0;
         for (const k of active) {
-          const v = k.score(agent, req, pool);
-          components[k.name] = Math.round(v * 1000) / 1000;
-          sum += k.weight * v;
+          components[k.name] = Math.round(k.score(agent, req, pool) * 1000) / 1000;
           if (k.explain) details = { ...details, ...k.explain(agent, req) };
         }
-        const health = agent.state === 'degraded' ? DEGRADED_FACTOR : 1;
-        const score = total > 0 ? (sum / total) * health : 0;
-        return { agent, components, ...(details ? { details } : {}), score, tie: random() };
+        return { agent, components, ...(details ? { details } : {}), score: scores[i] as number };
       });
-      scored.sort((a, b) => b.score - a.score || a.tie - b.tie);
-      return {
-        policy: 'mcda',
-        ranked: scored.map(({ tie: _, ...r }) => r),
-        excluded,
-      };
+      return { policy: 'mcda', ranked, candidates: kept.length, excluded };
     },
   };
+}
+
+/**
+ * Indices of the `limit` highest scores, best first; equal scores in the order of their `ties`
+ * (random draws), as a full sort by (score desc, tie asc) would put them. One pass, insertion into
+ * a short sorted list: O(candidates × limit) at worst, about O(candidates) in practice.
+ */
+export function bestFirst(scores: Float64Array, ties: Float64Array, limit: number): number[] {
+  const top: number[] = [];
+  const before = (a: number, b: number) =>
+    (scores[a] as number) > (scores[b] as number) ||
+    (scores[a] === scores[b] && (ties[a] as number) < (ties[b] as number));
+  for (let i = 0; i < scores.length; i++) {
+    if (top.length === limit && !before(i, top[limit - 1] as number)) continue;
+    let at = top.length === limit ? limit - 1 : top.length;
+    while (at > 0 && before(i, top[at - 1] as number)) at--;
+    top.splice(at, 0, i);
+    if (top.length > limit) top.pop();
+  }
+  return top;
 }
 
 /**

@@ -105,10 +105,18 @@ export interface Exclusion {
   reason: string;
 }
 
+/**
+ * Candidates a decision ranks: the lease walks them in order, `/v1/route` returns them as fallbacks
+ * and the logs show them. The rest were scored but not kept (`Decision.candidates` counts all).
+ */
+export const RANKED_MAX = 16;
+
 export interface Decision {
   policy: string;
-  /** Best first. */
+  /** Best first, at most RANKED_MAX. */
   ranked: ScoredAgent[];
+  /** Agents left after the filters (ranked holds the best of them). */
+  candidates: number;
   excluded: Exclusion[];
 }
 

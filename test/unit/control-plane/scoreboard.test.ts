@@ -9,6 +9,7 @@ import { view } from './scheduler/view.ts';
 const decision = (ranked: string[], excluded: string[] = []): Decision => ({
   policy: 'mcda',
   ranked: ranked.map((id, i) => ({ agent: view(id), score: 1 - i / 10, components: { slots: 1 } })),
+  candidates: ranked.length,
   excluded: excluded.map((agentId) => ({ agentId, filter: 'live', reason: 'offline' })),
 });
 

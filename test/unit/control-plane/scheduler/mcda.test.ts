@@ -2,8 +2,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createPolicy } from '../../../../control-plane/core/scheduler/index.ts';
-import { mcdaPolicy, parseWeights } from '../../../../control-plane/core/scheduler/mcda.ts';
-import type { AgentView } from '../../../../control-plane/core/scheduler/types.ts';
+import {
+  bestFirst,
+  mcdaPolicy,
+  parseWeights,
+} from '../../../../control-plane/core/scheduler/mcda.ts';
+import { type AgentView, RANKED_MAX } from '../../../../control-plane/core/scheduler/types.ts';
 import { ctx, GiB, NOW, view } from './view.ts';
 
 const req = { model: 'm' };
@@ -55,6 +59,52 @@ describe('mcda policy', () => {
     const first = p.decide([view('a'), view('b')], req, ctx()).ranked[0]?.agent.id;
     const second = p.decide([view('a'), view('b')], req, ctx()).ranked[0]?.agent.id;
     expect(new Set([first, second])).toEqual(new Set(['a', 'b']));
+  });
+
+  it('ranks the best RANKED_MAX of a large fleet and counts the rest', () => {
+    const fleet = Array.from({ length: 200 }, (_, i) =>
+      view(`a${i}`, { reservedJobs: i % 4, rttMs: (i * 7) % 90 }),
+    );
+    const d = mcdaPolicy().decide(fleet, req, ctx());
+    expect(d.candidates).toBe(200);
+    expect(d.ranked).toHaveLength(RANKED_MAX);
+    const scores = d.ranked.map((r) => r.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    // Nobody left out scores above the last one kept (alone, an agent scores as in the fleet:
+    // no candidate reports tokens/s, so the pool normalises nothing).
+    const kept = new Set(d.ranked.map((r) => r.agent.id));
+    const last = scores.at(-1) ?? 0;
+    for (const v of fleet.filter((a) => !kept.has(a.id)))
+      expect(mcdaPolicy().decide([v], req, ctx()).ranked[0]?.score).toBeLessThanOrEqual(last);
+  });
+
+  it('bestFirst agrees with a full sort by score, then tie', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.integer({ min: 0, max: 5 }), fc.double({ min: 0, max: 1, noNaN: true })),
+          {
+            maxLength: 60,
+          },
+        ),
+        fc.integer({ min: 1, max: 20 }),
+        (pairs, limit) => {
+          const scores = Float64Array.from(pairs.map(([s]) => s / 5));
+          const ties = Float64Array.from(pairs.map(([, t]) => t));
+          const sorted = pairs
+            .map((_, i) => i)
+            .sort(
+              (a, b) =>
+                (scores[b] as number) - (scores[a] as number) ||
+                (ties[a] as number) - (ties[b] as number),
+            );
+          const got = bestFirst(scores, ties, limit);
+          expect(got.map((i) => [scores[i], ties[i]])).toEqual(
+            sorted.slice(0, limit).map((i) => [scores[i], ties[i]]),
+          );
+        },
+      ),
+    );
   });
 
   it('parses SCHEDULER_WEIGHTS and rejects nonsense', () => {
