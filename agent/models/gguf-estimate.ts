@@ -1,4 +1,5 @@
 // Memory a GGUF model needs, from its header only (local file or HTTP range requests): weights + KV + compute.
+import { readFileSync } from 'node:fs';
 import { importNodeLlamaCpp } from '../engines/embedded-module.ts';
 import { type QuantType, quantByFileType } from './quant.ts';
 
@@ -80,8 +81,11 @@ export interface EstimateOptions {
    * llama.cpp copies matmul weights of some types into an interleaved layout at load time, and the
    * mapped originals stay resident too. Default: none (GPU offload, or repacking unknown).
    */
-  cpuRepack?: 'x86' | 'arm' | false;
+  cpuRepack?: CpuRepack | false;
 }
+
+/** x86-amx: an x86-64 CPU with AMX (Sapphire Rapids and later), whose kernels take more types. */
+export type CpuRepack = 'x86' | 'x86-amx' | 'arm';
 
 /**
  * ggml types llama.cpp's CPU backend repacks (ggml-cpu/repack.cpp): on x86-64 (AVX2) Q4_0, Q4_K,
@@ -90,24 +94,52 @@ export interface EstimateOptions {
  */
 const REPACKED_TYPES = { x86: new Set([2, 12, 10, 20]), arm: new Set([2, 12, 10, 20, 8]) } as const;
 
+/**
+ * Types with AMX kernels (ggml-cpu/amx/common.h: F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS).
+ * On a CPU with AMX, llama.cpp places these matmul weights in its AMX buffer (first of the extra
+ * buffer types, before the AVX2 repack) when their output rows are a multiple of 32: a second
+ * copy, like the repack's. Measured on a Xeon with AMX: SmolLM2-135M Q4_1, 75 MiB over the mapped
+ * file, the size of its matmul weights.
+ */
+const AMX_TYPES = new Set([1, 2, 3, 8, 12, 13, 14, 23]);
+
 /** Bytes of the copies llama.cpp makes when it repacks weights for the CPU kernels. */
-export function repackBytes(header: GgufHeader, target: 'x86' | 'arm'): number {
-  const types = REPACKED_TYPES[target];
+export function repackBytes(header: GgufHeader, target: CpuRepack): number {
+  const repacked = REPACKED_TYPES[target === 'arm' ? 'arm' : 'x86'];
   let sum = 0;
   for (const t of header.tensors) {
-    // token_embd is read with get_rows, never repacked; rows are interleaved in groups of 8.
-    if (!types.has(t.ggmlType) || t.name === 'token_embd.weight') continue;
-    if (t.dimensions.length < 2 || Number(t.dimensions[1]) % 8 !== 0) continue;
-    sum += tensorBytes(t);
+    // token_embd is read with get_rows, never repacked.
+    if (t.name === 'token_embd.weight' || t.dimensions.length < 2) continue;
+    const rows = Number(t.dimensions[1]);
+    const amx = target === 'x86-amx' && AMX_TYPES.has(t.ggmlType) && rows % 32 === 0;
+    // The AVX2/ARM repack interleaves rows in groups of 8.
+    if (amx || (repacked.has(t.ggmlType) && rows % 8 === 0)) sum += tensorBytes(t);
   }
   return sum;
 }
 
-/** Which repacking a CPU-only host of this architecture does (Node's `process.arch`). */
-export function cpuRepackFor(arch: string): 'x86' | 'arm' | false {
-  if (arch === 'x64') return 'x86';
+/**
+ * Which repacking a CPU-only host does: its architecture (Node's `process.arch`) and, on x86-64,
+ * whether the CPU has AMX (the `amx_int8` flag of /proc/cpuinfo on Linux).
+ */
+export function cpuRepackFor(arch: string, cpuFlags: ReadonlySet<string> = hostCpuFlags()) {
+  if (arch === 'x64') return cpuFlags.has('amx_int8') ? 'x86-amx' : 'x86';
   if (arch === 'arm64') return 'arm';
   return false;
+}
+
+let cpuFlags: ReadonlySet<string> | undefined;
+
+/** The CPU's feature flags (Linux: /proc/cpuinfo; elsewhere none known). */
+export function hostCpuFlags(): ReadonlySet<string> {
+  if (cpuFlags) return cpuFlags;
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {}
+  const line = /^flags\s*:(.*)$/m.exec(text)?.[1] ?? '';
+  cpuFlags = new Set(line.trim().split(/\s+/).filter(Boolean));
+  return cpuFlags;
 }
 
 export interface MemoryEstimate {

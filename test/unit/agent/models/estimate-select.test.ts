@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  cpuRepackFor,
   estimateMemory,
   type GgufHeader,
   headerQuant,
@@ -101,6 +102,21 @@ describe('estimateMemory', () => {
     expect(
       estimateMemory(q8, { contextSize: 512, sequences: 1, cpuRepack: 'arm' }).repackBytes,
     ).toBeGreaterThan(0);
+  });
+
+  it('adds the AMX copies of Q4_1/Q8_0/F16 matmul weights with 32-row multiples on AMX CPUs', () => {
+    const q8 = headers.get('1b/Q8_0');
+    if (!q8) throw new Error('missing');
+    const amx = estimateMemory(q8, { contextSize: 512, sequences: 1, cpuRepack: 'x86-amx' });
+    const matmul = q8.tensors
+      .filter((t) => t.name !== 'token_embd.weight' && t.dimensions.length >= 2)
+      .filter((t) => t.ggmlType === 8 && Number(t.dimensions[1]) % 32 === 0)
+      .reduce((n, t) => n + tensorBytes(t), 0);
+    expect(matmul).toBeGreaterThan(0);
+    expect(amx.repackBytes).toBe(matmul);
+    expect(cpuRepackFor('x64', new Set(['avx2', 'amx_int8']))).toBe('x86-amx');
+    expect(cpuRepackFor('x64', new Set(['avx2']))).toBe('x86');
+    expect(cpuRepackFor('arm64', new Set())).toBe('arm');
   });
 
   it('matches the bundled model: weights = the tensor data in the file', async () => {
