@@ -9,7 +9,7 @@ import type { AgentView } from '../../scheduler/types.ts';
 import { type AgentRegistry, OPEN_TICKET_STATES, type RegistrationRoom } from '../types.ts';
 import { breakerColumns } from './breakers.ts';
 import { openLeasesOf, routable } from './conditions.ts';
-import type { Db } from './db.ts';
+import { builtOnce, type Db } from './db.ts';
 
 /** Live agents other than `id` (SQL), all of them or those one join token admitted. */
 function liveOthers(id: string, liveAfter: number, joinTokenId?: string) {
@@ -29,6 +29,14 @@ function fits(id: string, room: RegistrationRoom) {
 }
 
 export function sqliteAgents(db: Db): AgentRegistry {
+  const agentById = builtOnce(() =>
+    db
+      .select()
+      .from(agents)
+      .where(eq(agents.id, sql.placeholder('id')))
+      .limit(1)
+      .prepare(),
+  );
   /** The agents' open tickets are lost: nothing runs there any more. */
   const loseTicketsOf = (ids: string[], now: number) =>
     db
@@ -164,7 +172,7 @@ export function sqliteAgents(db: Db): AgentRegistry {
     },
 
     async get(id) {
-      const rows = await db.select().from(agents).where(eq(agents.id, id)).limit(1);
+      const rows = await agentById().all({ id });
       return rows[0];
     },
 

@@ -7,7 +7,7 @@ import { and, count, countDistinct, eq, gt, inArray, isNull, like, lt, sql } fro
 import { agents, tickets } from '../../../../schema/tables.ts';
 import { OPEN_TICKET_STATES, type TicketStore } from '../types.ts';
 import { holds, openLeasesOf, routable } from './conditions.ts';
-import { changes, type Db } from './db.ts';
+import { builtOnce, changes, type Db } from './db.ts';
 import { sqliteTicketHistory } from './ticket-history.ts';
 
 /** Final states: the ticket's lease is over and the row is only history. */
@@ -15,6 +15,27 @@ const CLOSED_STATES = ['success', 'error', 'cancelled', 'rejected', 'expired', '
 
 export function sqliteTickets(db: Db): TicketStore {
   const open = () => inArray(tickets.state, [...OPEN_TICKET_STATES]);
+  const ticketByJti = builtOnce(() =>
+    db
+      .select()
+      .from(tickets)
+      .where(eq(tickets.jti, sql.placeholder('jti')))
+      .limit(1)
+      .prepare(),
+  );
+  const openLeasesOfAgent = builtOnce(() =>
+    db
+      .select({
+        jti: tickets.jti,
+        state: tickets.state,
+        issuedAt: tickets.issuedAt,
+        admittedAt: tickets.admittedAt,
+        claimUntil: tickets.claimUntil,
+      })
+      .from(tickets)
+      .where(and(eq(tickets.agentId, sql.placeholder('agentId')), open()))
+      .prepare(),
+  );
   return {
     ...sqliteTicketHistory(db),
     // One guarded INSERT…SELECT: two decisions cannot both take the last slot (a statement is
@@ -78,17 +99,7 @@ export function sqliteTickets(db: Db): TicketStore {
     },
 
     // tickets_agent_state_idx: a few rows per agent, read on every heartbeat.
-    openLeases: (agentId) =>
-      db
-        .select({
-          jti: tickets.jti,
-          state: tickets.state,
-          issuedAt: tickets.issuedAt,
-          admittedAt: tickets.admittedAt,
-          claimUntil: tickets.claimUntil,
-        })
-        .from(tickets)
-        .where(and(eq(tickets.agentId, agentId), open())),
+    openLeases: async (agentId) => await openLeasesOfAgent().all({ agentId }),
 
     async leaseCounts(now) {
       const rows = await db.all<{ agent_id: string; n: number }>(sql`
@@ -123,7 +134,7 @@ export function sqliteTickets(db: Db): TicketStore {
     },
 
     async get(jti) {
-      const rows = await db.select().from(tickets).where(eq(tickets.jti, jti)).limit(1);
+      const rows = await ticketByJti().all({ jti });
       return rows[0];
     },
 
