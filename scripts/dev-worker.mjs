@@ -20,10 +20,14 @@ function option(args, name) {
   return args[i].includes('=') ? args[i].slice(name.length + 1) : args[i + 1];
 }
 
-/** The ticket algorithm wrangler.toml configures (the generated key must be of that kind). */
-function ticketAlg() {
+/**
+ * `--alg` for the generated key: the TICKET_ALG wrangler.toml pins (the key must be of that
+ * kind), else none, and the key is of the default kind (ES256; the Worker infers it from the key).
+ */
+function algOption() {
   const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
-  return /^\s*TICKET_ALG\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? 'RS256';
+  const pinned = /^\s*TICKET_ALG\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  return pinned ? ['--alg', pinned] : [];
 }
 
 async function writeDevVars() {
@@ -31,7 +35,7 @@ async function writeDevVars() {
   const { runAdminCommand } = await import('../control-plane/node/admin-cli.ts');
   const { JOIN_TOKEN_PREFIX } = await import('../control-plane/core/agent-credentials.ts');
   const { newSecret } = await import('../control-plane/core/secrets.ts');
-  const pem = await runAdminCommand(['keys', 'generate-ticket-key', '--alg', ticketAlg()], {});
+  const pem = await runAdminCommand(['keys', 'generate-ticket-key', ...algOption()], {});
   const adminKey = await runAdminCommand(['keys', 'generate-admin-key'], {});
   const lines = [
     '# Development secrets for `wrangler dev`, written by `npm run dev:worker`. Never deploy them:',

@@ -6,7 +6,12 @@ import { loadConfig } from '../core/config.ts';
 import { adminRoutes } from '../core/routes/admin.ts';
 import { silentLogger } from '../core/runtime.ts';
 import { newSecret } from '../core/secrets.ts';
-import { generatePrivateKeyPem, TICKET_ALGS, type TicketAlg } from '../core/tickets.ts';
+import {
+  DEFAULT_TICKET_ALG,
+  generatePrivateKeyPem,
+  TICKET_ALGS,
+  type TicketAlg,
+} from '../core/tickets.ts';
 import { databasePathOf } from './settings.ts';
 import { openSqlite } from './sqlite.ts';
 
@@ -24,8 +29,10 @@ export const ADMIN_USAGE = `Usage:
   titan-control-plane join-tokens create --name <name> [--ttl 24h] [--max-agents <n>]
   titan-control-plane join-tokens list
   titan-control-plane join-tokens revoke <id>
-  titan-control-plane keys generate-ticket-key [--alg RS256|ES256|EdDSA]
+  titan-control-plane keys generate-ticket-key [--alg ES256|EdDSA|RS256]
                                                     print a new PKCS#8 PEM ticket signing key
+                                                    (default ES256; the control plane takes
+                                                    the algorithm from the key)
   titan-control-plane keys generate-admin-key       print a new random ADMIN_KEY
 
 Options:
@@ -176,7 +183,7 @@ export async function runAdminCommand(
     throw new UsageError(ADMIN_USAGE);
   }
   if (what === 'keys' && action === 'generate-ticket-key') {
-    const alg = (values.alg ?? 'RS256') as TicketAlg;
+    const alg = (values.alg ?? DEFAULT_TICKET_ALG) as TicketAlg;
     if (!TICKET_ALGS.includes(alg)) throw new UsageError(`--alg must be one of ${TICKET_ALGS}`);
     return generatePrivateKeyPem(alg);
   }

@@ -25,10 +25,13 @@ export interface RunningControlPlane {
 }
 
 /** The previous ticket key (kept in the JWKS after a rotation): env PEM, else the key file. */
-function previousKey(settings: NodeSettings): string | undefined {
-  if (settings.previousKeyPem) return settings.previousKeyPem;
+function previousKey(settings: NodeSettings): { pem: string; source: string } | undefined {
+  if (settings.previousKeyPem)
+    return { pem: settings.previousKeyPem, source: 'TICKET_PREVIOUS_KEY' };
   const file = settings.previousKeyFile;
-  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  return existsSync(file)
+    ? { pem: readFileSync(file, 'utf8'), source: `the key file ${file}` }
+    : undefined;
 }
 
 export async function startControlPlane(env: ConfigSource): Promise<RunningControlPlane> {
@@ -43,20 +46,24 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     headersTimeoutMs: settings.headersTimeoutMs,
     requestTimeoutMs: settings.requestTimeoutMs,
   });
-  const { store, sqlite } = openSqlite(settings.databasePath);
-  const alg = settings.ticketAlg;
   const key = await loadOrCreatePrivateKey({
     envPem: settings.ticketPrivateKeyPem,
     keyFile: settings.ticketKeyFile,
-    alg,
+    alg: settings.ticketAlg,
   });
+  const previous = previousKey(settings);
+  // Each key's algorithm is its own unless TICKET_ALG / TICKET_PREVIOUS_ALG pin it.
   const signer = await createTicketSigner({
     issuer: config.issuer,
     privateKeyPem: key.pem,
-    alg,
-    previousKeyPem: previousKey(settings),
+    alg: settings.ticketAlg,
+    keySource:
+      key.source === 'TICKET_PRIVATE_KEY' ? key.source : `the key file ${settings.ticketKeyFile}`,
+    previousKeyPem: previous?.pem,
     previousAlg: settings.previousAlg,
+    previousKeySource: previous?.source,
   });
+  const { store, sqlite } = openSqlite(settings.databasePath);
   const deps = {
     store,
     clock: systemClock,
@@ -104,7 +111,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
     auth: config.authMode,
     keyId: signer.kid,
     jwksKeys: signer.jwks().keys.length,
-    alg,
+    alg: signer.alg,
     keySource: key.source,
   });
   return {

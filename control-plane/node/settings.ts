@@ -17,7 +17,8 @@ export interface NodeSettings {
   /** Database and ticket key files (DATA_DIR). */
   dataDir: string;
   databasePath: string;
-  ticketAlg: TicketAlg;
+  /** TICKET_ALG: pins the algorithm; unset, each key's own (new key files: DEFAULT_TICKET_ALG). */
+  ticketAlg: TicketAlg | undefined;
   ticketKeyFile: string;
   ticketPrivateKeyPem: string | undefined;
   previousKeyPem: string | undefined;
@@ -60,8 +61,8 @@ export function loadNodeSettings(env: ConfigSource): NodeSettings {
     requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT, 30_000, 'REQUEST_TIMEOUT'),
     dataDir,
     databasePath: databasePathOf(env),
-    // createTicketSigner refuses an algorithm it does not know.
-    ticketAlg: (env.TICKET_ALG || 'RS256') as TicketAlg,
+    // createTicketSigner refuses an algorithm it does not know, or one the key is not for.
+    ticketAlg: (env.TICKET_ALG || undefined) as TicketAlg | undefined,
     ticketKeyFile: env.TICKET_KEY_FILE || join(dataDir, 'ticket-key.pem'),
     ticketPrivateKeyPem: env.TICKET_PRIVATE_KEY || undefined,
     previousKeyPem: pem(env.TICKET_PREVIOUS_KEY),

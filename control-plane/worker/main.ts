@@ -14,7 +14,12 @@ import { jsonLogger, systemClock } from '../core/runtime.ts';
 import { createPolicy } from '../core/scheduler/index.ts';
 import { Scoreboard } from '../core/scoreboard.ts';
 import { type Db, sqliteStore } from '../core/storage/sqlite/index.ts';
-import { createTicketSigner, generatePrivateKeyPem, type TicketAlg } from '../core/tickets.ts';
+import {
+  createTicketSigner,
+  DEFAULT_TICKET_ALG,
+  generatePrivateKeyPem,
+  type TicketAlg,
+} from '../core/tickets.ts';
 import { ViewCache } from '../core/view-cache.ts';
 import { analyticsEvents } from './analytics.ts';
 
@@ -56,14 +61,15 @@ function storeOf(env: WorkerEnv) {
 
 async function buildDeps(env: WorkerEnv): Promise<Deps> {
   const config = loadConfig(vars(env));
-  const alg = (vars(env).TICKET_ALG || 'RS256') as TicketAlg;
+  // Unset, the key's own algorithm (createTicketSigner); set, it must match the key.
+  const alg = (vars(env).TICKET_ALG || undefined) as TicketAlg | undefined;
   let pem = env.TICKET_PRIVATE_KEY?.replace(/\\n/g, '\n');
   if (!pem) {
     // Every isolate would sign with its own key, and tickets from one would fail against the
     // JWKS served by another: only development mode (`wrangler dev`, one isolate) may do that.
     if (config.authMode !== 'development') throw new MissingSecretError(MISSING_TICKET_KEY);
     log.warn('DEVELOPMENT MODE: no TICKET_PRIVATE_KEY secret, using an ephemeral key');
-    ephemeralKey ??= generatePrivateKeyPem(alg);
+    ephemeralKey ??= generatePrivateKeyPem(alg ?? DEFAULT_TICKET_ALG);
     pem = await ephemeralKey;
   }
   if (config.authMode === 'development') {

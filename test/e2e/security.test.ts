@@ -17,7 +17,7 @@ import {
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishedJwk } from '../../control-plane/core/tickets.ts';
+import { keyAlgorithm, publishedJwk, type TicketAlg } from '../../control-plane/core/tickets.ts';
 import { TICKET_TYPE } from '../../protocol/agent-api.ts';
 import { type Cluster, DEMO_MODEL, startCluster } from '../../scripts/cluster.ts';
 import { freePort } from './support/ports.ts';
@@ -27,6 +27,8 @@ const JOIN = 'e2e-security-join';
 let cluster: Cluster;
 let dataDir: string;
 let keyPem: string;
+/** The key file's own algorithm (ES256 for the key file a first start creates). */
+let alg: TicketAlg;
 let kid: string;
 
 const json = { 'content-type': 'application/json' };
@@ -57,8 +59,8 @@ async function mint(
     exp: now + 60,
     ...o.claims,
   })
-    .setProtectedHeader({ alg: 'RS256', kid, typ: TICKET_TYPE, ...o.header })
-    .sign(o.key ?? (await importPKCS8(keyPem, 'RS256')));
+    .setProtectedHeader({ alg, kid, typ: TICKET_TYPE, ...o.header })
+    .sign(o.key ?? (await importPKCS8(keyPem, alg)));
 }
 
 function agentPost(agent: number, body: unknown, ticket?: string) {
@@ -88,7 +90,8 @@ beforeAll(async () => {
     cpEnv: { AUTH_MODE: 'keys', ADMIN_KEY },
   });
   keyPem = await readFile(join(dataDir, 'ticket-key.pem'), 'utf8');
-  kid = (await publishedJwk(keyPem, 'RS256')).kid as string;
+  alg = await keyAlgorithm(keyPem);
+  kid = (await publishedJwk(keyPem, alg)).kid as string;
 });
 
 afterAll(async () => {
@@ -98,12 +101,12 @@ afterAll(async () => {
 
 describe('tickets against a real agent', () => {
   it('refuses every forged or misused ticket with 401 and a precise code', async () => {
-    const attacker = await generateKeyPair('RS256', { extractable: true });
+    const attacker = await generateKeyPair(alg, { extractable: true });
     const valid = await mint();
     const [h, p, s] = valid.split('.') as [string, string, string];
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    // The classic confusion attack: HMAC keyed with the (public) RSA key in PEM form.
+    // The classic confusion attack: HMAC keyed with the (public) signing key in PEM form.
     const publicPem = createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString();
     const flip = (sig: string) => (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
     const cases: Record<string, [string | undefined, string]> = {

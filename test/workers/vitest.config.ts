@@ -5,6 +5,8 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-worker
 import { defineProject } from 'vitest/config';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+// An RSA key, as existing deployments have: wrangler.toml pins no TICKET_ALG, so the Worker must
+// read RS256 from the key (new keys are ES256; worker-entry.test.ts checks both).
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },

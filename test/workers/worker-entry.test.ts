@@ -31,7 +31,7 @@ async function apiKey(): Promise<string> {
 }
 
 describe('worker entry', () => {
-  it('registers, routes with a 307 and signs with the TICKET_PRIVATE_KEY secret', async () => {
+  it('registers, routes with a 307 and signs with the TICKET_PRIVATE_KEY secret (RSA: RS256)', async () => {
     const reg = await call('/v1/agents/register', {
       method: 'POST',
       headers: { authorization: `Bearer ${JOIN_TOKEN}`, 'content-type': 'application/json' },
@@ -146,5 +146,28 @@ describe('a Worker without its ticket key', () => {
     expect(res.status).toBe(200);
     const { keys } = (await res.json()) as { keys: { kid: string }[] };
     expect(keys).toHaveLength(1);
+  });
+
+  it('makes the ephemeral development key ES256', async () => {
+    const ctx = createExecutionContext();
+    const env = withoutKey({ AUTH_MODE: 'development' });
+    const res = await worker.fetch(
+      new Request('https://cp.example/.well-known/jwks.json'),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const { keys } = (await res.json()) as { keys: { alg: string }[] };
+    expect(keys.map((k) => k.alg)).toEqual(['ES256']);
+  });
+});
+
+describe('TICKET_ALG on a Worker', () => {
+  it('refuses to build when it pins an algorithm the TICKET_PRIVATE_KEY secret is not for', async () => {
+    const ctx = createExecutionContext();
+    const env = { ...workerEnv, TICKET_ALG: 'ES256' } as WorkerEnv;
+    await expect(worker.fetch(new Request('https://cp.example/healthz'), env, ctx)).rejects.toThrow(
+      'TICKET_ALG is ES256 but TICKET_PRIVATE_KEY is an RS256 (RSA) key',
+    );
   });
 });

@@ -200,11 +200,11 @@ describe('titan-control-plane keys generate-*', () => {
     await expect(verifier.verify(forged)).rejects.toThrow();
   });
 
-  it('defaults to RS256, the TICKET_ALG of wrangler.toml, and refuses unknown algorithms', async () => {
+  it('defaults to ES256, which the control plane reads from the key, and refuses unknown algorithms', async () => {
     const pem = (await runAdminCommand(['keys', 'generate-ticket-key'], {})) as string;
     await expect(
-      createTicketSigner({ issuer: 'titancompute', privateKeyPem: pem, alg: 'RS256' }),
-    ).resolves.toMatchObject({ alg: 'RS256' });
+      createTicketSigner({ issuer: 'titancompute', privateKeyPem: pem }),
+    ).resolves.toMatchObject({ alg: 'ES256' });
     await expect(
       runAdminCommand(['keys', 'generate-ticket-key', '--alg', 'HS256'], {}),
     ).rejects.toThrow(UsageError);

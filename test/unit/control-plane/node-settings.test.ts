@@ -15,7 +15,8 @@ describe('loadNodeSettings', () => {
       databasePath: '/state/titancompute/control-plane/control-plane.db',
       ticketKeyFile: '/state/titancompute/control-plane/ticket-key.pem',
       previousKeyFile: '/state/titancompute/control-plane/ticket-key.previous.pem',
-      ticketAlg: 'RS256',
+      // Unset: each key's own algorithm, ES256 for a new key file.
+      ticketAlg: undefined,
       maintenanceMs: 5_000,
     });
     expect(defaultDataDir({}, '/home/op')).toBe('/home/op/.local/state/titancompute/control-plane');
