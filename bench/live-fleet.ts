@@ -6,6 +6,7 @@
 // cores with the control plane: the figures are for the whole thing on one host.
 //   npx tsx bench/live-fleet.ts [--agents 1000,10000] [--seconds 10] [--rates 500,1000,2000,3000]
 //                               [--target node|worker] [--cpu-prof DIR]
+//                               [--heartbeat-seconds 5]   (Node: cadence; the timeouts scale with it)
 //   npm run bench -- live-fleet …   (stores the raw output under bench/results/)
 // `--target worker` runs the same against `wrangler dev` (workerd with a local D1 in SQLite files),
 // for a relative figure: local D1 is not Cloudflare's D1, and wrangler adds its own proxy.
@@ -69,6 +70,8 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '500,1000,2000,3000' },
     target: { type: 'string', default: 'node' },
     'cpu-prof': { type: 'string' },
+    // Node only: a longer cadence for large fleets (timeout and write intervals scale with it).
+    'heartbeat-seconds': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -76,7 +79,19 @@ type Target = keyof typeof HEARTBEAT_MS;
 if (values.target !== 'node' && values.target !== 'worker')
   throw new Error(`--target is node or worker, not ${values.target}`);
 const target: Target = values.target;
-const heartbeatMs = HEARTBEAT_MS[target];
+const heartbeatMs = values['heartbeat-seconds']
+  ? Number(values['heartbeat-seconds']) * 1000
+  : HEARTBEAT_MS[target];
+if (!(heartbeatMs >= 1000)) throw new Error('--heartbeat-seconds is at least 1');
+if (target === 'worker' && heartbeatMs !== HEARTBEAT_MS.worker)
+  throw new Error("--heartbeat-seconds is for --target node (wrangler.toml sets the Worker's)");
+/** The control plane's heartbeat settings for that cadence: the defaults, scaled (5 s, 30 s, 15 s, 10 s). */
+const cadence = (ms: number) => ({
+  HEARTBEAT_INTERVAL: `${ms}ms`,
+  HEARTBEAT_TIMEOUT: `${6 * ms}ms`,
+  LIVENESS_WRITE_INTERVAL: `${3 * ms}ms`,
+  LOAD_WRITE_INTERVAL: `${2 * ms}ms`,
+});
 const sizes = values.agents.split(',').map(Number);
 const seconds = Number(values.seconds);
 const rates = values.rates.split(',').map(Number);
@@ -133,6 +148,7 @@ async function startTarget(n: number): Promise<{ proc: Proc; url: string; stop()
     JOIN_TOKEN,
     AUTH_MODE: 'development',
     ...limits,
+    ...cadence(heartbeatMs),
   };
   // --cpu-prof DIR: V8 writes the control plane's CPU profile there when it exits.
   const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
