@@ -142,12 +142,12 @@ async function engine(config: AgentConfig, f: typeof fetch, get: Get, add: Add) 
     add(
       'engine',
       'fail',
-      `llama-server (${reason}): ${binary ? `${binary} not found` : 'no binary: give --llama-server PATH, or build one with bash scripts/build-llama-cpp.sh llama-server'}`,
+      `llama-server: ${reason}: ${binary ? `${binary} not found` : 'no binary: give --llama-server PATH, or build one with bash scripts/build-llama-cpp.sh llama-server'}`,
     );
   } else {
     // OLLAMA_HOST given but not answering: start runs, on another engine than the operator meant.
     const fellBack = config.ollamaHost && !config.engine && kind !== 'ollama';
-    add('engine', fellBack ? 'warn' : 'ok', `${kind} (${reason})`);
+    add('engine', fellBack ? 'warn' : 'ok', `${kind}: ${reason}`);
   }
   if (kind === 'openai' || kind === 'ollama') return upstream(config, get, add);
   if (usesModelManager(config)) return add('model', 'ok', `model catalog ${config.catalog}`);

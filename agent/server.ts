@@ -70,7 +70,7 @@ export async function startAgent(
     log,
   };
   const choice = overrides.engine ? undefined : await chooseEngine(selection);
-  if (choice) log.info(`engine ${choice.kind}: ${choice.reason}`);
+  if (choice) log.info(`engine ${choice.kind}`, { reason: choice.reason });
   // With a model catalog the engine is the model manager (several variants, best fit, LRU); its
   // variants load into the chosen engine (a llama-server child each, or the embedded llama.cpp).
   const models =

@@ -77,11 +77,11 @@ export async function chooseEngine(sel: EngineSelection): Promise<EngineChoice> 
     ollama = `Ollama does not answer at ${sel.ollamaHost}`;
   }
   if (sel.llamaServer) {
-    return { kind: 'llama-server', reason: `${ollama}; llama-server found: ${sel.llamaServer}` };
+    return { kind: 'llama-server', reason: `${ollama}; llama-server at ${sel.llamaServer}` };
   }
   return {
     kind: 'llama-cpp',
-    reason: `${ollama}; no llama-server binary (--llama-server, LLAMA_SERVER, or build one: bash scripts/build-llama-cpp.sh llama-server), so the embedded engine`,
+    reason: `${ollama}; no llama-server found (give --llama-server PATH, or build one: bash scripts/build-llama-cpp.sh llama-server)`,
   };
 }
 

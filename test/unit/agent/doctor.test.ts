@@ -60,7 +60,7 @@ describe('agent doctor', () => {
     expect(checks.GPU?.detail).toContain('NVIDIA H200');
     // Which engine start would run, and why: llama-server where this host has built one.
     expect(checks.engine).toMatchObject({ status: 'ok' });
-    expect(checks.engine?.detail).toMatch(/^(llama-server|llama-cpp) \(no OLLAMA_HOST; /);
+    expect(checks.engine?.detail).toMatch(/^(llama-server|llama-cpp): no OLLAMA_HOST; /);
     expect(checks.model).toMatchObject({ status: 'ok' });
     expect(checks['data folder']).toMatchObject({ status: 'ok' });
     expect(checks.disk?.status).toMatch(/ok|warn/);
@@ -120,7 +120,7 @@ describe('agent doctor', () => {
       ),
     );
     expect(noOllama.engine).toMatchObject({ status: 'warn' });
-    expect(noOllama.engine?.detail).toMatch(/^llama-(cpp|server) \(Ollama does not answer at /);
+    expect(noOllama.engine?.detail).toMatch(/^llama-(cpp|server): Ollama does not answer at /);
     expect(noOllama.model).toMatchObject({ status: 'ok' });
   });
 
@@ -141,7 +141,7 @@ describe('agent doctor', () => {
     const failed = await run('doctor', '--control-plane-url', cpUrl, '--model-path', 'nope.gguf');
     expect(failed.status).toBe(1);
     expect(failed.stdout).toMatch(/^ok\s+control plane\s+/m);
-    expect(failed.stdout).toMatch(/^ok\s+engine\s+llama-(cpp|server) \(/m);
+    expect(failed.stdout).toMatch(/^ok\s+engine\s+llama-(cpp|server): /m);
     expect(failed.stdout).toContain(`fail  model`);
     expect(failed.stdout).toContain(join(dir, 'nope.gguf'));
     const version = await run('--version');
