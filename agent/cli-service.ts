@@ -94,9 +94,11 @@ JOIN_TOKEN=
 HOST=0.0.0.0
 PORT=8081
 PUBLIC_URL=http://gpu1.example.com:8081
-# The embedded engine's model (default: the demo model, once \`agent models pull\` fetched it):
+# The model (default: the demo model, once \`agent models pull\` fetched it):
 #MODEL_PATH=/var/lib/titancompute/agent/models/model.gguf
 #SUPPORTED_MODELS=my-model
+# llama.cpp's llama-server, run by the agent (faster than the embedded engine, its fallback):
+#LLAMA_SERVER=/opt/llama.cpp/build/bin/llama-server
 # Or front a local Ollama or OpenAI-compatible server:
 #OLLAMA_HOST=http://127.0.0.1:11434
 #ENGINE=openai

@@ -29,7 +29,7 @@ export interface AgentConfig {
   engine: EngineKind | undefined;
   /** OpenAI-compatible upstream base URL (vLLM, SGLang, llama-server, TGI, Ollama /v1). */
   upstreamUrl: string | undefined;
-  /** llama-server binary for ENGINE=llama-server (LLAMA_SERVER); else the build cache's. */
+  /** llama-server binary (LLAMA_SERVER); else the build cache's. Found: the default engine. */
   llamaServer?: string | undefined;
   contextSize: number | undefined;
   /** Memory offered to the scheduler at most (MEMORY_LIMIT), bytes. */
@@ -124,13 +124,16 @@ Options (environment variable in brackets):
   --public-url <url>         full agent URL, overrides --public-host [PUBLIC_URL]
   --max-concurrent-jobs <n>  parallel jobs [MAX_CONCURRENT_JOBS] (default 4)
   --max-queue <n>            requests waiting for a slot before 429 [MAX_QUEUE] (default 2 × jobs)
-  --model-path <file>        GGUF for the embedded engine [MODEL_PATH] (default: the demo
+  --model-path <file>        GGUF the engine loads [MODEL_PATH] (default: the demo
                              model in the models folder, or a checkout's .cache/models)
   --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
   --ollama-host <url>        use Ollama when it answers [OLLAMA_HOST]
   --engine <kind>            force llama-cpp, llama-server, ollama or openai [ENGINE]
-  --llama-server <file>      llama-server binary for ENGINE=llama-server [LLAMA_SERVER]
-                             (default: the one scripts/build-llama-cpp.sh built, if any)
+                             (default: Ollama if it answers, else llama-server if a binary
+                             is found, else llama-cpp, the embedded engine; agent doctor
+                             says which and why)
+  --llama-server <file>      llama-server binary [LLAMA_SERVER] (default: the one
+                             scripts/build-llama-cpp.sh llama-server built, if any)
   --upstream-url <url>       OpenAI-compatible server to front (ENGINE=openai) [UPSTREAM_URL]
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores; several

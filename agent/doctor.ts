@@ -1,8 +1,10 @@
 // `agent doctor`: checks this host against the options `agent start` would run with, and starts
 // nothing. Each check says ok, warn or fail and why; any fail makes the exit status 1.
+import { existsSync } from 'node:fs';
 import { access, constants, mkdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.ts';
+import { chooseEngine, engineSelection } from './engines/select.ts';
 import { usesModelManager } from './models/setup.ts';
 import { type ExecFileFn, execFileText, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from './stats.ts';
 import { MAX_CLOCK_TOLERANCE_SEC } from './tickets.ts';
@@ -43,7 +45,7 @@ export async function doctor(config: AgentConfig, deps: DoctorDeps = {}): Promis
   await controlPlane(config, get, deps.now ?? Date.now, add);
   await publicUrl(config, get, add);
   await gpus(deps.exec ?? execFileText, add);
-  await engine(config, get, add);
+  await engine(config, f, get, add);
   await dataFolder(config, add);
   return checks;
 }
@@ -128,31 +130,50 @@ async function gpus(exec: ExecFileFn, add: Add) {
   add('GPU', 'ok', list.join('; '));
 }
 
-/** What will serve the models: the upstream or Ollama answering, or the model file on disk. */
-async function engine(config: AgentConfig, get: Get, add: Add) {
-  const upstream = config.upstreamUrl
-    ? `${config.upstreamUrl.replace(/\/v1$/, '')}/v1/models`
-    : config.ollamaHost
-      ? `${/^https?:\/\//.test(config.ollamaHost) ? config.ollamaHost : `http://${config.ollamaHost}`}/api/version`
-      : undefined;
-  if (upstream) {
-    try {
-      const res = await get(upstream);
-      return add('engine', res.ok ? 'ok' : 'fail', `${upstream}: ${res.status}`);
-    } catch (err) {
-      return add('engine', 'fail', `${upstream}: ${reason(err)}`);
-    }
-  }
-  if (usesModelManager(config)) return add('engine', 'ok', `model catalog ${config.catalog}`);
-  try {
-    const file = await stat(config.modelPath);
-    add('engine', 'ok', `${config.modelPath} (${gib(file.size)})`);
-  } catch {
+/**
+ * Which engine `agent start` would run and why (its own choice, agent/engines/select.ts), then what
+ * that engine needs: the upstream or Ollama answering, the llama-server binary, the model file.
+ */
+async function engine(config: AgentConfig, f: typeof fetch, get: Get, add: Add) {
+  const selection = engineSelection(config);
+  const { kind, reason } = await chooseEngine({ ...selection, fetch: f });
+  const binary = selection.llamaServer;
+  if (kind === 'llama-server' && !(binary && existsSync(binary))) {
     add(
       'engine',
       'fail',
+      `llama-server: ${reason}: ${binary ? `${binary} not found` : 'no binary: give --llama-server PATH, or build one with bash scripts/build-llama-cpp.sh llama-server'}`,
+    );
+  } else {
+    // OLLAMA_HOST given but not answering: start runs, on another engine than the operator meant.
+    const fellBack = config.ollamaHost && !config.engine && kind !== 'ollama';
+    add('engine', fellBack ? 'warn' : 'ok', `${kind}: ${reason}`);
+  }
+  if (kind === 'openai' || kind === 'ollama') return upstream(config, get, add);
+  if (usesModelManager(config)) return add('model', 'ok', `model catalog ${config.catalog}`);
+  try {
+    const file = await stat(config.modelPath);
+    add('model', 'ok', `${config.modelPath} (${gib(file.size)})`);
+  } catch {
+    add(
+      'model',
+      'fail',
       `no model at ${config.modelPath}: give --model-path, or fetch one (agent models pull)`,
     );
+  }
+}
+
+/** The OpenAI-compatible upstream or Ollama server answering. */
+async function upstream(config: AgentConfig, get: Get, add: Add) {
+  const ollama = config.ollamaHost ?? 'http://127.0.0.1:11434';
+  const url = config.upstreamUrl
+    ? `${config.upstreamUrl.replace(/\/v1$/, '')}/v1/models`
+    : `${/^https?:\/\//.test(ollama) ? ollama : `http://${ollama}`}/api/version`;
+  try {
+    const res = await get(url);
+    add('upstream', res.ok ? 'ok' : 'fail', `${url}: ${res.status}`);
+  } catch (err) {
+    add('upstream', 'fail', `${url}: ${reason(err)}`);
   }
 }
 

@@ -7,8 +7,7 @@ import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.t
 import { announceOffline, ControlPlaneClient } from './control-plane-client.ts';
 import { fileCredentialStore } from './credential-store.ts';
 import type { InferenceEngine } from './engines/engine.ts';
-import { llamaServerSelection } from './engines/llama-server-process.ts';
-import { selectEngine } from './engines/select.ts';
+import { chooseEngine, engineSelection, selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -65,29 +64,24 @@ export async function startAgent(
     }),
     engineLoad: async () => gauges?.engine.load?.(),
   });
-  // With a model catalog the engine is the model manager (several variants, best fit, LRU).
+  const selection = {
+    ...engineSelection(config),
+    ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+    log,
+  };
+  const choice = overrides.engine ? undefined : await chooseEngine(selection);
+  if (choice) log.info(`engine ${choice.kind}`, { reason: choice.reason });
+  // With a model catalog the engine is the model manager (several variants, best fit, LRU); its
+  // variants load into the chosen engine (a llama-server child each, or the embedded llama.cpp).
   const models =
-    !overrides.engine && usesModelManager(config)
-      ? await createModelStack(config, log, metrics)
+    choice && usesModelManager(config)
+      ? await createModelStack({ ...config, engine: choice.kind }, log, metrics)
       : undefined;
   const engineStarted = performance.now();
   const engine: InferenceEngine =
     overrides.engine ??
     models?.manager ??
-    (await selectEngine({
-      ...(config.engine ? { engine: config.engine } : {}),
-      ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
-      modelPath: config.modelPath,
-      ...(config.models ? { models: config.models } : {}),
-      maxConcurrentJobs: config.maxConcurrentJobs,
-      ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
-      ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
-      ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
-      ...(config.threads ? { threads: config.threads } : {}),
-      ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
-      ...llamaServerSelection(config.llamaServer),
-      log,
-    }));
+    (await selectEngine({ ...selection, ...(choice ? { engine: choice.kind } : {}) }));
   // The embedded engine loads its one model as it starts: that is the model's load time.
   if (
     !models &&

@@ -188,7 +188,21 @@ export interface ClusterOptions {
   agentHosts?: string[];
   /** Agent i runs inside this network namespace (`ip netns exec`, root), if set. */
   agentNetns?: (string | undefined)[];
+  /**
+   * Leave the engine to the agent's own choice (`npm start`: llama-server where this host has
+   * built one, else the embedded engine). Otherwise the agents run TEST_ENGINE.
+   */
+  agentChoosesEngine?: boolean;
 }
+
+/**
+ * The engine of the agents that suites and benchmarks start (startCluster, and tests that start an
+ * agent themselves): the embedded llama.cpp, so a suite runs the same engine on every machine,
+ * whether or not this one has built llama-server (which the agent's own default would then pick,
+ * ADR 0019). ENGINE in the environment overrides it, to run a suite on another engine; a test
+ * about one engine sets ENGINE in its agentEnv.
+ */
+export const TEST_ENGINE = process.env.ENGINE || 'llama-cpp';
 
 export interface Cluster {
   url: string;
@@ -288,6 +302,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const threads: Record<string, string> = process.env.THREADS
     ? {}
     : { THREADS: String(threadsPerAgent(o.agentPorts.length)) };
+  /** ENGINE for agent i: TEST_ENGINE, unless the caller chose (ENGINE, UPSTREAM_URL, OLLAMA_HOST). */
+  const engineOf = (i: number): Record<string, string> => {
+    const own = { ...o.agentEnv, ...o.perAgentEnv?.[i] };
+    const chosen = o.agentChoosesEngine || own.ENGINE || own.UPSTREAM_URL || own.OLLAMA_HOST;
+    return chosen ? {} : { ENGINE: TEST_ENGINE };
+  };
   const startAgent = (i: number) =>
     startProcess(
       `agent-${i + 1}`,
@@ -305,6 +325,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         MAX_CONCURRENT_JOBS: String(o.maxConcurrentJobs ?? 4),
         AGENT_STATE_DIR: join(o.dataDir, 'agents'),
         ...threads,
+        ...engineOf(i),
         ...(o.supervise === false ? { AGENT_SUPERVISE: '0' } : {}),
         ...o.agentEnv,
         ...o.perAgentEnv?.[i],

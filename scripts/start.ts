@@ -31,6 +31,8 @@ const cluster = await startCluster({
   joinToken,
   cpEnv: { ADMIN_KEY: adminKey },
   echo: process.env.QUIET !== '1',
+  // The agents' own default: the fastest engine this host has (llama-server once it is built).
+  agentChoosesEngine: true,
 });
 console.log(`\nCluster ready in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
 

@@ -12,7 +12,8 @@ export function missingEmbeddedEngine(err: unknown): Error | undefined {
   return new Error(
     'ENGINE=llama-cpp needs the embedded engine, the npm package node-llama-cpp, which is not ' +
       'installed here (the agent was installed with --omit=optional): install it beside the ' +
-      'agent (`npm install node-llama-cpp`), or choose ENGINE=ollama or ENGINE=openai',
+      'agent (`npm install node-llama-cpp`), give a llama-server binary (--llama-server PATH), ' +
+      'or choose ENGINE=ollama or ENGINE=openai',
   );
 }
 

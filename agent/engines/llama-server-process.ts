@@ -34,12 +34,6 @@ export function findLlamaServer(
     .find((p) => existsSync(p));
 }
 
-/** `{ llamaServer }` for selectEngine when a binary is known, else nothing. */
-export function llamaServerSelection(given: string | undefined): { llamaServer?: string } {
-  const found = findLlamaServer(given);
-  return found ? { llamaServer: found } : {};
-}
-
 export interface LlamaServerArgs {
   modelPath: string;
   /** Name clients ask for (`--alias`). */

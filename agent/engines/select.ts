@@ -1,18 +1,19 @@
-// Picks the engine: an OpenAI-compatible upstream (ENGINE=openai), Ollama when OLLAMA_HOST
-// answers (or ENGINE=ollama), a managed llama-server child (ENGINE=llama-server), else embedded
-// llama.cpp.
+// Picks the engine: ENGINE when set (openai, ollama, llama-server, llama-cpp); else Ollama when
+// OLLAMA_HOST answers; else a managed llama-server child when a llama-server binary is found
+// (ADR 0019: the fastest on this host); else embedded llama.cpp.
 import { existsSync } from 'node:fs';
+import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { importEmbeddedEngine } from './embedded-module.ts';
-
 import type { InferenceEngine } from './engine.ts';
+import { findLlamaServer } from './llama-server-process.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
 export const ENGINE_KINDS = ['llama-cpp', 'llama-server', 'ollama', 'openai'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 export interface EngineSelection {
-  /** Forces one engine; otherwise Ollama if reachable, else llama.cpp. */
+  /** Forces one engine; otherwise Ollama if reachable, else llama-server if found, else llama.cpp. */
   engine?: EngineKind;
   ollamaHost?: string;
   /** Ollama's own parallelism (OLLAMA_NUM_PARALLEL), advertised as the agent's slots. */
@@ -28,7 +29,7 @@ export interface EngineSelection {
   fetch?: typeof fetch;
   /** Probe timeout for OLLAMA_HOST, ms. */
   probeTimeoutMs?: number;
-  /** ENGINE=llama-server: the binary (an operator's path, or the build cache's). */
+  /** The llama-server binary (an operator's path, or the build cache's); set = found. */
   llamaServer?: string;
   log?: Logger;
   /** ENGINE=llama-server: what to do when the child keeps crashing (default: exit 70). */
@@ -37,19 +38,55 @@ export interface EngineSelection {
 
 export const DEFAULT_MODEL_NAME = 'smollm2:135m';
 
-/** What selectEngine would pick, without loading anything. */
-export async function chooseEngineKind(sel: EngineSelection): Promise<EngineKind> {
-  if (sel.engine) return sel.engine;
-  if (!sel.ollamaHost) return 'llama-cpp';
-  const up = await probeOllama(sel.ollamaHost, {
-    ...(sel.fetch ? { fetch: sel.fetch } : {}),
-    timeoutMs: sel.probeTimeoutMs ?? 1000,
-  });
-  return up ? 'ollama' : 'llama-cpp';
+/** The engine `agent start` runs, and why (the reason is logged at start and shown by doctor). */
+export interface EngineChoice {
+  kind: EngineKind;
+  reason: string;
+}
+
+/** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
+export function engineSelection(
+  config: AgentConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): EngineSelection {
+  const llamaServer = findLlamaServer(config.llamaServer, env);
+  return {
+    ...(config.engine ? { engine: config.engine } : {}),
+    ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
+    modelPath: config.modelPath,
+    ...(config.models ? { models: config.models } : {}),
+    maxConcurrentJobs: config.maxConcurrentJobs,
+    ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
+    ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
+    ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
+    ...(config.threads ? { threads: config.threads } : {}),
+    ...(llamaServer ? { llamaServer } : {}),
+  };
+}
+
+/** What selectEngine would pick, and why, without loading anything. */
+export async function chooseEngine(sel: EngineSelection): Promise<EngineChoice> {
+  if (sel.engine) return { kind: sel.engine, reason: `ENGINE=${sel.engine}` };
+  let ollama = 'no OLLAMA_HOST';
+  if (sel.ollamaHost) {
+    const up = await probeOllama(sel.ollamaHost, {
+      ...(sel.fetch ? { fetch: sel.fetch } : {}),
+      timeoutMs: sel.probeTimeoutMs ?? 1000,
+    });
+    if (up) return { kind: 'ollama', reason: `Ollama answers at ${sel.ollamaHost}` };
+    ollama = `Ollama does not answer at ${sel.ollamaHost}`;
+  }
+  if (sel.llamaServer) {
+    return { kind: 'llama-server', reason: `${ollama}; llama-server at ${sel.llamaServer}` };
+  }
+  return {
+    kind: 'llama-cpp',
+    reason: `${ollama}; no llama-server found (give --llama-server PATH, or build one: bash scripts/build-llama-cpp.sh llama-server)`,
+  };
 }
 
 export async function selectEngine(sel: EngineSelection): Promise<InferenceEngine> {
-  const kind = await chooseEngineKind(sel);
+  const { kind } = await chooseEngine(sel);
   if (kind === 'openai') {
     if (!sel.upstreamUrl) throw new Error('ENGINE=openai needs UPSTREAM_URL');
     const { OpenAIUpstreamEngine } = await import('./openai-upstream.ts');

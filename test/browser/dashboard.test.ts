@@ -12,6 +12,7 @@ import {
   startCluster,
   startProcess,
   stopProcess,
+  TEST_ENGINE,
   waitFor,
 } from '../../scripts/cluster.ts';
 import { startWranglerDev, type WranglerDev } from '../../scripts/wrangler-dev.ts';
@@ -183,6 +184,7 @@ describe('on wrangler dev (Workers + local D1)', () => {
           SUPPORTED_MODELS: DEMO_MODEL,
           AGENT_SUPERVISE: '0',
           THREADS: '1',
+          ENGINE: TEST_ENGINE,
         }),
       );
     }

@@ -8,12 +8,20 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Proc, ROOT, spawnProcess, stopProcess, waitFor } from '../../scripts/cluster.ts';
+import {
+  type Proc,
+  ROOT,
+  spawnProcess,
+  stopProcess,
+  TEST_ENGINE,
+  waitFor,
+} from '../../scripts/cluster.ts';
 import { freePort } from './support/ports.ts';
 
 const run = promisify(execFile);
 const RUNBOOK = join(ROOT, 'docs', 'deploy-cloudflare.md');
-const env = { WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
+// The runbook's agent runs the suites' engine, not whatever this host has built (scripts/cluster.ts).
+const env = { WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', ENGINE: TEST_ENGINE };
 
 /** The shell block that follows `<!-- runbook-local: name -->` in the runbook. */
 function block(markdown: string, name: string): string {

@@ -5,6 +5,7 @@ import {
   type Proc,
   startProcess,
   stopProcess,
+  TEST_ENGINE,
   waitFor,
 } from '../../scripts/cluster.ts';
 import { streamChat } from '../../scripts/sse.ts';
@@ -31,6 +32,7 @@ beforeAll(async () => {
     PORT: String(agentPort),
     MODEL_PATH: DEMO_MODEL_PATH,
     SUPPORTED_MODELS: DEMO_MODEL,
+    ENGINE: TEST_ENGINE,
   });
   await waitFor(
     'agent registered with wrangler dev',

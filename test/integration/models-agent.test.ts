@@ -68,6 +68,8 @@ beforeAll(async () => {
     contextSize: 256,
     threads: 2,
     drainTimeoutMs: 5000,
+    // The embedded engine's loader, even where this host has built llama-server (ADR 0019).
+    engine: 'llama-cpp',
     catalog,
     modelsDir: join(dir, 'models'),
     modelBaseUrl: mirror.url,

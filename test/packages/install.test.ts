@@ -181,6 +181,8 @@ describe('the installed control plane and agent', () => {
         CONTROL_PLANE_URL: cpUrl,
         JOIN_TOKEN,
         AGENT_ID: 'packaged-agent',
+        // Its CPU engine, the embedded one, even where this host has built llama-server.
+        ENGINE: 'llama-cpp',
         HOST: '127.0.0.1',
         PORT: String(AGENT_PORT),
         MODEL_PATH: DEMO_MODEL_PATH,

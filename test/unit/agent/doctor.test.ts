@@ -58,7 +58,10 @@ describe('agent doctor', () => {
     expect(checks.clock).toMatchObject({ status: 'ok' });
     expect(checks.GPU).toMatchObject({ status: 'ok' });
     expect(checks.GPU?.detail).toContain('NVIDIA H200');
+    // Which engine start would run, and why: llama-server where this host has built one.
     expect(checks.engine).toMatchObject({ status: 'ok' });
+    expect(checks.engine?.detail).toMatch(/^(llama-server|llama-cpp): no OLLAMA_HOST; /);
+    expect(checks.model).toMatchObject({ status: 'ok' });
     expect(checks['data folder']).toMatchObject({ status: 'ok' });
     expect(checks.disk?.status).toMatch(/ok|warn/);
     // Nothing listens there yet: said, not failed.
@@ -83,7 +86,7 @@ describe('agent doctor', () => {
       );
       expect(local.clock).toMatchObject({ status: 'fail' });
       expect(local.clock?.detail).toMatch(/^\+9\d s/);
-      expect(local.engine).toMatchObject({ status: 'fail' });
+      expect(local.model).toMatchObject({ status: 'fail' });
       expect(local.GPU).toMatchObject({ status: 'warn' });
       expect(local.GPU?.detail).toContain('no nvidia-smi');
     } finally {
@@ -97,6 +100,28 @@ describe('agent doctor', () => {
     expect(remote.find((c) => c.name === 'public URL' && c.status === 'fail')?.detail).toMatch(
       /loopback/,
     );
+  });
+
+  it("fails an operator's llama-server that is not there; warns when Ollama does not answer", async () => {
+    const model = join(dir, 'model.gguf');
+    writeFileSync(model, 'gguf');
+    const base = { agentId: 'a', controlPlaneUrl: cpUrl, port: await freePort(), modelPath: model };
+    const missing = byName(
+      await doctor(testAgentConfig({ ...base, llamaServer: join(dir, 'no-llama-server') }), {
+        exec: async () => h200,
+      }),
+    );
+    expect(missing.engine).toMatchObject({ status: 'fail' });
+    expect(missing.engine?.detail).toContain(`${join(dir, 'no-llama-server')} not found`);
+    const noOllama = byName(
+      await doctor(
+        testAgentConfig({ ...base, ollamaHost: `http://127.0.0.1:${await freePort()}` }),
+        { exec: async () => h200 },
+      ),
+    );
+    expect(noOllama.engine).toMatchObject({ status: 'warn' });
+    expect(noOllama.engine?.detail).toMatch(/^llama-(cpp|server): Ollama does not answer at /);
+    expect(noOllama.model).toMatchObject({ status: 'ok' });
   });
 
   it('runs from the command line: a table, exit status 1 on a failure; --version', async () => {
@@ -116,7 +141,8 @@ describe('agent doctor', () => {
     const failed = await run('doctor', '--control-plane-url', cpUrl, '--model-path', 'nope.gguf');
     expect(failed.status).toBe(1);
     expect(failed.stdout).toMatch(/^ok\s+control plane\s+/m);
-    expect(failed.stdout).toContain(`fail  engine`);
+    expect(failed.stdout).toMatch(/^ok\s+engine\s+llama-(cpp|server): /m);
+    expect(failed.stdout).toContain(`fail  model`);
     expect(failed.stdout).toContain(join(dir, 'nope.gguf'));
     const version = await run('--version');
     expect(version.status).toBe(0);

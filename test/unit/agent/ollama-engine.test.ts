@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GenerateChunk } from '../../../agent/engines/engine.ts';
 import { OllamaEngine, probeOllama } from '../../../agent/engines/ollama.ts';
-import { chooseEngineKind } from '../../../agent/engines/select.ts';
+import { chooseEngine, type EngineSelection } from '../../../agent/engines/select.ts';
 
 type Handler = (body: Record<string, unknown>, res: ServerResponse, req: IncomingMessage) => void;
 
@@ -208,16 +208,12 @@ describe('engine selection', () => {
     });
     expect(await probeOllama(host)).toBe(true);
     const base = { modelPath: 'x.gguf', maxConcurrentJobs: 1 };
-    expect(await chooseEngineKind({ ...base, ollamaHost: host.replace('http://', '') })).toBe(
-      'ollama',
-    );
-    expect(await chooseEngineKind(base)).toBe('llama-cpp');
-    expect(await chooseEngineKind({ ...base, ollamaHost: host, engine: 'llama-cpp' })).toBe(
-      'llama-cpp',
-    );
-    expect(
-      await chooseEngineKind({ ...base, ollamaHost: 'http://127.0.0.1:9', probeTimeoutMs: 500 }),
-    ).toBe('llama-cpp');
+    const kind = async (sel: Partial<EngineSelection>) =>
+      (await chooseEngine({ ...base, ...sel })).kind;
+    expect(await kind({ ollamaHost: host.replace('http://', '') })).toBe('ollama');
+    expect(await kind({})).toBe('llama-cpp');
+    expect(await kind({ ollamaHost: host, engine: 'llama-cpp' })).toBe('llama-cpp');
+    expect(await kind({ ollamaHost: 'http://127.0.0.1:9', probeTimeoutMs: 500 })).toBe('llama-cpp');
   });
 });
 
