@@ -81,7 +81,7 @@ export async function chooseEngine(sel: EngineSelection): Promise<EngineChoice> 
   }
   return {
     kind: 'llama-cpp',
-    reason: `${ollama}; no llama-server found (give --llama-server PATH, or build one: bash scripts/build-llama-cpp.sh llama-server)`,
+    reason: `${ollama}; no llama-server found (give --llama-server PATH or LLAMA_SERVER; in a checkout, bash scripts/build-llama-cpp.sh llama-server builds one)`,
   };
 }
 
