@@ -131,6 +131,11 @@ export async function publishedJwk(pem: string, alg: TicketAlg): Promise<JWK> {
 export async function createTicketSigner(opts: {
   issuer: string;
   privateKeyPem: string;
+  /**
+   * Signs with the runtime's own synchronous primitive instead of jose's WebCrypto (Node:
+   * control-plane/node/sync-signature.ts, ADR 0020). Absent: jose.
+   */
+  syncSignature?: SyncSignatureFactory | undefined;
   alg?: TicketAlg | undefined;
   /** Where the private key came from, for messages (default TICKET_PRIVATE_KEY). */
   keySource?: string | undefined;
@@ -163,27 +168,62 @@ export async function createTicketSigner(opts: {
     const previous = await publishedJwk(opts.previousKeyPem, previousAlg);
     if (previous.kid !== kid) keys.push(previous);
   }
+  if (opts.syncSignature) {
+    const signBytes = opts.syncSignature(opts.privateKeyPem, alg);
+    const header = base64url(JSON.stringify({ alg, kid, typ: TICKET_TYPE }));
+    return {
+      alg,
+      kid,
+      async sign(input) {
+        const signingInput = `${header}.${base64url(JSON.stringify(ticketClaims(opts.issuer, input)))}`;
+        return `${signingInput}.${base64url(signBytes(TEXT.encode(signingInput)))}`;
+      },
+      jwks: () => ({ keys }),
+    };
+  }
   return {
     alg,
     kid,
-    async sign(input) {
-      const iat = Math.floor(input.issuedAtMs / 1000);
-      return new SignJWT({
-        model: input.model,
-        max_tokens: input.maxTokens,
-        reg: input.registration,
-      })
+    sign: (input) =>
+      new SignJWT(ticketClaims(opts.issuer, input))
         .setProtectedHeader({ alg, kid, typ: TICKET_TYPE })
-        .setIssuer(opts.issuer)
-        .setSubject(input.sub)
-        .setAudience(input.aud)
-        .setJti(input.jti)
-        .setIssuedAt(iat)
-        .setNotBefore(iat)
-        .setExpirationTime(Math.floor(input.expiresAtMs / 1000))
-        .sign(privateKey);
-    },
+        .sign(privateKey),
     jwks: () => ({ keys }),
+  };
+}
+
+/**
+ * A synchronous raw JWS signature (RFC 7515: ES256 as R || S, RS256 PKCS#1 v1.5, EdDSA Ed25519)
+ * over the signing input, for a PKCS#8 PEM key and its algorithm.
+ */
+export type SyncSignatureFactory = (
+  privateKeyPem: string,
+  alg: TicketAlg,
+) => (signingInput: Uint8Array) => Uint8Array;
+
+const TEXT = new TextEncoder();
+
+function base64url(data: string | Uint8Array): string {
+  const bytes = typeof data === 'string' ? TEXT.encode(data) : data;
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** A ticket's claims in the order jose's SignJWT writes them (the same JWT either way). */
+export function ticketClaims(issuer: string, input: TicketInput) {
+  const iat = Math.floor(input.issuedAtMs / 1000);
+  return {
+    model: input.model,
+    max_tokens: input.maxTokens,
+    reg: input.registration,
+    iss: issuer,
+    sub: input.sub,
+    aud: input.aud,
+    jti: input.jti,
+    iat,
+    nbf: iat,
+    exp: Math.floor(input.expiresAtMs / 1000),
   };
 }
 

@@ -18,6 +18,7 @@ import { createMetrics } from './metrics.ts';
 import { loadNodeSettings, type NodeSettings } from './settings.ts';
 import { sha256HexSync } from './sha256.ts';
 import { openSqlite } from './sqlite.ts';
+import { nodeSyncSignature } from './sync-signature.ts';
 
 export interface RunningControlPlane {
   url: string;
@@ -54,6 +55,7 @@ export async function startControlPlane(env: ConfigSource): Promise<RunningContr
   const previous = previousKey(settings);
   // Each key's algorithm is its own unless TICKET_ALG / TICKET_PREVIOUS_ALG pin it.
   const signer = await createTicketSigner({
+    syncSignature: nodeSyncSignature,
     issuer: config.issuer,
     privateKeyPem: key.pem,
     alg: settings.ticketAlg,
