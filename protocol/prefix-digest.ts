@@ -65,10 +65,28 @@ export function canonicalMessage(m: DigestMessage): string {
 
 const encoder = new TextEncoder();
 
+interface NodeCrypto {
+  createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
+}
+/**
+ * node:crypto where the runtime has it (Node; workerd with nodejs_compat): its SHA-256 answers at
+ * once, while WebCrypto's resolves on a later event-loop turn — behind every queued heartbeat on a
+ * busy control plane (20 ms of the 307's 39 ms p50 at 50 requests/s, docs/benchmarks.md). Browsers
+ * use WebCrypto. The test vectors pin both to the same hashes.
+ */
+const nodeCrypto = (
+  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+
+async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(data).digest();
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+}
+
 async function link(prev: string, kind: 'message' | 'block', text: string): Promise<string> {
   // \u0001 starts a message, \u0002 continues one: a block never hashes like a message start.
   const data = encoder.encode(`${prev}${kind === 'message' ? '\u0001' : '\u0002'}${text}`);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  const digest = await sha256(data);
   let hex = '';
   for (let i = 0; i < 4; i++) hex += (digest[i] as number).toString(16).padStart(2, '0');
   return hex;

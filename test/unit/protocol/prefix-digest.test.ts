@@ -1,6 +1,6 @@
 // The prefix digest: its vectors (shared with the workerd run), its chain property, and matching.
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   digestOfBody,
   extendDigest,
@@ -17,6 +17,21 @@ describe('prefix digest', () => {
       expect(await digestOfBody(v.body)).toEqual(v.expected);
     });
   }
+
+  it('gives the vectors through WebCrypto too (browsers: no node:crypto)', async () => {
+    vi.resetModules();
+    vi.stubGlobal('process', { ...process, getBuiltinModule: undefined });
+    const subtle = vi.spyOn(crypto.subtle, 'digest');
+    try {
+      const web = await import('../../../protocol/prefix-digest.ts');
+      for (const v of DIGEST_VECTORS) expect(await web.digestOfBody(v.body)).toEqual(v.expected);
+      expect(subtle).toHaveBeenCalled();
+    } finally {
+      subtle.mockRestore();
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
 
   it('is SHA-256 of the previous hash, a message mark and the canonical text (node:crypto agrees)', async () => {
     const first = createHash('sha256').update('\u0001user\nHello').digest('hex').slice(0, 8);
