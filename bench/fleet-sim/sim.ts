@@ -228,7 +228,7 @@ export function simulate(
         {
           now,
           liveAfter: now - 30_000,
-          breakerAdmits: (id) => {
+          breakerAdmits: ({ id }) => {
             const b = agents.find((x) => x.spec.id === id)?.breaker ?? CLOSED;
             return admits(b, now, cfg);
           },

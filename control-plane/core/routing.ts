@@ -1,7 +1,7 @@
 // Routes a request in two steps: pick-and-lease (a scheduler decision, then a slot lease — the
 // ticket row — on the first ranked agent that takes one) and issue-ticket (sign it). Logs every
 // decision with its reasons.
-import { breakerAdmitsFor, reserveThroughBreaker } from './breakers/admission.ts';
+import { breakerAdmitsAt, reserveThroughBreaker } from './breakers/admission.ts';
 import { effectiveState } from './breakers/health.ts';
 import { liveCutoff } from './config.ts';
 import type { Deps } from './deps.ts';
@@ -220,7 +220,7 @@ async function decide(deps: Deps, req: RouteRequest, now: number, fresh: boolean
   const decision = deps.scheduler.decide(views, req, {
     now,
     liveAfter: liveCutoff(config, now),
-    breakerAdmits: breakerAdmitsFor(views, now, config.breaker),
+    breakerAdmits: breakerAdmitsAt(now, config.breaker),
   });
   return { all, cached, decision };
 }

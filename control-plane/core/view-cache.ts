@@ -4,8 +4,21 @@
 import type { AgentView } from './scheduler/types.ts';
 import type { AgentRegistry } from './storage/types.ts';
 
+/** One model's views as read at `at`, and the same views by agent id (for per-agent updates). */
+interface Entry {
+  at: number;
+  views: AgentView[];
+  byId: Map<string, AgentView>;
+}
+
+const entry = (at: number, views: AgentView[]): Entry => ({
+  at,
+  views,
+  byId: new Map(views.map((v) => [v.id, v])),
+});
+
 export class ViewCache {
-  private readonly byModel = new Map<string, { at: number; views: AgentView[] }>();
+  private readonly byModel = new Map<string, Entry>();
   private readonly reading = new Set<string>();
 
   /**
@@ -34,7 +47,7 @@ export class ViewCache {
       }
     }
     const views = await agents.views(model, now);
-    if (this.ttlMs > 0) this.byModel.set(model, { at: now, views });
+    if (this.ttlMs > 0) this.byModel.set(model, entry(now, views));
     return { views, cached: false };
   }
 
@@ -45,8 +58,7 @@ export class ViewCache {
       agents
         .views(model, now)
         .then((views) => {
-          if ((this.byModel.get(model)?.at ?? -1) < now)
-            this.byModel.set(model, { at: now, views });
+          if ((this.byModel.get(model)?.at ?? -1) < now) this.byModel.set(model, entry(now, views));
         })
         .catch(() => this.byModel.delete(model)) // the next decision reads it itself
         .finally(() => this.reading.delete(model));
@@ -55,10 +67,9 @@ export class ViewCache {
 
   /** This process reserved (+1) or released (−1) a slot: keep the copies in step. */
   adjustSlots(agentId: string, delta: 1 | -1): void {
-    for (const { views } of this.byModel.values()) {
-      for (const v of views) {
-        if (v.id === agentId) v.reservedJobs = Math.max(0, v.reservedJobs + delta);
-      }
+    for (const { byId } of this.byModel.values()) {
+      const v = byId.get(agentId);
+      if (v) v.reservedJobs = Math.max(0, v.reservedJobs + delta);
     }
   }
 
@@ -70,14 +81,18 @@ export class ViewCache {
   async refreshAgent(agents: AgentRegistry, agentId: string, now: number): Promise<void> {
     if (this.byModel.size === 0) return;
     const rows = await agents.viewsOfAgent(agentId, now);
-    for (const [model, entry] of this.byModel) {
+    for (const [model, cached] of this.byModel) {
       const fresh = rows.find((r) => r.model === model)?.view;
-      const at = entry.views.findIndex((v) => v.id === agentId);
-      if (at === -1 && !fresh) continue;
+      const old = cached.byId.get(agentId);
+      if (!old && !fresh) continue;
       // A new array: a decision in flight keeps ranking the one it read.
-      const views = entry.views.filter((v) => v.id !== agentId);
-      if (fresh) views.splice(at === -1 ? views.length : at, 0, fresh);
-      this.byModel.set(model, { at: entry.at, views });
+      const views = old
+        ? cached.views.flatMap((v) => (v === old ? (fresh ? [fresh] : []) : [v]))
+        : [...cached.views, fresh as AgentView];
+      const byId = new Map(cached.byId);
+      if (fresh) byId.set(agentId, fresh);
+      else byId.delete(agentId);
+      this.byModel.set(model, { at: cached.at, views, byId });
     }
   }
 
@@ -86,15 +101,17 @@ export class ViewCache {
    * its open leases counted): put them in place without reading the database.
    */
   patchAgent(agentId: string, fields: Partial<AgentView>): void {
-    for (const { views } of this.byModel.values()) {
-      for (const v of views) if (v.id === agentId) Object.assign(v, fields);
+    for (const { byId } of this.byModel.values()) {
+      const v = byId.get(agentId);
+      if (v) Object.assign(v, fields);
     }
   }
 
   /** A job report said what the agent's engine holds now (written with it, docs/adr/0013). */
   setPrefixes(agentId: string, prefixes: readonly string[]): void {
-    for (const { views } of this.byModel.values()) {
-      for (const v of views) if (v.id === agentId) v.prefixes = new Set(prefixes);
+    for (const { byId } of this.byModel.values()) {
+      const v = byId.get(agentId);
+      if (v) v.prefixes = new Set(prefixes);
     }
   }
 

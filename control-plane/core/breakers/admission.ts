@@ -8,16 +8,14 @@ import { admits, type BreakerConfig, CLOSED, phaseOf } from './policy.ts';
 type BreakerView = Pick<AgentView, 'id' | 'breaker'>;
 
 /**
- * SchedulerContext.breakerAdmits for one decision: whether each of `views`' breakers, as read
- * with the views, admits a request at `now` (open: no; half-open: only with a free probe place).
+ * SchedulerContext.breakerAdmits for one decision: whether an agent's breaker, as read with its
+ * view, admits a request at `now` (open: no; half-open: only with a free probe place).
  */
-export function breakerAdmitsFor(
-  views: readonly BreakerView[],
+export function breakerAdmitsAt(
   now: number,
   cfg: BreakerConfig,
-): (agentId: string) => boolean {
-  const byId = new Map(views.map((v) => [v.id, v]));
-  return (id) => admits(byId.get(id)?.breaker ?? CLOSED, now, cfg);
+): (agent: Pick<BreakerView, 'breaker'>) => boolean {
+  return (agent) => admits(agent.breaker ?? CLOSED, now, cfg);
 }
 
 /**

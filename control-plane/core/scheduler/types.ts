@@ -45,7 +45,7 @@ export interface SchedulerContext {
   /** Agents whose last recorded heartbeat is at or before this time are not live. */
   liveAfter: number;
   /** False: the agent's circuit breaker does not admit a request now (../breakers/admission.ts). */
-  breakerAdmits(agentId: string): boolean;
+  breakerAdmits(agent: AgentView): boolean;
 }
 
 /** A filter returns null to keep the agent, or the reason it is excluded. */

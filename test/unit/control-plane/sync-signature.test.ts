@@ -45,7 +45,11 @@ describe('synchronous node:crypto ticket signatures', () => {
       keys: createLocalJWKSet(viaNode.jwks()),
       registeredAt: 3,
     });
-    await expect(verifier.verify(b)).resolves.toMatchObject({ jti: 'jti-1', max_tokens: 8, reg: 3 });
+    await expect(verifier.verify(b)).resolves.toMatchObject({
+      jti: 'jti-1',
+      max_tokens: 8,
+      reg: 3,
+    });
     // A signature that is not the key's is refused.
     const forged = `${b.split('.').slice(0, 2).join('.')}.${a.split('.')[2]?.split('').reverse().join('')}`;
     await expect(verifier.verify(forged)).rejects.toThrow();

@@ -3,7 +3,7 @@
 import type { Filter, FilterModule } from '../types.ts';
 
 export const breakerAdmits: Filter = (agent, _req, ctx) =>
-  ctx.breakerAdmits(agent.id) ? null : 'circuit breaker open';
+  ctx.breakerAdmits(agent) ? null : 'circuit breaker open';
 
 export const breakerFilter: FilterModule = {
   name: 'breaker',

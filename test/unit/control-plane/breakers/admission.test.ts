@@ -2,7 +2,7 @@
 // taken around the slot lease (given back when no lease is taken).
 import { describe, expect, it } from 'vitest';
 import {
-  breakerAdmitsFor,
+  breakerAdmitsAt,
   reserveThroughBreaker,
 } from '../../../../control-plane/core/breakers/admission.ts';
 import {
@@ -59,24 +59,16 @@ async function dbWith(breaker: BreakerFields) {
 }
 
 describe('breaker admission', () => {
-  it('admits closed and unknown agents, a half-open one only with a free probe place', () => {
-    const admits = breakerAdmitsFor(
+  it('admits closed agents (no breaker read), a half-open one only with a free probe place', () => {
+    const admits = breakerAdmitsAt(NOW, cfg);
+    expect(
       [
-        { id: 'closed' },
-        { id: 'open', breaker: open() },
-        { id: 'half-open', breaker: halfOpen() },
-        { id: 'probing', breaker: halfOpen({ probes: 1, probeAt: NOW - 1_000 }) },
-      ],
-      NOW,
-      cfg,
-    );
-    expect(['closed', 'open', 'half-open', 'probing', 'unknown'].map(admits)).toEqual([
-      true,
-      false,
-      true,
-      false,
-      true,
-    ]);
+        {},
+        { breaker: open() },
+        { breaker: halfOpen() },
+        { breaker: halfOpen({ probes: 1, probeAt: NOW - 1_000 }) },
+      ].map(admits),
+    ).toEqual([true, false, true, false]);
   });
 
   it('reserves through a closed breaker without touching probe places', async () => {

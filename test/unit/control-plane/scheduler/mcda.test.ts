@@ -168,7 +168,11 @@ describe('mcda properties', () => {
         fc.array(fc.uuid(), { maxLength: 5 }),
         (agents, openBreakers) => {
           const open = new Set(openBreakers.concat(agents.slice(0, 2).map((a) => a.id)));
-          const d = mcdaPolicy().decide(agents, req, ctx({ breakerAdmits: (id) => !open.has(id) }));
+          const d = mcdaPolicy().decide(
+            agents,
+            req,
+            ctx({ breakerAdmits: (a) => !open.has(a.id) }),
+          );
           const excluded = new Set(d.excluded.map((e) => e.agentId));
           for (const r of d.ranked) {
             expect(excluded.has(r.agent.id)).toBe(false);
