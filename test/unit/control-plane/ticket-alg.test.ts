@@ -1,5 +1,6 @@
 // The ticket algorithm is the key's own: ES256 for new keys, RS256 for the RSA keys of existing
-// deployments, and a TICKET_ALG that pins another one is refused, naming both.
+// deployments, and a TICKET_ALG that pins another one is refused, naming both. The Node control
+// plane signs with node:crypto, synchronously (ADR 0020): the same JWT as jose's.
 import { createLocalJWKSet, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createTicketVerifier } from '../../../agent/tickets.ts';
@@ -11,6 +12,7 @@ import {
   TICKET_ALGS,
   type TicketAlg,
 } from '../../../control-plane/core/tickets.ts';
+import { nodeSyncSignature } from '../../../control-plane/node/sync-signature.ts';
 
 async function keyPair(alg: TicketAlg) {
   const pair = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
@@ -120,5 +122,40 @@ describe('ticket algorithm from the key', () => {
     await expect(
       keyAlgorithm('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'),
     ).rejects.toThrow(/the ticket key is not a PKCS#8/);
+  });
+});
+
+const part = (jwt: string, i: number) =>
+  JSON.parse(Buffer.from(jwt.split('.')[i] ?? '', 'base64url').toString()) as unknown;
+
+describe('synchronous node:crypto ticket signatures', () => {
+  it.each(TICKET_ALGS)('%s: the JWT jose writes, and the agent verifies it', async (alg) => {
+    const privateKeyPem = await generatePrivateKeyPem(alg);
+    const viaJose = await createTicketSigner({ issuer: 'cp', privateKeyPem });
+    const viaNode = await createTicketSigner({
+      issuer: 'cp',
+      privateKeyPem,
+      syncSignature: nodeSyncSignature,
+    });
+    const claims = { ...input(), registration: 3 };
+    const [a, b] = [await viaJose.sign(claims), await viaNode.sign(claims)];
+    expect(part(b, 0)).toEqual(part(a, 0));
+    expect(part(b, 1)).toEqual(part(a, 1));
+    // ES256 signatures are randomised; RS256 (PKCS#1 v1.5) and Ed25519 are not.
+    if (alg !== 'ES256') expect(b).toBe(a);
+    const verifier = createTicketVerifier({
+      audience: 'agent-1',
+      issuer: 'cp',
+      keys: createLocalJWKSet(viaNode.jwks()),
+      registeredAt: 3,
+    });
+    await expect(verifier.verify(b)).resolves.toMatchObject({
+      jti: 'jti-1',
+      max_tokens: 8,
+      reg: 3,
+    });
+    // A signature that is not the key's is refused.
+    const forged = `${b.split('.').slice(0, 2).join('.')}.${a.split('.')[2]?.split('').reverse().join('')}`;
+    await expect(verifier.verify(forged)).rejects.toThrow();
   });
 });
