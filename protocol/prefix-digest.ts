@@ -78,7 +78,7 @@ const nodeCrypto = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
 ).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 
-async function sha256(data: Uint8Array): Promise<Uint8Array> {
+async function sha256(data: ReturnType<typeof encoder.encode>): Promise<Uint8Array> {
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(data).digest();
   return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
 }
