@@ -2,7 +2,13 @@
 import { parseArgs } from 'node:util';
 import { AGENT_ID_PATTERN } from '../protocol/agent-api.ts';
 import { parseOrigins } from '../protocol/cors.ts';
-import { DEFAULT_MODEL_NAME, ENGINE_KINDS, type EngineKind } from './engines/select.ts';
+import { findLlamaServer } from './engines/llama-server-process.ts';
+import {
+  DEFAULT_MODEL_NAME,
+  ENGINE_KINDS,
+  type EngineKind,
+  type EngineSelection,
+} from './engines/select.ts';
 import { dataPaths, operatorPath, type PathContext } from './paths.ts';
 import { parseBytes, parseLocation } from './placement.ts';
 
@@ -440,4 +446,24 @@ export function unreachableAdvertisement(agent: string, controlPlane: string): s
     'clients on other hosts cannot reach it. Set --public-url (or --public-host) to an address ' +
     'they can reach, and --host 0.0.0.0 (or that address) to listen on it.'
   );
+}
+
+/** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
+export function engineSelection(
+  config: AgentConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): EngineSelection {
+  const llamaServer = findLlamaServer(config.llamaServer, env);
+  return {
+    ...(config.engine ? { engine: config.engine } : {}),
+    ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
+    modelPath: config.modelPath,
+    ...(config.models ? { models: config.models } : {}),
+    maxConcurrentJobs: config.maxConcurrentJobs,
+    ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
+    ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
+    ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
+    ...(config.threads ? { threads: config.threads } : {}),
+    ...(llamaServer ? { llamaServer } : {}),
+  };
 }

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { access, constants, mkdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type AgentConfig, agentUrl, unreachableAdvertisement } from './config.ts';
-import { chooseEngine, engineSelection } from './engines/select.ts';
+import { type AgentConfig, agentUrl, engineSelection, unreachableAdvertisement } from './config.ts';
+import { chooseEngine } from './engines/select.ts';
 import { usesModelManager } from './models/setup.ts';
 import { type ExecFileFn, execFileText, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from './stats.ts';
 import { MAX_CLOCK_TOLERANCE_SEC } from './tickets.ts';

@@ -2,11 +2,9 @@
 // OLLAMA_HOST answers; else a managed llama-server child when a llama-server binary is found
 // (ADR 0019: the fastest on this host); else embedded llama.cpp.
 import { existsSync } from 'node:fs';
-import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { importEmbeddedEngine } from './embedded-module.ts';
 import type { InferenceEngine } from './engine.ts';
-import { findLlamaServer } from './llama-server-process.ts';
 import { normalizeHost, OllamaEngine, probeOllama } from './ollama.ts';
 
 export const ENGINE_KINDS = ['llama-cpp', 'llama-server', 'ollama', 'openai'] as const;
@@ -42,26 +40,6 @@ export const DEFAULT_MODEL_NAME = 'smollm2:135m';
 export interface EngineChoice {
   kind: EngineKind;
   reason: string;
-}
-
-/** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
-export function engineSelection(
-  config: AgentConfig,
-  env: NodeJS.ProcessEnv = process.env,
-): EngineSelection {
-  const llamaServer = findLlamaServer(config.llamaServer, env);
-  return {
-    ...(config.engine ? { engine: config.engine } : {}),
-    ...(config.ollamaHost ? { ollamaHost: config.ollamaHost } : {}),
-    modelPath: config.modelPath,
-    ...(config.models ? { models: config.models } : {}),
-    maxConcurrentJobs: config.maxConcurrentJobs,
-    ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
-    ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
-    ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),
-    ...(config.threads ? { threads: config.threads } : {}),
-    ...(llamaServer ? { llamaServer } : {}),
-  };
 }
 
 /** What selectEngine would pick, and why, without loading anything. */

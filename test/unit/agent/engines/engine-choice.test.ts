@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../../../agent/config.ts';
+import { engineSelection } from '../../../../agent/config.ts';
 import { cachedLlamaServer } from '../../../../agent/engines/llama-server-process.ts';
-import { chooseEngine, engineSelection } from '../../../../agent/engines/select.ts';
+import { chooseEngine } from '../../../../agent/engines/select.ts';
 import { testAgentConfig } from '../agent-config.ts';
 
 let cache: string;
