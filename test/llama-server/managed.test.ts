@@ -1,8 +1,8 @@
 // ENGINE=llama-server against the real llama-server binary (LLAMA_SERVER_BIN) on the demo model:
 // the engine starts it as a child on a private loopback port, streams an answer through it, restarts
 // it after a kill -9 and serves again, and leaves no process behind once closed; then a whole agent
-// process with ENGINE=llama-server answers through the control plane's 307 and, stopped, leaves
-// no llama-server child either.
+// process with ENGINE=llama-server answers chat and embeddings (a second child) through the control
+// plane's 307 and, stopped, leaves no llama-server child either.
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,7 +101,7 @@ describe('ENGINE=llama-server (a managed llama-server child)', () => {
     expect(lines).not.toContain('gone');
   }, 300_000);
 
-  it('an agent process with ENGINE=llama-server answers through the 307 and stops its child', async () => {
+  it('an agent process with ENGINE=llama-server answers chat and embeddings through the 307 and stops its children', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'titan-managed-'));
     const cluster = await startCluster({
       cpPort: await freePort(),
@@ -111,7 +111,7 @@ describe('ENGINE=llama-server (a managed llama-server child)', () => {
       maxConcurrentJobs: 2,
       agentEnv: { ENGINE: 'llama-server', LLAMA_SERVER: BIN, THREADS: '1', CONTEXT_SIZE: '1024' },
     });
-    let childPid: number | undefined;
+    let childPids: number[] = [];
     try {
       const client = new OpenAI({ baseURL: `${cluster.url}/v1`, apiKey: 'unused' });
       const stream = await client.chat.completions.create({
@@ -130,20 +130,29 @@ describe('ENGINE=llama-server (a managed llama-server child)', () => {
       }
       expect(text.length).toBeGreaterThan(0);
       expect(usage?.completion_tokens).toBe(8);
-      const agent = cluster.agents[0];
-      const started = agent?.output
+      // Embeddings: a second child (llama-server --embeddings serves nothing else), started now.
+      const embedded = await client.embeddings.create({ model: DEMO_MODEL, input: ['a', 'b'] });
+      expect(embedded.data.map((d) => d.embedding.length)).toEqual([576, 576]);
+      const again = await client.chat.completions.create({
+        model: DEMO_MODEL,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+        temperature: 0,
+        max_tokens: 8,
+      });
+      expect(again.usage?.completion_tokens).toBe(8);
+      childPids = (cluster.agents[0]?.output ?? [])
         .map(logLine)
-        .find((l) => l.msg === 'llama-server: started' && typeof l.pid === 'number');
-      childPid = started?.pid as number | undefined;
-      expect(childPid).toBeTypeOf('number');
-      expect(alive(childPid as number)).toBe(true);
+        .filter((l) => l.msg === 'llama-server: started' && typeof l.pid === 'number')
+        .map((l) => l.pid as number);
+      expect(childPids).toHaveLength(2);
+      for (const pid of childPids) expect(alive(pid)).toBe(true);
     } finally {
       await cluster.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
     await waitFor(
-      'llama-server child gone',
-      async () => (alive(childPid as number) ? undefined : true),
+      'llama-server children gone',
+      async () => (childPids.some(alive) ? undefined : true),
       15_000,
     );
   }, 300_000);
