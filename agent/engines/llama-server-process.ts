@@ -89,7 +89,13 @@ export function spawnChild(binary: string, args: string[], log: Logger): ChildHa
   const [command, argv] = pdeath
     ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]]
     : [binary, args];
-  const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches the agent, which drains its requests (on
+  // this child) and then stops it; in the agent's group the child died first, mid-drain, and the
+  // agent logged a crash. The parent-death signal still covers an agent that dies.
+  const child: ChildProcess = spawn(command, argv, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   // Keep its last lines for the crash report; llama-server logs to stderr.
   let tail: string[] = [];
   child.stderr?.on('data', (c: Buffer) => {
