@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ndjsonLines } from '../protocol/framing.ts';
+import { useEmbeddedEngineHome } from './engines/embedded-module.ts';
 import type { PullEvent } from './models/admin.ts';
 import { DownloadError, Downloader } from './models/download.ts';
 import { cpuRepackFor, estimateMemory, readGgufHeader } from './models/gguf-estimate.ts';
@@ -84,6 +85,8 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
       dataDir: env(v['data-dir'], 'AGENT_DATA_DIR'),
       modelsDir: env(v['models-dir'], 'MODELS_DIR'),
     });
+    // GGUF headers are read through node-llama-cpp, which may live in the data folder.
+    useEmbeddedEngineHome({ dataDir: paths.dataDir, install: false });
     const catalog = await loadCatalog({
       catalog: operatorPath(io, env(v.catalog, 'MODEL_CATALOG')) ?? BUNDLED_CATALOG,
       modelsDir: paths.modelsDir,

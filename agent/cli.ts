@@ -35,6 +35,14 @@ export async function main(argv: string[]): Promise<number> {
       tty: process.stderr.isTTY === true,
     });
   }
+  if (argv[0] === 'engine') {
+    const { engineMain } = await import('./cli-engine.ts');
+    return engineMain(argv.slice(1), {
+      ...pathContext(),
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+    });
+  }
   if (argv[0] === 'service') {
     const { serviceMain } = await import('./cli-service.ts');
     return serviceMain(argv.slice(1), {

@@ -37,6 +37,8 @@ export interface AgentConfig {
   upstreamUrl: string | undefined;
   /** llama-server binary (LLAMA_SERVER); else the build cache's. Found: the default engine. */
   llamaServer?: string | undefined;
+  /** Install the embedded engine into the data folder when it is to run and missing (ENGINE_INSTALL). */
+  engineInstall?: boolean | undefined;
   contextSize: number | undefined;
   /** Memory offered to the scheduler at most (MEMORY_LIMIT), bytes. */
   memoryLimitBytes?: number | undefined;
@@ -110,6 +112,7 @@ const OPTIONS = {
   'metrics-token': { type: 'string' },
   'cors-origins': { type: 'string' },
   'no-supervise': { type: 'boolean' },
+  'no-engine-install': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -118,6 +121,7 @@ export const USAGE = `Usage: agent start [options]
        agent doctor [options]   check this host against the same options, start nothing
        agent models ls|pull|rm  (agent models --help)
        agent service print|install  systemd unit (agent service --help)
+       agent engine install|status  the embedded engine (agent engine --help)
        agent --version
 
 Options (environment variable in brackets):
@@ -140,6 +144,10 @@ Options (environment variable in brackets):
                              says which and why)
   --llama-server <file>      llama-server binary [LLAMA_SERVER] (default: the one
                              scripts/build-llama-cpp.sh llama-server built, if any)
+  --no-engine-install        never install the embedded engine: without node-llama-cpp
+                             beside the agent or in <data-dir>/engines, llama-cpp fails
+                             [ENGINE_INSTALL=0] (default: installed there when it is to
+                             run, as agent engine install does)
   --upstream-url <url>       OpenAI-compatible server to front (ENGINE=openai) [UPSTREAM_URL]
   --context-size <n>         tokens of context per job, llama.cpp [CONTEXT_SIZE] (default 2048)
   --threads <n>              CPU threads, llama.cpp [THREADS] (default: all cores; several
@@ -334,6 +342,9 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     engine: engine as EngineKind | undefined,
     upstreamUrl,
     llamaServer: operatorPath(ctx, pick(values['llama-server'], 'LLAMA_SERVER')),
+    engineInstall:
+      values['no-engine-install'] !== true &&
+      !['0', 'false', 'no', 'off'].includes(ctx.env.ENGINE_INSTALL ?? ''),
     contextSize: optionalInt(
       pick(values['context-size'], 'CONTEXT_SIZE'),
       'context size',

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { access, constants, mkdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type AgentConfig, agentUrl, engineSelection, unreachableAdvertisement } from './config.ts';
+import { engineBesideAgent, engineHome, installedEngine } from './engines/embedded-install.ts';
 import { chooseEngine } from './engines/select.ts';
 import { usesModelManager } from './models/setup.ts';
 import { type ExecFileFn, execFileText, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from './stats.ts';
@@ -52,6 +53,26 @@ export async function doctor(config: AgentConfig, deps: DoctorDeps = {}): Promis
 
 type Add = (name: string, status: CheckStatus, detail: string) => void;
 type Get = (url: string) => Promise<Response>;
+
+/** Where node-llama-cpp comes from: beside the agent, the data folder, or an install at start. */
+function embedded(config: AgentConfig, add: Add) {
+  if (engineBesideAgent()) return add('embedded engine', 'ok', 'node-llama-cpp beside the agent');
+  const found = config.dataDir ? installedEngine(config.dataDir) : undefined;
+  if (found) return add('embedded engine', 'ok', `node-llama-cpp (${found.build}) in ${found.dir}`);
+  const where = config.dataDir ? engineHome(config.dataDir) : 'the data folder';
+  if (!config.engineInstall) {
+    return add(
+      'embedded engine',
+      'fail',
+      `node-llama-cpp is not installed and --no-engine-install is set: agent engine install puts it in ${where}`,
+    );
+  }
+  add(
+    'embedded engine',
+    'warn',
+    `node-llama-cpp is not installed: agent start installs it into ${where} (npm, about 75 MB for the CPU build, 620 MB for CUDA); agent engine install does it now`,
+  );
+}
 
 /** Reachable, and the clock against its Date header (tickets carry exp and nbf). */
 async function controlPlane(config: AgentConfig, get: Get, now: () => number, add: Add) {
@@ -150,6 +171,7 @@ async function engine(config: AgentConfig, f: typeof fetch, get: Get, add: Add) 
     add('engine', fellBack ? 'warn' : 'ok', `${kind}: ${reason}`);
   }
   if (kind === 'openai' || kind === 'ollama') return upstream(config, get, add);
+  if (kind === 'llama-cpp') embedded(config, add);
   if (usesModelManager(config)) return add('model', 'ok', `model catalog ${config.catalog}`);
   try {
     const file = await stat(config.modelPath);

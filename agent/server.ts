@@ -6,6 +6,7 @@ import { createAgentApp } from './app.ts';
 import { type AgentConfig, agentUrl, engineSelection, unreachableAdvertisement } from './config.ts';
 import { announceOffline, ControlPlaneClient } from './control-plane-client.ts';
 import { fileCredentialStore } from './credential-store.ts';
+import { useEmbeddedEngineHome } from './engines/embedded-module.ts';
 import type { InferenceEngine } from './engines/engine.ts';
 import { chooseEngine, selectEngine } from './engines/select.ts';
 import { JobTracker } from './jobs.ts';
@@ -69,6 +70,7 @@ export async function startAgent(
     ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
     log,
   };
+  useEmbeddedEngineHome({ dataDir: config.dataDir, install: config.engineInstall === true, log });
   const choice = overrides.engine ? undefined : await chooseEngine(selection);
   if (choice) log.info(`engine ${choice.kind}`, { reason: choice.reason });
   // With a model catalog the engine is the model manager (several variants, best fit, LRU); its

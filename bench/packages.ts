@@ -1,15 +1,18 @@
 // `npm run bench -- packages`: packs every workspace and installs the tarballs into empty folders
 // as an operator would (npm install --omit=dev, NODE_LLAMA_CPP_SKIP_DOWNLOAD=true), and reports
-// each install's time and size on disk: the agent without the embedded engine, with its x86-64 CPU
-// build only, with every prebuilt variant npm picks by default (CUDA and Vulkan included), and the
-// Node control plane. Installs come from the npm cache when it is warm, so times are mostly disk
+// each install's time and size on disk: the agent alone, the embedded engine its
+// `agent engine install` adds to its data folder (the CPU build, and on x86-64 Linux the CUDA one),
+// node-llama-cpp installed beside the agent with npm's defaults (every prebuilt variant npm picks,
+// for comparison), and the Node control plane. Installs come from the npm cache when it is warm, so times are mostly disk
 // and, for the control plane, compiling better-sqlite3 where no prebuilt binary can be downloaded.
 import { rmSync, writeFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
+import { join } from 'node:path';
+import { NODE_LLAMA_CPP_VERSION } from '../agent/engines/embedded-install.ts';
 import {
   diskBytes,
-  EMBEDDED_CPU_ENGINE,
   type Install,
+  installEngineWith,
   installInto,
   MB,
   packAll,
@@ -28,16 +31,23 @@ try {
     installs.push(install);
     rows.push({ name, command, install });
   };
-  measure('agent, no embedded engine', '--omit=optional', [protocol, agent], ['--omit=optional']);
-  if (platform() === 'linux' && arch() === 'x64') {
-    measure(
-      'agent, embedded engine (x86-64 CPU build)',
-      `--omit=optional + ${EMBEDDED_CPU_ENGINE.join(' ')}`,
-      [protocol, agent, ...EMBEDDED_CPU_ENGINE],
-      ['--omit=optional'],
-    );
+  measure('agent', '(none)', [protocol, agent], []);
+  const plain = installs[0] as Install;
+  const builds = platform() === 'linux' && arch() === 'x64' ? ['cpu', 'cuda'] : ['cpu'];
+  for (const build of builds) {
+    const engine = installEngineWith(plain.dir, join(plain.dir, `data-${build}`), build);
+    rows.push({
+      name: `+ embedded engine, ${build} build (in the data folder)`,
+      command: `agent engine install --build ${build}`,
+      install: engine,
+    });
   }
-  measure('agent, default (every prebuilt engine variant)', '(none)', [protocol, agent], []);
+  measure(
+    'agent + node-llama-cpp beside it, npm defaults (every prebuilt variant npm picks)',
+    `+ node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`,
+    [protocol, agent, `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`],
+    [],
+  );
   measure('control plane', '(none)', [protocol, packed.tarballs['control-plane']], []);
 
   const tarballSizes = Object.entries(packed.tarballs).map(
@@ -48,7 +58,7 @@ try {
   console.log('');
   console.log(
     [
-      '| install (npm install --omit=dev) | extra flags / packages | time | node_modules on disk |',
+      "| install (npm install --omit=dev, or the agent command) | extra flags / packages | time | on disk (node_modules, or the data folder's engines) |",
       '|---|---|---|---|',
       ...rows.map(
         (r) =>

@@ -93,7 +93,19 @@ export function installedPackages(nodeModules: string): string[] {
   return names;
 }
 
-/** The x86-64 Linux CPU build of the embedded engine, without its CUDA and Vulkan variants. */
-export const EMBEDDED_CPU_ENGINE = ['node-llama-cpp@3.21.1', '@node-llama-cpp/linux-x64@3.21.1'];
+/**
+ * `agent engine install --build <build>` run by an installed agent (its own bin, from its folder):
+ * node-llama-cpp with one prebuilt build into `<dataDir>/engines`. `bytes` is that folder on disk.
+ */
+export function installEngineWith(agentDir: string, dataDir: string, build: string): Install {
+  const started = performance.now();
+  execFileSync(
+    join(agentDir, 'node_modules', '.bin', 'agent'),
+    ['engine', 'install', '--build', build, '--data-dir', dataDir],
+    { cwd: agentDir, env: INSTALL_ENV, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { dir: dataDir, seconds, bytes: diskBytes(join(dataDir, 'engines')) };
+}
 
 export const MB = 1024 * 1024;

@@ -32,7 +32,7 @@ export class LlamaLoader {
   ) {}
 
   static async create(opts: LlamaLoaderOptions): Promise<LlamaLoader> {
-    const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
+    const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp({ install: true });
     const llama = await getLlama({
       gpu: opts.gpu ?? 'auto',
       build: 'never',

@@ -1,12 +1,14 @@
 // The packages as an operator gets them: `npm pack` each workspace, install the tarballs into
-// empty folders outside the checkout with `npm install --omit=dev`, check what they hold and weigh,
-// then start the installed control plane and the installed agent (their own bins, not the
-// checkout's) with the demo model and stream one chat answer through the control plane's 307.
+// empty folders outside the checkout with `npm install --omit=dev`, check what they hold and weigh
+// (the agent alone, then with the embedded engine its own `agent engine install` puts in its data
+// folder), then start the installed control plane and the installed agent (their own bins, not the
+// checkout's), which installs its embedded engine as it starts, with the demo model, and stream one
+// chat answer through the control plane's 307.
 // Sizes and times are printed; `npm run bench -- packages` stores them (bench/packages.ts).
 import { existsSync, rmSync } from 'node:fs';
-import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineHome, enginePackages } from '../../agent/engines/embedded-install.ts';
 import {
   DEMO_MODEL,
   DEMO_MODEL_PATH,
@@ -16,8 +18,8 @@ import {
   waitFor,
 } from '../../scripts/cluster.ts';
 import {
-  EMBEDDED_CPU_ENGINE,
   type Install,
+  installEngineWith,
   installedPackages,
   installInto,
   MB,
@@ -28,15 +30,14 @@ import {
   WORKSPACES,
 } from '../../scripts/package-install.ts';
 
-const linuxX64 = platform() === 'linux' && arch() === 'x64';
 const CP_PORT = 18380;
 const AGENT_PORT = 18381;
 const JOIN_TOKEN = 'packages-test-join-token';
 
 let scratch: string[] = [];
 let packed: Packed;
-let agentLean: Install; // --omit=optional: no embedded engine
-let agentCpu: Install; // the embedded engine's x86-64 CPU build only
+let agent: Install; // a plain install: no embedded engine
+let engineCpu: Install; // `agent engine install --build cpu` into a data folder
 let controlPlane: Install;
 let client: Install;
 const procs: Proc[] = [];
@@ -49,21 +50,17 @@ beforeAll(() => {
   const dest = scratchDir('tarballs');
   scratch.push(dest);
   packed = packAll(dest);
-  const { protocol, agent } = packed.tarballs;
-  agentLean = installInto('agent-lean', [protocol, agent], ['--omit=optional']);
-  agentCpu = installInto(
-    'agent-cpu',
-    [protocol, agent, ...(linuxX64 ? EMBEDDED_CPU_ENGINE : [])],
-    ['--omit=optional'],
-  );
+  const { protocol } = packed.tarballs;
+  agent = installInto('agent', [protocol, packed.tarballs.agent]);
+  engineCpu = installEngineWith(agent.dir, join(agent.dir, 'data-cpu'), 'cpu');
   controlPlane = installInto('control-plane', [protocol, packed.tarballs['control-plane']]);
   client = installInto('client', [protocol, packed.tarballs.client]);
-  scratch.push(agentLean.dir, agentCpu.dir, controlPlane.dir, client.dir);
+  scratch.push(agent.dir, controlPlane.dir, client.dir);
   console.log(
     JSON.stringify({
       packSeconds: packed.seconds,
       installs: Object.fromEntries(
-        Object.entries({ agentLean, agentCpu, controlPlane, client }).map(([k, v]) => [
+        Object.entries({ agent, engineCpu, controlPlane, client }).map(([k, v]) => [
           k,
           { seconds: Number(v.seconds.toFixed(1)), mb: Number((v.bytes / MB).toFixed(1)) },
         ]),
@@ -93,49 +90,67 @@ describe('tarballs', () => {
   );
 });
 
-describe('the agent installed without the embedded engine', () => {
-  it(`weighs under 40 MB and holds no control-plane or build tool`, () => {
-    const names = installedPackages(join(agentLean.dir, 'node_modules'));
+describe('the agent installed with npm install --omit=dev', () => {
+  it(`weighs under 40 MB and holds no control-plane or build tool, nor the embedded engine`, () => {
+    const names = installedPackages(join(agent.dir, 'node_modules'));
     expect(names).toContain('@titancompute/agent');
     for (const banned of ['tsx', 'better-sqlite3', 'drizzle-orm', 'wrangler', 'node-llama-cpp']) {
       expect(names).not.toContain(banned);
     }
-    expect(agentLean.bytes / MB).toBeLessThan(40);
+    expect(agent.bytes / MB).toBeLessThan(40);
   });
 
-  it('runs --version, and refuses ENGINE=llama-cpp with a clear message', async () => {
-    const bin = join(agentLean.dir, 'node_modules', '.bin', 'agent');
-    const version = spawnProcess('agent-version', bin, ['--version'], {}, { cwd: agentLean.dir });
+  it('with the CPU build of the embedded engine in its data folder, weighs under 200 MB', async () => {
+    const engines = installedPackages(join(engineHome(engineCpu.dir), 'node_modules'));
+    // node-llama-cpp and the one prebuilt CPU package, no CUDA or Vulkan build.
+    const wanted = enginePackages('cpu').map((spec) => spec.replace(/@[^@]+$/, ''));
+    expect(engines.filter((n) => /node-llama-cpp/.test(n)).sort()).toEqual(wanted.sort());
+    expect((agent.bytes + engineCpu.bytes) / MB).toBeLessThan(200);
+    const status = spawnProcess(
+      'agent-engine-status',
+      join(agent.dir, 'node_modules', '.bin', 'agent'),
+      ['engine', 'status', '--data-dir', 'data-cpu'],
+      {},
+      { cwd: agent.dir },
+    );
+    expect(await new Promise((ok) => status.child.once('exit', ok))).toBe(0);
+    expect(status.output.join('\n')).toMatch(/node-llama-cpp 3\.21\.1 \(cpu\) in .*data-cpu/);
+  });
+
+  it('runs --version, and with --no-engine-install refuses ENGINE=llama-cpp with a clear message', async () => {
+    const bin = join(agent.dir, 'node_modules', '.bin', 'agent');
+    const version = spawnProcess('agent-version', bin, ['--version'], {}, { cwd: agent.dir });
     const code = await new Promise((ok) => version.child.once('exit', ok));
     expect(code).toBe(0);
     expect(version.output.join('\n')).toMatch(/0\.1\.0/);
 
-    const agent = spawnProcess(
+    const refused = spawnProcess(
       'agent-no-engine',
       bin,
       ['start', '--no-supervise'],
       {
         ENGINE: 'llama-cpp',
+        ENGINE_INSTALL: '0',
         MODEL_PATH: DEMO_MODEL_PATH,
         CONTROL_PLANE_URL: `http://127.0.0.1:${CP_PORT}`,
         JOIN_TOKEN,
         PORT: String(AGENT_PORT + 1),
-        AGENT_DATA_DIR: join(agentLean.dir, 'data'),
+        AGENT_DATA_DIR: join(agent.dir, 'data-none'),
       },
-      { cwd: agentLean.dir },
+      { cwd: agent.dir },
     );
-    procs.push(agent);
-    const exit = await new Promise((ok) => agent.child.once('exit', ok));
+    procs.push(refused);
+    const exit = await new Promise((ok) => refused.child.once('exit', ok));
     expect(exit).not.toBe(0);
-    expect(agent.output.join('\n')).toMatch(
-      /needs the embedded engine, the npm package node-llama-cpp/,
+    expect(refused.output.join('\n')).toMatch(
+      /needs the npm package node-llama-cpp, which is neither installed beside the agent.*agent engine install/,
     );
   });
 });
 
 describe('the installed control plane and agent', () => {
-  it('hold only their own dependencies; the agent with its CPU engine weighs under 200 MB', () => {
-    const agentNames = installedPackages(join(agentCpu.dir, 'node_modules'));
+  it('hold only their own dependencies', () => {
+    const agentNames = installedPackages(join(agent.dir, 'node_modules'));
     for (const banned of ['tsx', 'better-sqlite3', 'drizzle-orm', 'wrangler']) {
       expect(agentNames).not.toContain(banned);
     }
@@ -144,10 +159,6 @@ describe('the installed control plane and agent', () => {
       expect(cpNames).not.toContain(banned);
     }
     expect(cpNames).toContain('better-sqlite3');
-    if (linuxX64) {
-      expect(agentNames).toContain('@node-llama-cpp/linux-x64');
-      expect(agentCpu.bytes / MB).toBeLessThan(200);
-    }
   });
 
   it('stream a chat answer through the 307, with fetch and with the installed client', async () => {
@@ -173,9 +184,10 @@ describe('the installed control plane and agent', () => {
       60_000,
       [cp],
     );
-    const agent = spawnProcess(
+    // Its data folder has no engine yet: the agent installs the embedded one as it starts.
+    const installed = spawnProcess(
       'installed-agent',
-      join(agentCpu.dir, 'node_modules', '.bin', 'agent'),
+      join(agent.dir, 'node_modules', '.bin', 'agent'),
       ['start'],
       {
         CONTROL_PLANE_URL: cpUrl,
@@ -187,17 +199,19 @@ describe('the installed control plane and agent', () => {
         PORT: String(AGENT_PORT),
         MODEL_PATH: DEMO_MODEL_PATH,
         SUPPORTED_MODELS: DEMO_MODEL,
-        AGENT_DATA_DIR: join(agentCpu.dir, 'data'),
+        AGENT_DATA_DIR: join(agent.dir, 'data'),
       },
-      { cwd: agentCpu.dir },
+      { cwd: agent.dir },
     );
-    procs.push(agent);
+    procs.push(installed);
     await waitFor(
       'the installed agent registered',
       async () => ((await fetch(`${cpUrl}/readyz`)).ok ? true : undefined),
-      180_000,
-      [cp, agent],
+      240_000,
+      [cp, installed],
     );
+    expect(installed.output.join('\n')).toMatch(/embedded engine: installed/);
+    expect(existsSync(join(engineHome(join(agent.dir, 'data')), 'installed.json'))).toBe(true);
 
     const res = await fetch(`${cpUrl}/v1/chat/completions`, {
       method: 'POST',

@@ -60,6 +60,7 @@ describe('parseCommand', () => {
       models: undefined,
       ollamaHost: undefined,
       engine: undefined,
+      engineInstall: true,
       upstreamUrl: undefined,
       contextSize: undefined,
       threads: undefined,

@@ -68,6 +68,30 @@ describe('agent doctor', () => {
     expect(checks['public URL']).toMatchObject({ status: 'warn' });
   });
 
+  it('says where the embedded engine comes from when it is the one to run', async () => {
+    const model = join(dir, 'model.gguf');
+    writeFileSync(model, 'gguf');
+    const checks = byName(
+      await doctor(
+        testAgentConfig({
+          agentId: 'a',
+          controlPlaneUrl: cpUrl,
+          port: await freePort(),
+          engine: 'llama-cpp',
+          modelPath: model,
+          dataDir: join(dir, 'data'),
+        }),
+        { exec: async () => h200 },
+      ),
+    );
+    // In a checkout node-llama-cpp is a dependency; an installed agent's is in its data folder.
+    expect(checks['embedded engine']).toEqual({
+      name: 'embedded engine',
+      status: 'ok',
+      detail: 'node-llama-cpp beside the agent',
+    });
+  });
+
   it('fails a skewed clock, a missing model, a loopback URL for a remote control plane', async () => {
     clockOffsetMs = -90_000;
     try {
