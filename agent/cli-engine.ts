@@ -1,4 +1,4 @@
-// `agent engine install|status`: the embedded engine (node-llama-cpp with one prebuilt build) in
+// `agent engine install|status|packages`: the embedded engine (node-llama-cpp with one prebuilt build) in
 // the agent's data folder, for agents installed without it (agent/engines/embedded-install.ts).
 import { parseArgs } from 'node:util';
 import {
@@ -7,6 +7,7 @@ import {
   type EngineBuild,
   engineBesideAgent,
   engineHome,
+  enginePackages,
   installEngine,
   installedEngine,
   NODE_LLAMA_CPP_VERSION,
@@ -14,11 +15,13 @@ import {
 } from './engines/embedded-install.ts';
 import { dataPaths, type PathContext } from './paths.ts';
 
-export const ENGINE_USAGE = `Usage: agent engine <install|status> [options]
+export const ENGINE_USAGE = `Usage: agent engine <install|status|packages> [options]
 
   install   install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} with one prebuilt build into
             <data-dir>/engines (replacing the one there once the new one is complete)
   status    where the embedded engine comes from: beside the agent, the data folder, or nowhere
+  packages  print the npm packages of a build, one per line, to install beside the agent
+            instead (an image: npm install --omit=optional $(agent engine packages --build cpu))
 
 Options (environment variable in brackets):
   --build <auto|${ENGINE_BUILDS.join('|')}>  which prebuilt build (default auto: cuda where nvidia-smi lists
@@ -75,8 +78,18 @@ export async function engineMain(argv: string[], io: EngineCliIo): Promise<numbe
     );
     return 0;
   }
+  if (command === 'packages') {
+    try {
+      const chosen = await chooseBuild(build as EngineBuild | 'auto', io.gpuCount);
+      io.out(`${enginePackages(chosen).join('\n')}\n`);
+      return 0;
+    } catch (err) {
+      io.err(`agent engine: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   if (command !== 'install' || positionals.length > 1) {
-    io.err(`agent engine: expected install or status\n\n${ENGINE_USAGE}`);
+    io.err(`agent engine: expected install, status or packages\n\n${ENGINE_USAGE}`);
     return 2;
   }
   try {

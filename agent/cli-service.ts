@@ -99,6 +99,9 @@ PUBLIC_URL=http://gpu1.example.com:8081
 #SUPPORTED_MODELS=my-model
 # llama.cpp's llama-server, run by the agent (faster than the embedded engine, its fallback):
 #LLAMA_SERVER=/opt/llama.cpp/build/bin/llama-server
+# Without it, the embedded engine: installed into the data folder at the first start (CUDA where
+# nvidia-smi lists a GPU, else CPU; \`agent engine install\` does it ahead of time). 0: never.
+#ENGINE_INSTALL=0
 # Or front a local Ollama or OpenAI-compatible server:
 #OLLAMA_HOST=http://127.0.0.1:11434
 #ENGINE=openai

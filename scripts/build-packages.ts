@@ -1,4 +1,5 @@
-// `npm run build:packages [protocol|client|agent|control-plane …]` (and each package's `prepack`):
+// `npm run build:packages [protocol|client|agent|control-plane …] [--no-types]` (and each
+// package's `prepack`; the images build with --no-types):
 // compiles the workspace packages into their dist/ folders (ADR 0018). esbuild bundles each
 // package's entry points as ES modules with every npm dependency left external; an import of
 // another package's source (agent -> ../protocol/x.ts) becomes an import of that package
@@ -145,13 +146,18 @@ function placeDeclarations(name: string, pkg: PackageBuild, types: string, dist:
   }
 }
 
-export async function buildPackages(names: string[]): Promise<void> {
+/** `types: false`: the JavaScript only (container images run the code and publish no types). */
+export async function buildPackages(
+  names: string[],
+  opts: { types?: boolean } = {},
+): Promise<void> {
   const unknown = names.filter((n) => !(n in PACKAGES));
   if (unknown.length > 0)
     throw new Error(`unknown package ${unknown.join(', ')} (${Object.keys(PACKAGES).join(', ')})`);
   const tmp = mkdtempSync(join(tmpdir(), 'titan-types-'));
   try {
-    declarations(names, tmp);
+    const types = opts.types !== false;
+    if (types) declarations(names, tmp);
     for (const name of names) {
       const pkg = PACKAGES[name] as PackageBuild;
       const dist = join(ROOT, name, 'dist');
@@ -159,7 +165,7 @@ export async function buildPackages(names: string[]): Promise<void> {
       await bundle(name, pkg, dist);
       for (const [from, to] of pkg.copy ?? [])
         cpSync(join(ROOT, from), join(dist, to), { recursive: true });
-      placeDeclarations(name, pkg, join(tmp, 'types'), dist);
+      if (types) placeDeclarations(name, pkg, join(tmp, 'types'), dist);
       console.log(`built ${relative(ROOT, dist)}`);
     }
   } finally {
@@ -168,6 +174,9 @@ export async function buildPackages(names: string[]): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const names = process.argv.slice(2);
-  await buildPackages(names.length > 0 ? names : Object.keys(PACKAGES));
+  const args = process.argv.slice(2);
+  const names = args.filter((a) => a !== '--no-types');
+  await buildPackages(names.length > 0 ? names : Object.keys(PACKAGES), {
+    types: !args.includes('--no-types'),
+  });
 }

@@ -84,6 +84,36 @@ async function fleetReady(): Promise<string | undefined> {
   return ready.length === 2 ? out : undefined;
 }
 
+describe('the images', () => {
+  /** A shell command's output inside a fresh container of `image`. */
+  const inside = (image: string, command: string) =>
+    docker('run', '--rm', '--entrypoint', 'sh', image, '-c', command);
+
+  it('hold the packed packages, compiled JavaScript with no TypeScript runner or sources', async () => {
+    for (const [image, pkg] of [
+      [images.agent, 'agent'],
+      [images.controlPlane, 'control-plane'],
+    ] as const) {
+      const listing = await inside(
+        image,
+        `ls node_modules/@titancompute/${pkg} node_modules/@titancompute/${pkg}/dist; ` +
+          'ls node_modules | grep -x -e tsx -e typescript -e esbuild -e wrangler || true; ' +
+          `find node_modules/@titancompute -name '*.ts' ! -name '*.d.ts' | head -3`,
+      );
+      expect(listing).toMatch(/^cli\.js$/m);
+      expect(listing).not.toMatch(/^(tsx|typescript|esbuild|wrangler)$/m);
+      expect(listing).not.toMatch(/\.ts$/m);
+    }
+    // The agent image: only its own dependencies, and the embedded engine's CPU build beside it.
+    const agentModules = await inside(images.agent, 'ls node_modules node_modules/@node-llama-cpp');
+    expect(agentModules).not.toMatch(/^(better-sqlite3|drizzle-orm)$/m);
+    expect(agentModules).toMatch(/^node-llama-cpp$/m);
+    expect(agentModules.split('\n').filter((l) => l.startsWith('linux-'))).toEqual(['linux-x64']);
+    expect(await inside(images.agent, 'agent engine status')).toMatch(/beside the agent/);
+    expect(await inside(images.controlPlane, 'titan-control-plane --version')).toMatch(/0\.1\.0/);
+  });
+});
+
 describe('compose.yaml: a control plane and two agents with the demo model', () => {
   it('titan.sh status shows every service healthy and both agents healthy in /v1/status', async () => {
     const out = await waitFor('both agents healthy in titan.sh status', fleetReady, 120_000);

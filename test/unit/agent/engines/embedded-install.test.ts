@@ -157,6 +157,12 @@ describe('agent engine', () => {
     expect(out.join('')).toMatch(/data folder: node-llama-cpp [\d.]+ \(cuda\) in /);
   });
 
+  it('packages prints the npm specs of a build, for an install beside the agent', async () => {
+    const out: string[] = [];
+    expect(await engineMain(['packages', '--build', 'cpu'], io(scratch(), out))).toBe(0);
+    expect(out.join('')).toBe(`${enginePackages('cpu').join('\n')}\n`);
+  });
+
   it('refuses an unknown build or command', async () => {
     const out: string[] = [];
     expect(await engineMain(['install', '--build', 'rocm'], io(scratch(), out))).toBe(2);
