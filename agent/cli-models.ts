@@ -26,6 +26,7 @@ Options (environment variable in brackets):
   --model-base-url <url>   Hugging Face-compatible mirror [MODEL_BASE_URL]
   --context-size <n>       for estimates [CONTEXT_SIZE] (default 2048)
   --max-concurrent-jobs <n> for estimates [MAX_CONCURRENT_JOBS] (default 4)
+  --cache-sequences <n>    for estimates, if more [CACHE_SEQUENCES]
   --agent <url>            act through a running agent's /admin endpoint instead [AGENT_URL]
   --admin-key <key>        [AGENT_ADMIN_KEY]
 
@@ -39,6 +40,7 @@ const OPTIONS = {
   'model-base-url': { type: 'string' },
   'context-size': { type: 'string' },
   'max-concurrent-jobs': { type: 'string' },
+  'cache-sequences': { type: 'string' },
   agent: { type: 'string' },
   'admin-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -94,7 +96,10 @@ export async function modelsMain(argv: string[], io: ModelsCliIo): Promise<numbe
     });
     if (command === 'ls') {
       const ctx = Number(env(v['context-size'], 'CONTEXT_SIZE') ?? 2048);
-      const seqs = Number(env(v['max-concurrent-jobs'], 'MAX_CONCURRENT_JOBS') ?? 4);
+      const seqs = Math.max(
+        Number(env(v['max-concurrent-jobs'], 'MAX_CONCURRENT_JOBS') ?? 4),
+        Number(env(v['cache-sequences'], 'CACHE_SEQUENCES') ?? 0),
+      );
       io.out(
         `${pad('NAME', 34)}${pad('ON DISK', 9)}${pad('SIZE', 11)}ESTIMATE (CPU, ctx ${ctx} × ${seqs})\n`,
       );

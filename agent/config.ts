@@ -24,6 +24,11 @@ export interface AgentConfig {
   controlPlaneUrl: string | undefined;
   joinToken: string | undefined;
   maxConcurrentJobs: number;
+  /**
+   * Embedded engine: context sequences, at least maxConcurrentJobs; those beyond it stay idle as
+   * prompt cache (CACHE_SEQUENCES). Unset = maxConcurrentJobs.
+   */
+  cacheSequences?: number | undefined;
   /** Requests that may wait for a slot before the agent answers 429 (default 2 × slots). */
   maxQueue: number;
   modelPath: string;
@@ -87,6 +92,7 @@ const OPTIONS = {
   'public-url': { type: 'string' },
   'max-concurrent-jobs': { type: 'string' },
   'max-queue': { type: 'string' },
+  'cache-sequences': { type: 'string' },
   'upstream-url': { type: 'string' },
   'model-path': { type: 'string' },
   models: { type: 'string' },
@@ -121,7 +127,7 @@ export const USAGE = `Usage: agent start [options]
        agent doctor [options]   check this host against the same options, start nothing
        agent models ls|pull|rm  (agent models --help)
        agent service print|install  systemd unit (agent service --help)
-       agent engine install|status  the embedded engine (agent engine --help)
+       agent engine install|status|packages  the embedded engine (agent engine --help)
        agent --version
 
 Options (environment variable in brackets):
@@ -134,6 +140,10 @@ Options (environment variable in brackets):
   --public-url <url>         full agent URL, overrides --public-host [PUBLIC_URL]
   --max-concurrent-jobs <n>  parallel jobs [MAX_CONCURRENT_JOBS] (default 4)
   --max-queue <n>            requests waiting for a slot before 429 [MAX_QUEUE] (default 2 × jobs)
+  --cache-sequences <n>      embedded engine: prompts kept in the KV cache, jobs included
+                             [CACHE_SEQUENCES] (default: max-concurrent-jobs); each costs
+                             context-size tokens of KV memory, and a new prompt reuses the
+                             longest matching one
   --model-path <file>        GGUF the engine loads [MODEL_PATH] (default: the demo
                              model in the models folder, or a checkout's .cache/models)
   --models <a,b>             model names to advertise [SUPPORTED_MODELS] (default ${DEFAULT_MODEL_NAME})
@@ -329,6 +339,12 @@ function resolveConfig(values: Values, ctx: ConfigContext): AgentConfig {
     controlPlaneUrl: controlPlaneUrl?.replace(/\/+$/, ''),
     joinToken: pick(values['join-token'], 'JOIN_TOKEN'),
     maxConcurrentJobs,
+    cacheSequences: optionalInt(
+      pick(values['cache-sequences'], 'CACHE_SEQUENCES'),
+      'cache sequences',
+      maxConcurrentJobs,
+      4096,
+    ),
     maxQueue,
     modelPath,
     models: models?.length ? models : undefined,
@@ -460,6 +476,13 @@ export function unreachableAdvertisement(agent: string, controlPlane: string): s
 }
 
 /** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
+/** The embedded engine's context sequences: the slots, and those kept as prompt cache. */
+export function contextSequences(
+  config: Pick<AgentConfig, 'cacheSequences' | 'maxConcurrentJobs'>,
+): number {
+  return Math.max(config.cacheSequences ?? 0, config.maxConcurrentJobs);
+}
+
 export function engineSelection(
   config: AgentConfig,
   env: NodeJS.ProcessEnv = process.env,
@@ -471,6 +494,7 @@ export function engineSelection(
     modelPath: config.modelPath,
     ...(config.models ? { models: config.models } : {}),
     maxConcurrentJobs: config.maxConcurrentJobs,
+    cacheSequences: contextSequences(config),
     ...(config.upstreamUrl ? { upstreamUrl: config.upstreamUrl } : {}),
     ...(config.ollamaNumParallel ? { ollamaNumParallel: config.ollamaNumParallel } : {}),
     ...(config.contextSize ? { contextSizePerSequence: config.contextSize } : {}),

@@ -19,7 +19,7 @@ export class PrefixRecord {
   private readonly slots: Slot[] = [];
   private clock = 0;
 
-  /** `capacity`: the engine's slots (sequences, parallel requests). */
+  /** `capacity`: the engine's slots (sequences, parallel requests), or its cached sequences. */
   constructor(private readonly capacity: number) {}
 
   /** The slot (`sequence`, when the engine names it) now holds `chain`. */
@@ -31,11 +31,21 @@ export class PrefixRecord {
     slot.usedAt = ++this.clock;
   }
 
-  /** Chain hashes held, most recently used slot first, each slot's longest prefix first; capped. */
+  /**
+   * Chain hashes held, capped: first each slot's whole chain (what the next turn of its
+   * conversation extends), then their shorter prefixes (a shared system prompt), each most
+   * recently used slot first, longest first. With many cached sequences, the cap then drops
+   * shorter prefixes of old slots before any slot's conversation.
+   */
   held(limit = MAX_HELD_PREFIXES): string[] {
     const out = new Set<string>();
-    for (const slot of [...this.slots].sort((a, b) => b.usedAt - a.usedAt)) {
-      for (let i = slot.hashes.length - 1; i >= 0 && out.size < limit; i--) {
+    const recent = [...this.slots].sort((a, b) => b.usedAt - a.usedAt);
+    for (const slot of recent) {
+      const whole = slot.hashes.at(-1);
+      if (whole !== undefined && out.size < limit) out.add(whole);
+    }
+    for (const slot of recent) {
+      for (let i = slot.hashes.length - 2; i >= 0 && out.size < limit; i--) {
         out.add(slot.hashes[i] as string);
       }
     }

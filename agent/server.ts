@@ -98,7 +98,7 @@ export async function startAgent(
   const capacity = engine.capacity ?? config.maxConcurrentJobs;
   const jobs = new JobTracker(capacity, Date.now, config.maxQueue);
   gauges = { jobs, engine };
-  const prefixes = new PrefixRecord(capacity);
+  const prefixes = new PrefixRecord(Math.max(engine.cachedSequences ?? 0, capacity));
   const tickets = new DeferredTicketVerifier();
   const stats = overrides.stats ?? createStatsCollector({ log });
   let client: ControlPlaneClient | undefined;

@@ -5,7 +5,7 @@
 // plane restarts with the next policy; its database and the agents stay). Requests go through the
 // TypeScript client's native path, which sends /v1/route only the prefix digest.
 // Run: npx tsx bench/prefix-affinity.ts [--conversations 24 --turns 6 --groups 4 --rounds 2
-//   --no-reuse 12 --max-tokens 24 --policies 'mcda + prefix,mcda'] [--json path]
+//   --no-reuse 12 --max-tokens 24 --cache-sequences 8 --policies 'mcda + prefix,mcda'] [--json path]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ const NO_REUSE = arg('no-reuse', 12);
 const MAX_TOKENS = arg('max-tokens', 24);
 const AGENTS = 3;
 const SLOTS = 2;
+/** `--cache-sequences N`: each agent's context sequences, the slots included (CACHE_SEQUENCES). */
+const CACHE_SEQUENCES = Math.max(arg('cache-sequences', SLOTS), SLOTS);
 
 const ALL_POLICIES: { name: string; env: Record<string, string> }[] = [
   { name: 'mcda + prefix', env: {} },
@@ -206,6 +208,7 @@ try {
     dataDir,
     joinToken: 'bench-join-token',
     maxConcurrentJobs: SLOTS,
+    agentEnv: { CACHE_SEQUENCES: String(CACHE_SEQUENCES) },
     cpEnv: cpEnv((POLICIES[0] as (typeof POLICIES)[number]).env),
   });
   cp = cluster.controlPlane;
@@ -306,7 +309,7 @@ for (const policy of POLICIES) {
 console.log(
   `\n${CONVERSATIONS} conversations × ${TURNS} turns in ${GROUPS} groups sharing a system prompt, ` +
     `${NO_REUSE} no-reuse requests, ${ROUNDS} rounds interleaved; ${AGENTS} embedded agents × ` +
-    `${SLOTS} slots on one host; ${MAX_TOKENS} tokens per answer.\n`,
+    `${SLOTS} slots and ${CACHE_SEQUENCES} cached sequences on one host; ${MAX_TOKENS} tokens per answer.\n`,
 );
 console.log(
   '| workload | policy | requests | TTFT p50 ms | TTFT p95 ms | prompt tokens | reused | evaluated | requests per agent | max / fair share | rows/h (all) | rows/h (agents table) |',
@@ -357,7 +360,17 @@ if (jsonPath) {
   await writeFile(
     jsonPath,
     JSON.stringify({
-      settings: { CONVERSATIONS, TURNS, GROUPS, ROUNDS, NO_REUSE, MAX_TOKENS, AGENTS, SLOTS },
+      settings: {
+        CONVERSATIONS,
+        TURNS,
+        GROUPS,
+        ROUNDS,
+        NO_REUSE,
+        MAX_TOKENS,
+        AGENTS,
+        SLOTS,
+        CACHE_SEQUENCES,
+      },
       summaries,
       goals: goals.map(([goal, met, figures]) => ({ goal, met, figures })),
       phases,

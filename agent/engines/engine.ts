@@ -152,6 +152,8 @@ export interface InferenceEngine {
   listModels(): Promise<AgentModel[]>;
   /** Jobs the engine can run at once, when the engine decides it (e.g. OLLAMA_NUM_PARALLEL). */
   readonly capacity?: number;
+  /** Prompts the engine keeps in its KV cache, running jobs included (default: capacity). */
+  readonly cachedSequences?: number;
   /** The engine's own view of its load (queue, KV cache), for heartbeats; undefined if unknown. */
   load?(): Promise<EngineLoad | undefined>;
   generate(req: GenerateRequest, opts: GenerateOptions): AsyncIterable<GenerateChunk>;

@@ -42,8 +42,13 @@ export interface LlamaCppEngineOptions {
   modelPath: string;
   /** Name clients use for the model, e.g. `smollm2:135m`. */
   modelName: string;
-  /** Parallel sequences in the context; one per concurrent job. */
+  /**
+   * Sequences in the context: one per concurrent job, and any beyond `slots` kept idle as prompt
+   * cache (their KV cache is reused by the next prompt that shares their prefix).
+   */
   sequences: number;
+  /** Jobs at once (default `sequences`). */
+  slots?: number;
   /** Tokens of context per sequence (default 2048). */
   contextSizePerSequence?: number;
   /** CPU threads (default: the number of cores; more only contend on a small host). */
@@ -115,6 +120,7 @@ export class LlamaCppEngine implements InferenceEngine {
     private readonly chatWrapper: ChatWrapper,
     private readonly ownsLlama: boolean,
     private readonly threads: number,
+    private readonly slots: number,
   ) {
     this.pool = new SequencePool(context);
   }
@@ -171,6 +177,7 @@ export class LlamaCppEngine implements InferenceEngine {
         chatWrapper,
         !options.llama,
         threads,
+        Math.min(options.slots ?? options.sequences, options.sequences),
       );
     } catch (err) {
       // A shared Llama stays up: free only what this call loaded.
@@ -180,8 +187,13 @@ export class LlamaCppEngine implements InferenceEngine {
     }
   }
 
-  /** Jobs the context can run at once. */
+  /** Jobs the context runs at once (its other sequences are prompt cache). */
   get capacity(): number {
+    return this.slots;
+  }
+
+  /** Sequences in the context: the slots and the idle ones kept as prompt cache. */
+  get cachedSequences(): number {
     return this.context.totalSequences;
   }
 

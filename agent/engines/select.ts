@@ -22,6 +22,8 @@ export interface EngineSelection {
   /** Models to advertise; the first names llama.cpp's model. Unset = Ollama's whole list. */
   models?: string[];
   maxConcurrentJobs: number;
+  /** Embedded engine: context sequences, `maxConcurrentJobs` or more (the rest: prompt cache). */
+  cacheSequences?: number;
   contextSizePerSequence?: number;
   threads?: number;
   fetch?: typeof fetch;
@@ -93,7 +95,8 @@ export async function selectEngine(sel: EngineSelection): Promise<InferenceEngin
   return LlamaCppEngine.create({
     modelPath: sel.modelPath,
     modelName: sel.models?.[0] ?? DEFAULT_MODEL_NAME,
-    sequences: sel.maxConcurrentJobs,
+    sequences: sel.cacheSequences ?? sel.maxConcurrentJobs,
+    slots: sel.maxConcurrentJobs,
     ...(sel.contextSizePerSequence ? { contextSizePerSequence: sel.contextSizePerSequence } : {}),
     ...(sel.threads ? { threads: sel.threads } : {}),
   });

@@ -5,7 +5,9 @@ import type { LlamaContext, LlamaContextSequence, Token } from 'node-llama-cpp';
  * Hands out the context's sequences one job at a time. Sequences are created lazily and never
  * disposed between jobs: their evaluated tokens stay in the KV cache, and the free sequence whose
  * tokens share the longest prefix with the next prompt is chosen, so node-llama-cpp (which
- * erases only what differs) evaluates just the new suffix.
+ * erases only what differs) evaluates just the new suffix. While the context has sequences not
+ * yet created (more sequences than slots: the rest is prompt cache), a prompt that would erase
+ * more of a warm sequence than it reuses gets a fresh one instead.
  */
 export class SequencePool {
   private readonly free: LlamaContextSequence[] = [];
@@ -35,8 +37,10 @@ export class SequencePool {
         bestReuse = reuse;
       }
     }
-    // Nothing to reuse and room for a fresh sequence: keep the warm ones for later prompts.
-    if ((best < 0 || bestReuse === 0) && this.context.sequencesLeft > 0) {
+    // Room for a fresh sequence, and the best warm one would lose more of what it holds than this
+    // prompt reuses: keep it for the prompt it was warmed by (a conversation's next turn).
+    const held = best >= 0 ? (this.free[best]?.contextTokens.length ?? 0) : 0;
+    if (this.context.sequencesLeft > 0 && (best < 0 || held - bestReuse > bestReuse)) {
       this.busy++;
       return { sequence: this.context.getSequence(), reusable: 0 };
     }

@@ -15,7 +15,10 @@ import type { Platform } from './quant.ts';
 
 export interface LlamaLoaderOptions {
   contextSizePerSequence: number;
+  /** Context sequences: the slots and those kept as prompt cache. */
   sequences: number;
+  /** Jobs at once (default `sequences`). */
+  slots?: number | undefined;
   threads?: number | undefined;
   gpu?: 'auto' | false;
 }
@@ -80,6 +83,7 @@ export class LlamaLoader {
       modelPath: variant.localPath,
       modelName: variant.tag,
       sequences: this.opts.sequences,
+      ...(this.opts.slots ? { slots: this.opts.slots } : {}),
       contextSizePerSequence: this.opts.contextSizePerSequence,
       ...(this.opts.threads ? { threads: this.opts.threads } : {}),
       llama: this.llama,

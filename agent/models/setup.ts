@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
-import type { AgentConfig } from '../config.ts';
+import { type AgentConfig, contextSequences } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createModelAdminApp } from './admin.ts';
 import { type CatalogVariant, ModelCatalog } from './catalog.ts';
@@ -44,7 +44,8 @@ export async function createModelStack(
   const catalog = await loadCatalog({ ...config, modelsDir: config.modelsDir });
   const loader = await LlamaLoader.create({
     contextSizePerSequence: config.contextSize ?? 2048,
-    sequences: config.maxConcurrentJobs,
+    sequences: contextSequences(config),
+    slots: config.maxConcurrentJobs,
     threads: config.threads,
   });
   const manager = new ModelManager({

@@ -152,3 +152,33 @@ describe('continued answers', () => {
     }
   }, 300_000);
 });
+
+describe('sequences kept as prompt cache beyond the slots', () => {
+  it('one slot, three sequences: a prompt comes back to its own cache after two others', async () => {
+    const cached = await LlamaCppEngine.create({
+      modelPath: DEMO_MODEL_PATH,
+      modelName: DEMO_MODEL,
+      sequences: 3,
+      slots: 1,
+      contextSizePerSequence: 512,
+    });
+    try {
+      expect(cached.capacity).toBe(1);
+      expect(cached.cachedSequences).toBe(3);
+      const ask = (content: string) =>
+        generateAll(cached, chat(content, { temperature: 0, maxTokens: 2 }));
+      const llama =
+        'A llama is a domesticated South American camelid, widely used as a meat and pack ' +
+        'animal by Andean cultures since the pre-Columbian era. Explain in one line where it lives.';
+      const first = await ask(llama);
+      await ask('Name two rivers in Europe and one in Africa, please, with their lengths.');
+      await ask('Which is larger, the moon or the earth? Answer briefly and say by how much.');
+      const again = await ask(llama);
+      // Its whole prompt, less the token evaluated for the first logits: with one sequence, the
+      // two prompts between would have left only the shared chat-template prefix.
+      expect(again.done.cachedPromptTokens).toBeGreaterThanOrEqual(first.done.promptTokens - 1);
+    } finally {
+      await cached.close();
+    }
+  }, 300_000);
+});

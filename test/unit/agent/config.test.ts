@@ -7,7 +7,9 @@ import {
   type AgentConfig,
   agentUrl,
   ConfigError,
+  contextSequences,
   defaultAgentId,
+  engineSelection,
   parseCommand,
   unreachableAdvertisement,
 } from '../../../agent/config.ts';
@@ -27,6 +29,18 @@ function start(argv: string[], env: Record<string, string> = {}): AgentConfig {
   if (parsed.command !== 'start') throw new Error('expected start');
   return parsed.config;
 }
+
+describe("cached sequences (the embedded engine's prompt cache)", () => {
+  it('default to the slots; more are kept as cache; fewer than the slots are refused', () => {
+    expect(contextSequences(start(['--max-concurrent-jobs', '3']))).toBe(3);
+    const cached = start(['--max-concurrent-jobs', '2'], { CACHE_SEQUENCES: '8' });
+    expect(contextSequences(cached)).toBe(8);
+    expect(engineSelection(cached)).toMatchObject({ maxConcurrentJobs: 2, cacheSequences: 8 });
+    expect(() => start(['--max-concurrent-jobs', '4', '--cache-sequences', '2'])).toThrow(
+      /cache sequences/,
+    );
+  });
+});
 
 describe('parseCommand', () => {
   it('takes the metrics token from --metrics-token over METRICS_TOKEN; none by default', () => {

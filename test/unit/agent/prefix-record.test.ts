@@ -8,7 +8,7 @@ const entries = (...hashes: string[]): PrefixEntry[] =>
   hashes.map((hash, i) => ({ hash, chars: 10 * (i + 1) }));
 
 describe('PrefixRecord', () => {
-  it('keeps one chain per named sequence, most recent first, longest prefix first', () => {
+  it('keeps one chain per named sequence: whole chains first, most recent first, then shorter prefixes', () => {
     const r = new PrefixRecord(2);
     r.record(entries('0000000a', '0000000b'), 0);
     r.record(entries('0000000c'), 1);
@@ -23,10 +23,25 @@ describe('PrefixRecord', () => {
     r.record(entries('0000000a', '0000000b'));
     r.record(entries('0000000c'));
     r.record(entries('0000000a', '0000000b', '0000000e'));
-    expect(r.held()).toEqual(['0000000e', '0000000b', '0000000a', '0000000c']);
+    expect(r.held()).toEqual(['0000000e', '0000000c', '0000000b', '0000000a']);
     // Both slots taken, nothing shared: the least recently used (…c) is replaced.
     r.record(entries('0000000f'));
     expect(r.held()).toEqual(['0000000f', '0000000e', '0000000b', '0000000a']);
+  });
+
+  it('with many cached sequences, the cap keeps every conversation before shorter prefixes', () => {
+    const r = new PrefixRecord(8);
+    // Eight conversations of 12 links each sharing a 5-link system prompt: 8 × 7 + 5 = 61 hashes.
+    const system = ['5a000000', '5a000001', '5a000002', '5a000003', '5a000004'];
+    for (let c = 0; c < 8; c++) {
+      const own = Array.from({ length: 7 }, (_, i) => `c${c}00000${i}`);
+      r.record(entries(...system, ...own), c);
+    }
+    const held = r.held(48);
+    expect(held).toHaveLength(48);
+    // Every conversation's whole chain, the oldest included, is there.
+    for (let c = 0; c < 8; c++) expect(held).toContain(`c${c}000006`);
+    expect(held.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, i) => `c${7 - i}000006`));
   });
 
   it('caps what it reports', () => {
