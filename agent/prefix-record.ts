@@ -10,6 +10,28 @@ interface Slot {
 }
 
 /**
+ * What an agent reports of the chains its engine holds (most recently used first), capped: first
+ * each chain's whole hash (what the next turn of its conversation extends), then their shorter
+ * prefixes (a shared system prompt), longest first. With many cached sequences the cap drops the
+ * shorter prefixes of old chains before any chain's conversation. The fleet simulation reports
+ * with it too.
+ */
+export function heldHashes(
+  chains: readonly (readonly string[])[],
+  limit = MAX_HELD_PREFIXES,
+): string[] {
+  const out = new Set<string>();
+  for (const chain of chains) {
+    const whole = chain.at(-1);
+    if (whole !== undefined && out.size < limit) out.add(whole);
+  }
+  for (const chain of chains) {
+    for (let i = chain.length - 2; i >= 0 && out.size < limit; i--) out.add(chain[i] as string);
+  }
+  return [...out];
+}
+
+/**
  * One chain per engine slot, most recently used first. Exact when the engine names the sequence
  * that ran each job (the embedded engine: a sequence holds what its last job left in it). Else the
  * agent's own record of what it sent, placed as llama-server and Ollama place a prompt: in the
@@ -31,25 +53,13 @@ export class PrefixRecord {
     slot.usedAt = ++this.clock;
   }
 
-  /**
-   * Chain hashes held, capped: first each slot's whole chain (what the next turn of its
-   * conversation extends), then their shorter prefixes (a shared system prompt), each most
-   * recently used slot first, longest first. With many cached sequences, the cap then drops
-   * shorter prefixes of old slots before any slot's conversation.
-   */
+  /** Chain hashes held, capped (heldHashes), most recently used slot first. */
   held(limit = MAX_HELD_PREFIXES): string[] {
-    const out = new Set<string>();
     const recent = [...this.slots].sort((a, b) => b.usedAt - a.usedAt);
-    for (const slot of recent) {
-      const whole = slot.hashes.at(-1);
-      if (whole !== undefined && out.size < limit) out.add(whole);
-    }
-    for (const slot of recent) {
-      for (let i = slot.hashes.length - 2; i >= 0 && out.size < limit; i--) {
-        out.add(slot.hashes[i] as string);
-      }
-    }
-    return [...out];
+    return heldHashes(
+      recent.map((s) => s.hashes),
+      limit,
+    );
   }
 
   private bySequence(sequence: number): Slot {

@@ -330,31 +330,36 @@ const on = find('mcda + prefix', 'multi-turn');
 const off = find('mcda', 'multi-turn');
 const onNo = find('mcda + prefix', 'no-reuse');
 const offNo = find('mcda', 'no-reuse');
+/** A goal is judged only where both sides ran (a run may leave a workload out: --no-reuse 0). */
+const judged = (met: boolean, ...sides: (Summary | undefined)[]): boolean | null =>
+  sides.every((side) => side && side.n > 0) ? met : null;
 const goals = [
   [
     'multi-turn TTFT p50 ≤ ½ of MCDA without affinity',
-    on.ttftP50 <= off.ttftP50 / 2,
+    judged(on?.ttftP50 <= off?.ttftP50 / 2, on, off),
     `${fmt(on.ttftP50)} vs ${fmt(off.ttftP50)} ms`,
   ],
   [
     'multi-turn prompt tokens evaluated down ≥ 60%',
-    on.evaluated <= 0.4 * off.evaluated,
+    judged(on?.evaluated <= 0.4 * off?.evaluated, on, off),
     `${on.evaluated} vs ${off.evaluated} (${fmt(100 * (1 - on.evaluated / Math.max(1, off.evaluated)))}% down)`,
   ],
   [
     'no-reuse TTFT p50 no worse than 5%',
-    onNo.ttftP50 <= 1.05 * offNo.ttftP50,
+    judged(onNo?.ttftP50 <= 1.05 * offNo?.ttftP50, onNo, offNo),
     `${fmt(onNo.ttftP50)} vs ${fmt(offNo.ttftP50)} ms`,
   ],
   [
     'no agent above 1.5× its fair share (mcda + prefix)',
-    on.maxShareOfFair <= 1.5 && onNo.maxShareOfFair <= 1.5,
+    judged(on?.maxShareOfFair <= 1.5 && onNo?.maxShareOfFair <= 1.5, on, onNo),
     `multi-turn ${on.maxShareOfFair.toFixed(2)}, no-reuse ${onNo.maxShareOfFair.toFixed(2)}`,
   ],
 ] as const;
 console.log('\n| goal | result | figures |\n|---|---|---|');
 for (const [goal, met, figures] of goals)
-  console.log(`| ${goal} | ${met ? 'met' : 'not met'} | ${figures} |`);
+  console.log(
+    `| ${goal} | ${met === null ? 'not measured' : met ? 'met' : 'not met'} | ${figures} |`,
+  );
 
 if (jsonPath) {
   await writeFile(

@@ -22,6 +22,9 @@ const TURNS = 6;
 const SYSTEM_TOKENS = 1_000;
 const QUESTION_TOKENS = 30;
 const ANSWER_TOKENS: [number, number] = [50, 200];
+/** `--cache-per-slot N`: prompt chains each agent's KV cache holds per slot (CACHE_SEQUENCES). */
+const at = process.argv.indexOf('--cache-per-slot');
+const CACHE_PER_SLOT = at > 0 ? Math.max(1, Number(process.argv[at + 1])) : 1;
 
 function policies(seed: number): { label: string; policy: Policy }[] {
   const { prefix: _, ...withoutPrefix } = defaultWeights();
@@ -85,7 +88,10 @@ export async function benchFleetSimPrefix(): Promise<string> {
         const w = workloadFor(specs, load, distinct);
         for (const { label, policy } of policies(SEED)) {
           const { requests, followUp } = conversationWorkload(w, SEED);
-          const r = simulate(policy, specs, requests, WARMUP_MS, { followUp });
+          const r = simulate(policy, specs, requests, WARMUP_MS, {
+            followUp,
+            cachedChains: (spec) => spec.slots * CACHE_PER_SLOT,
+          });
           rows.push({
             fleet: specs.length,
             load,
@@ -127,7 +133,7 @@ export async function benchFleetSimPrefix(): Promise<string> {
     ]),
   );
   return [
-    `Fleets: scenario B's 11 agents (speeds 1x/2x/4x, 4 slots each) and 8 copies of it (88 agents); each agent's KV cache holds as many prompt chains as it has slots. Multi-turn: conversations of ${TURNS} turns in groups (one per 3 agents, at least 4) sharing a ${SYSTEM_TOKENS}-token system prompt, ${QUESTION_TOKENS}-token questions, ${ANSWER_TOKENS.join('–')}-token answers fed back as history, 2–10 s think-time; no-reuse: one distinct prompt of the same mean size per conversation. Load = share of the fleet's capacity without reuse; ${DURATION_S} s of conversation starts (requests arriving in the first ${WARMUP_MS / 1000} s not counted), seed ${SEED}. "failed" counts requests that never got a first token.`,
+    `Fleets: scenario B's 11 agents (speeds 1x/2x/4x, 4 slots each) and 8 copies of it (88 agents); each agent's KV cache holds ${CACHE_PER_SLOT === 1 ? 'as many prompt chains as it has slots' : `${CACHE_PER_SLOT} prompt chains per slot (CACHE_SEQUENCES)`}. Multi-turn: conversations of ${TURNS} turns in groups (one per 3 agents, at least 4) sharing a ${SYSTEM_TOKENS}-token system prompt, ${QUESTION_TOKENS}-token questions, ${ANSWER_TOKENS.join('–')}-token answers fed back as history, 2–10 s think-time; no-reuse: one distinct prompt of the same mean size per conversation. Load = share of the fleet's capacity without reuse; ${DURATION_S} s of conversation starts (requests arriving in the first ${WARMUP_MS / 1000} s not counted), seed ${SEED}. "failed" counts requests that never got a first token.`,
     '',
     out,
   ].join('\n');

@@ -8,6 +8,7 @@
 // its last jobs ran and reports it as an agent does (prefix scorer input); a job whose chain
 // matches skips prefilling the matched tokens.
 
+import { heldHashes } from '../../agent/prefix-record.ts';
 import {
   admits,
   type BreakerFields,
@@ -18,7 +19,7 @@ import {
   phaseOf,
 } from '../../control-plane/core/breakers/policy.ts';
 import type { AgentView, Policy } from '../../control-plane/core/scheduler/types.ts';
-import { MAX_HELD_PREFIXES, matchPrefix, type PrefixEntry } from '../../protocol/prefix-digest.ts';
+import { matchPrefix, type PrefixEntry } from '../../protocol/prefix-digest.ts';
 import { summarize } from '../stats.ts';
 import {
   BASE_DECODE_TPS,
@@ -137,11 +138,7 @@ function bestChain(
 }
 
 function reportedHashes(chains: PrefixEntry[][]): Set<string> {
-  const out = new Set<string>();
-  for (const chain of chains)
-    for (let i = chain.length - 1; i >= 0 && out.size < MAX_HELD_PREFIXES; i--)
-      out.add((chain[i] as PrefixEntry).hash);
-  return out;
+  return new Set(heldHashes(chains.map((chain) => chain.map((e) => e.hash))));
 }
 
 export function simulate(
@@ -279,11 +276,17 @@ export function simulate(
       ) {
         const job = a.queue.shift() as Job;
         if (job.prefix) {
-          // The job takes over the sequence holding its longest cached prefix, or the oldest one.
+          // The job takes over the sequence holding its longest cached prefix, or the oldest one;
+          // while the cache has room, a fresh one instead when taking it would erase more than it
+          // reuses (agent/engines/sequence-pool.ts).
           const hit = bestChain(a.chains, job.prefix);
-          const reused = Math.min(hit.tokens, job.promptTokens - 1);
+          const held =
+            hit.index >= 0 ? (a.chains[hit.index]?.at(-1)?.chars ?? 0) / CHARS_PER_TOKEN : 0;
+          const room = a.chains.length + a.active.length < cachedChains(a.spec);
+          const fresh = room && (hit.index < 0 || held - hit.tokens > hit.tokens);
+          const reused = fresh ? 0 : Math.min(hit.tokens, job.promptTokens - 1);
           job.prefillLeft = job.promptTokens - reused;
-          a.chains.splice(hit.index >= 0 ? hit.index : cachedChains(a.spec) - 1, 1);
+          if (!fresh) a.chains.splice(hit.index >= 0 ? hit.index : cachedChains(a.spec) - 1, 1);
           if (counted(job)) reusedTokens += reused;
         }
         if (counted(job)) promptTokens += job.promptTokens;

@@ -48,6 +48,31 @@ describe('fleet simulation with prefix reuse', () => {
     expect(withPrefix.reusedTokens).toBeGreaterThan(rr.reusedTokens);
   });
 
+  it('keeps more conversations with more cached chains than slots (CACHE_SEQUENCES)', () => {
+    const run = (perSlot: number) => {
+      // One agent with 4 slots, twelve conversations in flight: more than a chain per slot holds.
+      const w = conversationWorkload(
+        {
+          groups: 2,
+          conversations: 12,
+          turns: 3,
+          systemTokens: 1_000,
+          questionTokens: 30,
+          startsPerSecond: 2,
+          thinkMs: [3_000, 6_000],
+          answerTokens: [20, 40],
+          distinct: false,
+        },
+        7,
+      );
+      return simulate(roundRobinPolicy(), specs.slice(0, 1), w.requests, 0, {
+        followUp: w.followUp,
+        cachedChains: (spec) => spec.slots * perSlot,
+      });
+    };
+    expect(run(4).reusedTokens).toBeGreaterThan(run(1).reusedTokens);
+  });
+
   it('reuses nothing when every prompt is distinct', () => {
     const { requests, followUp } = workload(true);
     const r = simulate(mcdaPolicy({ random: rng(1) }), specs, requests, 0, { followUp });
