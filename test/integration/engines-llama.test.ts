@@ -51,8 +51,24 @@ describe('oversized prompts', () => {
 describe('batched sequences', () => {
   it('parallel greedy requests each produce their own text (no cross-talk)', async () => {
     const greedy = { temperature: 0, maxTokens: 16 };
+    // Each prompt alone on an engine of its own with one sequence: every prompt evaluated in full
+    // in a batch of one. (On the shared engine a prompt sent again would find its own sequence and
+    // evaluate only its last token, in a batch of four: other numerics, and this tiny model's
+    // greedy choice flips on near-ties, as a batch of four's does.)
+    const single = await LlamaCppEngine.create({
+      modelPath: DEMO_MODEL_PATH,
+      modelName: DEMO_MODEL,
+      sequences: 1,
+      contextSizePerSequence: 512,
+    });
     const alone: string[] = [];
-    for (const p of PROMPTS) alone.push((await run(chat(p, greedy))).text);
+    try {
+      for (const p of PROMPTS) alone.push((await generateAll(single, chat(p, greedy))).text);
+    } finally {
+      await single.close();
+    }
+    // Then all four at once on the shared engine, on fresh sequences (its first generation).
+    expect(engine.cachedSequences).toBe(SLOTS);
     const together = (await Promise.all(PROMPTS.map((p) => run(chat(p, greedy))))).map(
       (r) => r.text,
     );

@@ -71,18 +71,11 @@ describe('agent doctor', () => {
   it('says where the embedded engine comes from when it is the one to run', async () => {
     const model = join(dir, 'model.gguf');
     writeFileSync(model, 'gguf');
+    const config = { agentId: 'a', controlPlaneUrl: cpUrl, port: await freePort() };
     const checks = byName(
-      await doctor(
-        testAgentConfig({
-          agentId: 'a',
-          controlPlaneUrl: cpUrl,
-          port: await freePort(),
-          engine: 'llama-cpp',
-          modelPath: model,
-          dataDir: join(dir, 'data'),
-        }),
-        { exec: async () => h200 },
-      ),
+      await doctor(testAgentConfig({ ...config, engine: 'llama-cpp', modelPath: model }), {
+        exec: async () => h200,
+      }),
     );
     // In a checkout node-llama-cpp is a dependency; an installed agent's is in its data folder.
     expect(checks['embedded engine']).toEqual({

@@ -10,7 +10,10 @@ import { mcdaPolicy } from '../../../control-plane/core/scheduler/mcda.ts';
 
 const specs = fleet().filter((a) => a.modelLoaded && a.speed === 2);
 
-function workload(distinct: boolean) {
+function workload(
+  distinct: boolean,
+  more: Partial<Parameters<typeof conversationWorkload>[0]> = {},
+) {
   return conversationWorkload(
     {
       groups: 2,
@@ -22,6 +25,7 @@ function workload(distinct: boolean) {
       thinkMs: [500, 1_000],
       answerTokens: [20, 40],
       distinct,
+      ...more,
     },
     7,
   );
@@ -51,20 +55,7 @@ describe('fleet simulation with prefix reuse', () => {
   it('keeps more conversations with more cached chains than slots (CACHE_SEQUENCES)', () => {
     const run = (perSlot: number) => {
       // One agent with 4 slots, twelve conversations in flight: more than a chain per slot holds.
-      const w = conversationWorkload(
-        {
-          groups: 2,
-          conversations: 12,
-          turns: 3,
-          systemTokens: 1_000,
-          questionTokens: 30,
-          startsPerSecond: 2,
-          thinkMs: [3_000, 6_000],
-          answerTokens: [20, 40],
-          distinct: false,
-        },
-        7,
-      );
+      const w = workload(false, { conversations: 12, startsPerSecond: 2, thinkMs: [3_000, 6_000] });
       return simulate(roundRobinPolicy(), specs.slice(0, 1), w.requests, 0, {
         followUp: w.followUp,
         cachedChains: (spec) => spec.slots * perSlot,
