@@ -21,106 +21,92 @@ const HO = { token: 'Ho', logprob: -2, bytes: [72, 111] };
 const ENTRY = { ...HI, top: [HI, HO] };
 const sse = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
 
+/** An upstream answering `route` with these SSE events, then [DONE]; `seen.body`: what it got. */
+async function sseUpstream(route: string, events: unknown[]) {
+  const seen: { body: Record<string, unknown> } = { body: {} };
+  const url = await serveRoutes({
+    [route]: (body, res) => {
+      seen.body = body;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const event of events) res.write(sse(event));
+      res.end('data: [DONE]\n\n');
+    },
+  });
+  return { url, seen };
+}
+
 describe('OpenAI-compatible upstream', () => {
   it('chat asks logprobs/top_logprobs and relays each delta’s logprobs.content', async () => {
-    let seen: Record<string, unknown> = {};
-    const url = await serveRoutes({
-      'POST /v1/chat/completions': (body, res) => {
-        seen = body;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const content = [{ ...HI, top_logprobs: [HI, HO] }];
-        res.write(sse({ choices: [{ delta: { content: 'Hi' }, logprobs: { content } }] }));
-        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
-        res.end('data: [DONE]\n\n');
-      },
-    });
+    const content = [{ ...HI, top_logprobs: [HI, HO] }];
+    const { url, seen } = await sseUpstream('POST /v1/chat/completions', [
+      { choices: [{ delta: { content: 'Hi' }, logprobs: { content } }] },
+      { choices: [{ delta: {}, finish_reason: 'stop' }] },
+    ]);
     const chunks = await collect(new OpenAIUpstreamEngine({ baseUrl: url }), {
       model: 'm',
       messages: [{ role: 'user', content: 'hi' }],
       logprobs: 2,
     });
-    expect(seen).toMatchObject({ logprobs: true, top_logprobs: 2 });
+    expect(seen.body).toMatchObject({ logprobs: true, top_logprobs: 2 });
     expect(chunks[0]).toEqual({ type: 'token', text: 'Hi', logprobs: [ENTRY] });
   });
 
   it('completions ask logprobs: n and read the legacy lists', async () => {
-    let seen: Record<string, unknown> = {};
-    const url = await serveRoutes({
-      'POST /v1/completions': (body, res) => {
-        seen = body;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const logprobs = {
-          tokens: ['Hi'],
-          token_logprobs: [-0.25],
-          top_logprobs: [{ Hi: -0.25, Ho: -2 }],
-          text_offset: [0],
-        };
-        res.write(sse({ choices: [{ text: 'Hi', logprobs }] }));
-        res.write(sse({ choices: [{ text: '', finish_reason: 'stop' }] }));
-        res.end('data: [DONE]\n\n');
-      },
-    });
+    const logprobs = {
+      tokens: ['Hi'],
+      token_logprobs: [-0.25],
+      top_logprobs: [{ Hi: -0.25, Ho: -2 }],
+      text_offset: [0],
+    };
+    const { url, seen } = await sseUpstream('POST /v1/completions', [
+      { choices: [{ text: 'Hi', logprobs }] },
+      { choices: [{ text: '', finish_reason: 'stop' }] },
+    ]);
     const chunks = await collect(new OpenAIUpstreamEngine({ baseUrl: url }), {
       model: 'm',
       prompt: 'say',
       logprobs: 2,
     });
-    expect(seen.logprobs).toBe(2);
-    expect(seen.top_logprobs).toBeUndefined();
+    expect(seen.body.logprobs).toBe(2);
+    expect(seen.body.top_logprobs).toBeUndefined();
     expect(chunks[0]).toEqual({ type: 'token', text: 'Hi', logprobs: [ENTRY] });
   });
 
   it('logprobs with no alternatives asks for one (llama-server sends none for 0) and drops it', async () => {
-    let seen: Record<string, unknown> = {};
-    const url = await serveRoutes({
-      'POST /v1/chat/completions': (body, res) => {
-        seen = body;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const content = [{ ...HI, top_logprobs: [HI] }];
-        res.write(sse({ choices: [{ delta: { content: 'Hi' }, logprobs: { content } }] }));
-        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
-        res.end('data: [DONE]\n\n');
-      },
-    });
+    const content = [{ ...HI, top_logprobs: [HI] }];
+    const { url, seen } = await sseUpstream('POST /v1/chat/completions', [
+      { choices: [{ delta: { content: 'Hi' }, logprobs: { content } }] },
+      { choices: [{ delta: {}, finish_reason: 'stop' }] },
+    ]);
     const chunks = await collect(new OpenAIUpstreamEngine({ baseUrl: url }), {
       model: 'm',
       messages: [{ role: 'user', content: 'hi' }],
       logprobs: 0,
     });
-    expect(seen).toMatchObject({ logprobs: true, top_logprobs: 1 });
+    expect(seen.body).toMatchObject({ logprobs: true, top_logprobs: 1 });
     expect(chunks[0]).toEqual({ type: 'token', text: 'Hi', logprobs: [{ ...HI, top: [] }] });
   });
 
   it('not asked: nothing is sent and nothing relayed', async () => {
-    let seen: Record<string, unknown> = {};
-    const url = await serveRoutes({
-      'POST /v1/chat/completions': (body, res) => {
-        seen = body;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(sse({ choices: [{ delta: { content: 'Hi' }, logprobs: { content: [HI] } }] }));
-        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
-        res.end('data: [DONE]\n\n');
-      },
-    });
+    const { url, seen } = await sseUpstream('POST /v1/chat/completions', [
+      { choices: [{ delta: { content: 'Hi' }, logprobs: { content: [HI] } }] },
+      { choices: [{ delta: {}, finish_reason: 'stop' }] },
+    ]);
     const chunks = await collect(new OpenAIUpstreamEngine({ baseUrl: url }), {
       model: 'm',
       messages: [{ role: 'user', content: 'hi' }],
     });
-    expect(seen.logprobs).toBeUndefined();
+    expect(seen.body.logprobs).toBeUndefined();
     expect(chunks[0]).toEqual({ type: 'token', text: 'Hi' });
   });
 });
 
 describe('an upstream that ignores logprobs', () => {
   it('is an error at the end of the stream, never an answer without them', async () => {
-    const url = await serveRoutes({
-      'POST /v1/chat/completions': (_body, res) => {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(sse({ choices: [{ delta: { content: 'Hi' } }] }));
-        res.write(sse({ choices: [{ delta: {}, finish_reason: 'stop' }] }));
-        res.end('data: [DONE]\n\n');
-      },
-    });
+    const { url } = await sseUpstream('POST /v1/chat/completions', [
+      { choices: [{ delta: { content: 'Hi' } }] },
+      { choices: [{ delta: {}, finish_reason: 'stop' }] },
+    ]);
     const req: GenerateRequest = {
       model: 'm',
       messages: [{ role: 'user', content: 'hi' }],
