@@ -122,7 +122,7 @@ export class LlamaCppEngine implements InferenceEngine {
     private readonly threads: number,
     private readonly slots: number,
   ) {
-    this.pool = new SequencePool(context);
+    this.pool = new SequencePool(context, slots < context.totalSequences);
   }
 
   private readonly pool: SequencePool;

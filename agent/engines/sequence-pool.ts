@@ -5,9 +5,10 @@ import type { LlamaContext, LlamaContextSequence, Token } from 'node-llama-cpp';
  * Hands out the context's sequences one job at a time. Sequences are created lazily and never
  * disposed between jobs: their evaluated tokens stay in the KV cache, and the free sequence whose
  * tokens share the longest prefix with the next prompt is chosen, so node-llama-cpp (which
- * erases only what differs) evaluates just the new suffix. While the context has sequences not
- * yet created (more sequences than slots: the rest is prompt cache), a prompt that would erase
- * more of a warm sequence than it reuses gets a fresh one instead.
+ * erases only what differs) evaluates just the new suffix. With `keepWarm` (more sequences than
+ * slots: the rest is prompt cache, CACHE_SEQUENCES), while sequences are left to create, a prompt
+ * that would erase more of a warm sequence than it reuses gets a fresh one instead; without it, a
+ * fresh one only when nothing matches (so the default reuses, and batches, as it always did).
  */
 export class SequencePool {
   private readonly free: LlamaContextSequence[] = [];
@@ -15,7 +16,10 @@ export class SequencePool {
   private readonly ids = new WeakMap<LlamaContextSequence, number>();
   private nextId = 0;
 
-  constructor(private readonly context: LlamaContext) {}
+  constructor(
+    private readonly context: LlamaContext,
+    private readonly keepWarm = false,
+  ) {}
 
   /** Sequences not running a job (created or not yet). */
   get available(): number {
@@ -40,7 +44,8 @@ export class SequencePool {
     // Room for a fresh sequence, and the best warm one would lose more of what it holds than this
     // prompt reuses: keep it for the prompt it was warmed by (a conversation's next turn).
     const held = best >= 0 ? (this.free[best]?.contextTokens.length ?? 0) : 0;
-    if (this.context.sequencesLeft > 0 && (best < 0 || held - bestReuse > bestReuse)) {
+    const wasteful = this.keepWarm ? held - bestReuse > bestReuse : bestReuse === 0;
+    if (this.context.sequencesLeft > 0 && (best < 0 || wasteful)) {
       this.busy++;
       return { sequence: this.context.getSequence(), reusable: 0 };
     }
