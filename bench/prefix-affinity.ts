@@ -41,20 +41,24 @@ const SLOTS = 2;
 /** `--cache-sequences N`: each agent's context sequences, the slots included (CACHE_SEQUENCES). */
 const CACHE_SEQUENCES = Math.max(arg('cache-sequences', SLOTS), SLOTS);
 
-const ALL_POLICIES: { name: string; env: Record<string, string> }[] = [
+const MCDA_WEIGHTS = 'memory=0.4,slots=0.3,rtt=0.2,performance=0.1';
+const ALL_POLICIES: { name: string; env: Record<string, string>; control?: true }[] = [
   { name: 'mcda + prefix', env: {} },
   // With 2 slots per agent the default bound (0.75) keeps the bonus for idle agents only.
   { name: 'mcda + prefix, max load 1', env: { PREFIX_MAX_LOAD: '1' } },
-  { name: 'mcda', env: { SCHEDULER_WEIGHTS: 'memory=0.4,slots=0.3,rtt=0.2,performance=0.1' } },
+  { name: 'mcda', env: { SCHEDULER_WEIGHTS: MCDA_WEIGHTS } },
   { name: 'least-loaded', env: { SCHEDULER: 'least-loaded' } },
   { name: 'round-robin', env: { SCHEDULER: 'round-robin' } },
+  // An A/A control, only when named in --policies: MCDA without affinity a second time, so a run
+  // shows how far two identical policies land apart on this shared host (the noise floor).
+  { name: 'mcda again', env: { SCHEDULER_WEIGHTS: MCDA_WEIGHTS }, control: true },
 ];
 
-/** `--policies 'mcda + prefix,mcda'`: a subset, by name (default: all). */
+/** `--policies 'mcda + prefix,mcda'`: a subset, by name (default: all but the control). */
 const only = args.includes('--policies')
   ? args[args.indexOf('--policies') + 1]?.split(',')
   : undefined;
-const POLICIES = ALL_POLICIES.filter((p) => !only || only.includes(p.name));
+const POLICIES = ALL_POLICIES.filter((p) => (only ? only.includes(p.name) : !p.control));
 
 /** A deterministic pseudo-random stream (each phase's texts are its own: no reuse across phases). */
 function rng(seed: number) {
