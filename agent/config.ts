@@ -475,7 +475,6 @@ export function unreachableAdvertisement(agent: string, controlPlane: string): s
   );
 }
 
-/** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
 /** The embedded engine's context sequences: the slots, and those kept as prompt cache. */
 export function contextSequences(
   config: Pick<AgentConfig, 'cacheSequences' | 'maxConcurrentJobs'>,
@@ -483,6 +482,7 @@ export function contextSequences(
   return Math.max(config.cacheSequences ?? 0, config.maxConcurrentJobs);
 }
 
+/** The selection `agent start` makes from its options; the llama-server binary is looked up here. */
 export function engineSelection(
   config: AgentConfig,
   env: NodeJS.ProcessEnv = process.env,

@@ -39,6 +39,8 @@ export interface ModelManagerOptions {
   kind?: string;
   clock?: () => number;
   log?: Logger;
+  /** Prompts a loaded model keeps in its KV cache, running jobs included (CACHE_SEQUENCES). */
+  cachedSequences?: number;
   /** Runs after every model is unloaded on close (e.g. disposes the shared Llama). */
   onClose?: () => Promise<void>;
   /** Told how long each load and unload took (the agent's metrics). */
@@ -81,6 +83,10 @@ export class ModelManager implements InferenceEngine {
       for (const v of m.variants)
         this.slots.set(v.tag, { variant: v, estimateBytes: undefined, loaded: undefined });
     }
+  }
+
+  get cachedSequences(): number | undefined {
+    return this.opts.cachedSequences;
   }
 
   get catalog(): ModelCatalog {

@@ -58,6 +58,8 @@ export async function createModelStack(
     // MODEL_MEMORY_LIMIT, else the agent's MEMORY_LIMIT: models never take more than the agent offers.
     memoryLimitBytes: config.modelMemoryLimit ?? config.memoryLimitBytes,
     platform: loader.platform,
+    // The embedded engine keeps CACHE_SEQUENCES per model; a llama-server child keeps its slots.
+    ...(config.engine === 'llama-server' ? {} : { cachedSequences: contextSequences(config) }),
     log,
     onClose: () => loader.close(),
     ...(timings ? { timings } : {}),

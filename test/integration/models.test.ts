@@ -1,11 +1,14 @@
 // The model manager with the real bundled model: estimate vs measured memory, load on demand, LRU unload.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../agent/log.ts';
 import { ModelCatalog } from '../../agent/models/catalog.ts';
 import { LlamaLoader } from '../../agent/models/llama-loader.ts';
 import { ModelManager } from '../../agent/models/manager.ts';
+import { createModelStack } from '../../agent/models/setup.ts';
+import { testAgentConfig } from '../unit/agent/agent-config.ts';
 
 const BUNDLED = resolve(import.meta.dirname, '../../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf');
 const MiB = 2 ** 20;
@@ -140,6 +143,35 @@ describe('model manager with the real model', () => {
       ]);
       expect(await manager.unload('a:135m-q4_1')).toBe(true);
       expect(manager.loadedTags()).toEqual(['c:135m-q4_1']);
+    } finally {
+      await manager.close();
+    }
+  });
+});
+
+describe('model stack from a catalog', () => {
+  it('keeps CACHE_SEQUENCES per model, as the single-model engine does, so the prefix record covers them', async () => {
+    const catalog = join(dir, 'catalog.json');
+    writeFileSync(
+      catalog,
+      JSON.stringify({
+        models: { 'a:135m': { variants: { Q4_1: { file: 'x.gguf', path: BUNDLED } } } },
+      }),
+    );
+    const config = testAgentConfig({
+      agentId: 'agent-catalog',
+      controlPlaneUrl: undefined,
+      catalog,
+      modelsDir: dir,
+      contextSize: 256,
+      threads: 2,
+      maxConcurrentJobs: 2,
+      cacheSequences: 5,
+    });
+    const { manager } = await createModelStack(config, silentLogger);
+    try {
+      expect(manager.cachedSequences).toBe(5);
+      expect((await complete(manager, 'a:135m')).length).toBeGreaterThan(0);
     } finally {
       await manager.close();
     }

@@ -190,6 +190,8 @@ describe('ENGINE=llama-server (a managed llama-server child)', () => {
     });
     const { manager } = await createModelStack(config, log);
     try {
+      // A llama-server child keeps one prompt per slot (its own cache): no extra sequences to report.
+      expect(manager.cachedSequences).toBeUndefined();
       // Lazy: nothing runs before the first request.
       expect(lines.filter((l) => l.msg === 'llama-server: started')).toHaveLength(0);
       const { text, done } = await answer(manager);
