@@ -116,6 +116,7 @@ export async function benchFleetSimPrefix(): Promise<string> {
       'reused',
       'evaluated',
       'max / fair share',
+      'its speed',
     ],
     rows.map(({ fleet: n, load, workload, label, r }) => [
       n,
@@ -130,6 +131,7 @@ export async function benchFleetSimPrefix(): Promise<string> {
       r.reusedTokens,
       r.promptTokens - r.reusedTokens,
       r.maxShare.toFixed(2),
+      `${r.maxShareSpeed}x`,
     ]),
   );
   return [

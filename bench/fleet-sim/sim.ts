@@ -122,6 +122,8 @@ export interface SimResult {
   reusedTokens: number;
   /** The most any agent served over its fair share of the counted requests (by capacity). */
   maxShare: number;
+  /** That agent's speed (1x, 2x, 4x): a fast agent above its share at half load is a choice. */
+  maxShareSpeed: number;
 }
 
 /** The chain in `chains` sharing the longest prefix with `prefix`: its index and matched tokens. */
@@ -360,5 +362,6 @@ export function simulate(
     promptTokens,
     reusedTokens,
     maxShare: completed > 0 ? Math.max(...shares) : 0,
+    maxShareSpeed: agents[shares.indexOf(Math.max(...shares))]?.spec.speed ?? 0,
   };
 }
