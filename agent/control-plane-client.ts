@@ -197,13 +197,7 @@ export class ControlPlaneClient {
     const path = agentApiPath(AGENT_ROUTES.jobAdmitted, { id: this.agentId, jti });
     try {
       // Not tied to the loop's stop: a request being admitted during shutdown still asks.
-      await this.post(
-        path,
-        {},
-        new AbortController().signal,
-        undefined,
-        this.options.admissionTimeoutMs ?? 1000,
-      );
+      await this.post(path, {}, undefined, undefined, this.options.admissionTimeoutMs ?? 1000);
       return 'admitted';
     } catch (err) {
       if (err instanceof HttpStatusError && err.status === 409) return 'refused';
@@ -341,7 +335,7 @@ export class ControlPlaneClient {
       if (attempt > 0) await this.sleepImpl(baseDelay * 4 ** (attempt - 1), never);
       try {
         const path = agentApiPath(AGENT_ROUTES.jobReport, { id: this.agentId, jti });
-        await this.post(path, report, never);
+        await this.post(path, report, undefined);
         return;
       } catch (err) {
         lastError = describeError(err);
@@ -357,10 +351,11 @@ export class ControlPlaneClient {
     });
   }
 
+  /** `signal` undefined: only the timeout ends the request (a job's admission and report). */
   private async post(
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
     extraHeaders?: Record<string, string>,
     timeoutMs = this.options.requestTimeoutMs ?? 5000,
   ): Promise<unknown> {
@@ -370,12 +365,13 @@ export class ControlPlaneClient {
     const credential = this.current?.credential;
     if (extraHeaders) Object.assign(headers, extraHeaders);
     else if (credential) headers.authorization = `Bearer ${credential}`;
-    signal.throwIfAborted();
+    signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(timeoutMs);
     const res = await this.fetchImpl(url, {
       method: 'POST',
       headers,
       body: JSON.stringify(body),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     if (!res.ok) {
       await res.body?.cancel();

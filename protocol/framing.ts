@@ -4,6 +4,12 @@
 /** Each `data:` payload of a server-sent event stream (events with none are skipped). */
 export async function* sseData(body: ReadableStream<Uint8Array> | null): AsyncGenerator<string> {
   for await (const event of frames(body, '\n\n')) {
+    // The usual event, one `data:` line, without the general path's arrays (once per token).
+    if (event.startsWith('data:') && !event.includes('\n')) {
+      const data = event.slice(5).trimStart();
+      if (data) yield data;
+      continue;
+    }
     const data = event
       .split('\n')
       .filter((line) => line.startsWith('data:'))
@@ -35,7 +41,8 @@ async function* frames(
   const decoder = new TextDecoder();
   let buf = '';
   for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
-    buf = (buf + decoder.decode(bytes, { stream: true })).replace(/\r\n/g, '\n');
+    buf += decoder.decode(bytes, { stream: true });
+    if (buf.includes('\r')) buf = buf.replace(/\r\n/g, '\n');
     for (let end = buf.indexOf(sep); end >= 0; end = buf.indexOf(sep)) {
       yield buf.slice(0, end);
       buf = buf.slice(end + sep.length);

@@ -130,6 +130,8 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
         cause: err,
       });
     }
+    // Set once the upstream said [DONE]: its response is complete and needs no abort.
+    let complete = false;
     try {
       if (!res.ok || !res.body) throw await upstreamError(res);
       let completionTokens = 0;
@@ -148,6 +150,7 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
           }
           const held = echo.flush();
           if (held) yield { type: 'token', text: held };
+          complete = true;
           yield {
             type: 'done',
             finishReason: finish,
@@ -201,7 +204,9 @@ export class OpenAIUpstreamEngine implements InferenceEngine {
     } catch (err) {
       throw toEngineError(err, signal);
     } finally {
-      local.abort();
+      // Only an unfinished request is aborted: aborting a complete one costs a DOMException and
+      // undici's abort path on every job for nothing (issue 17's relay CPU).
+      if (!complete) local.abort();
     }
   }
 
