@@ -98,17 +98,31 @@ export function ticketFrom(c: Context): string | undefined {
   return bearerToken(c.req.header('authorization'));
 }
 
+/** An admitted request: its ticket, body and slot, and the control plane's answer to come. */
+export interface Admitted<T = unknown> {
+  claims: TicketClaims;
+  body: T;
+  slot: Job;
+  admission: Promise<Admission>;
+}
+
+/** Why a job stops when the control plane refuses its ticket's slot lease (a 409). */
+const REFUSED =
+  'the control plane refused this ticket (unknown, already closed, or not used within its claim window and its slot given away); route the request again';
+
 /**
- * Checks ticket, body and capacity. Once the ticket is accepted it is consumed, and any later
- * refusal is reported to the control plane as `rejected` so it can release the slot it reserved.
- * `choicesOf` reads the answers the dialect asks for (OpenAI `n`; others have one).
+ * Checks ticket, body and capacity, and asks the control plane to confirm the slot lease:
+ * `admission`, not awaited here (an inference job waits for it alongside its engine's first chunk,
+ * so the round trip adds nothing to the time to first token). Once the ticket is accepted it is
+ * consumed, and any later refusal is reported to the control plane as `rejected` so it can release
+ * the slot it reserved. `choicesOf` reads the answers the dialect asks for (OpenAI `n`; else one).
  */
-export async function admit<T extends { model: string }>(
+export async function admitRequest<T extends { model: string }>(
   c: Context,
   deps: JobDeps,
   parse: (body: unknown) => T,
   choicesOf: (body: T) => number = () => 1,
-): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
+): Promise<Admitted<T>> {
   const token = ticketFrom(c);
   let claims: TicketClaims;
   try {
@@ -175,34 +189,55 @@ export async function admit<T extends { model: string }>(
         `agent is at capacity (${deps.jobs.capacity} jobs in flight, ${deps.jobs.queued} queued)`,
       );
     }
-    // The control plane confirms the slot lease it issued with the ticket, or refuses it.
-    if ((await deps.confirmAdmission(claims.jti)) === 'refused') {
-      deps.jobs.release(slot);
-      throw new AgentHttpError(
-        'ticket_refused',
-        'the control plane refused this ticket (unknown, already closed, or not used within its claim window and its slot given away); route the request again',
-      );
-    }
+    // The control plane confirms the slot lease it issued with the ticket, or refuses it. Never
+    // rejects: a confirmer that throws counts as no answer.
+    const admission = deps.confirmAdmission(claims.jti).catch((): Admission => 'unconfirmed');
     if (digest) digests.set(slot, digest);
-    return { claims, body, slot };
+    return { claims, body, slot, admission };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const refusal = toHttpError(err);
-    endJob(
-      deps,
-      claims.jti,
-      {
-        outcome: 'rejected',
-        model: claims.model,
-        promptTokens: 0,
-        completionTokens: 0,
-        durationMs: Math.max(0, deps.now() - startedAt),
-        error: message.slice(0, 2000),
-      },
-      { status: refusal.status, reason: refusal.code },
-    );
+    rejectConsumed(deps, claims, startedAt, err);
     throw err;
   }
+}
+
+/** admitRequest, then the control plane's answer (confirmed). */
+export async function admit<T extends { model: string }>(
+  c: Context,
+  deps: JobDeps,
+  parse: (body: unknown) => T,
+  choicesOf: (body: T) => number = () => 1,
+): Promise<{ claims: TicketClaims; body: T; slot: Job }> {
+  const { admission, ...admitted } = await admitRequest(c, deps, parse, choicesOf);
+  await confirmed(deps, { ...admitted, admission });
+  return admitted;
+}
+
+/** Waits for the control plane's answer; a refusal frees the slot and throws a 409. */
+export async function confirmed(deps: JobDeps, admitted: Admitted): Promise<void> {
+  if ((await admitted.admission) !== 'refused') return;
+  deps.jobs.release(admitted.slot);
+  const err = new AgentHttpError('ticket_refused', REFUSED);
+  rejectConsumed(deps, admitted.claims, admitted.slot.startedAt, err);
+  throw err;
+}
+
+/** Ends a job whose ticket was consumed but which will not run: `rejected`, with its status. */
+function rejectConsumed(deps: JobDeps, claims: TicketClaims, startedAt: number, err: unknown) {
+  const message = err instanceof Error ? err.message : String(err);
+  const refusal = toHttpError(err);
+  endJob(
+    deps,
+    claims.jti,
+    {
+      outcome: 'rejected',
+      model: claims.model,
+      promptTokens: 0,
+      completionTokens: 0,
+      durationMs: Math.max(0, deps.now() - startedAt),
+      error: message.slice(0, 2000),
+    },
+    { status: refusal.status, reason: refusal.code },
+  );
 }
 
 /** One choice of a finished non-streamed answer. */
@@ -244,6 +279,8 @@ export class InferenceJob {
   private started = false;
   /** True once the client went away (or the caller cancelled): outcome `cancelled`. */
   cancelled = false;
+  /** Set when the control plane refused the ticket's slot lease: outcome `rejected`, a 409. */
+  private refusal: AgentHttpError | undefined;
   /** The request as run: never more tokens per choice than the ticket allows them together. */
   readonly request: GenerateRequest;
   /** The number of choices (OpenAI `n`). */
@@ -255,6 +292,8 @@ export class InferenceJob {
     private readonly slot: Job,
     request: GenerateRequest,
     clientSignal: AbortSignal,
+    /** admitRequest's: the control plane's answer, awaited with the engine's first chunk. */
+    private readonly admission: Promise<Admission> = Promise.resolve('unconfirmed'),
   ) {
     this.choices = request.n ?? 1;
     const limit = Math.max(1, Math.floor(claims.max_tokens / this.choices));
@@ -293,16 +332,29 @@ export class InferenceJob {
     if (!this.controller.signal.aborted) this.controller.abort();
   }
 
-  /** Starts the engine and waits for its first chunk, so early failures still get a status. */
+  /**
+   * Starts the engine and waits for its first chunk and for the control plane's admission, so
+   * early failures and a refused ticket still get a status. A refusal stops the engine at once.
+   */
   async start(): Promise<void> {
+    const refused = this.admission.then((a) => a === 'refused');
+    void refused.then((no) => no && this.stopEngine());
     try {
       this.iterator = generateChoices(this.deps.engine, this.request, { signal: this.signal });
       const first = await this.iterator.next();
+      if (await refused) throw new AgentHttpError('ticket_refused', REFUSED);
       if (first.done) throw new EngineError('stream_incomplete', 'engine produced no output');
       this.record(first.value);
       this.pending = first.value;
       this.started = true;
     } catch (err) {
+      if (await refused) {
+        this.refusal = new AgentHttpError('ticket_refused', REFUSED);
+        // The engine's cleanup (its context sequence) finishes before the slot is released.
+        await this.iterator?.return?.().catch(() => undefined);
+        this.settle(undefined);
+        throw this.refusal;
+      }
       const failure = toEngineError(err, this.signal);
       this.settle(failure);
       throw failure;
@@ -440,7 +492,8 @@ export class InferenceJob {
     this.detach();
     this.deps.jobs.release(this.slot);
     let outcome: JobOutcome = 'success';
-    if (!this.done) {
+    if (this.refusal) outcome = 'rejected';
+    else if (!this.done) {
       const cancelled = !failure || failure.code === 'aborted' || this.cancelled;
       // A request the engine refuses (unknown model, prompt too long) is the client's fault.
       const refused = failure?.code === 'model_not_found' || failure?.code === 'invalid_request';
@@ -457,14 +510,16 @@ export class InferenceJob {
       report.cachedPromptTokens = this.done.cachedPromptTokens;
     if (this.held) report.prefixes = this.held;
     if (this.ttftMs !== undefined) report.ttftMs = this.ttftMs;
-    if (outcome !== 'success' && outcome !== 'cancelled' && failure)
-      report.error = failure.message.slice(0, 2000);
+    const error = this.refusal ?? failure;
+    if (outcome !== 'success' && outcome !== 'cancelled' && error)
+      report.error = error.message.slice(0, 2000);
     return endJob(this.deps, this.claims.jti, report, this.ending(outcome, failure));
   }
 
   /** What the client saw: a stream under way answered 200, whatever came after. */
   private ending(outcome: JobOutcome, failure: EngineError | undefined): Ending {
     if (this.done) return { status: 200, reason: this.done.finishReason };
+    if (this.refusal) return { status: 409, reason: this.refusal.code };
     const error = toHttpError(
       outcome === 'cancelled'
         ? new AgentHttpError('request_cancelled', 'client went away')

@@ -1,14 +1,19 @@
 // Ollama-compatible routes: /api/chat and /api/generate (NDJSON or JSON), /api/tags.
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
-import type { TicketClaims } from '../../protocol/agent-api.ts';
 import { INFERENCE_PATHS, MODEL_LIST_PATHS, ollamaErrorBody } from '../../protocol/dialects.ts';
 import { ollamaChatBody, ollamaGenerateBody } from '../../protocol/inference.ts';
 import type { DoneChunk, GenerateRequest, ToolCall } from '../engines/engine.ts';
 import { argumentsObject, ToolCallAssembler } from '../engines/tool-calls.ts';
-import type { Job } from '../jobs.ts';
 import { toHttpError } from './errors.ts';
-import { admit, endJob, InferenceJob, type JobDeps } from './job.ts';
+import {
+  type Admitted,
+  admitRequest,
+  confirmed,
+  endJob,
+  InferenceJob,
+  type JobDeps,
+} from './job.ts';
 import { ollamaLogprobs } from './logprobs.ts';
 import { fromOllamaChat, fromOllamaGenerate, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
@@ -19,18 +24,18 @@ const MS_TO_NS = 1_000_000;
 
 export function registerOllamaRoutes(app: Hono, deps: JobDeps): void {
   app.post(INFERENCE_PATHS.ollamaChat, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) => parseBody(ollamaChatBody, raw));
-    if (body.messages.length === 0) return loadOnly(c, deps, claims, slot, 'chat');
-    return respond(c, deps, claims, slot, fromOllamaChat(body), 'chat', body.stream !== false);
+    const admitted = await admitRequest(c, deps, (raw) => parseBody(ollamaChatBody, raw));
+    const { body } = admitted;
+    if (body.messages.length === 0) return loadOnly(c, deps, admitted, 'chat');
+    return respond(c, deps, admitted, fromOllamaChat(body), 'chat', body.stream !== false);
   });
 
   app.post(INFERENCE_PATHS.ollamaGenerate, async (c) => {
-    const { claims, body, slot } = await admit(c, deps, (raw) =>
-      parseBody(ollamaGenerateBody, raw),
-    );
-    if (body.prompt === '') return loadOnly(c, deps, claims, slot, 'generate');
+    const admitted = await admitRequest(c, deps, (raw) => parseBody(ollamaGenerateBody, raw));
+    const { body } = admitted;
+    if (body.prompt === '') return loadOnly(c, deps, admitted, 'generate');
     const request = fromOllamaGenerate(body);
-    return respond(c, deps, claims, slot, request, 'generate', body.stream !== false);
+    return respond(c, deps, admitted, request, 'generate', body.stream !== false);
   });
 
   app.get(MODEL_LIST_PATHS.ollama, async (c) => {
@@ -65,13 +70,12 @@ function message(kind: Kind, text: string, toolCalls: ToolCall[] = []) {
 async function respond(
   c: Context,
   deps: JobDeps,
-  claims: TicketClaims,
-  slot: Job,
+  { claims, slot, admission }: Admitted,
   request: GenerateRequest,
   kind: Kind,
   streaming: boolean,
 ): Promise<Response> {
-  const job = new InferenceJob(deps, claims, slot, request, c.req.raw.signal);
+  const job = new InferenceJob(deps, claims, slot, request, c.req.raw.signal, admission);
   await job.start();
   const head = () => ({ model: request.model, created_at: new Date(deps.now()).toISOString() });
   const final = (done: DoneChunk) => {
@@ -128,7 +132,9 @@ async function respond(
 }
 
 /** Ollama answers an empty chat/prompt by loading the model: `done_reason: "load"`. */
-function loadOnly(c: Context, deps: JobDeps, claims: TicketClaims, slot: Job, kind: Kind) {
+async function loadOnly(c: Context, deps: JobDeps, admitted: Admitted, kind: Kind) {
+  await confirmed(deps, admitted);
+  const { claims, slot } = admitted;
   deps.jobs.release(slot);
   endJob(
     deps,

@@ -9,7 +9,7 @@ import {
 } from '../../protocol/inference.ts';
 import type { DoneChunk, LogprobEntry, TokenChunk, ToolCallChunk } from '../engines/engine.ts';
 import { toHttpError } from './errors.ts';
-import { type Answer, admit, InferenceJob, type JobDeps } from './job.ts';
+import { type Answer, admitRequest, InferenceJob, type JobDeps } from './job.ts';
 import { chatLogprobs, completionLogprobs } from './logprobs.ts';
 import { fromOpenAIChat, fromOpenAICompletion, parseBody } from './schemas.ts';
 import { writeWithin } from './stall.ts';
@@ -38,13 +38,20 @@ function usageOf(done: DoneChunk): Usage {
 
 export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   app.post(INFERENCE_PATHS.openAIChat, async (c) => {
-    const { claims, body, slot } = await admit(
+    const { claims, body, slot, admission } = await admitRequest(
       c,
       deps,
       (raw) => parseBody(openAIChatBody, raw),
       requestedChoices,
     );
-    const job = new InferenceJob(deps, claims, slot, fromOpenAIChat(body), c.req.raw.signal);
+    const job = new InferenceJob(
+      deps,
+      claims,
+      slot,
+      fromOpenAIChat(body),
+      c.req.raw.signal,
+      admission,
+    );
     await job.start();
     const id = `chatcmpl-${claims.jti}`;
     if (body.stream) {
@@ -65,13 +72,20 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   });
 
   app.post(INFERENCE_PATHS.openAICompletion, async (c) => {
-    const { claims, body, slot } = await admit(
+    const { claims, body, slot, admission } = await admitRequest(
       c,
       deps,
       (raw) => parseBody(openAICompletionBody, raw),
       requestedChoices,
     );
-    const job = new InferenceJob(deps, claims, slot, fromOpenAICompletion(body), c.req.raw.signal);
+    const job = new InferenceJob(
+      deps,
+      claims,
+      slot,
+      fromOpenAICompletion(body),
+      c.req.raw.signal,
+      admission,
+    );
     await job.start();
     const id = `cmpl-${claims.jti}`;
     if (body.stream) {

@@ -72,6 +72,7 @@ describe('admission confirmed by the control plane', () => {
   it('stops a job whose ticket the control plane refuses with 409, freeing the slot', async () => {
     const asked: string[] = [];
     const agent = await makeAgent({
+      engine: slowTokens,
       maxConcurrentJobs: 1,
       confirmAdmission: async (jti) => {
         asked.push(jti);
@@ -79,13 +80,53 @@ describe('admission confirmed by the control plane', () => {
       },
     });
     const ticket = await agent.ticket();
-    const res = await post(agent, '/v1/chat/completions', chatBody(), ticket);
+    const res = await post(agent, '/v1/chat/completions', chatBody({ stream: true }), ticket);
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: { code: 'ticket_refused' } });
     expect(asked).toHaveLength(1);
     expect(agent.jobs.active).toBe(0);
-    expect(agent.engine.requests).toHaveLength(0);
+    // The engine started alongside the question and was stopped by the answer.
+    expect(agent.engine.active).toBe(0);
+    expect(agent.engine.aborted).toBe(1);
+    expect(agent.reports.map((r) => r.report)).toMatchObject([
+      { outcome: 'rejected', completionTokens: 0, error: expect.stringContaining('refused') },
+    ]);
+  });
+
+  it('refuses an Ollama load-only request (no messages) the same way', async () => {
+    const agent = await makeAgent({ confirmAdmission: async () => 'refused' });
+    const res = await post(
+      agent,
+      '/api/chat',
+      { model: MODEL, messages: [] },
+      await agent.ticket(),
+    );
+    expect(res.status).toBe(409);
+    expect(agent.jobs.active).toBe(0);
     expect(agent.reports.map((r) => r.report.outcome)).toEqual(['rejected']);
+  });
+
+  it('asks while the engine starts: the first chunk leaves only once the answer is in', async () => {
+    let answer: (a: 'admitted') => void = () => {};
+    const agent = await makeAgent({
+      confirmAdmission: () =>
+        new Promise((resolve) => {
+          answer = resolve;
+        }),
+    });
+    const pending = post(agent, '/v1/chat/completions', chatBody(), await agent.ticket());
+    // The engine has the request (and may be done) before the control plane has answered.
+    await until(() => agent.engine.requests.length === 1);
+    let settled = false;
+    void pending.then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    answer('admitted');
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(agent.reports.map((r) => r.report.outcome)).toEqual(['success']);
   });
 
   it('runs a job the control plane confirms or does not answer for', async () => {
