@@ -1,8 +1,11 @@
 // The agent's own CPU per relayed token on the OpenAI-upstream path (issue 17 item 5), without an
 // engine competing for the cores: an agent with ENGINE=openai in front of a stand-in upstream that
 // streams llama-server-shaped SSE chunks as fast as they are read; clients through the 307. Reads
-// the agent process's utime+stime (/proc/<pid>/stat) before and after.
-//   npx tsx bench/relay-cpu.ts [--streams 200] [--concurrency 4] [--tokens 64] [--json out.json]
+// the agent process's utime+stime (/proc/<pid>/stat) before and after. Then the time to first token
+// the path adds at one stream: streams one at a time, alternately straight to the stand-in and
+// through the 307 and the agent (the stand-in answers at once, so the difference is all ours).
+//   npx tsx bench/relay-cpu.ts [--streams 200] [--concurrency 4] [--tokens 64] [--ttft-samples 200]
+//                              [--json out.json]
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -13,18 +16,21 @@ import { parseArgs } from 'node:util';
 import { DEMO_MODEL, startCluster } from '../scripts/cluster.ts';
 import { streamChat } from '../scripts/sse.ts';
 import { freePort } from '../test/e2e/support/ports.ts';
+import { percentile } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '4' },
     tokens: { type: 'string', default: '64' },
+    'ttft-samples': { type: 'string', default: '200' },
     json: { type: 'string' },
   },
 });
 const streams = Number(values.streams);
 const concurrency = Number(values.concurrency);
 const tokens = Number(values.tokens);
+const ttftSamples = Number(values['ttft-samples']);
 
 /** A chunk as llama-server streams one (its fields, its order). */
 const chunk = (i: number, content: string | null, finish: string | null) =>
@@ -100,14 +106,32 @@ try {
     }),
   );
   const cpuMs = (cpuSeconds(pid) - cpu0) * 1000;
+  const wallMs = performance.now() - started;
+  // One stream at a time, alternating, so drift in the machine's load hits both sides alike.
+  const direct: number[] = [];
+  const routed: number[] = [];
+  for (let i = 0; i < ttftSamples; i++) {
+    direct.push((await streamChat(upstreamUrl, body)).ttftMs);
+    routed.push((await streamChat(cluster.url, body)).ttftMs);
+  }
+  const p = (xs: number[], q: number) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      q,
+    );
   result = {
     streams,
     concurrency,
     tokens: relayed,
-    wallMs: performance.now() - started,
+    wallMs,
     agentCpuMs: cpuMs,
     agentCpuMsPerToken: cpuMs / relayed,
     loadBefore: load0,
+    ttftSamples,
+    directTtftP50: p(direct, 50),
+    directTtftP95: p(direct, 95),
+    routedTtftP50: p(routed, 50),
+    routedTtftP95: p(routed, 95),
   };
 } finally {
   await cluster.stop();
@@ -119,5 +143,12 @@ console.log(
 );
 console.log(
   `(per stream: ${tokens} tokens + the job's fixed costs: ticket, admission, job report)`,
+);
+const ms = (x: number | undefined) => (x ?? Number.NaN).toFixed(1);
+console.log(
+  `\n| TTFT, one stream at a time (${ttftSamples} each, alternating) | p50 ms | p95 ms |\n|---|---:|---:|\n` +
+    `| straight to the stand-in upstream | ${ms(result.directTtftP50)} | ${ms(result.directTtftP95)} |\n` +
+    `| client → control plane (307) → agent → stand-in | ${ms(result.routedTtftP50)} | ${ms(result.routedTtftP95)} |\n` +
+    `| added by the path | ${ms((result.routedTtftP50 ?? 0) - (result.directTtftP50 ?? 0))} | |`,
 );
 if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2));
