@@ -5,7 +5,9 @@
 // the path adds at one stream: streams one at a time, alternately straight to the stand-in and
 // through the 307 and the agent (the stand-in answers at once, so the difference is all ours).
 //   npx tsx bench/relay-cpu.ts [--streams 200] [--concurrency 4] [--tokens 64] [--ttft-samples 200]
-//                              [--json out.json]
+//                              [--first-token-ms 0] [--json out.json]
+// --first-token-ms: the stand-in waits that long before its first chunk, as an engine evaluating a
+// prompt does (the agent's admission round trip can hide behind it).
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -24,6 +26,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     tokens: { type: 'string', default: '64' },
     'ttft-samples': { type: 'string', default: '200' },
+    // The stand-in's prompt evaluation: it waits this long before its first chunk.
+    'first-token-ms': { type: 'string', default: '0' },
     json: { type: 'string' },
   },
 });
@@ -31,6 +35,7 @@ const streams = Number(values.streams);
 const concurrency = Number(values.concurrency);
 const tokens = Number(values.tokens);
 const ttftSamples = Number(values['ttft-samples']);
+const firstTokenMs = Number(values['first-token-ms']);
 
 /** A chunk as llama-server streams one (its fields, its order). */
 const chunk = (i: number, content: string | null, finish: string | null) =>
@@ -56,6 +61,7 @@ const upstream = createServer((req, res) => {
   }
   req.resume();
   req.on('end', async () => {
+    if (firstTokenMs > 0) await new Promise((r) => setTimeout(r, firstTokenMs));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (let i = 0; i < tokens; i++) {
       res.write(chunk(i, ` tok${i}`, null));
@@ -128,6 +134,7 @@ try {
     agentCpuMsPerToken: cpuMs / relayed,
     loadBefore: load0,
     ttftSamples,
+    firstTokenMs,
     directTtftP50: p(direct, 50),
     directTtftP95: p(direct, 95),
     routedTtftP50: p(routed, 50),
@@ -146,7 +153,7 @@ console.log(
 );
 const ms = (x: number | undefined) => (x ?? Number.NaN).toFixed(1);
 console.log(
-  `\n| TTFT, one stream at a time (${ttftSamples} each, alternating) | p50 ms | p95 ms |\n|---|---:|---:|\n` +
+  `\n| TTFT, one stream at a time (${ttftSamples} each, alternating; the stand-in's first chunk after ${firstTokenMs} ms) | p50 ms | p95 ms |\n|---|---:|---:|\n` +
     `| straight to the stand-in upstream | ${ms(result.directTtftP50)} | ${ms(result.directTtftP95)} |\n` +
     `| client → control plane (307) → agent → stand-in | ${ms(result.routedTtftP50)} | ${ms(result.routedTtftP95)} |\n` +
     `| added by the path | ${ms((result.routedTtftP50 ?? 0) - (result.directTtftP50 ?? 0))} | |`,
