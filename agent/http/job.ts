@@ -103,7 +103,8 @@ export interface Admitted<T = unknown> {
   claims: TicketClaims;
   body: T;
   slot: Job;
-  admission: Promise<Admission>;
+  /** Asks the control plane (once; later calls return the same answer). Never rejects. */
+  admission: () => Promise<Admission>;
 }
 
 /** Why a job stops when the control plane refuses its ticket's slot lease (a 409). */
@@ -189,9 +190,13 @@ export async function admitRequest<T extends { model: string }>(
         `agent is at capacity (${deps.jobs.capacity} jobs in flight, ${deps.jobs.queued} queued)`,
       );
     }
-    // The control plane confirms the slot lease it issued with the ticket, or refuses it. Never
-    // rejects: a confirmer that throws counts as no answer.
-    const admission = deps.confirmAdmission(claims.jti).catch((): Admission => 'unconfirmed');
+    // The control plane confirms the slot lease it issued with the ticket, or refuses it; asked
+    // when the caller is ready (an inference job: once its engine request is on its way). A
+    // confirmer that throws counts as no answer.
+    let question: Promise<Admission> | undefined;
+    const { jti } = claims;
+    const admission = () =>
+      (question ??= deps.confirmAdmission(jti).catch((): Admission => 'unconfirmed'));
     if (digest) digests.set(slot, digest);
     return { claims, body, slot, admission };
   } catch (err) {
@@ -214,7 +219,7 @@ export async function admit<T extends { model: string }>(
 
 /** Waits for the control plane's answer; a refusal frees the slot and throws a 409. */
 export async function confirmed(deps: JobDeps, admitted: Admitted): Promise<void> {
-  if ((await admitted.admission) !== 'refused') return;
+  if ((await admitted.admission()) !== 'refused') return;
   deps.jobs.release(admitted.slot);
   const err = new AgentHttpError('ticket_refused', REFUSED);
   rejectConsumed(deps, admitted.claims, admitted.slot.startedAt, err);
@@ -292,8 +297,8 @@ export class InferenceJob {
     private readonly slot: Job,
     request: GenerateRequest,
     clientSignal: AbortSignal,
-    /** admitRequest's: the control plane's answer, awaited with the engine's first chunk. */
-    private readonly admission: Promise<Admission> = Promise.resolve('unconfirmed'),
+    /** admitRequest's: asked once the engine's request is on its way, awaited with its first chunk. */
+    private readonly admission: () => Promise<Admission> = async () => 'unconfirmed',
   ) {
     this.choices = request.n ?? 1;
     const limit = Math.max(1, Math.floor(claims.max_tokens / this.choices));
@@ -337,11 +342,14 @@ export class InferenceJob {
    * early failures and a refused ticket still get a status. A refusal stops the engine at once.
    */
   async start(): Promise<void> {
-    const refused = this.admission.then((a) => a === 'refused');
-    void refused.then((no) => no && this.stopEngine());
+    let refused: Promise<boolean> = Promise.resolve(false);
     try {
       this.iterator = generateChoices(this.deps.engine, this.request, { signal: this.signal });
-      const first = await this.iterator.next();
+      // The engine's request goes out first (next() runs it up to its first wait), then the question.
+      const firstChunk = this.iterator.next();
+      refused = this.admission().then((a) => a === 'refused');
+      void refused.then((no) => no && this.stopEngine());
+      const first = await firstChunk;
       if (await refused) throw new AgentHttpError('ticket_refused', REFUSED);
       if (first.done) throw new EngineError('stream_incomplete', 'engine produced no output');
       this.record(first.value);
