@@ -291,15 +291,21 @@ export class InferenceJob {
   /** The number of choices (OpenAI `n`). */
   readonly choices: number;
 
+  readonly claims: TicketClaims;
+  private readonly slot: Job;
+  /** admitRequest's: asked once the engine's request is on its way, awaited with its first chunk. */
+  private readonly admission: () => Promise<Admission>;
+
   constructor(
     private readonly deps: JobDeps,
-    readonly claims: TicketClaims,
-    private readonly slot: Job,
+    admitted: Pick<Admitted, 'claims' | 'slot' | 'admission'>,
     request: GenerateRequest,
     clientSignal: AbortSignal,
-    /** admitRequest's: asked once the engine's request is on its way, awaited with its first chunk. */
-    private readonly admission: () => Promise<Admission> = async () => 'unconfirmed',
   ) {
+    const { claims, slot } = admitted;
+    this.claims = claims;
+    this.slot = slot;
+    this.admission = admitted.admission;
     this.choices = request.n ?? 1;
     const limit = Math.max(1, Math.floor(claims.max_tokens / this.choices));
     this.request = { ...request, maxTokens: Math.min(request.maxTokens ?? limit, limit) };

@@ -70,12 +70,12 @@ function message(kind: Kind, text: string, toolCalls: ToolCall[] = []) {
 async function respond(
   c: Context,
   deps: JobDeps,
-  { claims, slot, admission }: Admitted,
+  admitted: Admitted,
   request: GenerateRequest,
   kind: Kind,
   streaming: boolean,
 ): Promise<Response> {
-  const job = new InferenceJob(deps, claims, slot, request, c.req.raw.signal, admission);
+  const job = new InferenceJob(deps, admitted, request, c.req.raw.signal);
   await job.start();
   const head = () => ({ model: request.model, created_at: new Date(deps.now()).toISOString() });
   const final = (done: DoneChunk) => {

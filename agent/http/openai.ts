@@ -38,20 +38,14 @@ function usageOf(done: DoneChunk): Usage {
 
 export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   app.post(INFERENCE_PATHS.openAIChat, async (c) => {
-    const { claims, body, slot, admission } = await admitRequest(
+    const admitted = await admitRequest(
       c,
       deps,
       (raw) => parseBody(openAIChatBody, raw),
       requestedChoices,
     );
-    const job = new InferenceJob(
-      deps,
-      claims,
-      slot,
-      fromOpenAIChat(body),
-      c.req.raw.signal,
-      admission,
-    );
+    const { claims, body } = admitted;
+    const job = new InferenceJob(deps, admitted, fromOpenAIChat(body), c.req.raw.signal);
     await job.start();
     const id = `chatcmpl-${claims.jti}`;
     if (body.stream) {
@@ -72,20 +66,14 @@ export function registerOpenAIRoutes(app: Hono, deps: JobDeps): void {
   });
 
   app.post(INFERENCE_PATHS.openAICompletion, async (c) => {
-    const { claims, body, slot, admission } = await admitRequest(
+    const admitted = await admitRequest(
       c,
       deps,
       (raw) => parseBody(openAICompletionBody, raw),
       requestedChoices,
     );
-    const job = new InferenceJob(
-      deps,
-      claims,
-      slot,
-      fromOpenAICompletion(body),
-      c.req.raw.signal,
-      admission,
-    );
+    const { claims, body } = admitted;
+    const job = new InferenceJob(deps, admitted, fromOpenAICompletion(body), c.req.raw.signal);
     await job.start();
     const id = `cmpl-${claims.jti}`;
     if (body.stream) {
