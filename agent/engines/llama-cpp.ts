@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import {
   type ChatWrapper,
+  type CustomBatchingPrioritizationStrategy,
   type GbnfJsonSchema,
   GgufFileType,
   getLlama,
@@ -151,13 +152,14 @@ export class LlamaCppEngine implements InferenceEngine {
         threads,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         flashAttention: options.flashAttention ?? 'auto',
-        // One decode per event-loop cycle with every queued sequence's next token in it. Measured
-        // (docs/benchmarks.md): 2 streams give ~1× the tokens/s of one, 4 and 8 give ~2×. A
-        // schedule that waits 2 ms to gather both streams' tokens did not change 2 streams, so
-        // the limit is llama.cpp's CPU matmul for tiny batches, not batch formation.
+        // One sequence per decode, the oldest pending first (jobs take turns). Decodes holding
+        // several sequences' tokens sometimes gave a sequence another sequence's text with
+        // node-llama-cpp 3.21.1's CPU build (agent/README.md, "Known defect"); one sequence per
+        // decode never did. It costs the batching gain (2 streams gave ~1× the tokens/s of one,
+        // 4 and 8 ~2×, docs/benchmarks.md).
         batching: {
           dispatchSchedule: 'nextCycle',
-          itemPrioritizationStrategy: 'maximumParallelism',
+          itemPrioritizationStrategy: oneSequencePerDecode,
         },
       });
       // The model's own Jinja chat template, as llama-server applies it, so that a request is the
@@ -478,3 +480,9 @@ function repeatPenalty(req: GenerateRequest): {
     },
   };
 }
+
+/** node-llama-cpp's batch prioritisation: the first pending item alone (FIFO, one sequence). */
+export const oneSequencePerDecode: CustomBatchingPrioritizationStrategy = ({ items, size }) => {
+  const item = items[0];
+  return item ? [{ item, processAmount: Math.min(size, item.tokens.length) }] : [];
+};
