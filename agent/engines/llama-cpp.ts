@@ -154,8 +154,8 @@ export class LlamaCppEngine implements InferenceEngine {
         flashAttention: options.flashAttention ?? 'auto',
         // One sequence per decode, the oldest pending first (jobs take turns). Decodes holding
         // several sequences' tokens sometimes gave a sequence another sequence's text with
-        // node-llama-cpp 3.21.1's CPU build (agent/README.md, "Known defect"); one sequence per
-        // decode never did. It costs the batching gain (2 streams gave ~1× the tokens/s of one,
+        // node-llama-cpp 3.21.1's CPU build (agent/README.md, "Cross-talk in batched decoding");
+        // one sequence per decode never did. It costs the batching gain (2 streams gave ~1× the tokens/s of one,
         // 4 and 8 ~2×, docs/benchmarks.md).
         batching: {
           dispatchSchedule: 'nextCycle',
