@@ -5,9 +5,15 @@
 // the path adds at one stream: streams one at a time, alternately straight to the stand-in and
 // through the 307 and the agent (the stand-in answers at once, so the difference is all ours).
 //   npx tsx bench/relay-cpu.ts [--streams 200] [--concurrency 4] [--tokens 64] [--ttft-samples 200]
-//                              [--first-token-ms 0] [--json out.json]
+//                              [--first-token-ms 0] [--token-ms 0] [--json out.json]
 // --first-token-ms: the stand-in waits that long before its first chunk, as an engine evaluating a
 // prompt does (the agent's admission round trip can hide behind it).
+// --token-ms: the stand-in waits that long between chunks, as an engine decoding does (each chunk
+// then reaches the agent on its own; with 0 they come as fast as they are read, several per read).
+// The same streams also go through a pass-through proxy of node:http in its own process (no ticket,
+// no parsing): what any Node relay pays on this machine, the floor for the agent's figure.
+
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -28,6 +34,8 @@ const { values } = parseArgs({
     'ttft-samples': { type: 'string', default: '200' },
     // The stand-in's prompt evaluation: it waits this long before its first chunk.
     'first-token-ms': { type: 'string', default: '0' },
+    // The stand-in's decoding: it waits this long between chunks.
+    'token-ms': { type: 'string', default: '0' },
     json: { type: 'string' },
   },
 });
@@ -36,6 +44,8 @@ const concurrency = Number(values.concurrency);
 const tokens = Number(values.tokens);
 const ttftSamples = Number(values['ttft-samples']);
 const firstTokenMs = Number(values['first-token-ms']);
+const tokenMs = Number(values['token-ms']);
+const pause = () => new Promise((r) => (tokenMs > 0 ? setTimeout(r, tokenMs) : setImmediate(r)));
 
 /** A chunk as llama-server streams one (its fields, its order). */
 const chunk = (i: number, content: string | null, finish: string | null) =>
@@ -65,7 +75,7 @@ const upstream = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (let i = 0; i < tokens; i++) {
       res.write(chunk(i, ` tok${i}`, null));
-      await new Promise((r) => setImmediate(r));
+      await pause();
     }
     res.write(chunk(tokens, null, 'length'));
     res.write(
@@ -81,6 +91,50 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** A pass-through proxy of node:http in its own process: the floor of any Node relay here. */
+const FLOOR_PROXY = `
+const http = require('node:http');
+const target = new URL(process.env.TARGET);
+const agent = new http.Agent({ keepAlive: true });
+const server = http.createServer((req, res) => {
+  const up = http.request({ host: target.hostname, port: target.port, path: req.url,
+    method: req.method, headers: req.headers, agent }, (r) => {
+    res.writeHead(r.statusCode, r.headers);
+    r.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+
+async function startFloorProxy(): Promise<{ url: string; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, ['-e', FLOOR_PROXY], {
+    env: { ...process.env, TARGET: upstreamUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`floor proxy exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => child.kill() };
+}
+
+/** `count` streams, `concurrency` at a time; the tokens relayed. */
+async function drive(url: string, count: number): Promise<number> {
+  let relayed = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) {
+        const r = await streamChat(url, body);
+        if (!r.sawDone) throw new Error('no [DONE]');
+        relayed += r.completionTokens;
+      }
+    }),
+  );
+  return relayed;
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'titan-relay-'));
@@ -100,19 +154,20 @@ try {
   const load0 = loadavg()[0] ?? 0;
   const cpu0 = cpuSeconds(pid);
   const started = performance.now();
-  let relayed = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < streams) {
-        const r = await streamChat(cluster.url, body);
-        if (!r.sawDone) throw new Error('no [DONE]');
-        relayed += r.completionTokens;
-      }
-    }),
-  );
+  const relayed = await drive(cluster.url, streams);
   const cpuMs = (cpuSeconds(pid) - cpu0) * 1000;
   const wallMs = performance.now() - started;
+  const floor = await startFloorProxy();
+  let floorCpuMs: number;
+  let floorTokens: number;
+  try {
+    await drive(floor.url, 20); // warm-up
+    const f0 = cpuSeconds(floor.pid);
+    floorTokens = await drive(floor.url, streams);
+    floorCpuMs = (cpuSeconds(floor.pid) - f0) * 1000;
+  } finally {
+    floor.stop();
+  }
   // One stream at a time, alternating, so drift in the machine's load hits both sides alike.
   const direct: number[] = [];
   const routed: number[] = [];
@@ -132,9 +187,12 @@ try {
     wallMs,
     agentCpuMs: cpuMs,
     agentCpuMsPerToken: cpuMs / relayed,
+    floorCpuMs,
+    floorCpuMsPerToken: floorCpuMs / floorTokens,
     loadBefore: load0,
     ttftSamples,
     firstTokenMs,
+    tokenMs,
     directTtftP50: p(direct, 50),
     directTtftP95: p(direct, 95),
     routedTtftP50: p(routed, 50),
@@ -149,7 +207,10 @@ console.log(
   `\n| streams | concurrency | tokens | wall s | agent CPU s | agent CPU ms per token |\n|---:|---:|---:|---:|---:|---:|\n| ${result.streams} | ${result.concurrency} | ${result.tokens} | ${((result.wallMs ?? 0) / 1000).toFixed(1)} | ${((result.agentCpuMs ?? 0) / 1000).toFixed(2)} | ${(result.agentCpuMsPerToken ?? 0).toFixed(4)} |`,
 );
 console.log(
-  `(per stream: ${tokens} tokens + the job's fixed costs: ticket, admission, job report)`,
+  `(per stream: ${tokens} tokens + the job's fixed costs: ticket, admission, job report; the stand-in waits ${tokenMs} ms between chunks)`,
+);
+console.log(
+  `floor, a pass-through proxy of node:http (no ticket, no parsing), the same streams: ${((result.floorCpuMs ?? 0) / 1000).toFixed(2)} CPU s, ${(result.floorCpuMsPerToken ?? 0).toFixed(4)} ms per token`,
 );
 const ms = (x: number | undefined) => (x ?? Number.NaN).toFixed(1);
 console.log(
