@@ -39,6 +39,39 @@ cpu_features_hash() {
   else printf '%s' "$f" | shasum -a 256 | cut -c1-12; fi
 }
 cpu_key="$version-cpu-$(cpu_features_hash)"
+# Whether AMX tile instructions really run here: a virtual machine can list amx_tile in
+# /proc/cpuinfo and still fault on them (ggml's AMX matmul then crashes llama-server). A probe
+# thread, as ggml's compute threads do after asking the kernel for the tile state, decides.
+amx_runs() {
+  grep -qw amx_tile /proc/cpuinfo 2>/dev/null || return 1
+  local dir rc=0
+  dir="$(mktemp -d)"
+  cat > "$dir/amx.c" <<'C'
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <immintrin.h>
+static void *tile(void *arg) {
+  unsigned char cfg[64] __attribute__((aligned(64)));
+  memset(cfg, 0, sizeof cfg);
+  cfg[0] = 1; cfg[16] = 64; cfg[48] = 16;
+  _tile_loadconfig(cfg);
+  _tile_zero(0);
+  _tile_release();
+  return arg;
+}
+int main(void) {
+  pthread_t t;
+  if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */)) return 1;
+  pthread_create(&t, 0, tile, 0);
+  return pthread_join(t, 0);
+}
+C
+  { cc -O2 -mamx-tile -pthread "$dir/amx.c" -o "$dir/amx" && timeout 10 "$dir/amx"; } >/dev/null 2>&1 || rc=$?
+  rm -rf "$dir"
+  return "$rc"
+}
 case "$backend" in
   cpu) key="$cpu_key"; flags=(-DGGML_NATIVE=ON) ;;
   cuda) key="$version-cuda"; flags=(-DGGML_NATIVE=OFF -DGGML_CUDA=ON) ;;
@@ -86,6 +119,11 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
   tar -xzf "$sources/llama_cpp_python-$version.tar.gz" -C "$sources"
 fi
 exec 8>&-
+if [ "$backend" = cpu ] && grep -qw amx_tile /proc/cpuinfo 2>/dev/null && ! amx_runs; then
+  echo "[llama.cpp] this CPU lists AMX but its tile instructions fault here: building without AMX"
+  no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  flags+=(-DCMAKE_C_FLAGS="$no_amx" -DCMAKE_CXX_FLAGS="$no_amx")
+fi
 echo "[llama.cpp] configuring $src ($backend)"
 cmake -S "$src" -B "$dest/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF \
