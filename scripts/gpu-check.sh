@@ -19,7 +19,10 @@ if [ "${1:-}" = "--prepare" ]; then
     --format=esm --outfile="$pack/gpu-parse.mjs" --log-level=warning \
     --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
   xz -T2 -6 -c "$(command -v node)" > "$pack/node.xz"
-  src="$(bash "$root/scripts/build-llama-cpp.sh" --print-src)"
+  src="$(LLAMA_BACKEND=cpu bash "$root/scripts/build-llama-cpp.sh" --print-bin x)"
+  src="${src%/build/bin/x}"
+  ver="$(basename "$src")"
+  src="$src/llama_cpp_python-$ver/vendor/llama.cpp"
   [ -f "$src/CMakeLists.txt" ] || { echo "no llama.cpp sources at $src: run scripts/build-llama-cpp.sh first" >&2; exit 1; }
   tar -C "$src" --exclude=./models --exclude=./docs --exclude=./tests --exclude=./media -cJf "$pack/llama.cpp.tar.xz" .
   if [ -n "${MODEL:-}" ]; then cp "$MODEL" "$pack/model.gguf"; fi

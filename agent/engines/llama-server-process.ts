@@ -1,10 +1,9 @@
 // The managed llama-server (ENGINE=llama-server): finds the binary, builds its command line, runs it
 // as a child on a private loopback port, watches /health and restarts it with backoff on a crash.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, machine, type } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { type ExitStatus, exitStatus, RestartPolicy } from '../restart-policy.ts';
@@ -13,34 +12,14 @@ import { type ExitStatus, exitStatus, RestartPolicy } from '../restart-policy.ts
 export const LLAMA_CPP_PYTHON_VERSION = '0.3.36';
 
 /**
- * This CPU's feature flags, hashed as scripts/build-llama-cpp.sh hashes them for its CPU build's key
- * (that build is for this instruction set): x86 `flags` or Arm `Features` from /proc/cpuinfo, else
- * the kernel and machine as `uname -sm` prints them.
- */
-export function cpuFeaturesHash(cpuinfo = readCpuinfo()): string {
-  const line = cpuinfo.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
-  const features = line?.replace(/^[^:]*: /, '') || `${type()} ${machine()}`;
-  return createHash('sha256').update(features).digest('hex').slice(0, 12);
-}
-
-function readCpuinfo(): string {
-  try {
-    return readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/**
  * Where scripts/build-llama-cpp.sh puts llama-server for this host's backend (same cache folder
- * and key as the script: `$TITAN_CACHE_DIR` or `$XDG_CACHE_HOME/titancompute`, version, backend,
- * and for the CPU build this CPU's features).
+ * and key as the script: `$TITAN_CACHE_DIR` or `$XDG_CACHE_HOME/titancompute`, version, backend).
  */
 export function cachedLlamaServer(env: NodeJS.ProcessEnv, backend: string): string {
   const cache =
     env.TITAN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'titancompute');
   const version = env.LLAMA_CPP_PYTHON_VERSION ?? LLAMA_CPP_PYTHON_VERSION;
-  const key = backend === 'cpu' ? `${version}-cpu-${cpuFeaturesHash()}` : `${version}-${backend}`;
+  const key = backend === 'cpu' ? version : `${version}-${backend}`;
   return join(cache, 'llama.cpp', key, 'build', 'bin', 'llama-server');
 }
 

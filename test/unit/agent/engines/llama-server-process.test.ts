@@ -1,14 +1,12 @@
 // The managed llama-server (ENGINE=llama-server) with a fake child and a fake /health: its command
 // line, where the binary is looked for, start, restart with backoff after a crash, giving up, close.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type ChildHandle,
   cachedLlamaServer,
-  cpuFeaturesHash,
   findLlamaServer,
   LLAMA_CPP_PYTHON_VERSION,
   llamaServerArgs,
@@ -53,14 +51,7 @@ describe('finding llama-server', () => {
     const env = { TITAN_CACHE_DIR: cache };
     expect(findLlamaServer(undefined, env)).toBeUndefined();
     const cpu = cachedLlamaServer(env, 'cpu');
-    expect(cpu).toBe(
-      join(
-        cache,
-        'llama.cpp',
-        `${LLAMA_CPP_PYTHON_VERSION}-cpu-${cpuFeaturesHash()}`,
-        'build/bin/llama-server',
-      ),
-    );
+    expect(cpu).toBe(join(cache, 'llama.cpp', LLAMA_CPP_PYTHON_VERSION, 'build/bin/llama-server'));
     mkdirSync(dirname(cpu), { recursive: true });
     writeFileSync(cpu, '');
     expect(findLlamaServer(undefined, env)).toBe(cpu);
@@ -70,36 +61,6 @@ describe('finding llama-server', () => {
     writeFileSync(cuda, '');
     expect(findLlamaServer(undefined, env)).toBe(cuda);
     expect(findLlamaServer('/opt/llama-server', env)).toBe('/opt/llama-server');
-  });
-});
-
-describe('the CPU build for this CPU', () => {
-  it('keys the CPU build by the feature flags (x86 flags, Arm Features), else kernel and machine', () => {
-    const x86 = (flags: string) => `processor\t: 0\nflags\t\t: ${flags}\nbugs\t\t: spectre\n`;
-    expect(cpuFeaturesHash(x86('fpu sse2 avx2'))).toMatch(/^[0-9a-f]{12}$/);
-    expect(cpuFeaturesHash(x86('fpu sse2 avx2'))).toBe(cpuFeaturesHash(x86('fpu sse2 avx2')));
-    expect(cpuFeaturesHash(x86('fpu sse2 avx2 avx512f'))).not.toBe(
-      cpuFeaturesHash(x86('fpu sse2 avx2')),
-    );
-    expect(cpuFeaturesHash('processor\t: 0\nFeatures\t: fp asimd sve\n')).not.toBe(
-      cpuFeaturesHash('processor\t: 0\nFeatures\t: fp asimd\n'),
-    );
-    expect(cpuFeaturesHash('')).toMatch(/^[0-9a-f]{12}$/);
-  });
-
-  it('finds the CPU build where scripts/build-llama-cpp.sh puts it (same key on both sides)', () => {
-    const cache = realpathSync(mkdtempSync(join(tmpdir(), 'titan-ls-key-')));
-    try {
-      const env = { ...process.env, TITAN_CACHE_DIR: cache, LLAMA_BACKEND: 'cpu' };
-      const out = spawnSync('bash', ['scripts/build-llama-cpp.sh', '--print-bin', 'llama-server'], {
-        env,
-        encoding: 'utf8',
-      });
-      expect(out.stderr).toBe('');
-      expect(out.stdout.trim()).toBe(cachedLlamaServer(env, 'cpu'));
-    } finally {
-      rmSync(cache, { recursive: true, force: true });
-    }
   });
 });
 
