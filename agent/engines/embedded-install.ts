@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from '../stats.ts';
 
 /** The node-llama-cpp the agent is built and tested against (the checkout's, agent/package.json's peer). */
-export const NODE_LLAMA_CPP_VERSION = '3.21.1';
+export const NODE_LLAMA_CPP_VERSION = '3.22.1';
 
 export const ENGINE_BUILDS = ['cpu', 'cuda', 'vulkan'] as const;
 export type EngineBuild = (typeof ENGINE_BUILDS)[number];

@@ -3,7 +3,6 @@
 import { availableParallelism } from 'node:os';
 import {
   type ChatWrapper,
-  type CustomBatchingPrioritizationStrategy,
   type GbnfJsonSchema,
   GgufFileType,
   getLlama,
@@ -152,14 +151,13 @@ export class LlamaCppEngine implements InferenceEngine {
         threads,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         flashAttention: options.flashAttention ?? 'auto',
-        // One sequence per decode, the oldest pending first (jobs take turns). Decodes holding
-        // several sequences' tokens sometimes gave a sequence another sequence's text with
-        // node-llama-cpp 3.21.1's CPU build (agent/README.md, "Cross-talk in batched decoding");
-        // one sequence per decode never did. It costs the batching gain (2 streams gave ~1× the tokens/s of one,
-        // 4 and 8 ~2×, docs/benchmarks.md).
+        // One decode per event-loop cycle with every queued sequence's next token in it. Measured
+        // (docs/benchmarks.md): 2 streams give ~1× the tokens/s of one, 4 and 8 give ~2×.
+        // node-llama-cpp 3.21.1's CPU build sometimes gave a sequence another's text in such
+        // decodes (agent/README.md, "Cross-talk in batched decoding"); 3.22.1 did not in 30 batches.
         batching: {
           dispatchSchedule: 'nextCycle',
-          itemPrioritizationStrategy: oneSequencePerDecode,
+          itemPrioritizationStrategy: 'maximumParallelism',
         },
       });
       // The model's own Jinja chat template, as llama-server applies it, so that a request is the
@@ -480,9 +478,3 @@ function repeatPenalty(req: GenerateRequest): {
     },
   };
 }
-
-/** node-llama-cpp's batch prioritisation: the first pending item alone (FIFO, one sequence). */
-export const oneSequencePerDecode: CustomBatchingPrioritizationStrategy = ({ items, size }) => {
-  const item = items[0];
-  return item ? [{ item, processAmount: Math.min(size, item.tokens.length) }] : [];
-};

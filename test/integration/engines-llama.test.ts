@@ -86,6 +86,54 @@ describe('batched sequences', () => {
     }
   }, 300_000);
 
+  it('four strongly determined completions at once, round after round, each get their own text', async () => {
+    // The check that found node-llama-cpp 3.21.1's cross-talk (agent/README.md): raw completions
+    // whose greedy answers are far from any near-tie, four at once on fresh sequences of a fresh
+    // context, six rounds. 3.21.1's CPU build mixed them up in 1 batch in 8 or more.
+    const raw = [
+      '1, 2, 3, 4, 5, 6,',
+      'A, B, C, D, E, F,',
+      'Monday, Tuesday, Wednesday,',
+      'January, February, March,',
+    ];
+    const greedy = { temperature: 0, maxTokens: 12 };
+    const fresh = () =>
+      LlamaCppEngine.create({
+        modelPath: DEMO_MODEL_PATH,
+        modelName: DEMO_MODEL,
+        sequences: SLOTS,
+        contextSizePerSequence: 512,
+      });
+    const single = await fresh();
+    const alone: string[] = [];
+    try {
+      for (const prompt of raw) alone.push((await generateAll(single, { prompt, ...greedy })).text);
+    } finally {
+      await single.close();
+    }
+    for (let round = 0; round < 6; round++) {
+      const shared = await fresh();
+      try {
+        const together = await Promise.all(
+          raw.map(async (prompt) => (await generateAll(shared, { prompt, ...greedy })).text),
+        );
+        for (const [i, text] of together.entries()) {
+          const own = commonPrefix([...text], [...(alone[i] ?? '')]);
+          expect(
+            own,
+            `round ${round}, ${JSON.stringify(raw[i])}: ${JSON.stringify(text)}`,
+          ).toBeGreaterThan(
+            Math.max(
+              ...alone.map((other, j) => (j === i ? 0 : commonPrefix([...text], [...other]))),
+            ),
+          );
+        }
+      } finally {
+        await shared.close();
+      }
+    }
+  }, 300_000);
+
   it('the same seed gives the same sampled text; stop sequences and max_tokens hold', async () => {
     const sampled = { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, seed: 7, maxTokens: 12 };
     const a = await run(chat('Tell me a story.', sampled));
