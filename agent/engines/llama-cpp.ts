@@ -151,8 +151,9 @@ export class LlamaCppEngine implements InferenceEngine {
         threads,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         flashAttention: options.flashAttention ?? 'auto',
-        // One decode per event-loop cycle with every queued sequence's next token in it. Measured
-        // (docs/benchmarks.md): 2 streams give ~1× the tokens/s of one, 4 and 8 give ~2×.
+        // One decode per event-loop cycle with every queued sequence's next token in it. On a
+        // 2-core CPU at one thread a batch of eight costs about eight single decodes
+        // (docs/benchmarks.md, "Engines"); a GPU decodes a batch for little more than one token.
         // node-llama-cpp 3.21.1's CPU build sometimes gave a sequence another's text in such
         // decodes (agent/README.md, "Cross-talk in batched decoding"); 3.22.1 did not in 30 batches.
         batching: {
